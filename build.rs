@@ -1,0 +1,45 @@
+//! Embeds every `schemas/<id>/v<version>/schema.json` in the binary, so a gateway
+//! needs no schema files at run time and nothing is fetched.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+fn main() {
+    println!("cargo:rerun-if-changed=schemas");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+    let mut entries = Vec::new();
+    if let Ok(dirs) = std::fs::read_dir(&root) {
+        for dir in dirs.flatten() {
+            let id = dir.file_name().to_string_lossy().into_owned();
+            let Ok(versions) = std::fs::read_dir(dir.path()) else {
+                continue;
+            };
+            for v in versions.flatten() {
+                let name = v.file_name().to_string_lossy().into_owned();
+                let Some(Ok(version)) = name.strip_prefix('v').map(str::parse::<u32>) else {
+                    continue;
+                };
+                let file = v.path().join("schema.json");
+                if file.is_file() {
+                    println!("cargo:rerun-if-changed={}", file.display());
+                    entries.push((id.clone(), version, file));
+                }
+            }
+        }
+    }
+    entries.sort();
+    let mut out = String::from(
+        "/// Every schema under `schemas/`, as (id, version, bytes).\npub static EMBEDDED: &[(&str, u32, &[u8])] = &[\n",
+    );
+    for (id, version, file) in entries {
+        writeln!(
+            out,
+            "    ({id:?}, {version}, include_bytes!({:?})),",
+            file.display().to_string()
+        )
+        .unwrap();
+    }
+    out.push_str("];\n");
+    let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("embedded_schemas.rs");
+    std::fs::write(dest, out).unwrap();
+}

@@ -1,0 +1,156 @@
+//! Time as a dependency: the system clock in production, a hand-driven clock in tests.
+//!
+//! Deadlines, expiry and retry backoff all read the time through [`Clock`], so a test
+//! can move time forward by days without sleeping.
+
+use std::sync::{Arc, Mutex};
+
+use time::{Duration, OffsetDateTime};
+
+/// Where the gateway reads the current time.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// The current time, in UTC.
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// A shared clock.
+pub type SharedClock = Arc<dyn Clock>;
+
+/// The operating system's clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// A clock that moves only when told to. For tests and simulations.
+#[derive(Debug)]
+pub struct ManualClock(Mutex<OffsetDateTime>);
+
+impl ManualClock {
+    /// A clock stopped at `start`.
+    pub fn new(start: OffsetDateTime) -> Arc<Self> {
+        Arc::new(ManualClock(Mutex::new(start)))
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        *self.lock() += by;
+    }
+
+    /// Sets the clock to `to`.
+    pub fn set(&self, to: OffsetDateTime) {
+        *self.lock() = to;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, OffsetDateTime> {
+        // A poisoned lock only means another thread panicked while holding a plain value.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.lock()
+    }
+}
+
+/// Milliseconds since the Unix epoch, the form kept in the database for ordering.
+pub fn unix_millis(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// The inverse of [`unix_millis`].
+pub fn from_unix_millis(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// RFC 3339 text of `t` with millisecond precision, e.g. `2026-11-25T08:30:00.123Z`.
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let ms = t.millisecond();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        ms
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn manual_clock_moves_only_when_told() {
+        let clock = ManualClock::new(datetime!(2026-11-25 08:00 UTC));
+        assert_eq!(clock.now(), datetime!(2026-11-25 08:00 UTC));
+        clock.advance(Duration::days(3));
+        assert_eq!(clock.now(), datetime!(2026-11-28 08:00 UTC));
+    }
+
+    #[test]
+    fn millis_round_trip_and_text_is_rfc3339() {
+        let t = datetime!(2026-11-25 08:30:00.123 +08:00);
+        assert_eq!(from_unix_millis(unix_millis(t)), t);
+        assert_eq!(rfc3339(t), "2026-11-25T00:30:00.123Z");
+    }
+}
+
+/// Serde for timestamps as RFC 3339 text (written with millisecond precision in UTC).
+pub mod ts {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
+
+    /// Writes `t` as RFC 3339 text.
+    pub fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::rfc3339(*t))
+    }
+
+    /// Reads RFC 3339 text.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
+        let text = String::deserialize(d)?;
+        OffsetDateTime::parse(&text, &Rfc3339)
+            .map_err(|e| serde::de::Error::custom(format!("{text:?} is not an RFC 3339 time: {e}")))
+    }
+
+    /// The same for optional timestamps.
+    pub mod option {
+        use super::*;
+
+        /// Writes `t` as RFC 3339 text, or null.
+        pub fn serialize<S: Serializer>(
+            t: &Option<OffsetDateTime>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => s.serialize_str(&super::super::rfc3339(*t)),
+                None => s.serialize_none(),
+            }
+        }
+
+        /// Reads RFC 3339 text or null.
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<OffsetDateTime>, D::Error> {
+            let text = Option::<String>::deserialize(d)?;
+            text.map(|text| {
+                OffsetDateTime::parse(&text, &Rfc3339).map_err(|e| {
+                    serde::de::Error::custom(format!("{text:?} is not an RFC 3339 time: {e}"))
+                })
+            })
+            .transpose()
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! Keys, Ed25519 signatures, and RFC 8785 (JCS) canonical JSON.
+//!
+//! Everything kuayu signs (envelopes, agreements, receipts) is signed over the
+//! JCS form of a JSON value, so two parties that hold the same JSON compute the
+//! same bytes whatever their serialiser's key order or number formatting.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use ed25519_dalek::Signer;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::Sha256;
+
+/// A key or signature that could not be read, or a signature that does not verify.
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    /// The key text is not what it should be.
+    #[error("not a valid Ed25519 {what}: {why}")]
+    Malformed { what: &'static str, why: String },
+    /// The signature does not match the data and key.
+    #[error("the signature does not verify")]
+    BadSignature,
+}
+
+/// RFC 8785 canonical JSON of `value`: sorted keys, no white space, ES6 numbers.
+pub fn canonical<T: Serialize>(value: &T) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json_canonicalizer::to_vec(value)
+}
+
+/// The SHA-256 of the canonical form of `value`.
+pub fn canonical_digest<T: Serialize>(value: &T) -> Result<Sha256, serde_json::Error> {
+    Ok(Sha256::digest(&canonical(value)?))
+}
+
+/// An Ed25519 private key (message signing key of a gateway, or a party's root key).
+pub struct SigningKey(ed25519_dalek::SigningKey);
+
+impl SigningKey {
+    /// A fresh key from the operating system's random source.
+    pub fn generate() -> Self {
+        let mut seed = [0u8; 32];
+        // Invariant: the OS random source is available on every platform we run on;
+        // without it no key can be made safely, so stopping is right.
+        getrandom::fill(&mut seed).expect("the operating system's random source failed");
+        SigningKey(ed25519_dalek::SigningKey::from_bytes(&seed))
+    }
+
+    /// Reads a PKCS#8 PEM private key (`openssl genpkey -algorithm ed25519` writes these).
+    pub fn from_pem(pem: &str) -> Result<Self, CryptoError> {
+        ed25519_dalek::SigningKey::from_pkcs8_pem(pem)
+            .map(SigningKey)
+            .map_err(|e| CryptoError::Malformed {
+                what: "private key (PKCS#8 PEM)",
+                why: e.to_string(),
+            })
+    }
+
+    /// The key as PKCS#8 PEM.
+    pub fn to_pem(&self) -> String {
+        // Invariant: encoding a valid in-memory key cannot fail.
+        self.0
+            .to_pkcs8_pem(Default::default())
+            .map(|pem| pem.to_string())
+            .expect("encoding an Ed25519 key as PKCS#8 cannot fail")
+    }
+
+    /// The matching public key.
+    pub fn public(&self) -> PublicKey {
+        PublicKey(self.0.verifying_key())
+    }
+
+    /// Signs `message`.
+    pub fn sign(&self, message: &[u8]) -> Signature {
+        Signature(self.0.sign(message).to_bytes())
+    }
+
+    /// Signs the canonical form of `value`.
+    pub fn sign_canonical<T: Serialize>(&self, value: &T) -> Result<Signature, serde_json::Error> {
+        Ok(self.sign(&canonical(value)?))
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SigningKey(public {})", self.public())
+    }
+}
+
+/// An Ed25519 public key, written as the base64 of its 32 bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PublicKey(ed25519_dalek::VerifyingKey);
+
+impl PublicKey {
+    /// Parses the base64 of a 32-byte Ed25519 public key.
+    pub fn parse(s: &str) -> Result<Self, CryptoError> {
+        let malformed = |why: String| CryptoError::Malformed {
+            what: "public key (base64 of 32 bytes)",
+            why,
+        };
+        let bytes = B64.decode(s.trim()).map_err(|e| malformed(e.to_string()))?;
+        let bytes: [u8; 32] = bytes
+            .try_into()
+            .map_err(|b: Vec<u8>| malformed(format!("{} bytes, not 32", b.len())))?;
+        ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+            .map(PublicKey)
+            .map_err(|e| malformed(e.to_string()))
+    }
+
+    /// Verifies `signature` over `message` (strict: rejects malleable and weak-key signatures).
+    pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), CryptoError> {
+        let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
+        self.0
+            .verify_strict(message, &sig)
+            .map_err(|_| CryptoError::BadSignature)
+    }
+
+    /// Verifies `signature` over the canonical form of `value`.
+    pub fn verify_canonical<T: Serialize>(
+        &self,
+        value: &T,
+        signature: &Signature,
+    ) -> Result<(), CryptoError> {
+        let bytes = canonical(value).map_err(|_| CryptoError::BadSignature)?;
+        self.verify(&bytes, signature)
+    }
+}
+
+impl fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&B64.encode(self.0.as_bytes()))
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({self})")
+    }
+}
+
+impl TryFrom<String> for PublicKey {
+    type Error = CryptoError;
+    fn try_from(s: String) -> Result<Self, CryptoError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<PublicKey> for String {
+    fn from(k: PublicKey) -> String {
+        k.to_string()
+    }
+}
+
+/// An Ed25519 signature, written as the base64 of its 64 bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Signature([u8; 64]);
+
+impl Signature {
+    /// Parses the base64 of a 64-byte signature.
+    pub fn parse(s: &str) -> Result<Self, CryptoError> {
+        let malformed = |why: String| CryptoError::Malformed {
+            what: "signature (base64 of 64 bytes)",
+            why,
+        };
+        let bytes = B64.decode(s.trim()).map_err(|e| malformed(e.to_string()))?;
+        let bytes: [u8; 64] = bytes
+            .try_into()
+            .map_err(|b: Vec<u8>| malformed(format!("{} bytes, not 64", b.len())))?;
+        Ok(Signature(bytes))
+    }
+}
+
+impl fmt::Display for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&B64.encode(self.0))
+    }
+}
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature({self})")
+    }
+}
+
+impl TryFrom<String> for Signature {
+    type Error = CryptoError;
+    fn try_from(s: String) -> Result<Self, CryptoError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Signature> for String {
+    fn from(s: Signature) -> String {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// RFC 8785 section 3.2.2 and 3.2.3: key order by UTF-16 code units, ES6 numbers.
+    #[test]
+    fn canonical_form_follows_rfc_8785() {
+        let input: serde_json::Value = serde_json::from_str(
+            r#"{"numbers":[333333333.33333329,1E30,4.50,2e-3,0.000000000000000000000000001],
+                "string":"\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/",
+                "literals":[null,true,false]}"#,
+        )
+        .unwrap();
+        let expected = r#"{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"string":"€$\u000f\nA'B\"\\\\\"/"}"#;
+        assert_eq!(
+            String::from_utf8(canonical(&input).unwrap()).unwrap(),
+            expected
+        );
+
+        let sorting: serde_json::Value = serde_json::from_str(
+            r#"{"\u20ac":"Euro Sign","\r":"Carriage Return","\ufb33":"Hebrew Letter Dalet With Dagesh","1":"One","\ud83d\ude00":"Emoji: Grinning Face","\u0080":"Control","\u00f6":"Latin Small Letter O With Diaeresis"}"#,
+        )
+        .unwrap();
+        let raw = String::from_utf8(canonical(&sorting).unwrap()).unwrap();
+        let positions: Vec<usize> = [
+            "Carriage Return",
+            "One",
+            "Control",
+            "Latin Small Letter O",
+            "Euro Sign",
+            "Emoji",
+            "Hebrew Letter",
+        ]
+        .iter()
+        .map(|name| raw.find(name).unwrap())
+        .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{raw}");
+    }
+
+    #[test]
+    fn signatures_verify_and_detect_any_change() {
+        let key = SigningKey::generate();
+        let doc = json!({"b": 1, "a": "川0104"});
+        let sig = key.sign_canonical(&doc).unwrap();
+        key.public()
+            .verify_canonical(&json!({"a": "川0104", "b": 1}), &sig)
+            .unwrap();
+        assert!(
+            key.public()
+                .verify_canonical(&json!({"a": "川0105", "b": 1}), &sig)
+                .is_err()
+        );
+        assert!(
+            SigningKey::generate()
+                .public()
+                .verify_canonical(&doc, &sig)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn keys_round_trip_through_pem_and_base64() {
+        let key = SigningKey::generate();
+        let again = SigningKey::from_pem(&key.to_pem()).unwrap();
+        assert_eq!(key.public(), again.public());
+        assert_eq!(
+            PublicKey::parse(&key.public().to_string()).unwrap(),
+            key.public()
+        );
+        assert!(PublicKey::parse("AAAA").is_err());
+        assert!(
+            SigningKey::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+                .is_err()
+        );
+    }
+}

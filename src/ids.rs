@@ -1,0 +1,389 @@
+//! Identifiers that parse: once a value has one of these types, it is valid everywhere.
+//!
+//! Each type has a `parse` constructor, `Display`, and serde support that goes
+//! through `parse`, so a malformed id in JSON is a deserialisation error with a
+//! message that says what the id should look like.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Why a string is not a valid identifier.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} {value:?} is not valid: {rule}")]
+pub struct IdError {
+    what: &'static str,
+    value: String,
+    rule: &'static str,
+}
+
+impl IdError {
+    fn new(what: &'static str, value: &str, rule: &'static str) -> Self {
+        let mut value = value.to_owned();
+        value.truncate(80);
+        IdError { what, value, rule }
+    }
+}
+
+/// Defines a string newtype whose only constructor is `parse`.
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $rule:literal, $check:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// Parses the identifier, or says what a valid one looks like.
+            pub fn parse(s: &str) -> Result<Self, IdError> {
+                let check: fn(&str) -> bool = $check;
+                if check(s) {
+                    Ok(Self(s.to_owned()))
+                } else {
+                    Err(IdError::new($what, s, $rule))
+                }
+            }
+
+            /// The identifier as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, IdError> {
+                Self::parse(s)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = IdError;
+            fn try_from(s: String) -> Result<Self, IdError> {
+                Self::parse(&s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+    };
+}
+
+string_id!(
+    /// A region (province-level court network), e.g. `SC` (Sichuan) or `CQ` (Chongqing).
+    RegionId,
+    "region",
+    "two upper-case ASCII letters, e.g. SC",
+    |s| s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase())
+);
+
+string_id!(
+    /// A court, in the machine-safe form of its case-number abbreviation: the region
+    /// code followed by 2 to 6 digits. `SC0104` is 川0104 (Jinjiang District), `CQ01` is
+    /// 渝01 (Chongqing No.1 Intermediate).
+    CourtId,
+    "court",
+    "a region code and 2 to 6 digits, e.g. SC0104",
+    |s| {
+        let b = s.as_bytes();
+        (4..=8).contains(&b.len())
+            && b[..2].iter().all(u8::is_ascii_uppercase)
+            && b[2..].iter().all(u8::is_ascii_digit)
+    }
+);
+
+string_id!(
+    /// A cooperation agreement, e.g. `SC-CQ-2026`.
+    AgreementId,
+    "agreement id",
+    "1 to 64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit",
+    |s| {
+        !s.is_empty()
+            && s.len() <= 64
+            && s.as_bytes()[0].is_ascii_alphanumeric()
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    }
+);
+
+string_id!(
+    /// A message kind: a family (`service`, `printing`, `evidence`, `preservation`)
+    /// and a document type, e.g. `service.request`, `service.result`, `printing.event`.
+    MessageKind,
+    "message kind",
+    "family.document in lower case, e.g. service.request",
+    |s| {
+        s.split_once('.').is_some_and(|(family, doc)| {
+            Family::parse(family).is_some()
+                && !doc.is_empty()
+                && doc.len() <= 32
+                && doc.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        })
+    }
+);
+
+impl CourtId {
+    /// The region the court belongs to (the first two letters).
+    pub fn region(&self) -> RegionId {
+        RegionId(self.0[..2].to_owned())
+    }
+}
+
+/// The four kinds of cross-region work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// Commissioned service of documents (委托送达).
+    Service,
+    /// Remote printing and mailing at the destination (文书异地打印).
+    Printing,
+    /// Evidence requests (调查取证).
+    Evidence,
+    /// Preservation orders and their lifting (财产保全 / 解除保全).
+    Preservation,
+}
+
+impl Family {
+    /// Parses a family name as it appears in a message kind.
+    pub fn parse(s: &str) -> Option<Family> {
+        Some(match s {
+            "service" => Family::Service,
+            "printing" => Family::Printing,
+            "evidence" => Family::Evidence,
+            "preservation" => Family::Preservation,
+            _ => return None,
+        })
+    }
+
+    /// The family's name in message kinds.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Service => "service",
+            Family::Printing => "printing",
+            Family::Evidence => "evidence",
+            Family::Preservation => "preservation",
+        }
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl MessageKind {
+    /// The family of work this message belongs to.
+    pub fn family(&self) -> Family {
+        let (family, _) = self.0.split_once('.').unwrap_or_default();
+        // Invariant: `parse` accepted only known families.
+        Family::parse(family).unwrap_or(Family::Service)
+    }
+
+    /// The document type after the dot (`request`, `result`, `status`, `event`).
+    pub fn document(&self) -> &str {
+        self.0.split_once('.').map(|(_, d)| d).unwrap_or_default()
+    }
+
+    /// Whether this kind opens a new piece of work (`*.request`), rather than
+    /// updating one.
+    pub fn is_request(&self) -> bool {
+        self.document() == "request"
+    }
+
+    /// The request kind of a family, e.g. `service.request`.
+    pub fn request_of(family: Family) -> MessageKind {
+        MessageKind(format!("{}.request", family.as_str()))
+    }
+}
+
+/// A message id: a UUID (version 7, time-ordered, when kuayu makes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct MessageId(Uuid);
+
+impl MessageId {
+    /// A new, time-ordered message id.
+    pub fn new() -> Self {
+        MessageId(Uuid::now_v7())
+    }
+
+    /// Parses a message id in the hyphenated UUID form.
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        if s.len() != 36 {
+            return Err(IdError::new("message id", s, "a hyphenated UUID"));
+        }
+        Uuid::parse_str(s)
+            .map(MessageId)
+            .map_err(|_| IdError::new("message id", s, "a hyphenated UUID"))
+    }
+}
+
+impl Default for MessageId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+impl FromStr for MessageId {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        Self::parse(s)
+    }
+}
+
+impl TryFrom<String> for MessageId {
+    type Error = IdError;
+    fn try_from(s: String) -> Result<Self, IdError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<MessageId> for String {
+    fn from(id: MessageId) -> String {
+        id.to_string()
+    }
+}
+
+/// A SHA-256 digest, written as 64 lower-case hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Sha256([u8; 32]);
+
+impl Sha256 {
+    /// The digest of `bytes`.
+    pub fn digest(bytes: &[u8]) -> Self {
+        use sha2::Digest;
+        Sha256(sha2::Sha256::digest(bytes).into())
+    }
+
+    /// Wraps a finished digest.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Sha256(bytes)
+    }
+
+    /// Parses 64 lower-case hex digits.
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        let rule = "64 lower-case hex digits";
+        if s.len() != 64 || s.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(IdError::new("sha256", s, rule));
+        }
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(s, &mut out).map_err(|_| IdError::new("sha256", s, rule))?;
+        Ok(Sha256(out))
+    }
+
+    /// The raw digest.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Display for Sha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for Sha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sha256({self})")
+    }
+}
+
+impl FromStr for Sha256 {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        Self::parse(s)
+    }
+}
+
+impl TryFrom<String> for Sha256 {
+    type Error = IdError;
+    fn try_from(s: String) -> Result<Self, IdError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Sha256> for String {
+    fn from(d: Sha256) -> String {
+        d.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn court_ids_parse_and_know_their_region() {
+        let c = CourtId::parse("SC0104").unwrap();
+        assert_eq!(c.region().as_str(), "SC");
+        for bad in [
+            "sc0104",
+            "SC",
+            "SC1",
+            "SC0104567",
+            "S0104",
+            "SC01a4",
+            "川0104",
+        ] {
+            assert!(CourtId::parse(bad).is_err(), "{bad} should not parse");
+        }
+    }
+
+    #[test]
+    fn message_kinds_name_a_known_family() {
+        let k = MessageKind::parse("preservation.result").unwrap();
+        assert_eq!(k.family(), Family::Preservation);
+        assert!(!k.is_request());
+        assert!(MessageKind::parse("service.request").unwrap().is_request());
+        for bad in [
+            "service",
+            "divorce.request",
+            "service.",
+            "Service.request",
+            "service.re-quest",
+        ] {
+            assert!(MessageKind::parse(bad).is_err(), "{bad} should not parse");
+        }
+    }
+
+    #[test]
+    fn sha256_round_trips_and_rejects_upper_case() {
+        let d = Sha256::digest(b"abc");
+        assert_eq!(
+            d.to_string(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(Sha256::parse(&d.to_string()).unwrap(), d);
+        assert!(Sha256::parse(&d.to_string().to_uppercase()).is_err());
+        assert!(Sha256::parse("abc").is_err());
+    }
+
+    #[test]
+    fn ids_reject_bad_json() {
+        let err = serde_json::from_str::<RegionId>("\"Sichuan\"").unwrap_err();
+        assert!(
+            err.to_string().contains("two upper-case ASCII letters"),
+            "{err}"
+        );
+        assert!(serde_json::from_str::<MessageId>("\"not-a-uuid\"").is_err());
+    }
+}

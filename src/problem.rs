@@ -1,0 +1,217 @@
+//! RFC 9457 problem details: the one error type every refusal leaves a gateway as.
+//!
+//! Each [`Code`] is stable (partners and court systems match on it) and carries its
+//! HTTP status. `detail` is written for a person who has to fix the request.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::schema::Violation;
+
+/// The stable machine code of a refusal, with the HTTP status it travels with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Code {
+    /// 400: the request is not well-formed (JSON, fields, identifiers).
+    BadRequest,
+    /// 401: no acceptable client identity.
+    Unauthenticated,
+    /// 403: the authenticated identity is not the one the message claims.
+    IdentityMismatch,
+    /// 400: the envelope signature does not verify.
+    BadSignature,
+    /// 422: no active agreement by that id (or none joins the two regions).
+    UnknownAgreement,
+    /// 409: the envelope's agreement hash differs from this gateway's copy.
+    AgreementMismatch,
+    /// 403: the agreement does not permit this kind in this direction.
+    KindNotPermitted,
+    /// 422: the payload does not satisfy the pinned schema; `errors` lists each failing field.
+    SchemaViolation,
+    /// 413: the payload or attachment count is over the agreement's limit.
+    PayloadTooLarge,
+    /// 422: the message expired before it arrived.
+    Expired,
+    /// 422: the recipient court is not known to the receiving gateway.
+    UnknownRecipient,
+    /// 404: no such resource, or not visible to this caller.
+    NotFound,
+    /// 405: the method is not allowed on this path.
+    MethodNotAllowed,
+    /// 409: the request conflicts with what is stored (reused idempotency key, finished request).
+    Conflict,
+    /// 500: something failed inside the gateway; the detail is in its log.
+    Internal,
+    /// 503: the gateway cannot take work right now; retry later.
+    Unavailable,
+}
+
+impl Code {
+    /// Every code, for documentation and tests.
+    pub const ALL: &'static [Code] = &[
+        Code::BadRequest,
+        Code::Unauthenticated,
+        Code::IdentityMismatch,
+        Code::BadSignature,
+        Code::UnknownAgreement,
+        Code::AgreementMismatch,
+        Code::KindNotPermitted,
+        Code::SchemaViolation,
+        Code::PayloadTooLarge,
+        Code::Expired,
+        Code::UnknownRecipient,
+        Code::NotFound,
+        Code::MethodNotAllowed,
+        Code::Conflict,
+        Code::Internal,
+        Code::Unavailable,
+    ];
+
+    /// The stable text form, e.g. `schema_violation`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::BadRequest => "bad_request",
+            Code::Unauthenticated => "unauthenticated",
+            Code::IdentityMismatch => "identity_mismatch",
+            Code::BadSignature => "bad_signature",
+            Code::UnknownAgreement => "unknown_agreement",
+            Code::AgreementMismatch => "agreement_mismatch",
+            Code::KindNotPermitted => "kind_not_permitted",
+            Code::SchemaViolation => "schema_violation",
+            Code::PayloadTooLarge => "payload_too_large",
+            Code::Expired => "expired",
+            Code::UnknownRecipient => "unknown_recipient",
+            Code::NotFound => "not_found",
+            Code::MethodNotAllowed => "method_not_allowed",
+            Code::Conflict => "conflict",
+            Code::Internal => "internal",
+            Code::Unavailable => "unavailable",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(self) -> u16 {
+        match self {
+            Code::BadRequest | Code::BadSignature => 400,
+            Code::Unauthenticated => 401,
+            Code::IdentityMismatch | Code::KindNotPermitted => 403,
+            Code::NotFound => 404,
+            Code::MethodNotAllowed => 405,
+            Code::AgreementMismatch | Code::Conflict => 409,
+            Code::PayloadTooLarge => 413,
+            Code::UnknownAgreement
+            | Code::SchemaViolation
+            | Code::Expired
+            | Code::UnknownRecipient => 422,
+            Code::Internal => 500,
+            Code::Unavailable => 503,
+        }
+    }
+
+    /// A short, fixed summary (the RFC 9457 `title`).
+    pub fn title(self) -> &'static str {
+        match self {
+            Code::BadRequest => "Malformed request",
+            Code::Unauthenticated => "No acceptable client identity",
+            Code::IdentityMismatch => "Identity does not match the message",
+            Code::BadSignature => "Signature does not verify",
+            Code::UnknownAgreement => "No such active agreement",
+            Code::AgreementMismatch => "Agreement copies differ",
+            Code::KindNotPermitted => "Kind not permitted in this direction",
+            Code::SchemaViolation => "Payload violates its schema",
+            Code::PayloadTooLarge => "Over the agreement's limits",
+            Code::Expired => "Message expired",
+            Code::UnknownRecipient => "Unknown recipient court",
+            Code::NotFound => "Not found",
+            Code::MethodNotAllowed => "Method not allowed",
+            Code::Conflict => "Conflict",
+            Code::Internal => "Internal error",
+            Code::Unavailable => "Temporarily unavailable",
+        }
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An RFC 9457 problem document, as sent and as received.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Problem {
+    /// `urn:kuayu:problem:<code>`.
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    /// Fixed summary of the code.
+    pub title: String,
+    /// HTTP status.
+    pub status: u16,
+    /// What went wrong with this request, for a person.
+    pub detail: String,
+    /// Stable machine code, e.g. `schema_violation`.
+    pub code: String,
+    /// For `schema_violation`: each failing field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<Violation>,
+}
+
+impl Problem {
+    /// A problem with `code` and a human `detail`.
+    pub fn new(code: Code, detail: impl Into<String>) -> Self {
+        Problem {
+            type_uri: format!("urn:kuayu:problem:{code}"),
+            title: code.title().to_owned(),
+            status: code.status(),
+            detail: detail.into(),
+            code: code.as_str().to_owned(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// A `schema_violation` listing each failing field.
+    pub fn schema_violation(schema: &str, errors: Vec<Violation>) -> Self {
+        let fields: Vec<&str> = errors.iter().map(|v| v.pointer.as_str()).collect();
+        let mut p = Problem::new(
+            Code::SchemaViolation,
+            format!(
+                "the payload does not satisfy schema {schema}: {} rule(s) fail, at {}",
+                errors.len(),
+                fields
+                    .iter()
+                    .map(|f| if f.is_empty() { "(root)" } else { f })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+        p.errors = errors;
+        p
+    }
+
+    /// An internal error: the caller learns only that it happened; the cause is logged here.
+    pub fn internal(cause: impl fmt::Display) -> Self {
+        tracing::error!(%cause, "internal error");
+        Problem::new(
+            Code::Internal,
+            "the gateway failed to process this request; it has been logged",
+        )
+    }
+
+    /// Whether the code is `code`.
+    pub fn is(&self, code: Code) -> bool {
+        self.code == code.as_str()
+    }
+
+    /// Whether trying again later may succeed (server errors, rate limits, timeouts).
+    pub fn retryable(&self) -> bool {
+        self.status >= 500 || self.status == 429 || self.status == 408
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): {}", self.code, self.status, self.detail)
+    }
+}
+
+impl std::error::Error for Problem {}

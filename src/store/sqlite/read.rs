@@ -1,0 +1,269 @@
+//! The SQLite engine's reads: request views, inboxes, the outbox queue, the audit log.
+
+use serde::de::DeserializeOwned;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::SqliteStore;
+use crate::audit::AuditEntry;
+use crate::clock::from_unix_millis;
+use crate::ids::{CourtId, Family, MessageId, Sha256};
+use crate::receipt::Receipt;
+use crate::store::{
+    HistoryEntry, Idempotency, InboxItem, MessageRecord, OutboxItem, RequestRecord, RequestView,
+    Role, StoreError,
+};
+
+fn bad(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("stored {what} is unreadable: {e}"))
+}
+
+fn text(row: &SqliteRow, col: &str) -> Result<String, StoreError> {
+    Ok(row.try_get::<String, _>(col)?)
+}
+
+fn json<T: DeserializeOwned>(row: &SqliteRow, col: &str) -> Result<T, StoreError> {
+    serde_json::from_str(&text(row, col)?).map_err(|e| bad(col, e))
+}
+
+fn parse<T, E: std::fmt::Display>(
+    row: &SqliteRow,
+    col: &str,
+    f: impl Fn(&str) -> Result<T, E>,
+) -> Result<T, StoreError> {
+    f(&text(row, col)?).map_err(|e| bad(col, e))
+}
+
+fn message_id(row: &SqliteRow, col: &str) -> Result<MessageId, StoreError> {
+    parse(row, col, MessageId::parse)
+}
+
+fn request_record(row: &SqliteRow) -> Result<RequestRecord, StoreError> {
+    Ok(RequestRecord {
+        id: message_id(row, "id")?,
+        family: parse(row, "family", |s| Family::parse(s).ok_or("unknown family"))?,
+        role: parse(row, "role", |s| match s {
+            "requester" => Ok(Role::Requester),
+            "executor" => Ok(Role::Executor),
+            _ => Err("unknown role"),
+        })?,
+        requesting_court: parse(row, "requesting_court", CourtId::parse)?,
+        requested_court: parse(row, "requested_court", CourtId::parse)?,
+        state: text(row, "state")?,
+        agreement_id: parse(row, "agreement_id", crate::ids::AgreementId::parse)?,
+        agreement_sha256: parse(row, "agreement_sha256", Sha256::parse)?,
+        priority: row.try_get("priority")?,
+        created_at: from_unix_millis(row.try_get("created_at")?),
+        updated_at: from_unix_millis(row.try_get("updated_at")?),
+    })
+}
+
+fn idempotency(row: &SqliteRow, court: &CourtId, key: &str) -> Result<Idempotency, StoreError> {
+    Ok(Idempotency {
+        court: court.clone(),
+        key: key.to_owned(),
+        request_hash: parse(row, "request_hash", Sha256::parse)?,
+        status: u16::try_from(row.try_get::<i64, _>("status")?).map_err(|e| bad("status", e))?,
+        body: json(row, "body")?,
+    })
+}
+
+const IDEMPOTENCY: &str =
+    "SELECT request_hash, status, body FROM idempotency WHERE court = ? AND key = ?";
+
+impl SqliteStore {
+    pub(super) async fn read_idempotent(
+        &self,
+        court: &CourtId,
+        key: &str,
+    ) -> Result<Option<Idempotency>, StoreError> {
+        let row = sqlx::query(IDEMPOTENCY)
+            .bind(court.as_str())
+            .bind(key)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|r| idempotency(&r, court, key)).transpose()
+    }
+
+    pub(super) async fn idempotent_in(
+        tx: &mut Transaction<'_, Sqlite>,
+        court: &CourtId,
+        key: &str,
+    ) -> Result<Option<Idempotency>, StoreError> {
+        let row = sqlx::query(IDEMPOTENCY)
+            .bind(court.as_str())
+            .bind(key)
+            .fetch_optional(&mut **tx)
+            .await?;
+        row.map(|r| idempotency(&r, court, key)).transpose()
+    }
+
+    pub(super) async fn read_inbound_receipt(
+        &self,
+        id: &MessageId,
+    ) -> Result<Option<(Sha256, Receipt)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT m.digest, r.body FROM messages m JOIN receipts r ON r.message_id = m.id AND r.hop = 'relay'
+             WHERE m.id = ? AND m.direction = 'in'",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.write)
+        .await?;
+        row.map(|r| Ok((parse(&r, "digest", Sha256::parse)?, json(&r, "body")?)))
+            .transpose()
+    }
+
+    pub(super) async fn read_request(
+        &self,
+        id: &MessageId,
+    ) -> Result<Option<RequestRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM requests WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(request_record).transpose()
+    }
+
+    pub(super) async fn read_request_view(
+        &self,
+        id: &MessageId,
+    ) -> Result<Option<RequestView>, StoreError> {
+        let Some(record) = self.read_request(id).await? else {
+            return Ok(None);
+        };
+        let key = id.to_string();
+        let history = sqlx::query("SELECT * FROM history WHERE request_id = ? ORDER BY seq")
+            .bind(&key)
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(HistoryEntry {
+                    at: from_unix_millis(r.try_get("at")?),
+                    state: text(r, "state")?,
+                    event: text(r, "event")?,
+                    actor: text(r, "actor")?,
+                    message_id: r
+                        .try_get::<Option<String>, _>("message_id")?
+                        .and_then(|m| MessageId::parse(&m).ok()),
+                    detail: json(r, "detail")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let messages =
+            sqlx::query("SELECT * FROM messages WHERE request_id = ? ORDER BY committed_at, id")
+                .bind(&key)
+                .fetch_all(&self.read)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(MessageRecord {
+                        id: message_id(r, "id")?,
+                        direction: text(r, "direction")?,
+                        kind: parse(r, "kind", crate::ids::MessageKind::parse)?,
+                        envelope_sha256: parse(r, "digest", Sha256::parse)?,
+                        envelope: json(r, "envelope")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+        let receipts = sqlx::query("SELECT body FROM receipts WHERE request_id = ? ORDER BY seq")
+            .bind(&key)
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(|r| json(r, "body"))
+            .collect::<Result<Vec<Receipt>, StoreError>>()?;
+        Ok(Some(RequestView {
+            record,
+            history,
+            messages,
+            receipts,
+        }))
+    }
+
+    pub(super) async fn read_inbox(
+        &self,
+        court: &CourtId,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<InboxItem>, StoreError> {
+        sqlx::query(
+            "SELECT i.seq, i.message_id, i.request_id, i.kind, i.received_at, m.envelope
+             FROM inbox i JOIN messages m ON m.id = i.message_id
+             WHERE i.court = ? AND i.seq > ? ORDER BY i.seq LIMIT ?",
+        )
+        .bind(court.as_str())
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(InboxItem {
+                cursor: r.try_get("seq")?,
+                message_id: message_id(r, "message_id")?,
+                request_id: message_id(r, "request_id")?,
+                kind: parse(r, "kind", crate::ids::MessageKind::parse)?,
+                received_at: from_unix_millis(r.try_get("received_at")?),
+                envelope: json(r, "envelope")?,
+            })
+        })
+        .collect()
+    }
+
+    pub(super) async fn read_due_outbox(
+        &self,
+        now_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        sqlx::query(
+            "SELECT o.seq, o.message_id, o.request_id, o.peer, o.attempts, m.envelope, m.digest
+             FROM outbox o JOIN messages m ON m.id = o.message_id
+             WHERE o.state = 'pending' AND o.next_attempt_at <= ?
+             ORDER BY o.priority DESC, o.seq LIMIT ?",
+        )
+        .bind(now_ms)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(OutboxItem {
+                seq: r.try_get("seq")?,
+                message_id: message_id(r, "message_id")?,
+                request_id: message_id(r, "request_id")?,
+                peer: parse(r, "peer", crate::ids::RegionId::parse)?,
+                envelope: json(r, "envelope")?,
+                digest: parse(r, "digest", Sha256::parse)?,
+                attempts: r.try_get("attempts")?,
+            })
+        })
+        .collect()
+    }
+
+    pub(super) async fn read_audit(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        sqlx::query("SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?")
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    seq: r.try_get("seq")?,
+                    at: r.try_get("at")?,
+                    actor: text(r, "actor")?,
+                    action: text(r, "action")?,
+                    subject: text(r, "subject")?,
+                    detail: json(r, "detail")?,
+                    prev_hash: text(r, "prev_hash")?,
+                    hash: text(r, "hash")?,
+                })
+            })
+            .collect()
+    }
+}
