@@ -1,5 +1,5 @@
-//! Embeds every `schemas/<id>/v<version>/schema.json` in the binary, so a gateway
-//! needs no schema files at run time and nothing is fetched.
+//! Embeds every `schemas/<id>/v<version>/schema.json` and its fixtures in the binary,
+//! so a gateway needs no schema files at run time and nothing is fetched.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -8,6 +8,7 @@ fn main() {
     println!("cargo:rerun-if-changed=schemas");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
     let mut entries = Vec::new();
+    let mut fixtures = Vec::new();
     if let Ok(dirs) = std::fs::read_dir(&root) {
         for dir in dirs.flatten() {
             let id = dir.file_name().to_string_lossy().into_owned();
@@ -24,6 +25,18 @@ fn main() {
                     println!("cargo:rerun-if-changed={}", file.display());
                     entries.push((id.clone(), version, file));
                 }
+                for expect in ["valid", "invalid"] {
+                    let Ok(docs) = std::fs::read_dir(v.path().join(expect)) else {
+                        continue;
+                    };
+                    for doc in docs.flatten() {
+                        let path = doc.path();
+                        if path.extension().is_some_and(|x| x == "json") {
+                            let name = doc.file_name().to_string_lossy().into_owned();
+                            fixtures.push((id.clone(), version, expect, name, path));
+                        }
+                    }
+                }
             }
         }
     }
@@ -36,6 +49,17 @@ fn main() {
             out,
             "    ({id:?}, {version}, include_bytes!({:?})),",
             file.display().to_string()
+        )
+        .unwrap();
+    }
+    out.push_str("];\n");
+    fixtures.sort();
+    out.push_str("/// Every fixture, as (schema id, version, \"valid\" or \"invalid\", file name, text).\npub static FIXTURES: &[(&str, u32, &str, &str, &str)] = &[\n");
+    for (id, version, expect, name, path) in fixtures {
+        writeln!(
+            out,
+            "    ({id:?}, {version}, {expect:?}, {name:?}, include_str!({:?})),",
+            path.display().to_string()
         )
         .unwrap();
     }

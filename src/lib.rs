@@ -1,14 +1,55 @@
 //! kuayu (跨域, "across regions"): a federation gateway between provincial court networks.
+//!
+//! Each region runs one gateway. Courts talk to their own region's gateway over
+//! HTTPS with client certificates; gateways talk to each other over mutual TLS under a
+//! cooperation agreement that every party signed. Every message, outbound or inbound,
+//! passes the same [`pipeline`] stages, and nothing is acknowledged before it is
+//! committed to the [`store`].
+//!
+//! # Map
+//!
+//! | concept | module |
+//! |---|---|
+//! | identifiers that parse | [`ids`] |
+//! | Ed25519 over RFC 8785 canonical JSON | [`crypto`] |
+//! | the envelope, its seal and verification | [`envelope`] |
+//! | signed agreements, their checks, the active registry | [`agreement`] |
+//! | JSON Schemas pinned by hash, fixture checks | [`schema`] |
+//! | the pipeline stages shared by both directions | [`pipeline`] |
+//! | a court submits (outbound) / a peer relays (inbound) | [`outbound`], [`inbound`] |
+//! | request states | [`workflow`] |
+//! | storage interface and the SQLite engine | [`store`] |
+//! | outbox relay with retries | [`relay`] |
+//! | signed receipts, hash-chained audit | [`receipt`], [`audit`] |
+//! | TLS configs and identities from certificates | [`tls`] |
+//! | HTTP: court API, federation API, problem+json | [`http`], [`problem`], [`api`] |
+//! | configuration, the gateway core, start/stop | [`config`], [`gateway`], [`server`] |
+//! | time as a dependency | [`clock`] |
 #![forbid(unsafe_code)]
 
 pub mod agreement;
+pub mod api;
 pub mod audit;
+pub mod cli;
+pub mod client;
 pub mod clock;
+pub mod config;
 pub mod crypto;
+pub mod demo;
+pub mod devnet;
 pub mod envelope;
+pub mod gateway;
+pub mod http;
 pub mod ids;
+pub mod inbound;
+pub mod outbound;
+pub mod pipeline;
+pub mod pki;
 pub mod problem;
 pub mod receipt;
+pub mod relay;
 pub mod schema;
+pub mod server;
 pub mod store;
 pub mod tls;
+pub mod workflow;

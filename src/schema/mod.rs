@@ -145,6 +145,47 @@ impl SchemaCatalog {
     }
 }
 
+/// A fixture built into this binary.
+#[derive(Debug, Clone, Copy)]
+pub struct EmbeddedFixture {
+    /// Schema id.
+    pub schema: &'static str,
+    /// Schema version.
+    pub version: u32,
+    /// Whether it must pass.
+    pub valid: bool,
+    /// File name, e.g. `01-in-suit-bank-freeze.json`.
+    pub name: &'static str,
+    /// The file's text (a document, or for must-fail fixtures the `{rule, error, document}` wrapper).
+    pub text: &'static str,
+}
+
+impl EmbeddedFixture {
+    /// The document to validate: the file itself for must-pass fixtures, its `document`
+    /// member for must-fail ones.
+    pub fn document(&self) -> Result<Value, serde_json::Error> {
+        let v: Value = serde_json::from_str(self.text)?;
+        Ok(if self.valid {
+            v
+        } else {
+            v.get("document").cloned().unwrap_or(Value::Null)
+        })
+    }
+}
+
+/// Every fixture built into this binary.
+pub fn embedded_fixtures() -> impl Iterator<Item = EmbeddedFixture> {
+    embedded::FIXTURES
+        .iter()
+        .map(|(schema, version, expect, name, text)| EmbeddedFixture {
+            schema,
+            version: *version,
+            valid: *expect == "valid",
+            name,
+            text,
+        })
+}
+
 /// Lists `<dir>/<id>/v<version>/schema.json`, sorted.
 pub fn list_dir(dir: &Path) -> Result<Vec<(SchemaRef, std::path::PathBuf)>, SchemaError> {
     let err = |why: String| SchemaError {

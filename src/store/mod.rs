@@ -102,6 +102,11 @@ pub enum StateChange {
         /// Its new state.
         state: String,
     },
+    /// Record an event in the request's history, leaving its state as it is.
+    Note {
+        /// Which request.
+        request_id: MessageId,
+    },
 }
 
 impl StateChange {
@@ -109,7 +114,9 @@ impl StateChange {
     pub fn request_id(&self) -> MessageId {
         match self {
             StateChange::Open(r) => r.id,
-            StateChange::Advance { request_id, .. } => *request_id,
+            StateChange::Advance { request_id, .. } | StateChange::Note { request_id } => {
+                *request_id
+            }
         }
     }
 }
@@ -277,6 +284,11 @@ pub struct InboxItem {
     /// When this gateway committed it.
     #[serde(with = "crate::clock::ts")]
     pub received_at: OffsetDateTime,
+    /// When the court first retrieved it.
+    #[serde(skip)]
+    pub retrieved_at: Option<OffsetDateTime>,
+    /// Digest of the signed envelope.
+    pub envelope_sha256: Sha256,
     /// The signed envelope, for courts that check the sender gateway's seal themselves.
     pub envelope: Value,
 }

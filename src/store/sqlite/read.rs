@@ -188,7 +188,7 @@ impl SqliteStore {
         limit: i64,
     ) -> Result<Vec<InboxItem>, StoreError> {
         sqlx::query(
-            "SELECT i.seq, i.message_id, i.request_id, i.kind, i.received_at, m.envelope
+            "SELECT i.seq, i.message_id, i.request_id, i.kind, i.received_at, i.retrieved_at, m.digest, m.envelope
              FROM inbox i JOIN messages m ON m.id = i.message_id
              WHERE i.court = ? AND i.seq > ? ORDER BY i.seq LIMIT ?",
         )
@@ -205,6 +205,8 @@ impl SqliteStore {
                 request_id: message_id(r, "request_id")?,
                 kind: parse(r, "kind", crate::ids::MessageKind::parse)?,
                 received_at: from_unix_millis(r.try_get("received_at")?),
+                retrieved_at: r.try_get::<Option<i64>, _>("retrieved_at")?.map(from_unix_millis),
+                envelope_sha256: parse(r, "digest", Sha256::parse)?,
                 envelope: json(r, "envelope")?,
             })
         })

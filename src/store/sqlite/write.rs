@@ -98,6 +98,16 @@ async fn apply(
             }
             state.clone()
         }
+        StateChange::Note { request_id } => {
+            let state: Option<String> =
+                sqlx::query_scalar("SELECT state FROM requests WHERE id = ?")
+                    .bind(request_id.to_string())
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            state.ok_or_else(|| {
+                StoreError::Conflict(format!("no request {request_id} to note an event on"))
+            })?
+        }
     };
     let request_id = change.request_id().to_string();
     sqlx::query(

@@ -1,0 +1,111 @@
+//! Wire types of the court-facing API, shared by the gateway and the court client.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::envelope::AttachmentRef;
+use crate::ids::{CourtId, MessageId, MessageKind, Sha256};
+use crate::receipt::Receipt;
+use crate::store::InboxItem;
+
+/// `POST /v1/requests`: a court asks a court of another region to do work.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Submission {
+    /// A request kind: `service.request`, `printing.request`, `evidence.request`,
+    /// `preservation.request`.
+    pub kind: MessageKind,
+    /// The court asked to do the work.
+    pub recipient_court: CourtId,
+    /// Schema version of the payload; defaults to the newest the agreement accepts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_version: Option<u32>,
+    /// The request document.
+    pub payload: Value,
+    /// Documents that travel with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<AttachmentRef>,
+}
+
+/// `POST /v1/requests/{id}/updates`: the executing court reports progress or a result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpdateSubmission {
+    /// An update kind of the request's family, e.g. `service.result`, `evidence.status`.
+    pub kind: MessageKind,
+    /// Schema version of the payload; defaults to the newest the agreement accepts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_version: Option<u32>,
+    /// The update document.
+    pub payload: Value,
+    /// Documents that travel with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<AttachmentRef>,
+}
+
+/// The 202 answer to a submission or an update: committed here, on its way to the peer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Accepted {
+    /// The request.
+    pub request_id: MessageId,
+    /// The message just accepted (equal to `request_id` for a new request).
+    pub message_id: MessageId,
+    /// The request's state after it.
+    pub state: String,
+    /// SHA-256 of the signed envelope.
+    pub envelope_sha256: Sha256,
+    /// This gateway's signed submission receipt.
+    pub receipt: Receipt,
+}
+
+/// `GET /v1/inbox`: a page of messages addressed to the calling court.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InboxPage {
+    /// The messages, oldest first.
+    pub items: Vec<InboxEntry>,
+    /// Pass as `after` for the next page (equal to the request's `after` when empty).
+    pub next_cursor: i64,
+}
+
+/// One inbox message, with the gateway's retrieval receipt.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InboxEntry {
+    /// Position; pass the last one as `after`.
+    pub cursor: i64,
+    /// The message.
+    pub message_id: MessageId,
+    /// The request it opens or updates.
+    pub request_id: MessageId,
+    /// Its kind.
+    pub kind: MessageKind,
+    /// The signed envelope.
+    pub envelope: Value,
+    /// The retrieval receipt (issued at first retrieval).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<Receipt>,
+}
+
+impl InboxEntry {
+    /// An entry for a stored inbox item.
+    pub fn new(item: InboxItem, receipt: Option<Receipt>) -> Self {
+        InboxEntry {
+            cursor: item.cursor,
+            message_id: item.message_id,
+            request_id: item.request_id,
+            kind: item.kind,
+            envelope: item.envelope,
+            receipt,
+        }
+    }
+}
+
+/// The answer of the federation API: the receiving gateway's signed relay receipt.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RelayAnswer {
+    /// The relay receipt.
+    pub receipt: Receipt,
+}

@@ -1,0 +1,417 @@
+//! The command line: `serve`, `demo`, `pki`, `agreement`, `schemas`, `validate`.
+//! Each subcommand parses its arguments and calls into the library.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::agreement::{self, Agreement, PartyRoots, admin};
+use crate::clock::{Clock, SystemClock};
+use crate::config::GatewayConfig;
+use crate::crypto::{PublicKey, SigningKey};
+use crate::envelope::SchemaRef;
+use crate::ids::{CourtId, MessageKind, RegionId};
+use crate::pki::{self, RegionSpec};
+use crate::schema::{SchemaCatalog, fixtures};
+
+/// kuayu (跨域): a federation gateway between provincial court networks.
+#[derive(Debug, Parser)]
+#[command(name = "kuayu", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one gateway for real deployments.
+    Serve {
+        /// The gateway configuration (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Start Sichuan and Chongqing gateways with court systems on loopback, send one
+    /// request of each kind, print each journey; exit 0 only if all completed and verified.
+    Demo {
+        /// Folder for the demo's PKI, configuration and databases (emptied first).
+        #[arg(long, default_value = "state/demo")]
+        state: PathBuf,
+    },
+    /// Development PKI.
+    Pki {
+        #[command(subcommand)]
+        command: PkiCommand,
+    },
+    /// Agreement files: pin schemas, sign, verify, show.
+    Agreement {
+        #[command(subcommand)]
+        command: AgreementCommand,
+    },
+    /// Interoperability schemas and their fixtures.
+    Schemas {
+        #[command(subcommand)]
+        command: SchemasCommand,
+    },
+    /// Check documents against the schema of a message kind (as the sample agreement maps
+    /// it) or a named schema.
+    Validate {
+        /// A message kind, e.g. `service.request` (uses the newest schema version).
+        #[arg(long, conflicts_with = "schema", required_unless_present = "schema")]
+        kind: Option<MessageKind>,
+        /// A schema and version, e.g. `service-request@1`.
+        #[arg(long)]
+        schema: Option<String>,
+        /// JSON documents to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PkiCommand {
+    /// Make a fresh TEST-ONLY PKI: CAs, gateway and court certificates, root and message keys.
+    Dev {
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Regions and their courts, as `SC=SC01,SC0104` (repeatable). Default: Sichuan and Chongqing.
+        #[arg(long = "region")]
+        regions: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AgreementCommand {
+    /// Pin every schema the agreement uses to this build's copy (drops signatures if anything changed).
+    Pin {
+        /// The agreement file (rewritten in place unless --out is given).
+        file: PathBuf,
+        /// Where to write the result.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Add a party's signature, made with its root key.
+    Sign {
+        /// The agreement file (rewritten in place unless --out is given).
+        file: PathBuf,
+        /// The signing party.
+        #[arg(long)]
+        region: RegionId,
+        /// The party's root private key (PKCS#8 PEM).
+        #[arg(long)]
+        key: PathBuf,
+        /// Where to write the result.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check signatures against root keys, the validity window and the terms.
+    Verify {
+        /// The agreement file.
+        file: PathBuf,
+        /// A party root key: `SC=<base64>` or `SC=<file holding it>` (repeatable).
+        #[arg(long = "root")]
+        roots: Vec<String>,
+        /// Take every party's root key from a dev PKI folder (`<dir>/<region>/root-key.pub`).
+        #[arg(long)]
+        pki: Option<PathBuf>,
+        /// Check the terms as this region's gateway would (default: the first party).
+        #[arg(long)]
+        region: Option<RegionId>,
+    },
+    /// Print a summary: parties, directions, pinned schemas, limits, deadlines.
+    Show {
+        /// The agreement file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SchemasCommand {
+    /// Run every schema's fixtures; exit non-zero on any surprise.
+    Check {
+        /// The schemas folder.
+        #[arg(long, default_value = "schemas")]
+        dir: PathBuf,
+    },
+    /// List the schemas built into this binary with the hashes agreements pin.
+    List,
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let quiet = matches!(cli.command, Command::Demo { .. });
+    init_tracing(if quiet { "warn" } else { "info" });
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve { config } => {
+            let config = GatewayConfig::load(&config)?;
+            runtime()?.block_on(crate::server::run(config, Arc::new(SystemClock)))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { state } => runtime()?.block_on(crate::demo::run(&state)),
+        Command::Pki {
+            command: PkiCommand::Dev { out, regions },
+        } => {
+            let specs = if regions.is_empty() {
+                default_regions()
+            } else {
+                parse_regions(&regions)?
+            };
+            pki::generate(&out, &specs)?;
+            println!(
+                "TEST-ONLY PKI written to {} for {}",
+                out.display(),
+                specs
+                    .iter()
+                    .map(|s| s.region.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Agreement { command } => agreement_command(command),
+        Command::Schemas {
+            command: SchemasCommand::Check { dir },
+        } => {
+            let report = fixtures::check_dir(&dir)?;
+            println!("{report}");
+            Ok(if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Schemas {
+            command: SchemasCommand::List,
+        } => {
+            for s in SchemaCatalog::embedded()?.iter() {
+                println!("{:<28} {}", s.schema.to_string(), s.sha256);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate {
+            kind,
+            schema,
+            files,
+        } => validate(kind, schema, &files),
+    }
+}
+
+/// Sichuan and Chongqing with two courts each.
+pub fn default_regions() -> Vec<RegionSpec> {
+    let spec = |r: &str, courts: &[&str]| RegionSpec {
+        region: RegionId::parse(r).expect("a valid region literal"),
+        courts: courts
+            .iter()
+            .map(|c| CourtId::parse(c).expect("a valid court literal"))
+            .collect(),
+    };
+    vec![
+        spec("SC", &["SC01", "SC0104"]),
+        spec("CQ", &["CQ01", "CQ0103"]),
+    ]
+}
+
+fn parse_regions(args: &[String]) -> anyhow::Result<Vec<RegionSpec>> {
+    args.iter()
+        .map(|a| {
+            let (region, courts) = a
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--region takes REGION=COURT,COURT, got {a:?}"))?;
+            Ok(RegionSpec {
+                region: RegionId::parse(region)?,
+                courts: courts
+                    .split(',')
+                    .filter(|c| !c.is_empty())
+                    .map(CourtId::parse)
+                    .collect::<Result<_, _>>()?,
+            })
+        })
+        .collect()
+}
+
+fn read_agreement(file: &Path) -> anyhow::Result<Agreement> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    Agreement::from_json(&text)
+        .map_err(|e| anyhow::anyhow!("{} is not an agreement: {e}", file.display()))
+}
+
+fn write_agreement(agreement: &Agreement, file: &Path) -> anyhow::Result<()> {
+    let mut text = serde_json::to_string_pretty(agreement)?;
+    text.push('\n');
+    std::fs::write(file, text).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", file.display()))
+}
+
+fn agreement_command(command: AgreementCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        AgreementCommand::Pin { file, out } => {
+            let mut a = read_agreement(&file)?;
+            let changes = admin::pin(&mut a, &SchemaCatalog::embedded()?)?;
+            write_agreement(&a, out.as_deref().unwrap_or(&file))?;
+            if changes.is_empty() {
+                println!("pins already current; signatures kept");
+            } else {
+                changes.iter().for_each(|c| println!("pinned {c}"));
+                println!("signatures removed: every party must sign again");
+            }
+        }
+        AgreementCommand::Sign {
+            file,
+            region,
+            key,
+            out,
+        } => {
+            let pem = std::fs::read_to_string(&key)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", key.display()))?;
+            let a = agreement::sign(
+                read_agreement(&file)?,
+                &region,
+                &SigningKey::from_pem(&pem)?,
+            )?;
+            write_agreement(&a, out.as_deref().unwrap_or(&file))?;
+            println!("signed by {region}; hash {}", a.terms.digest()?);
+        }
+        AgreementCommand::Verify {
+            file,
+            roots,
+            pki,
+            region,
+        } => {
+            let a = read_agreement(&file)?;
+            let roots = party_roots(&a, &roots, pki.as_deref())?;
+            let (ok, report) = admin::verify_report(
+                &a,
+                &roots,
+                &SchemaCatalog::embedded()?,
+                region.as_ref(),
+                SystemClock.now(),
+            );
+            println!(
+                "{} v{} ({}):\n{report}",
+                a.terms.id,
+                a.terms.version,
+                file.display()
+            );
+            return Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
+        AgreementCommand::Show { file } => print!("{}", admin::summary(&read_agreement(&file)?)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn party_roots(a: &Agreement, args: &[String], pki: Option<&Path>) -> anyhow::Result<PartyRoots> {
+    let mut roots = PartyRoots::new();
+    if let Some(dir) = pki {
+        for p in &a.terms.parties {
+            let path = dir.join(p.region.as_str()).join("root-key.pub");
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            roots.insert(p.region.clone(), PublicKey::parse(&text)?);
+        }
+    }
+    for arg in args {
+        let (region, value) = arg
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--root takes REGION=KEY, got {arg:?}"))?;
+        let text = if Path::new(value).is_file() {
+            std::fs::read_to_string(value)?
+        } else {
+            value.to_owned()
+        };
+        roots.insert(RegionId::parse(region)?, PublicKey::parse(&text)?);
+    }
+    Ok(roots)
+}
+
+fn validate(
+    kind: Option<MessageKind>,
+    schema: Option<String>,
+    files: &[PathBuf],
+) -> anyhow::Result<ExitCode> {
+    let catalog = SchemaCatalog::embedded()?;
+    let schema = match (kind, schema) {
+        (_, Some(s)) => {
+            let (id, version) = s.split_once('@').ok_or_else(|| {
+                anyhow::anyhow!("--schema takes ID@VERSION, e.g. service-request@1")
+            })?;
+            SchemaRef {
+                id: id.to_owned(),
+                version: version.parse()?,
+            }
+        }
+        (Some(kind), None) => {
+            let sample = Agreement::from_json(crate::devnet::SAMPLE_AGREEMENT)?;
+            let version = sample
+                .terms
+                .current_version(&kind)
+                .ok_or_else(|| anyhow::anyhow!("the sample agreement maps no schema to {kind}"))?;
+            sample
+                .terms
+                .schema_for(&kind, version)
+                .ok_or_else(|| anyhow::anyhow!("no schema for {kind}"))?
+        }
+        (None, None) => anyhow::bail!("give --kind or --schema"),
+    };
+    let compiled = catalog
+        .get(&schema)
+        .ok_or_else(|| anyhow::anyhow!("this build has no schema {schema}"))?;
+    let mut all_ok = true;
+    for file in files {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+        let outcome = serde_json::from_str::<serde_json::Value>(&text)
+            .map_err(|e| vec![format!("not JSON: {e}")])
+            .and_then(|doc| {
+                compiled.validate(&doc).map_err(|v| {
+                    v.iter()
+                        .map(|v| format!("{} at {:?}: {}", v.keyword, v.pointer, v.message))
+                        .collect()
+                })
+            });
+        match outcome {
+            Ok(()) => println!("ok    {} satisfies {schema}", file.display()),
+            Err(errors) => {
+                all_ok = false;
+                println!("FAIL  {} does not satisfy {schema}:", file.display());
+                errors.iter().for_each(|e| println!("        {e}"));
+            }
+        }
+    }
+    Ok(if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,159 @@
+//! A court system's client for the court-facing API: HTTPS with the court's client
+//! certificate. The demo's court systems, the tests, the benchmark and the examples
+//! all use it.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::api::{Accepted, InboxPage, Submission, UpdateSubmission};
+use crate::ids::MessageId;
+use crate::problem::Problem;
+use crate::tls::{self, Identity, TlsError};
+
+/// What a call to the gateway can end in besides success.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The gateway refused with a problem document.
+    #[error("{0}")]
+    Problem(Problem),
+    /// The connection or TLS failed.
+    #[error("transport: {0}")]
+    Transport(String),
+    /// The gateway answered something unexpected.
+    #[error("unexpected answer: HTTP {status}: {body}")]
+    Unexpected {
+        /// HTTP status.
+        status: u16,
+        /// Body text.
+        body: String,
+    },
+}
+
+impl ClientError {
+    /// The problem, if the gateway refused with one.
+    pub fn problem(&self) -> Option<&Problem> {
+        match self {
+            ClientError::Problem(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// A court's connection to its gateway.
+#[derive(Clone)]
+pub struct CourtClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl CourtClient {
+    /// A client for the gateway at `base` (e.g. `https://127.0.0.1:8443`), trusting
+    /// `ca_pem` for the gateway's certificate and presenting `identity`.
+    pub fn new(base: &str, ca_pem: &str, identity: &Identity) -> Result<Self, TlsError> {
+        let anchors = tls::parse_certs(ca_pem)?;
+        let http = tls::http_client(&anchors, identity, Duration::from_secs(30))?;
+        Ok(CourtClient {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// `POST /v1/requests`.
+    pub async fn submit(
+        &self,
+        submission: &Submission,
+        idempotency_key: Option<&str>,
+    ) -> Result<Accepted, ClientError> {
+        let mut req = self
+            .http
+            .post(format!("{}/v1/requests", self.base))
+            .json(submission);
+        if let Some(key) = idempotency_key {
+            req = req.header("Idempotency-Key", key);
+        }
+        answer(req.send().await, StatusCode::ACCEPTED).await
+    }
+
+    /// `POST /v1/requests/{id}/updates`.
+    pub async fn update(
+        &self,
+        request: MessageId,
+        update: &UpdateSubmission,
+    ) -> Result<Accepted, ClientError> {
+        let req = self
+            .http
+            .post(format!("{}/v1/requests/{request}/updates", self.base))
+            .json(update);
+        answer(req.send().await, StatusCode::ACCEPTED).await
+    }
+
+    /// `GET /v1/requests/{id}`: the request with history, messages and receipts.
+    pub async fn request(&self, request: MessageId) -> Result<Value, ClientError> {
+        answer(
+            self.http
+                .get(format!("{}/v1/requests/{request}", self.base))
+                .send()
+                .await,
+            StatusCode::OK,
+        )
+        .await
+    }
+
+    /// `GET /v1/inbox?after=…&limit=…`.
+    pub async fn inbox(&self, after: i64, limit: i64) -> Result<InboxPage, ClientError> {
+        let url = format!("{}/v1/inbox?after={after}&limit={limit}", self.base);
+        answer(self.http.get(url).send().await, StatusCode::OK).await
+    }
+
+    /// `GET /v1/agreements`.
+    pub async fn agreements(&self) -> Result<Value, ClientError> {
+        answer(
+            self.http
+                .get(format!("{}/v1/agreements", self.base))
+                .send()
+                .await,
+            StatusCode::OK,
+        )
+        .await
+    }
+}
+
+async fn answer<T: DeserializeOwned>(
+    sent: reqwest::Result<reqwest::Response>,
+    expected: StatusCode,
+) -> Result<T, ClientError> {
+    let response = sent.map_err(|e| ClientError::Transport(error_text(&e)))?;
+    let status = response.status();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| ClientError::Transport(error_text(&e)))?;
+    if status == expected {
+        return serde_json::from_slice(&body).map_err(|e| ClientError::Unexpected {
+            status: status.as_u16(),
+            body: format!("{e}: {}", String::from_utf8_lossy(&body)),
+        });
+    }
+    match serde_json::from_slice::<Problem>(&body) {
+        Ok(p) => Err(ClientError::Problem(p)),
+        Err(_) => Err(ClientError::Unexpected {
+            status: status.as_u16(),
+            body: String::from_utf8_lossy(&body).into_owned(),
+        }),
+    }
+}
+
+/// The error and its causes, on one line.
+pub fn error_text(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

@@ -1,0 +1,158 @@
+//! Gateway configuration: one TOML file, checked in full before any port is bound.
+//!
+//! Relative paths are taken from the folder the configuration file is in. Every
+//! field is documented here; `kuayu demo` writes a complete example for each region
+//! (`<state>/SC/gateway.toml`).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{CourtId, RegionId};
+
+/// A configuration that cannot be used, with the field and the reason.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration {path}: {why}")]
+pub struct ConfigError {
+    /// The file.
+    pub path: String,
+    /// What is wrong.
+    pub why: String,
+}
+
+/// The gateway configuration file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// The region this gateway serves, e.g. `SC`.
+    pub region: RegionId,
+    /// The SQLite database file (created if missing).
+    pub database: PathBuf,
+    /// PKCS#8 PEM Ed25519 key this gateway signs envelopes and receipts with; its public
+    /// half is this region's `messageKey` in every agreement.
+    pub signing_key: PathBuf,
+    /// Signed agreement files to activate at start.
+    #[serde(default)]
+    pub agreements: Vec<PathBuf>,
+    /// The federation listener (other regions' gateways).
+    pub federation: FederationConfig,
+    /// The court-facing listener.
+    pub court_api: CourtApiConfig,
+    /// Root public keys (base64 Ed25519) of every region whose signature on an agreement
+    /// this gateway accepts. The agreement never vouches for its own signers.
+    pub party_roots: BTreeMap<RegionId, String>,
+    /// The courts of this region that may use the gateway.
+    #[serde(default)]
+    pub courts: Vec<CourtEntry>,
+    /// Outbox relay tuning.
+    #[serde(default)]
+    pub relay: RelayConfig,
+}
+
+/// The federation listener and this gateway's identity towards peers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FederationConfig {
+    /// Address to listen on, e.g. `0.0.0.0:7443`.
+    pub listen: SocketAddr,
+    /// PEM certificate chain issued under this region's trust anchor in the agreements;
+    /// presented as server certificate and as client certificate towards peers.
+    pub cert: PathBuf,
+    /// Its PEM private key.
+    pub key: PathBuf,
+}
+
+/// The court-facing listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CourtApiConfig {
+    /// Address to listen on, e.g. `10.0.0.5:8443`.
+    pub listen: SocketAddr,
+    /// PEM server certificate chain courts see.
+    pub cert: PathBuf,
+    /// Its PEM private key.
+    pub key: PathBuf,
+    /// PEM CA certificate(s) that issue court client certificates in this region.
+    pub client_ca: PathBuf,
+}
+
+/// A court of this region.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CourtEntry {
+    /// Machine-safe court code, e.g. `SC0104`.
+    pub id: CourtId,
+    /// Its name, e.g. 成都市锦江区人民法院.
+    pub name: String,
+}
+
+/// Outbox relay tuning.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RelayConfig {
+    /// Most messages in flight to peers at once.
+    pub max_in_flight: usize,
+    /// First retry delay, in milliseconds; doubles per attempt.
+    pub backoff_initial_ms: u64,
+    /// Longest retry delay, in milliseconds.
+    pub backoff_max_ms: u64,
+    /// Timeout of one delivery attempt, in milliseconds.
+    pub request_timeout_ms: u64,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig {
+            max_in_flight: 16,
+            backoff_initial_ms: 500,
+            backoff_max_ms: 300_000,
+            request_timeout_ms: 30_000,
+        }
+    }
+}
+
+impl GatewayConfig {
+    /// Reads and parses a configuration file, resolving relative paths against its folder.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let err = |why: String| ConfigError {
+            path: path.display().to_string(),
+            why,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
+        let mut config: GatewayConfig = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.resolve_paths(base);
+        if config.courts.iter().any(|c| c.id.region() != config.region) {
+            return Err(err(format!(
+                "every court under [[courts]] must belong to region {}",
+                config.region
+            )));
+        }
+        Ok(config)
+    }
+
+    /// Makes every relative path absolute against `base`.
+    pub fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.database);
+        fix(&mut self.signing_key);
+        self.agreements.iter_mut().for_each(fix);
+        fix(&mut self.federation.cert);
+        fix(&mut self.federation.key);
+        fix(&mut self.court_api.cert);
+        fix(&mut self.court_api.key);
+        fix(&mut self.court_api.client_ca);
+    }
+
+    /// The configuration as TOML text.
+    pub fn to_toml(&self) -> String {
+        // Invariant: every field is TOML-representable.
+        toml::to_string_pretty(self).expect("a gateway configuration always serialises")
+    }
+}

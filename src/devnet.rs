@@ -1,0 +1,278 @@
+//! A two-region federation on loopback, in one process: fresh PKI, the sample agreement
+//! re-bound to that PKI and to the ports actually bound, signed by both parties, and a
+//! real gateway per region (real TLS, real SQLite, real HTTP). The demo, the black-box
+//! tests and the benchmark all start from here.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::agreement::{self, Agreement};
+use crate::client::CourtClient;
+use crate::clock::SharedClock;
+use crate::config::{CourtApiConfig, CourtEntry, FederationConfig, GatewayConfig, RelayConfig};
+use crate::gateway::Gateway;
+use crate::ids::{CourtId, RegionId};
+use crate::pki::{self, DevPki, RegionSpec};
+use crate::server::{self, Listeners, RunningGateway};
+use crate::tls::Identity;
+
+/// The committed Sichuan–Chongqing agreement (signed with the TEST-ONLY keys in
+/// `agreements/test-only/`); its terms are the template the dev federation re-binds.
+pub const SAMPLE_AGREEMENT: &str = include_str!("../agreements/sc-cq.json");
+
+/// Names of the dev courts.
+pub const COURT_NAMES: &[(&str, &str)] = &[
+    ("SC01", "四川省成都市中级人民法院"),
+    ("SC0104", "成都市锦江区人民法院"),
+    ("CQ01", "重庆市第一中级人民法院"),
+    ("CQ0103", "重庆市渝中区人民法院"),
+];
+
+/// Anything that stops the dev federation from starting.
+#[derive(Debug, thiserror::Error)]
+#[error("dev federation: {0}")]
+pub struct DevError(pub String);
+
+fn err(e: impl std::fmt::Display) -> DevError {
+    DevError(e.to_string())
+}
+
+/// How to start the dev federation.
+pub struct DevOptions {
+    /// The clock both gateways read.
+    pub clock: SharedClock,
+    /// Regions and their courts.
+    pub regions: Vec<RegionSpec>,
+    /// Relay tuning for both gateways.
+    pub relay: RelayConfig,
+}
+
+impl DevOptions {
+    /// Sichuan and Chongqing with two courts each, on the given clock.
+    pub fn new(clock: SharedClock) -> Self {
+        let relay = RelayConfig {
+            backoff_initial_ms: 100,
+            backoff_max_ms: 2_000,
+            ..RelayConfig::default()
+        };
+        DevOptions {
+            clock,
+            regions: crate::cli::default_regions(),
+            relay,
+        }
+    }
+}
+
+/// A running two-region federation.
+pub struct DevFederation {
+    /// Its folder: `pki/`, `agreement.json`, `<region>/gateway.toml`, `<region>/kuayu.db`.
+    pub dir: PathBuf,
+    /// The fresh PKI.
+    pub pki: DevPki,
+    /// The agreement both gateways loaded.
+    pub agreement: Agreement,
+    /// Each region's configuration file.
+    pub configs: BTreeMap<RegionId, PathBuf>,
+    clock: SharedClock,
+    gateways: BTreeMap<RegionId, RunningGateway>,
+}
+
+impl DevFederation {
+    /// Makes everything in `dir` and starts one gateway per region.
+    pub async fn start(dir: &Path, options: DevOptions) -> Result<Self, DevError> {
+        std::fs::create_dir_all(dir).map_err(err)?;
+        let pki = pki::generate(&dir.join("pki"), &options.regions).map_err(err)?;
+        let mut listeners = BTreeMap::new();
+        for spec in &options.regions {
+            let federation = TcpListener::bind("127.0.0.1:0").await.map_err(err)?;
+            let court = TcpListener::bind("127.0.0.1:0").await.map_err(err)?;
+            listeners.insert(spec.region.clone(), Listeners { federation, court });
+        }
+        let endpoints: BTreeMap<RegionId, String> = listeners
+            .iter()
+            .map(|(r, l)| {
+                Ok((
+                    r.clone(),
+                    format!("https://{}", l.federation.local_addr().map_err(err)?),
+                ))
+            })
+            .collect::<Result<_, DevError>>()?;
+        let agreement = bind_sample(&pki, &endpoints)?;
+        let agreement_file = dir.join("agreement.json");
+        std::fs::write(
+            &agreement_file,
+            serde_json::to_string_pretty(&agreement).map_err(err)?,
+        )
+        .map_err(err)?;
+
+        let mut fed = DevFederation {
+            dir: dir.to_path_buf(),
+            pki,
+            agreement,
+            configs: BTreeMap::new(),
+            clock: options.clock,
+            gateways: BTreeMap::new(),
+        };
+        for spec in &options.regions {
+            let l = listeners
+                .remove(&spec.region)
+                .ok_or_else(|| DevError("listener missing".into()))?;
+            let config = fed.write_config(spec, &l, &agreement_file, &options.relay)?;
+            fed.configs.insert(spec.region.clone(), config);
+            fed.launch(&spec.region, l).await?;
+        }
+        Ok(fed)
+    }
+
+    fn write_config(
+        &self,
+        spec: &RegionSpec,
+        l: &Listeners,
+        agreement: &Path,
+        relay: &RelayConfig,
+    ) -> Result<PathBuf, DevError> {
+        let r = &spec.region;
+        let config = GatewayConfig {
+            region: r.clone(),
+            database: self.dir.join(r.as_str()).join("kuayu.db"),
+            signing_key: self.pki.file(r, "message-key.pem"),
+            agreements: vec![agreement.to_path_buf()],
+            federation: FederationConfig {
+                listen: l.federation.local_addr().map_err(err)?,
+                cert: self.pki.file(r, "gateway.crt"),
+                key: self.pki.file(r, "gateway.key"),
+            },
+            court_api: CourtApiConfig {
+                listen: l.court.local_addr().map_err(err)?,
+                cert: self.pki.file(r, "court-api.crt"),
+                key: self.pki.file(r, "court-api.key"),
+                client_ca: self.pki.file(r, "court-ca.crt"),
+            },
+            party_roots: self
+                .agreement
+                .terms
+                .parties
+                .iter()
+                .map(|p| {
+                    Ok((
+                        p.region.clone(),
+                        self.pki
+                            .root_key(&p.region)
+                            .map_err(err)?
+                            .public()
+                            .to_string(),
+                    ))
+                })
+                .collect::<Result<_, DevError>>()?,
+            courts: spec
+                .courts
+                .iter()
+                .map(|c| CourtEntry {
+                    id: c.clone(),
+                    name: COURT_NAMES
+                        .iter()
+                        .find(|(id, _)| *id == c.as_str())
+                        .map(|(_, n)| (*n).to_owned())
+                        .unwrap_or_else(|| c.to_string()),
+                })
+                .collect(),
+            relay: relay.clone(),
+        };
+        let path = self.dir.join(r.as_str()).join("gateway.toml");
+        std::fs::create_dir_all(self.dir.join(r.as_str())).map_err(err)?;
+        std::fs::write(&path, config.to_toml()).map_err(err)?;
+        Ok(path)
+    }
+
+    async fn launch(&mut self, region: &RegionId, listeners: Listeners) -> Result<(), DevError> {
+        let path = self
+            .configs
+            .get(region)
+            .ok_or_else(|| DevError(format!("no configuration for {region}")))?;
+        let config = GatewayConfig::load(path).map_err(err)?;
+        let (gateway, tls) = Gateway::prepare(&config, Arc::clone(&self.clock))
+            .await
+            .map_err(err)?;
+        let running = server::start(gateway, tls, listeners).map_err(err)?;
+        self.gateways.insert(region.clone(), running);
+        Ok(())
+    }
+
+    /// The running gateway of `region`.
+    pub fn gateway(&self, region: &str) -> &RunningGateway {
+        self.gateways
+            .iter()
+            .find(|(r, _)| r.as_str() == region)
+            .map(|(_, g)| g)
+            .expect("no such dev region")
+    }
+
+    /// Stops `region`'s gateway (its database and configuration stay).
+    pub async fn stop(&mut self, region: &str) {
+        let key = self.gateways.keys().find(|r| r.as_str() == region).cloned();
+        if let Some(g) = key.and_then(|k| self.gateways.remove(&k)) {
+            g.shutdown().await;
+        }
+    }
+
+    /// Starts `region`'s gateway again on the same ports, from the same configuration.
+    pub async fn restart(&mut self, region: &str) -> Result<(), DevError> {
+        let region = RegionId::parse(region).map_err(err)?;
+        let config = GatewayConfig::load(&self.configs[&region]).map_err(err)?;
+        let listeners = Listeners::bind(&config).await.map_err(err)?;
+        self.launch(&region, listeners).await
+    }
+
+    /// A court system's client, with the court's certificate from the dev PKI.
+    pub fn court_client(&self, court: &str) -> Result<CourtClient, DevError> {
+        let court = CourtId::parse(court).map_err(err)?;
+        let region = court.region();
+        let (cert, key) = self.pki.court(&court);
+        let identity = Identity::load(&cert, &key).map_err(err)?;
+        let gateway = self
+            .gateways
+            .get(&region)
+            .ok_or_else(|| DevError(format!("{region} is not running")))?;
+        let ca = self.pki.pem(&region, "court-ca.crt").map_err(err)?;
+        CourtClient::new(&format!("https://{}", gateway.court_addr), &ca, &identity).map_err(err)
+    }
+
+    /// Stops every gateway.
+    pub async fn shutdown(mut self) {
+        for (_, g) in std::mem::take(&mut self.gateways) {
+            g.shutdown().await;
+        }
+    }
+}
+
+/// The sample agreement re-bound to `pki` and `endpoints`, signed by every party's root.
+pub fn bind_sample(
+    pki: &DevPki,
+    endpoints: &BTreeMap<RegionId, String>,
+) -> Result<Agreement, DevError> {
+    let mut sample = Agreement::from_json(SAMPLE_AGREEMENT)
+        .map_err(|e| DevError(format!("agreements/sc-cq.json: {e}")))?;
+    sample.signatures.clear();
+    for party in &mut sample.terms.parties {
+        let r = party.region.clone();
+        party.federation_endpoint = endpoints
+            .get(&r)
+            .cloned()
+            .ok_or_else(|| DevError(format!("no endpoint for party {r}")))?;
+        party.trust_anchor = pki.pem(&r, "federation-ca.crt").map_err(err)?;
+        party.message_key = pki.message_key(&r).map_err(err)?.public();
+    }
+    let regions: Vec<RegionId> = sample
+        .terms
+        .parties
+        .iter()
+        .map(|p| p.region.clone())
+        .collect();
+    for r in regions {
+        sample = agreement::sign(sample, &r, &pki.root_key(&r).map_err(err)?).map_err(err)?;
+    }
+    Ok(sample)
+}

@@ -1,0 +1,156 @@
+//! The gateway core: everything one region's gateway holds, built from its configuration
+//! and checked in full before any port is bound.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use crate::agreement::{self, Agreement, AgreementRegistry, PartyRoots};
+use crate::clock::SharedClock;
+use crate::config::{GatewayConfig, RelayConfig};
+use crate::crypto::{PublicKey, SigningKey};
+use crate::ids::{CourtId, RegionId};
+use crate::schema::SchemaCatalog;
+use crate::store::Store;
+use crate::store::sqlite::SqliteStore;
+use crate::tls::{self, Identity};
+
+/// Why a gateway cannot start. Each message names the file or setting at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartError(pub String);
+
+/// One region's gateway: its identity, keys, agreements, schemas and store.
+pub struct Gateway {
+    /// The region served.
+    pub region: RegionId,
+    /// Where time comes from.
+    pub clock: SharedClock,
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// Active agreements.
+    pub agreements: Arc<AgreementRegistry>,
+    /// Compiled schemas.
+    pub schemas: Arc<SchemaCatalog>,
+    /// The message-signing key.
+    pub key: SigningKey,
+    /// Courts of this region that may use the gateway, with their names.
+    pub courts: BTreeMap<CourtId, String>,
+    /// Party root keys agreements must be signed with.
+    pub party_roots: PartyRoots,
+    /// This gateway's certificate towards peers.
+    pub federation_identity: Identity,
+    /// Wakes the relay when new outbox work is committed.
+    pub relay_wake: Notify,
+    /// Relay tuning.
+    pub relay: RelayConfig,
+    sqlite: Option<SqliteStore>,
+}
+
+/// The TLS configurations of the two listeners.
+pub struct ServerTls {
+    /// Federation listener: requires certificates under a peer party's trust anchor.
+    pub federation: Arc<rustls::ServerConfig>,
+    /// Court listener: requires certificates from this region's court CA.
+    pub court: Arc<rustls::ServerConfig>,
+}
+
+fn read(path: &std::path::Path, what: &str) -> Result<String, StartError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| StartError(format!("cannot read {what} {}: {e}", path.display())))
+}
+
+impl Gateway {
+    /// Builds the gateway from `config`: reads keys and certificates, compiles schemas,
+    /// opens the database, activates every configured agreement. Binds nothing.
+    pub async fn prepare(
+        config: &GatewayConfig,
+        clock: SharedClock,
+    ) -> Result<(Arc<Gateway>, ServerTls), StartError> {
+        tls::install_default_provider();
+        let key =
+            SigningKey::from_pem(&read(&config.signing_key, "signing key")?).map_err(|e| {
+                StartError(format!("signing key {}: {e}", config.signing_key.display()))
+            })?;
+        let federation_identity =
+            Identity::load(&config.federation.cert, &config.federation.key)
+                .map_err(|e| StartError(format!("federation certificate: {e}")))?;
+        let court_identity = Identity::load(&config.court_api.cert, &config.court_api.key)
+            .map_err(|e| StartError(format!("court API certificate: {e}")))?;
+        let court_ca = tls::parse_certs(&read(&config.court_api.client_ca, "court client CA")?)
+            .map_err(|e| {
+                StartError(format!(
+                    "court client CA {}: {e}",
+                    config.court_api.client_ca.display()
+                ))
+            })?;
+        let mut party_roots = PartyRoots::new();
+        for (region, text) in &config.party_roots {
+            let root = PublicKey::parse(text)
+                .map_err(|e| StartError(format!("party_roots.{region}: {e}")))?;
+            party_roots.insert(region.clone(), root);
+        }
+        let schemas =
+            SchemaCatalog::embedded().map_err(|e| StartError(format!("embedded schemas: {e}")))?;
+        let registry = AgreementRegistry::new(config.region.clone());
+        for path in &config.agreements {
+            let document = Agreement::from_json(&read(path, "agreement")?)
+                .map_err(|e| StartError(format!("agreement {}: malformed: {e}", path.display())))?;
+            let active = agreement::activate(
+                document,
+                &config.region,
+                &party_roots,
+                &schemas,
+                clock.now(),
+            )
+            .map_err(|e| StartError(format!("agreement {} refused: {e}", path.display())))?;
+            tracing::info!(agreement = %active.terms().id, version = active.terms().version, hash = %active.digest, "agreement active");
+            registry.install(active);
+        }
+        let sqlite = SqliteStore::open(&config.database)
+            .await
+            .map_err(|e| StartError(format!("database {}: {e}", config.database.display())))?;
+        let agreements = Arc::new(registry);
+        let federation_verifier = {
+            let agreements = Arc::clone(&agreements);
+            tls::DynamicVerifier::new(move || agreements.peer_anchors())
+        };
+        let tls = ServerTls {
+            federation: tls::server_config(&federation_identity, federation_verifier)
+                .map_err(|e| StartError(format!("federation TLS: {e}")))?,
+            court: tls::server_config(
+                &court_identity,
+                tls::client_verifier(&court_ca)
+                    .map_err(|e| StartError(format!("court client CA: {e}")))?,
+            )
+            .map_err(|e| StartError(format!("court API TLS: {e}")))?,
+        };
+        let gateway = Gateway {
+            region: config.region.clone(),
+            clock,
+            store: Arc::new(sqlite.clone()),
+            agreements,
+            schemas: Arc::new(schemas),
+            key,
+            courts: config
+                .courts
+                .iter()
+                .map(|c| (c.id.clone(), c.name.clone()))
+                .collect(),
+            party_roots,
+            federation_identity,
+            relay_wake: Notify::new(),
+            relay: config.relay.clone(),
+            sqlite: Some(sqlite),
+        };
+        Ok((Arc::new(gateway), tls))
+    }
+
+    /// Closes the database.
+    pub async fn close(&self) {
+        if let Some(db) = &self.sqlite {
+            db.close().await;
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! The court-facing API. A court is known by its client certificate (issued by this
+//! region's court CA, naming `urn:kuayu:court:<code>`), never by a field it writes.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `POST /v1/requests` (optional `Idempotency-Key`) | 202 [`Accepted`] |
+//! | `GET /v1/requests/{id}` | 200 request, history, messages, receipts |
+//! | `POST /v1/requests/{id}/updates` | 202 [`Accepted`] |
+//! | `GET /v1/inbox?after=N&limit=M` | 200 [`InboxPage`] |
+//! | `GET /v1/agreements` | 200 the active signed agreements |
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, RawQuery, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use super::PeerCertificates;
+use super::problem::{JsonBody, method_not_allowed, not_found};
+use crate::api::{Accepted, InboxEntry, InboxPage, Submission, UpdateSubmission};
+use crate::gateway::Gateway;
+use crate::ids::{CourtId, MessageId};
+use crate::outbound;
+use crate::problem::{Code, Problem};
+use crate::receipt::{Hop, Receipt};
+use crate::store::Role;
+use crate::tls::{self, Participant};
+
+/// Largest request body the court API reads; the agreement's own limits are checked after.
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
+/// Inbox page size when none is asked for, and the largest allowed.
+pub const INBOX_PAGE: (i64, i64) = (50, 500);
+
+/// The court API router.
+pub fn router(g: Arc<Gateway>) -> Router {
+    Router::new()
+        .route("/v1/requests", post(submit))
+        .route("/v1/requests/{id}", get(show))
+        .route("/v1/requests/{id}/updates", post(update))
+        .route("/v1/inbox", get(inbox))
+        .route("/v1/agreements", get(agreements))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(g)
+}
+
+/// The calling court, from its client certificate.
+pub struct CourtIdentity(pub CourtId);
+
+impl FromRequestParts<Arc<Gateway>> for CourtIdentity {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, g: &Arc<Gateway>) -> Result<Self, Problem> {
+        let leaf = parts
+            .extensions
+            .get::<PeerCertificates>()
+            .and_then(|p| p.0.first().cloned())
+            .ok_or_else(|| {
+                Problem::new(
+                    Code::Unauthenticated,
+                    "a court client certificate is required",
+                )
+            })?;
+        let court = match tls::participant(&leaf) {
+            Some(Participant::Court(court)) => court,
+            _ => {
+                return Err(Problem::new(
+                    Code::Unauthenticated,
+                    "the client certificate names no court (a URI SAN urn:kuayu:court:<code> is required)",
+                ));
+            }
+        };
+        if court.region() != g.region {
+            return Err(Problem::new(
+                Code::IdentityMismatch,
+                format!(
+                    "court {court} belongs to region {}, not to this gateway's region {}",
+                    court.region(),
+                    g.region
+                ),
+            ));
+        }
+        if !g.courts.contains_key(&court) {
+            return Err(Problem::new(
+                Code::Unauthenticated,
+                format!(
+                    "court {court} is not registered at the {} gateway",
+                    g.region
+                ),
+            ));
+        }
+        Ok(CourtIdentity(court))
+    }
+}
+
+fn accepted(a: Accepted) -> Response {
+    let location = format!("/v1/requests/{}", a.request_id);
+    (
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(a),
+    )
+        .into_response()
+}
+
+fn request_id(text: &str) -> Result<MessageId, Problem> {
+    MessageId::parse(text)
+        .map_err(|e| Problem::new(Code::NotFound, format!("no such request: {e}")))
+}
+
+async fn submit(
+    State(g): State<Arc<Gateway>>,
+    CourtIdentity(court): CourtIdentity,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Submission>,
+) -> Result<Response, Problem> {
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| {
+                    Problem::new(Code::BadRequest, "Idempotency-Key must be visible ASCII")
+                })?
+                .to_owned(),
+        ),
+    };
+    Ok(accepted(outbound::submit(&g, &court, body, key).await?))
+}
+
+async fn update(
+    State(g): State<Arc<Gateway>>,
+    CourtIdentity(court): CourtIdentity,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<UpdateSubmission>,
+) -> Result<Response, Problem> {
+    Ok(accepted(
+        outbound::update(&g, &court, request_id(&id)?, body).await?,
+    ))
+}
+
+async fn show(
+    State(g): State<Arc<Gateway>>,
+    CourtIdentity(court): CourtIdentity,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id = request_id(&id)?;
+    let view = g.store.request_view(&id).await.map_err(Problem::internal)?;
+    let visible = view.filter(|v| match v.record.role {
+        Role::Requester => v.record.requesting_court == court,
+        Role::Executor => v.record.requested_court == court,
+    });
+    match visible {
+        Some(view) => Ok(Json(view).into_response()),
+        None => Err(Problem::new(
+            Code::NotFound,
+            format!("court {court} has no request {id}"),
+        )),
+    }
+}
+
+fn query_number(query: &str, name: &str) -> Result<Option<i64>, Problem> {
+    for pair in query.split('&') {
+        if let Some(value) = pair
+            .strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix('='))
+        {
+            return value.parse::<i64>().map(Some).map_err(|_| {
+                Problem::new(
+                    Code::BadRequest,
+                    format!("query parameter {name} must be a whole number"),
+                )
+            });
+        }
+    }
+    Ok(None)
+}
+
+async fn inbox(
+    State(g): State<Arc<Gateway>>,
+    CourtIdentity(court): CourtIdentity,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Problem> {
+    let query = query.unwrap_or_default();
+    let after = query_number(&query, "after")?.unwrap_or(0).max(0);
+    let limit = query_number(&query, "limit")?
+        .unwrap_or(INBOX_PAGE.0)
+        .clamp(1, INBOX_PAGE.1);
+    let items = g
+        .store
+        .inbox(&court, after, limit)
+        .await
+        .map_err(Problem::internal)?;
+    let now = g.clock.now();
+    let mut first_time = Vec::new();
+    let mut entries = Vec::with_capacity(items.len());
+    for item in items {
+        let receipt = item.retrieved_at.is_none().then(|| {
+            Receipt::issue(
+                Hop::Retrieval,
+                item.message_id,
+                item.envelope_sha256,
+                g.region.clone(),
+                Some(court.clone()),
+                now,
+                &g.key,
+            )
+        });
+        if let Some(r) = &receipt {
+            first_time.push((item.clone(), r.clone()));
+        }
+        entries.push(InboxEntry::new(item, receipt));
+    }
+    g.store
+        .record_retrievals(first_time, &court, now)
+        .await
+        .map_err(Problem::internal)?;
+    let next_cursor = entries.last().map(|e| e.cursor).unwrap_or(after);
+    Ok(Json(InboxPage {
+        items: entries,
+        next_cursor,
+    })
+    .into_response())
+}
+
+async fn agreements(State(g): State<Arc<Gateway>>, CourtIdentity(_): CourtIdentity) -> Response {
+    let list: Vec<serde_json::Value> = g
+        .agreements
+        .snapshot()
+        .iter()
+        .map(|a| serde_json::json!({"id": a.terms().id, "version": a.terms().version, "sha256": a.digest, "document": a.document}))
+        .collect();
+    Json(list).into_response()
+}

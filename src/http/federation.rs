@@ -1,0 +1,41 @@
+//! The federation API between gateways: `POST /federation/v1/messages` takes one signed
+//! envelope and answers 200 with the signed relay receipt once it is committed.
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Extension, Json, Router};
+use serde_json::Value;
+
+use super::PeerCertificates;
+use super::problem::{JsonBody, method_not_allowed, not_found};
+use crate::gateway::Gateway;
+use crate::inbound;
+use crate::problem::Problem;
+
+/// Largest envelope the federation API reads; the agreement's limits are checked after.
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// The federation router.
+pub fn router(g: Arc<Gateway>) -> Router {
+    Router::new()
+        .route("/federation/v1/messages", post(receive))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(g)
+}
+
+async fn receive(
+    State(g): State<Arc<Gateway>>,
+    Extension(peer): Extension<PeerCertificates>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, Problem> {
+    let answer = inbound::receive(&g, &peer.0, body).await;
+    if let Err(p) = &answer {
+        tracing::info!(code = %p.code, detail = %p.detail, "refused a relayed message");
+    }
+    Ok(Json(answer?).into_response())
+}

@@ -1,0 +1,163 @@
+//! Inbound: a peer gateway relays a message. Every check is repeated here with this
+//! gateway's own copy of the agreement; only after the commit does the peer get its
+//! signed relay receipt.
+
+use rustls_pki_types::CertificateDer;
+use serde_json::Value;
+
+use crate::api::RelayAnswer;
+use crate::gateway::Gateway;
+use crate::pipeline;
+use crate::problem::{Code, Problem};
+use crate::receipt::{Hop, Receipt};
+use crate::store::{Event, Inbound, InboundOutcome, RequestRecord, Role, StateChange};
+use crate::workflow;
+
+/// Handles `POST /federation/v1/messages`.
+pub async fn receive(
+    g: &Gateway,
+    chain: &[CertificateDer<'static>],
+    body: Value,
+) -> Result<RelayAnswer, Problem> {
+    let unverified = pipeline::parse(body)?;
+    let claimed = unverified.envelope.clone();
+    let agreement = pipeline::resolve_named(g, &claimed.agreement)?;
+    pipeline::authenticate_peer(&agreement, &claimed.sender.region, chain)?;
+    let sealed = pipeline::verify(&agreement, unverified)?;
+    let e = &sealed.envelope;
+
+    // The same message again: the first answer, never a second copy.
+    if let Some((digest, receipt)) = g
+        .store
+        .inbound_receipt(&e.id)
+        .await
+        .map_err(Problem::internal)?
+    {
+        return if digest == sealed.digest {
+            Ok(RelayAnswer { receipt })
+        } else {
+            Err(Problem::new(
+                Code::Conflict,
+                format!(
+                    "message {} was already received with different content",
+                    e.id
+                ),
+            ))
+        };
+    }
+    if e.recipient.region != g.region {
+        return Err(Problem::new(
+            Code::BadRequest,
+            format!(
+                "the envelope is addressed to region {}, but this is the {} gateway",
+                e.recipient.region, g.region
+            ),
+        ));
+    }
+    let now = g.clock.now();
+    if now > e.expires_at {
+        return Err(Problem::new(
+            Code::Expired,
+            format!(
+                "message {} expired at {} before it arrived",
+                e.id,
+                crate::clock::rfc3339(e.expires_at)
+            ),
+        ));
+    }
+    pipeline::check(g, &agreement, e)?;
+    if !g.courts.contains_key(&e.recipient.court) {
+        return Err(Problem::new(
+            Code::UnknownRecipient,
+            format!(
+                "court {} is not a court served by the {} gateway",
+                e.recipient.court, g.region
+            ),
+        ));
+    }
+
+    let actor = format!("gateway:{}", e.sender.region);
+    let (change, event) = if e.test {
+        (None, Event::new("test_received", actor))
+    } else if e.kind.is_request() {
+        let record = RequestRecord {
+            id: e.id,
+            family: e.kind.family(),
+            role: Role::Executor,
+            requesting_court: e.sender.court.clone(),
+            requested_court: e.recipient.court.clone(),
+            state: workflow::RECEIVED.to_owned(),
+            agreement_id: agreement.terms().id.clone(),
+            agreement_sha256: agreement.digest,
+            priority: e.priority.rank(),
+            created_at: now,
+            updated_at: now,
+        };
+        (
+            Some(StateChange::Open(record)),
+            Event::new("received", actor),
+        )
+    } else {
+        let request_id = e.in_reply_to.ok_or_else(|| {
+            Problem::new(
+                Code::BadRequest,
+                format!("{} is an update but names no request (inReplyTo)", e.kind),
+            )
+        })?;
+        let record = g
+            .store
+            .request(&request_id)
+            .await
+            .map_err(Problem::internal)?;
+        let known = record.filter(|r| {
+            r.role == Role::Requester
+                && r.requesting_court == e.recipient.court
+                && r.requested_court == e.sender.court
+        });
+        let Some(record) = known else {
+            return Err(Problem::new(
+                Code::NotFound,
+                format!(
+                    "court {} has no request {request_id} sent to court {}",
+                    e.recipient.court, e.sender.court
+                ),
+            ));
+        };
+        if record.family != e.kind.family() {
+            return Err(Problem::new(
+                Code::BadRequest,
+                format!("{} cannot update a {} request", e.kind, record.family),
+            ));
+        }
+        let state = workflow::state_after(&e.kind, &e.payload);
+        let mut event = Event::new(format!("received {}", e.kind), actor);
+        event.detail = serde_json::json!({"kind": e.kind});
+        (Some(StateChange::Advance { request_id, state }), event)
+    };
+    let receipt = Receipt::issue(
+        Hop::Relay,
+        e.id,
+        sealed.digest,
+        g.region.clone(),
+        None,
+        now,
+        &g.key,
+    );
+    let inbox = (!e.test).then(|| e.recipient.court.clone());
+    let outcome = g
+        .store
+        .commit_inbound(Inbound {
+            sealed,
+            receipt: receipt.clone(),
+            change,
+            event,
+            inbox,
+            now,
+        })
+        .await
+        .map_err(Problem::internal)?;
+    match outcome {
+        InboundOutcome::Committed => Ok(RelayAnswer { receipt }),
+        InboundOutcome::Duplicate { receipt, .. } => Ok(RelayAnswer { receipt }),
+    }
+}

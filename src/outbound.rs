@@ -1,0 +1,328 @@
+//! Outbound: a court of this region submits a request or an update. The pipeline runs,
+//! the message is committed with its outbox row, and only then does the court get its
+//! 202 with a signed submission receipt.
+
+use serde_json::Value;
+
+use crate::agreement::ActiveAgreement;
+use crate::api::{Accepted, Submission, UpdateSubmission};
+use crate::clock::unix_millis;
+use crate::crypto;
+use crate::envelope::{Address, AgreementRef, AttachmentRef, Envelope, Priority, SchemaRef};
+use crate::gateway::Gateway;
+use crate::ids::{CourtId, Family, MessageId, MessageKind, Sha256};
+use crate::pipeline;
+use crate::problem::{Code, Problem};
+use crate::receipt::{Hop, Receipt};
+use crate::store::{
+    Event, Idempotency, Outbound, OutboundOutcome, RequestRecord, Role, StateChange,
+};
+use crate::workflow;
+
+/// The longest idempotency key accepted.
+pub const MAX_IDEMPOTENCY_KEY: usize = 128;
+
+/// What `POST /v1/requests` answers: always 202 and the first answer for a repeated key.
+pub async fn submit(
+    g: &Gateway,
+    court: &CourtId,
+    body: Submission,
+    idempotency_key: Option<String>,
+) -> Result<Accepted, Problem> {
+    let idem = idempotency(g, court, &body, idempotency_key).await?;
+    if let Some(Replay(first)) = idem.replay {
+        return Ok(first);
+    }
+    if !body.kind.is_request() {
+        return Err(Problem::new(
+            Code::BadRequest,
+            format!(
+                "{} is an update, not a request kind; post updates to /v1/requests/{{id}}/updates",
+                body.kind
+            ),
+        ));
+    }
+    let recipient = Address::of(&body.recipient_court);
+    if recipient.region == g.region {
+        return Err(Problem::new(
+            Code::BadRequest,
+            format!(
+                "court {} is in this gateway's own region {}; kuayu carries work across regions",
+                body.recipient_court, g.region
+            ),
+        ));
+    }
+    let agreement = pipeline::resolve_route(g, &g.region, &recipient.region, &body.kind)?;
+    let id = MessageId::new();
+    let envelope = build(
+        g,
+        &agreement,
+        id,
+        &body.kind,
+        body.schema_version,
+        court,
+        recipient,
+        None,
+        body.payload,
+        body.attachments,
+    )?;
+    let record = RequestRecord {
+        id,
+        family: body.kind.family(),
+        role: Role::Requester,
+        requesting_court: court.clone(),
+        requested_court: body.recipient_court.clone(),
+        state: workflow::SUBMITTED.to_owned(),
+        agreement_id: agreement.terms().id.clone(),
+        agreement_sha256: agreement.digest,
+        priority: envelope.priority.rank(),
+        created_at: envelope.created_at,
+        updated_at: envelope.created_at,
+    };
+    let event = Event::new("submitted", format!("court:{court}"));
+    commit(g, envelope, StateChange::Open(record), event, idem.record).await
+}
+
+/// What `POST /v1/requests/{id}/updates` answers.
+pub async fn update(
+    g: &Gateway,
+    court: &CourtId,
+    request_id: MessageId,
+    body: UpdateSubmission,
+) -> Result<Accepted, Problem> {
+    let record = g
+        .store
+        .request(&request_id)
+        .await
+        .map_err(Problem::internal)?;
+    let record = record
+        .filter(|r| r.role == Role::Executor && &r.requested_court == court)
+        .ok_or_else(|| {
+            Problem::new(
+                Code::NotFound,
+                format!("court {court} has no request {request_id} to update"),
+            )
+        })?;
+    if body.kind.is_request() || body.kind.family() != record.family {
+        return Err(Problem::new(
+            Code::BadRequest,
+            format!(
+                "{} cannot update a {} request; use an update kind of that family, e.g. {}.status",
+                body.kind, record.family, record.family
+            ),
+        ));
+    }
+    if workflow::is_terminal(&record.state) {
+        return Err(Problem::new(
+            Code::Conflict,
+            format!(
+                "request {request_id} is {}; it takes no more updates",
+                record.state
+            ),
+        ));
+    }
+    let recipient = Address::of(&record.requesting_court);
+    let agreement = pipeline::resolve_route(g, &g.region, &recipient.region, &body.kind)?;
+    let state = workflow::state_after(&body.kind, &body.payload);
+    let envelope = build(
+        g,
+        &agreement,
+        MessageId::new(),
+        &body.kind,
+        body.schema_version,
+        court,
+        recipient,
+        Some(request_id),
+        body.payload,
+        body.attachments,
+    )?;
+    let mut event = Event::new(format!("sent {}", body.kind), format!("court:{court}"));
+    event.detail = serde_json::json!({"kind": body.kind});
+    commit(
+        g,
+        envelope,
+        StateChange::Advance { request_id, state },
+        event,
+        None,
+    )
+    .await
+}
+
+/// Builds the envelope and runs the checks on it.
+#[allow(clippy::too_many_arguments)]
+fn build(
+    g: &Gateway,
+    agreement: &ActiveAgreement,
+    id: MessageId,
+    kind: &MessageKind,
+    schema_version: Option<u32>,
+    court: &CourtId,
+    recipient: Address,
+    in_reply_to: Option<MessageId>,
+    payload: Value,
+    attachments: Vec<AttachmentRef>,
+) -> Result<Envelope, Problem> {
+    let terms = agreement.terms();
+    let version = schema_version
+        .or_else(|| terms.current_version(kind))
+        .unwrap_or(1);
+    let schema = terms.schema_for(kind, version).unwrap_or(SchemaRef {
+        id: String::new(),
+        version,
+    });
+    let now = g.clock.now();
+    let envelope = Envelope {
+        id,
+        kind: kind.clone(),
+        schema,
+        agreement: AgreementRef {
+            id: terms.id.clone(),
+            sha256: agreement.digest,
+        },
+        sender: Address::of(court),
+        recipient,
+        in_reply_to,
+        created_at: now,
+        expires_at: now + time::Duration::hours(i64::from(terms.limits.message_ttl_hours)),
+        priority: if kind.family() == Family::Preservation {
+            Priority::High
+        } else {
+            Priority::Normal
+        },
+        test: false,
+        payload,
+        attachments,
+        signature: None,
+    };
+    pipeline::check(g, agreement, &envelope)?;
+    Ok(envelope)
+}
+
+/// seal + commit, then wake the relay.
+async fn commit(
+    g: &Gateway,
+    envelope: Envelope,
+    change: StateChange,
+    event: Event,
+    idem: Option<Idempotency>,
+) -> Result<Accepted, Problem> {
+    let now = envelope.created_at;
+    let sealed = envelope
+        .seal(&g.region, &g.key)
+        .map_err(Problem::internal)?;
+    let e = &sealed.envelope;
+    let receipt = Receipt::issue(
+        Hop::Submission,
+        e.id,
+        sealed.digest,
+        g.region.clone(),
+        Some(e.sender.court.clone()),
+        now,
+        &g.key,
+    );
+    let state = match &change {
+        StateChange::Open(r) => r.state.clone(),
+        StateChange::Advance { state, .. } => state.clone(),
+        StateChange::Note { .. } => String::new(),
+    };
+    let accepted = Accepted {
+        request_id: change.request_id(),
+        message_id: e.id,
+        state,
+        envelope_sha256: sealed.digest,
+        receipt: receipt.clone(),
+    };
+    let idempotency = idem.map(|i| Idempotency {
+        body: serde_json::to_value(&accepted).unwrap_or(Value::Null),
+        ..i
+    });
+    let peer = e.recipient.region.clone();
+    let outcome = g
+        .store
+        .commit_outbound(Outbound {
+            sealed,
+            receipt,
+            peer,
+            change,
+            event,
+            idempotency,
+            now,
+        })
+        .await
+        .map_err(Problem::internal)?;
+    match outcome {
+        OutboundOutcome::Committed => {
+            g.relay_wake.notify_one();
+            tracing::info!(message = %accepted.message_id, request = %accepted.request_id, at = unix_millis(now), "accepted from court");
+            Ok(accepted)
+        }
+        // Another submission with the same key committed first: answer as it was answered.
+        OutboundOutcome::Replay(first) => replay(first),
+    }
+}
+
+struct Replay(Accepted);
+
+struct IdempotencyCheck {
+    replay: Option<Replay>,
+    record: Option<Idempotency>,
+}
+
+/// Looks the key up: a first answer to replay, or the record to store with this one.
+async fn idempotency(
+    g: &Gateway,
+    court: &CourtId,
+    body: &Submission,
+    key: Option<String>,
+) -> Result<IdempotencyCheck, Problem> {
+    let Some(key) = key else {
+        return Ok(IdempotencyCheck {
+            replay: None,
+            record: None,
+        });
+    };
+    if key.is_empty()
+        || key.len() > MAX_IDEMPOTENCY_KEY
+        || !key.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(Problem::new(
+            Code::BadRequest,
+            format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"),
+        ));
+    }
+    let request_hash: Sha256 = crypto::canonical_digest(body).map_err(Problem::internal)?;
+    if let Some(first) = g
+        .store
+        .idempotent_answer(court, &key)
+        .await
+        .map_err(Problem::internal)?
+    {
+        if first.request_hash != request_hash {
+            return Err(Problem::new(
+                Code::Conflict,
+                format!(
+                    "Idempotency-Key {key:?} was already used by court {court} for a different request"
+                ),
+            ));
+        }
+        return Ok(IdempotencyCheck {
+            replay: Some(Replay(replay(first)?)),
+            record: None,
+        });
+    }
+    let record = Idempotency {
+        court: court.clone(),
+        key,
+        request_hash,
+        status: 202,
+        body: Value::Null,
+    };
+    Ok(IdempotencyCheck {
+        replay: None,
+        record: Some(record),
+    })
+}
+
+fn replay(first: Idempotency) -> Result<Accepted, Problem> {
+    serde_json::from_value(first.body).map_err(Problem::internal)
+}

@@ -1,0 +1,277 @@
+//! The outbox relay: sends committed messages to peer gateways, highest priority first,
+//! retries with exponential backoff, and stops for good (recording why) when the peer
+//! refuses a message or it expires.
+//!
+//! A delivery counts only when the peer answers with a relay receipt that verifies
+//! with the peer's message key and names this message and digest.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, watch};
+
+use crate::agreement::ActiveAgreement;
+use crate::api::RelayAnswer;
+use crate::clock::unix_millis;
+use crate::envelope::Envelope;
+use crate::gateway::Gateway;
+use crate::ids::{RegionId, Sha256};
+use crate::problem::Problem;
+use crate::receipt::Hop;
+use crate::store::{Event, OutboxItem, StateChange};
+use crate::tls;
+use crate::workflow;
+
+/// Most due items read per pass.
+const BATCH: i64 = 64;
+/// Longest wait between passes (also how often a hand-driven clock is looked at).
+const MAX_IDLE: Duration = Duration::from_millis(500);
+/// How long in-flight deliveries get to finish at shutdown.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How one attempt ended.
+enum Outcome {
+    /// The peer committed it; here is its verified receipt.
+    Delivered(crate::receipt::Receipt),
+    /// Try again later.
+    Retry(String),
+    /// Stop: the peer refused it for good, or it cannot be sent.
+    Dead {
+        state: &'static str,
+        event: &'static str,
+        detail: serde_json::Value,
+    },
+}
+
+/// Runs the relay until `shutdown` turns true, then lets in-flight deliveries finish.
+pub async fn run(g: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
+    let slots = Arc::new(Semaphore::new(g.relay.max_in_flight.max(1)));
+    let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
+    let clients = Arc::new(Clients::default());
+    loop {
+        let now_ms = unix_millis(g.clock.now());
+        match g.store.due_outbox(now_ms, BATCH).await {
+            Ok(due) => {
+                for item in due {
+                    if !lock(&in_flight).insert(item.seq) {
+                        continue;
+                    }
+                    let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
+                        break;
+                    };
+                    let (g, in_flight, clients) =
+                        (Arc::clone(&g), Arc::clone(&in_flight), Arc::clone(&clients));
+                    tokio::spawn(async move {
+                        let seq = item.seq;
+                        deliver(&g, &clients, item).await;
+                        lock(&in_flight).remove(&seq);
+                        drop(permit);
+                        g.relay_wake.notify_one();
+                    });
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "relay cannot read the outbox"),
+        }
+        let wait = match g.store.next_due().await {
+            Ok(Some(due)) => Duration::from_millis(
+                (due - unix_millis(g.clock.now())).clamp(0, MAX_IDLE.as_millis() as i64) as u64,
+            ),
+            _ => MAX_IDLE,
+        };
+        tokio::select! {
+            _ = g.relay_wake.notified() => {}
+            _ = tokio::time::sleep(wait.max(Duration::from_millis(5))) => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+    let all = g.relay.max_in_flight.max(1) as u32;
+    if tokio::time::timeout(DRAIN_DEADLINE, slots.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "relay deliveries still running after the drain deadline; they will be retried at the next start"
+        );
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// HTTPS clients to peers, one per (agreement terms, peer), so connections are reused.
+#[derive(Default)]
+struct Clients(Mutex<HashMap<(Sha256, RegionId), reqwest::Client>>);
+
+impl Clients {
+    fn get(
+        &self,
+        g: &Gateway,
+        agreement: &ActiveAgreement,
+        peer: &RegionId,
+    ) -> Result<reqwest::Client, String> {
+        let key = (agreement.digest, peer.clone());
+        if let Some(c) = lock(&self.0).get(&key) {
+            return Ok(c.clone());
+        }
+        let timeout = Duration::from_millis(g.relay.request_timeout_ms);
+        let client = tls::http_client(agreement.anchors(peer), &g.federation_identity, timeout)
+            .map_err(|e| e.to_string())?;
+        lock(&self.0).insert(key, client.clone());
+        Ok(client)
+    }
+}
+
+async fn deliver(g: &Gateway, clients: &Clients, item: OutboxItem) {
+    let envelope: Option<Envelope> = serde_json::from_value(item.envelope.clone()).ok();
+    let outcome = match &envelope {
+        None => Outcome::Dead {
+            state: workflow::FAILED,
+            event: "unsendable",
+            detail: serde_json::json!({"reason": "stored envelope is unreadable"}),
+        },
+        Some(e) => attempt(g, clients, &item, e).await,
+    };
+    let is_request = envelope.as_ref().is_some_and(|e| e.kind.is_request());
+    let now = g.clock.now();
+    let actor = format!("gateway:{}", g.region);
+    let result = match outcome {
+        Outcome::Delivered(receipt) => {
+            let change = if is_request {
+                StateChange::Advance {
+                    request_id: item.request_id,
+                    state: workflow::RELAYED.to_owned(),
+                }
+            } else {
+                StateChange::Note {
+                    request_id: item.request_id,
+                }
+            };
+            let mut event = Event::new("relayed", format!("gateway:{}", item.peer));
+            event.detail = serde_json::json!({"peer": item.peer, "attempts": item.attempts + 1});
+            g.store
+                .outbox_delivered(&item, receipt, Some(change), event, now)
+                .await
+        }
+        Outcome::Retry(error) => {
+            let delay = backoff(g, item.attempts, item.seq);
+            tracing::info!(message = %item.message_id, peer = %item.peer, attempt = item.attempts + 1, retry_in_ms = delay, %error, "relay attempt failed");
+            g.store
+                .outbox_retry(&item, unix_millis(now) + delay, &error)
+                .await
+        }
+        Outcome::Dead {
+            state,
+            event,
+            detail,
+        } => {
+            tracing::warn!(message = %item.message_id, peer = %item.peer, %detail, "relay gave up");
+            let change = if is_request {
+                StateChange::Advance {
+                    request_id: item.request_id,
+                    state: state.to_owned(),
+                }
+            } else {
+                StateChange::Note {
+                    request_id: item.request_id,
+                }
+            };
+            g.store
+                .outbox_dead(
+                    &item,
+                    Some(change),
+                    Event {
+                        name: event.to_owned(),
+                        actor,
+                        detail,
+                    },
+                    now,
+                )
+                .await
+        }
+    };
+    if let Err(e) = result {
+        tracing::error!(message = %item.message_id, error = %e, "relay cannot record the outcome; will retry");
+    }
+}
+
+/// Milliseconds to wait before attempt `attempts + 1`: doubling from the initial delay,
+/// capped, with a little spread so many retries do not fall due together.
+fn backoff(g: &Gateway, attempts: i64, seq: i64) -> i64 {
+    let initial = g.relay.backoff_initial_ms as i64;
+    let exp = initial.saturating_mul(1_i64 << attempts.clamp(0, 30));
+    let capped = exp.min(g.relay.backoff_max_ms as i64);
+    capped + (seq.wrapping_mul(7919).rem_euclid(1 + capped / 5))
+}
+
+async fn attempt(g: &Gateway, clients: &Clients, item: &OutboxItem, e: &Envelope) -> Outcome {
+    if g.clock.now() > e.expires_at {
+        return Outcome::Dead {
+            state: workflow::FAILED,
+            event: "expired",
+            detail: serde_json::json!({"reason": format!("not delivered before it expired at {}", crate::clock::rfc3339(e.expires_at))}),
+        };
+    }
+    let Some(agreement) = g.agreements.by_id(&e.agreement.id) else {
+        return Outcome::Dead {
+            state: workflow::FAILED,
+            event: "unsendable",
+            detail: serde_json::json!({"reason": format!("agreement {} is no longer active here", e.agreement.id)}),
+        };
+    };
+    let Some(party) = agreement.party(&item.peer) else {
+        return Outcome::Dead {
+            state: workflow::FAILED,
+            event: "unsendable",
+            detail: serde_json::json!({"reason": format!("{} is not a party to agreement {}", item.peer, e.agreement.id)}),
+        };
+    };
+    let client = match clients.get(g, &agreement, &item.peer) {
+        Ok(c) => c,
+        Err(e) => return Outcome::Retry(e),
+    };
+    let url = format!(
+        "{}/federation/v1/messages",
+        party.federation_endpoint.trim_end_matches('/')
+    );
+    let response = match client.post(&url).json(&item.envelope).send().await {
+        Ok(r) => r,
+        Err(err) => return Outcome::Retry(format!("{url}: {}", crate::client::error_text(&err))),
+    };
+    let status = response.status();
+    let body = match response.bytes().await {
+        Ok(b) => b,
+        Err(err) => return Outcome::Retry(format!("{url}: reading the answer: {err}")),
+    };
+    if status.is_success() {
+        let answer: RelayAnswer = match serde_json::from_slice(&body) {
+            Ok(a) => a,
+            Err(err) => {
+                return Outcome::Retry(format!("{url}: the answer is not a relay receipt: {err}"));
+            }
+        };
+        let r = &answer.receipt;
+        let genuine = r.hop == Hop::Relay
+            && r.issuer == item.peer
+            && r.message_id == item.message_id
+            && r.envelope_sha256 == item.digest
+            && r.verify(&party.message_key);
+        return if genuine {
+            Outcome::Delivered(answer.receipt)
+        } else {
+            Outcome::Retry(format!(
+                "{url}: the relay receipt does not verify or does not match the message"
+            ))
+        };
+    }
+    match serde_json::from_slice::<Problem>(&body) {
+        Ok(problem) if !problem.retryable() => Outcome::Dead {
+            state: workflow::REJECTED,
+            event: "rejected",
+            detail: serde_json::to_value(&problem).unwrap_or_default(),
+        },
+        Ok(problem) => Outcome::Retry(problem.to_string()),
+        Err(_) => Outcome::Retry(format!("{url}: HTTP {status} without a problem document")),
+    }
+}

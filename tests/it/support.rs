@@ -1,0 +1,202 @@
+//! The test federation and helpers shared by every test module.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kuayu::api::{Accepted, Submission};
+use kuayu::client::CourtClient;
+use kuayu::clock::ManualClock;
+use kuayu::demo::court::fixture;
+use kuayu::devnet::{DevFederation, DevOptions};
+use kuayu::envelope::{Address, AgreementRef, Envelope, Priority, SchemaRef};
+use kuayu::ids::{CourtId, MessageId, MessageKind, RegionId};
+use kuayu::problem::Problem;
+use kuayu::tls::{self, Identity};
+use serde_json::Value;
+use time::macros::datetime;
+
+/// A two-region federation in a temporary folder, on a hand-driven clock.
+pub struct TestFed {
+    pub fed: DevFederation,
+    pub clock: Arc<ManualClock>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestFed {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let clock = ManualClock::new(datetime!(2026-11-25 08:00 UTC));
+        let fed = DevFederation::start(dir.path(), DevOptions::new(clock.clone()))
+            .await
+            .expect("federation starts");
+        TestFed {
+            fed,
+            clock,
+            _dir: dir,
+        }
+    }
+
+    pub fn court(&self, court: &str) -> CourtClient {
+        self.fed.court_client(court).expect("court client")
+    }
+
+    /// A raw HTTPS client to `to`'s federation API presenting `cert`/`key`.
+    pub fn peer_client(
+        &self,
+        to: &str,
+        cert: &std::path::Path,
+        key: &std::path::Path,
+    ) -> reqwest::Client {
+        let to = RegionId::parse(to).unwrap();
+        let anchors =
+            tls::parse_certs(&self.fed.pki.pem(&to, "federation-ca.crt").unwrap()).unwrap();
+        tls::http_client(
+            &anchors,
+            &Identity::load(cert, key).unwrap(),
+            Duration::from_secs(10),
+        )
+        .unwrap()
+    }
+
+    /// `region`'s own gateway credentials, as a raw federation client to `to`.
+    pub fn as_gateway(&self, region: &str, to: &str) -> reqwest::Client {
+        let r = RegionId::parse(region).unwrap();
+        self.peer_client(
+            to,
+            &self.fed.pki.file(&r, "gateway.crt"),
+            &self.fed.pki.file(&r, "gateway.key"),
+        )
+    }
+
+    pub fn federation_url(&self, region: &str) -> String {
+        format!(
+            "https://{}/federation/v1/messages",
+            self.fed.gateway(region).federation_addr
+        )
+    }
+
+    /// An envelope from `from` court to `to` court as the sending gateway would build it,
+    /// unsigned.
+    pub fn envelope(&self, kind: &str, from: &str, to: &str, payload: Value) -> Envelope {
+        let terms = &self.fed.agreement.terms;
+        let kind = MessageKind::parse(kind).unwrap();
+        let schema = terms.schema_for(&kind, 1).unwrap_or(SchemaRef {
+            id: "service-request".into(),
+            version: 1,
+        });
+        let now = kuayu::clock::Clock::now(&*self.clock);
+        Envelope {
+            id: MessageId::new(),
+            kind,
+            schema,
+            agreement: AgreementRef {
+                id: terms.id.clone(),
+                sha256: terms.digest().unwrap(),
+            },
+            sender: Address::of(&CourtId::parse(from).unwrap()),
+            recipient: Address::of(&CourtId::parse(to).unwrap()),
+            in_reply_to: None,
+            created_at: now,
+            expires_at: now + time::Duration::days(7),
+            priority: Priority::Normal,
+            test: false,
+            payload,
+            attachments: vec![],
+            signature: None,
+        }
+    }
+
+    /// Seals `e` with `region`'s real gateway message key.
+    pub fn seal(&self, e: Envelope, region: &str) -> Value {
+        let r = RegionId::parse(region).unwrap();
+        e.seal(&r, &self.fed.pki.message_key(&r).unwrap())
+            .unwrap()
+            .json
+    }
+
+    pub async fn shutdown(self) {
+        self.fed.shutdown().await;
+    }
+}
+
+/// The first must-pass fixture of `schema`.
+pub fn valid(schema: &str) -> Value {
+    fixture(schema, |_| true).unwrap_or_else(|| panic!("no valid fixture for {schema}"))
+}
+
+/// A submission of `kind` to `to` with the first valid fixture of its schema.
+pub fn submission(kind: &str, to: &str) -> Submission {
+    let schema = format!("{}-request", kind.split('.').next().unwrap());
+    Submission {
+        kind: MessageKind::parse(kind).unwrap(),
+        recipient_court: CourtId::parse(to).unwrap(),
+        schema_version: None,
+        payload: valid(&schema),
+        attachments: vec![],
+    }
+}
+
+/// Posts a raw envelope; returns the status and the JSON body.
+pub async fn post_raw(client: &reqwest::Client, url: &str, body: &Value) -> (u16, Value) {
+    let r = client
+        .post(url)
+        .json(body)
+        .send()
+        .await
+        .expect("request sent");
+    let status = r.status().as_u16();
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    if status >= 400 {
+        assert_eq!(
+            ct, "application/problem+json",
+            "refusals are problem+json: {body}"
+        );
+    }
+    (status, body)
+}
+
+/// Polls `check` until it yields `Some`, or fails the test after 15 s. For waiting on
+/// work other tasks do (relay, court systems), never for the passing of time.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until the request reaches `want` at `client`'s gateway.
+pub async fn reaches(client: &CourtClient, id: MessageId, want: &str) -> Value {
+    eventually(&format!("request {id} to reach {want}"), || async {
+        let view = client.request(id).await.ok()?;
+        (view["state"] == want).then_some(view)
+    })
+    .await
+}
+
+/// The problem of a refused call.
+pub fn problem<T: std::fmt::Debug>(r: Result<T, kuayu::client::ClientError>) -> Problem {
+    match r {
+        Err(kuayu::client::ClientError::Problem(p)) => p,
+        other => panic!("expected a problem, got {other:?}"),
+    }
+}
+
+/// Submits and returns the 202 answer.
+pub async fn submit(client: &CourtClient, s: &Submission) -> Accepted {
+    client.submit(s, None).await.expect("submission accepted")
+}
