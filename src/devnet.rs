@@ -84,6 +84,8 @@ impl DevFederation {
     /// Makes everything in `dir` and starts one gateway per region.
     pub async fn start(dir: &Path, options: DevOptions) -> Result<Self, DevError> {
         std::fs::create_dir_all(dir).map_err(err)?;
+        // Configuration files resolve relative paths against their own folder: write absolute ones.
+        let dir = &std::fs::canonicalize(dir).map_err(err)?;
         let pki = pki::generate(&dir.join("pki"), &options.regions).map_err(err)?;
         let mut listeners = BTreeMap::new();
         for spec in &options.regions {

@@ -134,10 +134,11 @@ pub async fn receive(
         event.detail = serde_json::json!({"kind": e.kind});
         (Some(StateChange::Advance { request_id, state }), event)
     };
+    let digest = sealed.digest;
     let receipt = Receipt::issue(
         Hop::Relay,
         e.id,
-        sealed.digest,
+        digest,
         g.region.clone(),
         None,
         now,
@@ -158,6 +159,14 @@ pub async fn receive(
         .map_err(Problem::internal)?;
     match outcome {
         InboundOutcome::Committed => Ok(RelayAnswer { receipt }),
-        InboundOutcome::Duplicate { receipt, .. } => Ok(RelayAnswer { receipt }),
+        // A concurrent copy of the same message committed first.
+        InboundOutcome::Duplicate {
+            digest: first,
+            receipt,
+        } if first == digest => Ok(RelayAnswer { receipt }),
+        InboundOutcome::Duplicate { .. } => Err(Problem::new(
+            Code::Conflict,
+            "this message id was already received with different content",
+        )),
     }
 }

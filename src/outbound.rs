@@ -29,10 +29,11 @@ pub async fn submit(
     body: Submission,
     idempotency_key: Option<String>,
 ) -> Result<Accepted, Problem> {
-    let idem = idempotency(g, court, &body, idempotency_key).await?;
-    if let Some(Replay(first)) = idem.replay {
-        return Ok(first);
-    }
+    let key = match idempotency(g, court, &body, idempotency_key).await? {
+        Idempotent::Replay(first) => return Ok(first),
+        Idempotent::New(key) => Some(key),
+        Idempotent::Untracked => None,
+    };
     if !body.kind.is_request() {
         return Err(Problem::new(
             Code::BadRequest,
@@ -66,7 +67,7 @@ pub async fn submit(
         body.payload,
         body.attachments,
     )?;
-    let record = RequestRecord {
+    let request = RequestRecord {
         id,
         family: body.kind.family(),
         role: Role::Requester,
@@ -80,7 +81,7 @@ pub async fn submit(
         updated_at: envelope.created_at,
     };
     let event = Event::new("submitted", format!("court:{court}"));
-    commit(g, envelope, StateChange::Open(record), event, idem.record).await
+    commit(g, envelope, StateChange::Open(request), event, key).await
 }
 
 /// What `POST /v1/requests/{id}/updates` answers.
@@ -222,7 +223,9 @@ async fn commit(
     );
     let state = match &change {
         StateChange::Open(r) => r.state.clone(),
-        StateChange::Advance { state, .. } => state.clone(),
+        StateChange::Advance { state, .. } | StateChange::AdvanceFrom { state, .. } => {
+            state.clone()
+        }
         StateChange::Note { .. } => String::new(),
     };
     let accepted = Accepted {
@@ -232,6 +235,7 @@ async fn commit(
         envelope_sha256: sealed.digest,
         receipt: receipt.clone(),
     };
+    let request_hash = idem.as_ref().map(|i| i.request_hash);
     let idempotency = idem.map(|i| Idempotency {
         body: serde_json::to_value(&accepted).unwrap_or(Value::Null),
         ..i
@@ -256,16 +260,25 @@ async fn commit(
             tracing::info!(message = %accepted.message_id, request = %accepted.request_id, at = unix_millis(now), "accepted from court");
             Ok(accepted)
         }
-        // Another submission with the same key committed first: answer as it was answered.
-        OutboundOutcome::Replay(first) => replay(first),
+        // A concurrent submission with the same key committed first: its answer, if it
+        // was the same request.
+        OutboundOutcome::Replay(first) => match request_hash {
+            Some(hash) => replay(first, hash),
+            None => Err(Problem::internal(
+                "a replayed answer for a submission without a key",
+            )),
+        },
     }
 }
 
-struct Replay(Accepted);
-
-struct IdempotencyCheck {
-    replay: Option<Replay>,
-    record: Option<Idempotency>,
+/// What a court's idempotency key says about a submission.
+enum Idempotent {
+    /// No key given.
+    Untracked,
+    /// The key already has this answer for this very request.
+    Replay(Accepted),
+    /// A new key: store this record with the answer.
+    New(Idempotency),
 }
 
 /// Looks the key up: a first answer to replay, or the record to store with this one.
@@ -274,12 +287,9 @@ async fn idempotency(
     court: &CourtId,
     body: &Submission,
     key: Option<String>,
-) -> Result<IdempotencyCheck, Problem> {
+) -> Result<Idempotent, Problem> {
     let Some(key) = key else {
-        return Ok(IdempotencyCheck {
-            replay: None,
-            record: None,
-        });
+        return Ok(Idempotent::Untracked);
     };
     if key.is_empty()
         || key.len() > MAX_IDEMPOTENCY_KEY
@@ -291,38 +301,33 @@ async fn idempotency(
         ));
     }
     let request_hash: Sha256 = crypto::canonical_digest(body).map_err(Problem::internal)?;
-    if let Some(first) = g
+    match g
         .store
         .idempotent_answer(court, &key)
         .await
         .map_err(Problem::internal)?
     {
-        if first.request_hash != request_hash {
-            return Err(Problem::new(
-                Code::Conflict,
-                format!(
-                    "Idempotency-Key {key:?} was already used by court {court} for a different request"
-                ),
-            ));
-        }
-        return Ok(IdempotencyCheck {
-            replay: Some(Replay(replay(first)?)),
-            record: None,
-        });
+        Some(first) => replay(first, request_hash).map(Idempotent::Replay),
+        None => Ok(Idempotent::New(Idempotency {
+            court: court.clone(),
+            key,
+            request_hash,
+            status: 202,
+            body: Value::Null,
+        })),
     }
-    let record = Idempotency {
-        court: court.clone(),
-        key,
-        request_hash,
-        status: 202,
-        body: Value::Null,
-    };
-    Ok(IdempotencyCheck {
-        replay: None,
-        record: Some(record),
-    })
 }
 
-fn replay(first: Idempotency) -> Result<Accepted, Problem> {
+/// The first answer to a key, if it was given to the same request; else a conflict.
+fn replay(first: Idempotency, request_hash: Sha256) -> Result<Accepted, Problem> {
+    if first.request_hash != request_hash {
+        return Err(Problem::new(
+            Code::Conflict,
+            format!(
+                "Idempotency-Key {:?} was already used by court {} for a different request",
+                first.key, first.court
+            ),
+        ));
+    }
     serde_json::from_value(first.body).map_err(Problem::internal)
 }

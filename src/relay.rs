@@ -139,8 +139,9 @@ async fn deliver(g: &Gateway, clients: &Clients, item: OutboxItem) {
     let result = match outcome {
         Outcome::Delivered(receipt) => {
             let change = if is_request {
-                StateChange::Advance {
+                StateChange::AdvanceFrom {
                     request_id: item.request_id,
+                    from: workflow::SUBMITTED.to_owned(),
                     state: workflow::RELAYED.to_owned(),
                 }
             } else {

@@ -152,7 +152,7 @@ pub fn render(rows: &[(&Journey, Assessment)]) -> String {
     let mut out = String::new();
     writeln!(
         out,
-        "{:<3} {:<13} {:<7} {:<7} {:<62} {:<38} {}",
+        "{:<3} {:<13} {:<7} {:<7} {:<70} {:<38} {}",
         "#", "kind", "from", "to", "states passed", "time per hop (ms)", "receipts verified"
     )
     .ok();
@@ -170,7 +170,7 @@ pub fn render(rows: &[(&Journey, Assessment)]) -> String {
         let verdict = if a.ok() { "ok" } else { "FAILED" };
         writeln!(
             out,
-            "{:<3} {:<13} {:<7} {:<7} {:<62} {:<38} {}/{} {verdict}",
+            "{:<3} {:<13} {:<7} {:<7} {:<70} {:<38} {}/{} {verdict}",
             i + 1,
             j.family.as_str(),
             j.from.as_str(),

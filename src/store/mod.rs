@@ -102,6 +102,16 @@ pub enum StateChange {
         /// Its new state.
         state: String,
     },
+    /// Move the request to `state` only if it is still in `from`; otherwise record the
+    /// event and leave the state (a later step may already have overtaken this one).
+    AdvanceFrom {
+        /// Which request.
+        request_id: MessageId,
+        /// The state it must be in.
+        from: String,
+        /// Its new state.
+        state: String,
+    },
     /// Record an event in the request's history, leaving its state as it is.
     Note {
         /// Which request.
@@ -114,9 +124,9 @@ impl StateChange {
     pub fn request_id(&self) -> MessageId {
         match self {
             StateChange::Open(r) => r.id,
-            StateChange::Advance { request_id, .. } | StateChange::Note { request_id } => {
-                *request_id
-            }
+            StateChange::Advance { request_id, .. }
+            | StateChange::AdvanceFrom { request_id, .. }
+            | StateChange::Note { request_id } => *request_id,
         }
     }
 }

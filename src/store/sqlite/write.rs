@@ -53,6 +53,15 @@ async fn insert_message(
     Ok(done.rows_affected() == 1)
 }
 
+/// The state a request is in.
+async fn current_state(tx: &mut Tx<'_>, request_id: &MessageId) -> Result<String, StoreError> {
+    let state: Option<String> = sqlx::query_scalar("SELECT state FROM requests WHERE id = ?")
+        .bind(request_id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+    state.ok_or_else(|| StoreError::Conflict(format!("no request {request_id}")))
+}
+
 /// Applies a state change and writes its history and audit entries.
 async fn apply(
     tx: &mut Tx<'_>,
@@ -98,16 +107,21 @@ async fn apply(
             }
             state.clone()
         }
-        StateChange::Note { request_id } => {
-            let state: Option<String> =
-                sqlx::query_scalar("SELECT state FROM requests WHERE id = ?")
-                    .bind(request_id.to_string())
-                    .fetch_optional(&mut **tx)
-                    .await?;
-            state.ok_or_else(|| {
-                StoreError::Conflict(format!("no request {request_id} to note an event on"))
-            })?
+        StateChange::AdvanceFrom {
+            request_id,
+            from,
+            state,
+        } => {
+            sqlx::query("UPDATE requests SET state = ?, updated_at = ? WHERE id = ? AND state = ?")
+                .bind(state)
+                .bind(at)
+                .bind(request_id.to_string())
+                .bind(from)
+                .execute(&mut **tx)
+                .await?;
+            current_state(tx, request_id).await?
         }
+        StateChange::Note { request_id } => current_state(tx, request_id).await?,
     };
     let request_id = change.request_id().to_string();
     sqlx::query(
@@ -362,20 +376,23 @@ impl Store for SqliteStore {
                 continue;
             }
             insert_receipt(&mut tx, item.request_id, receipt).await?;
-            let state: Option<String> =
-                sqlx::query_scalar("SELECT state FROM requests WHERE id = ?")
-                    .bind(item.request_id.to_string())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let Some(state) = state else { continue };
-            let state = if item.kind.is_request() && state == "received" {
-                "retrieved".to_owned()
+            let exists: Option<String> = sqlx::query_scalar("SELECT id FROM requests WHERE id = ?")
+                .bind(item.request_id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_none() {
+                continue;
+            }
+            let change = if item.kind.is_request() {
+                StateChange::AdvanceFrom {
+                    request_id: item.request_id,
+                    from: crate::workflow::RECEIVED.to_owned(),
+                    state: crate::workflow::RETRIEVED.to_owned(),
+                }
             } else {
-                state
-            };
-            let change = StateChange::Advance {
-                request_id: item.request_id,
-                state,
+                StateChange::Note {
+                    request_id: item.request_id,
+                }
             };
             let event = Event {
                 name: "retrieved".into(),
