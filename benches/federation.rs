@@ -8,6 +8,7 @@
 //! Prints requests per second and p50/p99 latency of the submission (the 202, which
 //! includes schema validation, signing and the durable commit) and end to end (until the
 //! request is in the Chongqing court's inbox).
+#![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -163,7 +163,7 @@ pub async fn receive(
         InboundOutcome::Duplicate {
             digest: first,
             receipt,
-        } if first == digest => Ok(RelayAnswer { receipt }),
+        } if first == digest => Ok(RelayAnswer { receipt: *receipt }),
         InboundOutcome::Duplicate { .. } => Err(Problem::new(
             Code::Conflict,
             "this message id was already received with different content",

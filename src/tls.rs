@@ -210,15 +210,18 @@ impl Participant {
     }
 }
 
+/// The anchors a [`DynamicVerifier`] last saw, and the verifier built from them.
+type VerifierCache = (
+    Vec<CertificateDer<'static>>,
+    Option<Arc<dyn ClientCertVerifier>>,
+);
+
 /// A client-certificate verifier whose trust anchors follow a changing source (the
 /// agreement registry), so a newly activated agreement's peers can connect without a
 /// restart. The inner verifier is rebuilt only when the anchors change.
 pub struct DynamicVerifier {
     source: Box<dyn Fn() -> Vec<CertificateDer<'static>> + Send + Sync>,
-    cache: Mutex<(
-        Vec<CertificateDer<'static>>,
-        Option<Arc<dyn ClientCertVerifier>>,
-    )>,
+    cache: Mutex<VerifierCache>,
     provider: Arc<CryptoProvider>,
 }
 

@@ -152,8 +152,8 @@ pub fn render(rows: &[(&Journey, Assessment)]) -> String {
     let mut out = String::new();
     writeln!(
         out,
-        "{:<3} {:<13} {:<7} {:<7} {:<70} {:<38} {}",
-        "#", "kind", "from", "to", "states passed", "time per hop (ms)", "receipts verified"
+        "{:<3} {:<13} {:<7} {:<7} {:<70} {:<38} receipts verified",
+        "#", "kind", "from", "to", "states passed", "time per hop (ms)"
     )
     .ok();
     for (i, (j, a)) in rows.iter().enumerate() {

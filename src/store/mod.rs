@@ -223,7 +223,7 @@ pub enum InboundOutcome {
         /// Digest of the envelope stored first.
         digest: Sha256,
         /// The relay receipt issued then.
-        receipt: Receipt,
+        receipt: Box<Receipt>,
     },
 }
 

@@ -1,10 +1,13 @@
 //! Black-box tests: real gateways on loopback port 0, real TLS with client
 //! certificates, real SQLite, real HTTP. One test binary (see Cargo.toml).
+#![allow(clippy::unwrap_used)]
 
 mod agreement_load;
 mod court_api;
+mod demo;
 mod durability;
 mod federation_checks;
 mod journeys;
 mod schemas_cli;
+mod store;
 mod support;

@@ -254,10 +254,10 @@ impl Store for SqliteStore {
 
     async fn commit_outbound(&self, m: Outbound) -> Result<OutboundOutcome, StoreError> {
         let mut tx = self.write.begin().await?;
-        if let Some(idem) = &m.idempotency {
-            if let Some(first) = Self::idempotent_in(&mut tx, &idem.court, &idem.key).await? {
-                return Ok(OutboundOutcome::Replay(first));
-            }
+        if let Some(idem) = &m.idempotency
+            && let Some(first) = Self::idempotent_in(&mut tx, &idem.court, &idem.key).await?
+        {
+            return Ok(OutboundOutcome::Replay(first));
         }
         let id = m.sealed.envelope.id;
         if !insert_message(&mut tx, &m.sealed, "out", m.now).await? {
@@ -303,7 +303,10 @@ impl Store for SqliteStore {
         if !insert_message(&mut tx, &m.sealed, "in", m.now).await? {
             drop(tx);
             return match self.inbound_receipt(&id).await? {
-                Some((digest, receipt)) => Ok(InboundOutcome::Duplicate { digest, receipt }),
+                Some((digest, receipt)) => Ok(InboundOutcome::Duplicate {
+                    digest,
+                    receipt: Box::new(receipt),
+                }),
                 None => Err(StoreError::Conflict(format!(
                     "message {id} is stored, but not as received"
                 ))),

@@ -1,0 +1,59 @@
+//! `kuayu demo` and the example, run as a user runs them.
+
+use std::process::Command;
+
+#[test]
+fn the_demo_completes_every_journey_and_verifies_every_receipt() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("demo");
+    let out = Command::new(env!("CARGO_BIN_EXE_kuayu"))
+        .args(["demo", "--state"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("5 of 5 journeys completed with every receipt verified"),
+        "{text}"
+    );
+    for kind in ["service", "printing", "evidence", "preservation"] {
+        assert!(
+            text.lines().any(|l| l.contains(kind) && l.ends_with(" ok")),
+            "a row for {kind}: {text}"
+        );
+    }
+    assert!(state.join("SC/gateway.toml").is_file() && state.join("agreement.json").is_file());
+}
+
+#[test]
+fn the_two_regions_example_walks_one_request_to_completion() {
+    // `cargo test` builds the examples next to the test binaries: target/<profile>/examples/.
+    let exe = std::env::current_exe().unwrap();
+    let example = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap()
+        .join("examples")
+        .join("two_regions");
+    assert!(
+        example.is_file(),
+        "{} is missing: run the tests with `cargo test`, which builds the examples",
+        example.display()
+    );
+    let out = Command::new(&example).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("4. SC0104 sees: submitted → relayed") && text.contains("→ completed"),
+        "{text}"
+    );
+}

@@ -1,0 +1,181 @@
+//! The SQLite engine on its own: each operation is one transaction, and late steps never
+//! move a request backwards.
+
+use kuayu::clock::ManualClock;
+use kuayu::crypto::SigningKey;
+use kuayu::envelope::{Address, AgreementRef, Envelope, Priority, SchemaRef};
+use kuayu::ids::{AgreementId, CourtId, Family, MessageId, MessageKind, RegionId, Sha256};
+use kuayu::receipt::{Hop, Receipt};
+use kuayu::store::sqlite::SqliteStore;
+use kuayu::store::{Event, Outbound, RequestRecord, Role, StateChange, Store};
+use serde_json::json;
+use time::macros::datetime;
+
+fn outbound(id: MessageId) -> Outbound {
+    let now = datetime!(2026-11-25 08:00 UTC);
+    let key = SigningKey::generate();
+    let sc = RegionId::parse("SC").unwrap();
+    let envelope = Envelope {
+        id,
+        kind: MessageKind::parse("service.request").unwrap(),
+        schema: SchemaRef {
+            id: "service-request".into(),
+            version: 1,
+        },
+        agreement: AgreementRef {
+            id: AgreementId::parse("SC-CQ-2026").unwrap(),
+            sha256: Sha256::digest(b"t"),
+        },
+        sender: Address::of(&CourtId::parse("SC0104").unwrap()),
+        recipient: Address::of(&CourtId::parse("CQ0103").unwrap()),
+        in_reply_to: None,
+        created_at: now,
+        expires_at: now + time::Duration::days(7),
+        priority: Priority::Normal,
+        test: false,
+        payload: json!({"case": {}}),
+        attachments: vec![],
+        signature: None,
+    };
+    let sealed = envelope.seal(&sc, &key).unwrap();
+    let receipt = Receipt::issue(
+        Hop::Submission,
+        id,
+        sealed.digest,
+        sc.clone(),
+        None,
+        now,
+        &key,
+    );
+    let record = RequestRecord {
+        id,
+        family: Family::Service,
+        role: Role::Requester,
+        requesting_court: CourtId::parse("SC0104").unwrap(),
+        requested_court: CourtId::parse("CQ0103").unwrap(),
+        state: "submitted".into(),
+        agreement_id: AgreementId::parse("SC-CQ-2026").unwrap(),
+        agreement_sha256: Sha256::digest(b"t"),
+        priority: 0,
+        created_at: now,
+        updated_at: now,
+    };
+    Outbound {
+        sealed,
+        receipt,
+        peer: RegionId::parse("CQ").unwrap(),
+        change: StateChange::Open(record),
+        event: Event::new("submitted", "court:SC0104"),
+        idempotency: None,
+        now,
+    }
+}
+
+#[tokio::test]
+async fn a_failed_commit_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("k.db")).await.unwrap();
+    let id = MessageId::new();
+    store.commit_outbound(outbound(id)).await.unwrap();
+    let audit_before = store.audit_entries(0, 100).await.unwrap().len();
+    // The same request opened again fails inside the transaction (the request row exists)
+    // after its message row would have gone in: nothing of it may remain.
+    let mut again = outbound(MessageId::new());
+    if let StateChange::Open(r) = &mut again.change {
+        r.id = id;
+    }
+    let second_id = again.sealed.envelope.id;
+    assert!(store.commit_outbound(again).await.is_err());
+    assert_eq!(
+        store.audit_entries(0, 100).await.unwrap().len(),
+        audit_before
+    );
+    assert!(
+        store
+            .due_outbox(i64::MAX, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|o| o.message_id != second_id)
+    );
+    let view = store.request_view(&id).await.unwrap().unwrap();
+    assert_eq!(view.messages.len(), 1, "only the first message");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_late_delivery_does_not_move_a_finished_request_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("k.db")).await.unwrap();
+    let clock = ManualClock::new(datetime!(2026-11-25 08:00 UTC));
+    let id = MessageId::new();
+    store.commit_outbound(outbound(id)).await.unwrap();
+    let item = store.due_outbox(i64::MAX, 10).await.unwrap().remove(0);
+    // The peer's answer overtook our record of the delivery: the request is completed.
+    let mut completed = outbound(MessageId::new());
+    completed.change = StateChange::Advance {
+        request_id: id,
+        state: "completed".into(),
+    };
+    completed.event = Event::new("received service.result", "gateway:CQ");
+    store.commit_outbound(completed).await.unwrap();
+    let receipt = Receipt::issue(
+        Hop::Relay,
+        id,
+        item.digest,
+        RegionId::parse("CQ").unwrap(),
+        None,
+        kuayu::clock::Clock::now(&*clock),
+        &SigningKey::generate(),
+    );
+    let change = StateChange::AdvanceFrom {
+        request_id: id,
+        from: "submitted".into(),
+        state: "relayed".into(),
+    };
+    store
+        .outbox_delivered(
+            &item,
+            receipt,
+            Some(change),
+            Event::new("relayed", "gateway:CQ"),
+            kuayu::clock::Clock::now(&*clock),
+        )
+        .await
+        .unwrap();
+    let view = store.request_view(&id).await.unwrap().unwrap();
+    assert_eq!(view.record.state, "completed");
+    assert_eq!(
+        view.history.last().unwrap().event,
+        "relayed",
+        "the delivery is still recorded"
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn the_audit_log_refuses_rewrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    store
+        .commit_outbound(outbound(MessageId::new()))
+        .await
+        .unwrap();
+    store.close().await;
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let err = sqlx::query("UPDATE audit SET actor = 'someone else'")
+        .execute(&mut conn)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+    assert!(
+        sqlx::query("DELETE FROM audit")
+            .execute(&mut conn)
+            .await
+            .is_err()
+    );
+}
