@@ -40,13 +40,12 @@ async fn a_correct_envelope_from_a_real_peer_is_committed_and_receipted() {
     );
     let id = e.id;
     let body = t.seal(e, "SC");
-    let (status, answer) =
-        post_raw(&t.as_gateway("SC", "CQ"), &t.federation_url("CQ"), &body).await;
+    let (status, answer) = t.post_as("SC", "CQ", &body).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["receipt"]["hop"], "relay");
     assert_eq!(answer["receipt"]["messageId"], id.to_string());
     // The same message again: the same receipt, and still one copy.
-    let (status, again) = post_raw(&t.as_gateway("SC", "CQ"), &t.federation_url("CQ"), &body).await;
+    let (status, again) = t.post_as("SC", "CQ", &body).await;
     assert_eq!((status, &again), (200, &answer));
     assert_eq!(t.court("CQ0103").inbox(0, 50).await.unwrap().items.len(), 1);
     t.shutdown().await;
@@ -96,12 +95,7 @@ async fn a_peer_with_sichuans_certificate_claiming_chongqing_gets_identity_misma
         "CQ0103",
         valid("preservation-request"),
     );
-    let (status, body) = post_raw(
-        &t.as_gateway("SC", "CQ"),
-        &t.federation_url("CQ"),
-        &t.seal(e, "SC"),
-    )
-    .await;
+    let (status, body) = t.relay_as("SC", "CQ", e).await;
     assert_problem(status, &body, 403, "identity_mismatch");
     cq_inbox_is_empty(&t).await;
     t.shutdown().await;
@@ -125,8 +119,7 @@ async fn a_flipped_byte_in_the_envelope_gets_bad_signature() {
     let mut bytes = text.into_bytes();
     bytes[at] = if bytes[at] == b'2' { b'3' } else { b'2' };
     let flipped: Value = serde_json::from_slice(&bytes).expect("still JSON");
-    let (status, body) =
-        post_raw(&t.as_gateway("SC", "CQ"), &t.federation_url("CQ"), &flipped).await;
+    let (status, body) = t.post_as("SC", "CQ", &flipped).await;
     assert_problem(status, &body, 400, "bad_signature");
     cq_inbox_is_empty(&t).await;
     t.shutdown().await;
@@ -143,12 +136,7 @@ async fn a_kind_the_agreement_does_not_permit_in_that_direction_gets_kind_not_pe
         valid("service-result"),
     );
     e.in_reply_to = Some(MessageId::new());
-    let (status, body) = post_raw(
-        &t.as_gateway("SC", "CQ"),
-        &t.federation_url("CQ"),
-        &t.seal(e, "SC"),
-    )
-    .await;
+    let (status, body) = t.relay_as("SC", "CQ", e).await;
     assert_problem(status, &body, 403, "kind_not_permitted");
     cq_inbox_is_empty(&t).await;
     // At the sending gateway: Chongqing courts may not commission service in Sichuan.
@@ -180,12 +168,7 @@ async fn a_schema_violation_gets_schema_violation_with_the_failing_pointer() {
     );
     // At the receiving gateway, when a sender skips its own check.
     let e = t.envelope("service.request", "SC0104", "CQ0103", doc);
-    let (status, body) = post_raw(
-        &t.as_gateway("SC", "CQ"),
-        &t.federation_url("CQ"),
-        &t.seal(e, "SC"),
-    )
-    .await;
+    let (status, body) = t.relay_as("SC", "CQ", e).await;
     assert_problem(status, &body, 422, "schema_violation");
     assert!(
         body["errors"]
@@ -210,12 +193,7 @@ async fn an_envelope_under_other_terms_gets_agreement_mismatch_and_an_unknown_on
         valid("service-request"),
     );
     e.agreement.sha256 = kuayu::ids::Sha256::digest(b"another version of the terms");
-    let (status, body) = post_raw(
-        &t.as_gateway("SC", "CQ"),
-        &t.federation_url("CQ"),
-        &t.seal(e, "SC"),
-    )
-    .await;
+    let (status, body) = t.relay_as("SC", "CQ", e).await;
     assert_problem(status, &body, 409, "agreement_mismatch");
     let mut e = t.envelope(
         "service.request",
@@ -224,12 +202,7 @@ async fn an_envelope_under_other_terms_gets_agreement_mismatch_and_an_unknown_on
         valid("service-request"),
     );
     e.agreement.id = kuayu::ids::AgreementId::parse("SC-XZ-2026").unwrap();
-    let (status, body) = post_raw(
-        &t.as_gateway("SC", "CQ"),
-        &t.federation_url("CQ"),
-        &t.seal(e, "SC"),
-    )
-    .await;
+    let (status, body) = t.relay_as("SC", "CQ", e).await;
     assert_problem(status, &body, 422, "unknown_agreement");
     cq_inbox_is_empty(&t).await;
     t.shutdown().await;
@@ -245,12 +218,7 @@ async fn an_expired_envelope_and_an_unknown_recipient_are_refused() {
         valid("service-request"),
     );
     e.expires_at = e.created_at - time::Duration::minutes(1);
-    let (status, body) = post_raw(
-        &t.as_gateway("SC", "CQ"),
-        &t.federation_url("CQ"),
-        &t.seal(e, "SC"),
-    )
-    .await;
+    let (status, body) = t.relay_as("SC", "CQ", e).await;
     assert_problem(status, &body, 422, "expired");
     let e = t.envelope(
         "service.request",
@@ -258,12 +226,7 @@ async fn an_expired_envelope_and_an_unknown_recipient_are_refused() {
         "CQ0199",
         valid("service-request"),
     );
-    let (status, body) = post_raw(
-        &t.as_gateway("SC", "CQ"),
-        &t.federation_url("CQ"),
-        &t.seal(e, "SC"),
-    )
-    .await;
+    let (status, body) = t.relay_as("SC", "CQ", e).await;
     assert_problem(status, &body, 422, "unknown_recipient");
     t.shutdown().await;
 }
@@ -279,20 +242,10 @@ async fn the_same_message_id_with_other_content_is_a_conflict() {
     );
     let mut other = e.clone();
     other.payload["urgency"] = json!("URGENT");
-    let (status, first) = post_raw(
-        &t.as_gateway("SC", "CQ"),
-        &t.federation_url("CQ"),
-        &t.seal(e, "SC"),
-    )
-    .await;
+    let (status, first) = t.relay_as("SC", "CQ", e).await;
     assert_eq!(status, 200);
     assert_eq!(first["receipt"]["hop"], Hop::Relay.as_str());
-    let (status, body) = post_raw(
-        &t.as_gateway("SC", "CQ"),
-        &t.federation_url("CQ"),
-        &t.seal(other, "SC"),
-    )
-    .await;
+    let (status, body) = t.relay_as("SC", "CQ", other).await;
     assert_problem(status, &body, 409, "conflict");
     t.shutdown().await;
 }

@@ -115,6 +115,17 @@ impl TestFed {
             .json
     }
 
+    /// Seals `e` with `region`'s gateway key and relays it to `to` with `region`'s
+    /// certificate, as that gateway would; returns the status and the JSON answer.
+    pub async fn relay_as(&self, region: &str, to: &str, e: Envelope) -> (u16, Value) {
+        self.post_as(region, to, &self.seal(e, region)).await
+    }
+
+    /// Posts a raw envelope body to `to`'s federation API with `region`'s certificate.
+    pub async fn post_as(&self, region: &str, to: &str, body: &Value) -> (u16, Value) {
+        post_raw(&self.as_gateway(region, to), &self.federation_url(to), body).await
+    }
+
     pub async fn shutdown(self) {
         self.fed.shutdown().await;
     }
