@@ -123,6 +123,15 @@ pub async fn receive(
                 ),
             ));
         };
+        if workflow::is_terminal(&record.state) {
+            return Err(Problem::new(
+                Code::Conflict,
+                format!(
+                    "request {request_id} is {}; it takes no more updates",
+                    record.state
+                ),
+            ));
+        }
         if record.family != e.kind.family() {
             return Err(Problem::new(
                 Code::BadRequest,

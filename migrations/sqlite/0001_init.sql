@@ -73,6 +73,7 @@ CREATE TABLE outbox (
     done_at         INTEGER
 );
 CREATE INDEX outbox_due ON outbox (state, priority DESC, seq);
+CREATE INDEX outbox_by_request ON outbox (request_id, state, seq);
 
 -- Messages for this gateway's courts to pull.
 CREATE TABLE inbox (

@@ -369,7 +369,9 @@ pub trait Store: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
 
-    /// Pending outbox items due at `now_ms`, highest priority first, then oldest.
+    /// Pending outbox items due at `now_ms`, highest priority first, then oldest. A message
+    /// is not due while an earlier message of the same request is still pending: one
+    /// request's messages reach the peer in the order they were committed.
     async fn due_outbox(&self, now_ms: i64, limit: i64) -> Result<Vec<OutboxItem>, StoreError>;
 
     /// When the next pending outbox item falls due, if any is pending.

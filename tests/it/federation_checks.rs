@@ -249,3 +249,38 @@ async fn the_same_message_id_with_other_content_is_a_conflict() {
     assert_problem(status, &body, 409, "conflict");
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_update_to_a_finished_request_is_refused_by_the_receiver_too() {
+    let t = TestFed::start().await;
+    let sc = t.court("SC0104");
+    let a = submit(&sc, &submission("service.request", "CQ0103")).await;
+    reaches(&sc, a.request_id, "relayed").await;
+    let result = kuayu::api::UpdateSubmission {
+        kind: kuayu::ids::MessageKind::parse("service.result").unwrap(),
+        schema_version: None,
+        payload: valid("service-result"),
+        attachments: vec![],
+    };
+    t.court("CQ0103")
+        .update(a.request_id, &result)
+        .await
+        .unwrap();
+    reaches(&sc, a.request_id, "completed").await;
+    // Chongqing's gateway would refuse a second result itself; a peer that skips the check
+    // meets the same refusal at Sichuan.
+    let mut late = t.envelope(
+        "service.status",
+        "CQ0103",
+        "SC0104",
+        json!({"status": "accepted", "at": "2026-11-25T09:00:00Z"}),
+    );
+    late.in_reply_to = Some(a.request_id);
+    let (status, body) = t.relay_as("CQ", "SC", late).await;
+    assert_problem(status, &body, 409, "conflict");
+    assert_eq!(
+        sc.request(a.request_id).await.unwrap()["state"],
+        "completed"
+    );
+    t.shutdown().await;
+}

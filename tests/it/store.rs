@@ -179,3 +179,62 @@ async fn the_audit_log_refuses_rewrites() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn one_requests_messages_leave_the_outbox_in_commit_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("k.db")).await.unwrap();
+    let request = MessageId::new();
+    store.commit_outbound(outbound(request)).await.unwrap();
+    let mut updates = Vec::new();
+    for state in ["accepted", "in_progress", "completed"] {
+        let mut u = outbound(MessageId::new());
+        u.change = StateChange::Advance {
+            request_id: request,
+            state: state.into(),
+        };
+        updates.push(u.sealed.envelope.id);
+        store.commit_outbound(u).await.unwrap();
+    }
+    // Another request's message is not held back by this one's.
+    let other = MessageId::new();
+    store.commit_outbound(outbound(other)).await.unwrap();
+    let mut sent = Vec::new();
+    loop {
+        let due = store.due_outbox(i64::MAX, 10).await.unwrap();
+        let ours: Vec<_> = due.iter().filter(|o| o.request_id == request).collect();
+        assert!(
+            ours.len() <= 1,
+            "at most one of a request's messages is due at a time"
+        );
+        assert!(due.iter().any(|o| o.message_id == other) || sent.len() > 0);
+        let Some(item) = ours.first() else { break };
+        sent.push(item.message_id);
+        let receipt = Receipt::issue(
+            Hop::Relay,
+            item.message_id,
+            item.digest,
+            RegionId::parse("CQ").unwrap(),
+            None,
+            datetime!(2026-11-25 08:00 UTC),
+            &SigningKey::generate(),
+        );
+        let event = Event::new("relayed", "gateway:CQ");
+        store
+            .outbox_delivered(
+                item,
+                receipt,
+                Some(StateChange::Note {
+                    request_id: request,
+                }),
+                event,
+                datetime!(2026-11-25 08:00 UTC),
+            )
+            .await
+            .unwrap();
+    }
+    let mut expected = vec![request];
+    expected.extend(updates);
+    assert_eq!(sent, expected);
+    store.close().await;
+}

@@ -23,8 +23,22 @@ pub struct TestFed {
     _dir: tempfile::TempDir,
 }
 
+/// Logs go to the test's captured output (shown for failing tests); `RUST_LOG` filters.
+fn init_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("kuayu=info"));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    });
+}
+
 impl TestFed {
     pub async fn start() -> Self {
+        init_logs();
         let dir = tempfile::tempdir().expect("temp dir");
         let clock = ManualClock::new(datetime!(2026-11-25 08:00 UTC));
         let fed = DevFederation::start(dir.path(), DevOptions::new(clock.clone()))

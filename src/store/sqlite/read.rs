@@ -222,6 +222,8 @@ impl SqliteStore {
             "SELECT o.seq, o.message_id, o.request_id, o.peer, o.attempts, m.envelope, m.digest
              FROM outbox o JOIN messages m ON m.id = o.message_id
              WHERE o.state = 'pending' AND o.next_attempt_at <= ?
+               AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.request_id = o.request_id
+                               AND e.state = 'pending' AND e.seq < o.seq)
              ORDER BY o.priority DESC, o.seq LIMIT ?",
         )
         .bind(now_ms)
