@@ -207,7 +207,7 @@ async fn one_requests_messages_leave_the_outbox_in_commit_order() {
             ours.len() <= 1,
             "at most one of a request's messages is due at a time"
         );
-        assert!(due.iter().any(|o| o.message_id == other) || sent.len() > 0);
+        assert!(due.iter().any(|o| o.message_id == other) || !sent.is_empty());
         let Some(item) = ours.first() else { break };
         sent.push(item.message_id);
         let receipt = Receipt::issue(
