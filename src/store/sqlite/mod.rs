@@ -5,6 +5,7 @@
 //! write lock; reads use their own pool and never wait for writers (WAL).
 
 mod read;
+mod tx;
 mod write;
 
 use std::borrow::Cow;

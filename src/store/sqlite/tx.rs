@@ -1,0 +1,242 @@
+//! Building blocks of the SQLite engine's transactions: each writes one kind of row
+//! inside a transaction the caller opened and commits.
+
+use serde_json::Value;
+use sqlx::{Row, Sqlite, Transaction};
+use time::OffsetDateTime;
+
+use crate::audit;
+use crate::clock::unix_millis;
+use crate::envelope::Sealed;
+use crate::ids::MessageId;
+use crate::receipt::Receipt;
+use crate::store::{Event, OutboxItem, StateChange, StoreError};
+
+pub(super) type Tx<'a> = Transaction<'a, Sqlite>;
+
+pub(super) fn json_text(v: &impl serde::Serialize) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+pub(super) async fn insert_message(
+    tx: &mut Tx<'_>,
+    sealed: &Sealed,
+    direction: &str,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let e = &sealed.envelope;
+    let request_id = e.in_reply_to.unwrap_or(e.id);
+    let done = sqlx::query(
+        "INSERT INTO messages (id, direction, kind, request_id, sender_court, recipient_court, agreement_id,
+                               agreement_sha256, digest, envelope, test, created_at, committed_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(e.id.to_string())
+    .bind(direction)
+    .bind(e.kind.as_str())
+    .bind(request_id.to_string())
+    .bind(e.sender.court.as_str())
+    .bind(e.recipient.court.as_str())
+    .bind(e.agreement.id.as_str())
+    .bind(e.agreement.sha256.to_string())
+    .bind(sealed.digest.to_string())
+    .bind(json_text(&sealed.json)?)
+    .bind(e.test)
+    .bind(unix_millis(e.created_at))
+    .bind(unix_millis(now))
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The state a request is in.
+pub(super) async fn current_state(
+    tx: &mut Tx<'_>,
+    request_id: &MessageId,
+) -> Result<String, StoreError> {
+    let state: Option<String> = sqlx::query_scalar("SELECT state FROM requests WHERE id = ?")
+        .bind(request_id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+    state.ok_or_else(|| StoreError::Conflict(format!("no request {request_id}")))
+}
+
+/// Applies a state change and writes its history and audit entries.
+pub(super) async fn apply(
+    tx: &mut Tx<'_>,
+    change: &StateChange,
+    event: &Event,
+    message_id: Option<MessageId>,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let at = unix_millis(now);
+    let state = match change {
+        StateChange::Open(r) => {
+            sqlx::query(
+                "INSERT INTO requests (id, family, role, requesting_court, requested_court, state, agreement_id,
+                                       agreement_sha256, priority, created_at, updated_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(r.id.to_string())
+            .bind(r.family.as_str())
+            .bind(r.role.as_str())
+            .bind(r.requesting_court.as_str())
+            .bind(r.requested_court.as_str())
+            .bind(&r.state)
+            .bind(r.agreement_id.as_str())
+            .bind(r.agreement_sha256.to_string())
+            .bind(r.priority)
+            .bind(unix_millis(r.created_at))
+            .bind(at)
+            .execute(&mut **tx)
+            .await?;
+            r.state.clone()
+        }
+        StateChange::Advance { request_id, state } => {
+            let done = sqlx::query("UPDATE requests SET state = ?, updated_at = ? WHERE id = ?")
+                .bind(state)
+                .bind(at)
+                .bind(request_id.to_string())
+                .execute(&mut **tx)
+                .await?;
+            if done.rows_affected() != 1 {
+                return Err(StoreError::Conflict(format!(
+                    "no request {request_id} to move to {state}"
+                )));
+            }
+            state.clone()
+        }
+        StateChange::AdvanceFrom {
+            request_id,
+            from,
+            state,
+        } => {
+            sqlx::query("UPDATE requests SET state = ?, updated_at = ? WHERE id = ? AND state = ?")
+                .bind(state)
+                .bind(at)
+                .bind(request_id.to_string())
+                .bind(from)
+                .execute(&mut **tx)
+                .await?;
+            current_state(tx, request_id).await?
+        }
+        StateChange::Note { request_id } => current_state(tx, request_id).await?,
+    };
+    let request_id = change.request_id().to_string();
+    sqlx::query(
+        "INSERT INTO history (request_id, at, state, event, actor, message_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&request_id)
+    .bind(at)
+    .bind(&state)
+    .bind(&event.name)
+    .bind(&event.actor)
+    .bind(message_id.map(|m| m.to_string()))
+    .bind(json_text(&event.detail)?)
+    .execute(&mut **tx)
+    .await?;
+    let subject = message_id.map(|m| m.to_string()).unwrap_or(request_id);
+    append_audit(
+        tx,
+        at,
+        &event.actor,
+        &format!("request.{}", event.name),
+        &subject,
+        &event.detail,
+    )
+    .await
+}
+
+/// Appends one entry to the hash-chained audit log.
+pub(super) async fn append_audit(
+    tx: &mut Tx<'_>,
+    at: i64,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: &Value,
+) -> Result<(), StoreError> {
+    let last = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut **tx)
+        .await?;
+    let (seq, prev_hash) = match last {
+        Some(row) => (
+            row.try_get::<i64, _>("seq")? + 1,
+            row.try_get::<String, _>("hash")?,
+        ),
+        None => (1, audit::GENESIS.to_owned()),
+    };
+    let hash = audit::entry_hash(seq, at, actor, action, subject, detail, &prev_hash);
+    sqlx::query("INSERT INTO audit (seq, at, actor, action, subject, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(seq)
+        .bind(at)
+        .bind(actor)
+        .bind(action)
+        .bind(subject)
+        .bind(json_text(detail)?)
+        .bind(prev_hash)
+        .bind(hash)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Applies `change` with its history and audit entries, or, with no change (test
+/// messages, plain deliveries), writes only the audit entry.
+pub(super) async fn record(
+    tx: &mut Tx<'_>,
+    change: Option<&StateChange>,
+    event: &Event,
+    message_id: MessageId,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    match change {
+        Some(change) => apply(tx, change, event, Some(message_id), now).await,
+        None => {
+            let action = format!("message.{}", event.name);
+            append_audit(
+                tx,
+                unix_millis(now),
+                &event.actor,
+                &action,
+                &message_id.to_string(),
+                &event.detail,
+            )
+            .await
+        }
+    }
+}
+
+pub(super) async fn insert_receipt(
+    tx: &mut Tx<'_>,
+    request_id: MessageId,
+    receipt: &Receipt,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO receipts (request_id, message_id, hop, issuer, body) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (message_id, hop, issuer) DO NOTHING",
+    )
+    .bind(request_id.to_string())
+    .bind(receipt.message_id.to_string())
+    .bind(receipt.hop.as_str())
+    .bind(receipt.issuer.as_str())
+    .bind(json_text(receipt)?)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn finish_outbox(
+    tx: &mut Tx<'_>,
+    item: &OutboxItem,
+    state: &str,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE outbox SET state = ?, done_at = ?, attempts = attempts + 1 WHERE seq = ? AND state = 'pending'")
+        .bind(state)
+        .bind(unix_millis(now))
+        .bind(item.seq)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
