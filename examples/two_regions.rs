@@ -49,7 +49,11 @@ async fn main() -> anyhow::Result<()> {
     };
     println!(
         "2. CQ0103 found {} in its inbox, case {}",
-        item.kind, item.envelope["payload"]["case"]["number"]
+        item.kind,
+        item.envelope
+            .as_ref()
+            .map(|e| e["payload"]["case"]["number"].clone())
+            .unwrap_or_default()
     );
 
     // 3. Yuzhong accepts and returns a certificate of service.

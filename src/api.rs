@@ -81,8 +81,13 @@ pub struct InboxEntry {
     pub request_id: MessageId,
     /// Its kind.
     pub kind: MessageKind,
-    /// The signed envelope.
-    pub envelope: Value,
+    /// The signed envelope (absent for a notice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envelope: Option<Value>,
+    /// A notice from the gateway itself, as a status-update payload: e.g. the request was
+    /// returned because its agreement was revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<Value>,
     /// The retrieval receipt (issued at first retrieval).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt: Option<Receipt>,
@@ -97,6 +102,7 @@ impl InboxEntry {
             request_id: item.request_id,
             kind: item.kind,
             envelope: item.envelope,
+            notice: item.notice,
             receipt,
         }
     }

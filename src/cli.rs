@@ -373,13 +373,14 @@ fn validate(
         }
         (Some(kind), None) => {
             let sample = Agreement::from_json(crate::devnet::SAMPLE_AGREEMENT)?;
+            let now = SystemClock.now();
             let version = sample
                 .terms
-                .current_version(&kind)
+                .current_version(&kind, now)
                 .ok_or_else(|| anyhow::anyhow!("the sample agreement maps no schema to {kind}"))?;
             sample
                 .terms
-                .schema_for(&kind, version)
+                .schema_for(&kind, version, now)
                 .ok_or_else(|| anyhow::anyhow!("no schema for {kind}"))?
         }
         (None, None) => anyhow::bail!("give --kind or --schema"),

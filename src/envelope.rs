@@ -54,6 +54,8 @@ impl std::fmt::Display for SchemaRef {
 pub struct AgreementRef {
     /// Agreement id.
     pub id: AgreementId,
+    /// Agreement version.
+    pub version: u32,
     /// SHA-256 of the canonical form of the agreement's terms.
     pub sha256: Sha256,
 }
@@ -272,6 +274,7 @@ mod tests {
             },
             agreement: AgreementRef {
                 id: AgreementId::parse("SC-CQ-2026").unwrap(),
+                version: 1,
                 sha256: Sha256::digest(b"terms"),
             },
             sender: Address::of(&CourtId::parse("SC0104").unwrap()),

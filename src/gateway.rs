@@ -6,15 +6,17 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use crate::agreement::{self, Agreement, AgreementRegistry, PartyRoots};
+use crate::agreement::{self, Agreement, AgreementError, AgreementRegistry, PartyRoots};
 use crate::clock::SharedClock;
 use crate::config::{GatewayConfig, RelayConfig};
 use crate::crypto::{PublicKey, SigningKey};
 use crate::ids::{CourtId, RegionId};
+use crate::ratelimit::RateLimits;
 use crate::schema::SchemaCatalog;
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
 use crate::tls::{self, Identity};
+use time::OffsetDateTime;
 
 /// Why a gateway cannot start. Each message names the file or setting at fault.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +47,8 @@ pub struct Gateway {
     pub relay_wake: Notify,
     /// Relay tuning.
     pub relay: RelayConfig,
+    /// Per-court, per-kind rates of the agreements.
+    pub rates: RateLimits,
     sqlite: Option<SqliteStore>,
 }
 
@@ -93,28 +97,15 @@ impl Gateway {
         }
         let schemas =
             SchemaCatalog::embedded().map_err(|e| StartError(format!("embedded schemas: {e}")))?;
-        let registry = AgreementRegistry::new(config.region.clone());
-        for path in &config.agreements {
-            let document = Agreement::from_json(&read(path, "agreement")?)
-                .map_err(|e| StartError(format!("agreement {}: malformed: {e}", path.display())))?;
-            let active = agreement::activate(
-                document,
-                &config.region,
-                &party_roots,
-                &schemas,
-                clock.now(),
-            )
-            .map_err(|e| StartError(format!("agreement {} refused: {e}", path.display())))?;
-            tracing::info!(agreement = %active.terms().id, version = active.terms().version, hash = %active.digest, "agreement active");
-            registry.install(active);
-        }
         let sqlite = SqliteStore::open(&config.database)
             .await
             .map_err(|e| StartError(format!("database {}: {e}", config.database.display())))?;
+        let registry =
+            load_agreements(config, &party_roots, &schemas, &sqlite, clock.now()).await?;
         let agreements = Arc::new(registry);
         let federation_verifier = {
-            let agreements = Arc::clone(&agreements);
-            tls::DynamicVerifier::new(move || agreements.peer_anchors())
+            let (agreements, clock) = (Arc::clone(&agreements), Arc::clone(&clock));
+            tls::DynamicVerifier::new(move || agreements.peer_anchors(clock.now()))
         };
         let tls = ServerTls {
             federation: tls::server_config(&federation_identity, federation_verifier)
@@ -128,6 +119,7 @@ impl Gateway {
         };
         let gateway = Gateway {
             region: config.region.clone(),
+            rates: RateLimits::new(Arc::clone(&clock)),
             clock,
             store: Arc::new(sqlite.clone()),
             agreements,
@@ -153,4 +145,57 @@ impl Gateway {
             db.close().await;
         }
     }
+}
+
+/// The registry at start: every version stored before (loaded through the admin API, or
+/// from configuration at an earlier start), then the configured files, which must be
+/// fully signed and unexpired. A version revoked earlier stays revoked.
+async fn load_agreements(
+    config: &GatewayConfig,
+    roots: &PartyRoots,
+    catalog: &SchemaCatalog,
+    store: &SqliteStore,
+    now: OffsetDateTime,
+) -> Result<AgreementRegistry, StartError> {
+    let registry = AgreementRegistry::new(config.region.clone());
+    let stored = store
+        .stored_agreements()
+        .await
+        .map_err(|e| StartError(format!("stored agreements: {e}")))?;
+    for s in &stored {
+        match agreement::admit(s.document.clone(), &config.region, roots, catalog) {
+            Ok(mut loaded) => {
+                loaded.revoked = s.revoked.clone();
+                registry.install(loaded);
+            }
+            Err(e) => {
+                tracing::error!(agreement = %s.document.terms.id, version = s.document.terms.version, error = %e,
+                "a stored agreement no longer passes this gateway's checks; it is not loaded")
+            }
+        }
+    }
+    for path in &config.agreements {
+        let document = Agreement::from_json(&read(path, "agreement")?)
+            .map_err(|e| StartError(format!("agreement {}: malformed: {e}", path.display())))?;
+        let refused =
+            |e: AgreementError| StartError(format!("agreement {} refused: {e}", path.display()));
+        let active =
+            agreement::activate(document, &config.region, roots, catalog, now).map_err(refused)?;
+        if let Some(s) = stored.iter().find(|s| s.digest == active.digest) {
+            if s.revoked.is_some() {
+                tracing::warn!(agreement = %active.terms().id, "configured agreement was revoked earlier; it stays revoked");
+                continue;
+            }
+        } else {
+            store
+                .save_agreement(&active.document, active.digest, "config", now)
+                .await
+                .map_err(|e| {
+                    StartError(format!("cannot store agreement {}: {e}", path.display()))
+                })?;
+        }
+        tracing::info!(agreement = %active.terms().id, version = active.terms().version, hash = %active.digest, "agreement loaded");
+        registry.install_active(active);
+    }
+    Ok(registry)
 }

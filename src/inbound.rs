@@ -21,7 +21,7 @@ pub async fn receive(
 ) -> Result<RelayAnswer, Problem> {
     let unverified = pipeline::parse(body)?;
     let claimed = unverified.envelope.clone();
-    let agreement = pipeline::resolve_named(g, &claimed.agreement)?;
+    let agreement = pipeline::resolve_named(g, &claimed)?;
     pipeline::authenticate_peer(&agreement, &claimed.sender.region, chain)?;
     let sealed = pipeline::verify(&agreement, unverified)?;
     let e = &sealed.envelope;
@@ -123,6 +123,15 @@ pub async fn receive(
                 ),
             ));
         };
+        if record.agreement_sha256 != e.agreement.sha256 {
+            return Err(Problem::new(
+                Code::AgreementMismatch,
+                format!(
+                    "request {request_id} was accepted under agreement hash {}; its updates must travel under the same version",
+                    record.agreement_sha256
+                ),
+            ));
+        }
         if workflow::is_terminal(&record.state) {
             return Err(Problem::new(
                 Code::Conflict,

@@ -123,7 +123,8 @@ pub async fn update(
         ));
     }
     let recipient = Address::of(&record.requesting_court);
-    let agreement = pipeline::resolve_route(g, &g.region, &recipient.region, &body.kind)?;
+    // Work finishes under the agreement version it was accepted with.
+    let agreement = pipeline::resolve_accepted(g, &record.agreement_sha256)?;
     let state = workflow::state_after(&body.kind, &body.payload);
     let envelope = build(
         g,
@@ -164,20 +165,21 @@ fn build(
     attachments: Vec<AttachmentRef>,
 ) -> Result<Envelope, Problem> {
     let terms = agreement.terms();
+    let now = g.clock.now();
     let version = schema_version
-        .or_else(|| terms.current_version(kind))
+        .or_else(|| terms.current_version(kind, now))
         .unwrap_or(1);
-    let schema = terms.schema_for(kind, version).unwrap_or(SchemaRef {
+    let schema = terms.schema_for(kind, version, now).unwrap_or(SchemaRef {
         id: String::new(),
         version,
     });
-    let now = g.clock.now();
     let envelope = Envelope {
         id,
         kind: kind.clone(),
         schema,
         agreement: AgreementRef {
             id: terms.id.clone(),
+            version: terms.version,
             sha256: agreement.digest,
         },
         sender: Address::of(court),

@@ -18,55 +18,121 @@ use std::sync::Arc;
 
 use rustls_pki_types::CertificateDer;
 
-use crate::agreement::{ActiveAgreement, ResolveError};
+use crate::agreement::{ActiveAgreement, Named, ResolveError, Status};
 use crate::crypto;
-use crate::envelope::{AgreementRef, Envelope, EnvelopeError, Sealed, Unverified};
+use crate::envelope::{Envelope, EnvelopeError, Sealed, Unverified};
 use crate::gateway::Gateway;
-use crate::ids::{MessageKind, RegionId};
+use crate::ids::{MessageKind, RegionId, Sha256};
 use crate::problem::{Code, Problem};
 
-/// resolve (outbound): the agreement under which `kind` may go from `from` to `to`.
+/// resolve (outbound): the agreement active now under which `kind` may go from `from`
+/// to `to`.
 pub fn resolve_route(
     g: &Gateway,
     from: &RegionId,
     to: &RegionId,
     kind: &MessageKind,
 ) -> Result<Arc<ActiveAgreement>, Problem> {
-    g.agreements.resolve(from, to, kind).map_err(|e| match e {
-        ResolveError::NoAgreement { .. } => Problem::new(Code::UnknownAgreement, e.to_string()),
-        ResolveError::KindNotPermitted { .. } => {
-            Problem::new(Code::KindNotPermitted, e.to_string())
-        }
-    })
+    g.agreements
+        .resolve(from, to, kind, g.clock.now())
+        .map_err(|e| match e {
+            ResolveError::NoAgreement { .. } => Problem::new(Code::UnknownAgreement, e.to_string()),
+            ResolveError::KindNotPermitted { .. } => {
+                Problem::new(Code::KindNotPermitted, e.to_string())
+            }
+        })
 }
 
-/// resolve (inbound): the agreement the envelope names, which must be active here with
-/// the very same terms (hash).
-pub fn resolve_named(g: &Gateway, named: &AgreementRef) -> Result<Arc<ActiveAgreement>, Problem> {
-    let agreement = g.agreements.by_id(&named.id).ok_or_else(|| {
-        Problem::new(
+/// resolve (update, either side): the very version a request was accepted under; work
+/// finishes under the version it started with, even after a later one took effect.
+pub fn resolve_accepted(g: &Gateway, digest: &Sha256) -> Result<Arc<ActiveAgreement>, Problem> {
+    match g.agreements.by_digest(digest, g.clock.now()) {
+        Some((a, Status::Active | Status::Superseded)) => Ok(a),
+        Some((a, Status::Revoked)) => Err(Problem::new(
+            Code::AgreementRevoked,
+            format!(
+                "agreement {} v{} was revoked; the request takes no more messages",
+                a.terms().id,
+                a.terms().version
+            ),
+        )),
+        Some((a, status)) => Err(Problem::new(
             Code::UnknownAgreement,
             format!(
-                "agreement {} is not active at the {} gateway",
-                named.id, g.region
+                "agreement {} v{} is {} at the {} gateway",
+                a.terms().id,
+                a.terms().version,
+                status.as_str(),
+                g.region
             ),
-        )
-    })?;
-    if agreement.digest != named.sha256 {
-        return Err(Problem::new(
+        )),
+        None => Err(Problem::new(
+            Code::UnknownAgreement,
+            format!(
+                "no agreement with hash {digest} at the {} gateway",
+                g.region
+            ),
+        )),
+    }
+}
+
+/// resolve (inbound): the agreement the envelope names, by id, version and hash, which
+/// must be usable here for this message.
+pub fn resolve_named(g: &Gateway, e: &Envelope) -> Result<Arc<ActiveAgreement>, Problem> {
+    let named = &e.agreement;
+    let name = format!("agreement {} v{}", named.id, named.version);
+    let here = &g.region;
+    match g
+        .agreements
+        .named(named, e.created_at, e.kind.is_request(), g.clock.now())
+    {
+        Named::Usable(a) => Ok(a),
+        Named::Unusable(Status::Revoked, why) => Err(Problem::new(
+            Code::AgreementRevoked,
+            format!("{name} is {why}"),
+        )),
+        Named::Unusable(status @ (Status::Scheduled | Status::PendingSignatures), why) => {
+            let mut p = Problem::new(
+                Code::Unavailable,
+                format!(
+                    "{name} is {} at the {here} gateway ({why}); retry later",
+                    status.as_str()
+                ),
+            );
+            p.retry_after = Some(60);
+            Err(p)
+        }
+        Named::Unusable(Status::Superseded, why) => Err(Problem::new(
+            Code::AgreementMismatch,
+            format!("{name} is superseded at the {here} gateway: {why}"),
+        )),
+        Named::Unusable(status, why) => Err(Problem::new(
+            Code::UnknownAgreement,
+            format!("{name} is {} at the {here} gateway: {why}", status.as_str()),
+        )),
+        Named::NotLoadedYet => {
+            let mut p = Problem::new(
+                Code::Unavailable,
+                format!(
+                    "{name} is newer than any version loaded at the {here} gateway; retry once it is loaded"
+                ),
+            );
+            p.retry_after = Some(60);
+            Err(p)
+        }
+        Named::Mismatch(ours) => Err(Problem::new(
             Code::AgreementMismatch,
             format!(
-                "the envelope names agreement {} with hash {}, but the {} gateway's active copy (v{}) has hash {}; \
-                 both sides must load the same signed version",
-                named.id,
-                named.sha256,
-                g.region,
-                agreement.terms().version,
-                agreement.digest
+                "the envelope names {name} with hash {}, but the {here} gateway's copy of that version has hash {ours}; \
+                 both sides must load the same signed terms",
+                named.sha256
             ),
-        ));
+        )),
+        Named::Unknown => Err(Problem::new(
+            Code::UnknownAgreement,
+            format!("{name} is not loaded at the {here} gateway"),
+        )),
     }
-    Ok(agreement)
 }
 
 /// authenticate (inbound): the TLS client certificate must have been issued under the
@@ -128,11 +194,57 @@ pub fn parse(json: serde_json::Value) -> Result<Unverified, Problem> {
     })
 }
 
-/// check: authorize, limits and validate, in that order, against `agreement`.
+/// check: authorize, limits, validate, policy and rate, in that order, against
+/// `agreement`. Only a message that passes everything else counts against the rate.
 pub fn check(g: &Gateway, agreement: &ActiveAgreement, envelope: &Envelope) -> Result<(), Problem> {
     authorize(agreement, envelope)?;
     limits(agreement, envelope)?;
-    validate(g, agreement, envelope)
+    validate(g, agreement, envelope)?;
+    policy(agreement, envelope)?;
+    rate(g, agreement, envelope)
+}
+
+/// policy: the agreement's Cedar policies permit the message. An agreement without
+/// policies leaves authorization to its directions; one with policies is complete Cedar
+/// (nothing passes that no policy permits).
+pub fn policy(agreement: &ActiveAgreement, e: &Envelope) -> Result<(), Problem> {
+    if agreement.terms().policies.is_empty() {
+        return Ok(());
+    }
+    agreement
+        .policy
+        .decide(agreement.terms(), e)
+        .map_err(|denial| {
+            let mut p = Problem::new(Code::PolicyDenied, denial.detail);
+            p.policies = denial.policies;
+            p
+        })
+}
+
+/// rate: the sending court is within the agreement's rate for this kind.
+pub fn rate(g: &Gateway, agreement: &ActiveAgreement, e: &Envelope) -> Result<(), Problem> {
+    g.rates
+        .check(agreement, &e.sender.court, &e.kind)
+        .map_err(|wait| {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            let rate = agreement
+                .terms()
+                .limits
+                .rate
+                .map(|r| format!("{} per {} s", r.messages, r.per_seconds))
+                .unwrap_or_default();
+            let mut p = Problem::new(
+                Code::RateLimited,
+                format!(
+                    "court {} is over agreement {}'s rate for {} ({rate}); retry in {seconds} s",
+                    e.sender.court,
+                    agreement.terms().id,
+                    e.kind
+                ),
+            );
+            p.retry_after = Some(seconds.max(1));
+            p
+        })
 }
 
 /// authorize: the courts belong to the regions named, both regions are parties, and the
@@ -196,7 +308,7 @@ pub fn limits(agreement: &ActiveAgreement, e: &Envelope) -> Result<(), Problem> 
 /// and the payload satisfies it.
 pub fn validate(g: &Gateway, agreement: &ActiveAgreement, e: &Envelope) -> Result<(), Problem> {
     let terms = agreement.terms();
-    let expected = terms.schema_for(&e.kind, e.schema.version).ok_or_else(|| {
+    let expected = terms.schema_for(&e.kind, e.schema.version, e.created_at).ok_or_else(|| {
         let accepted = terms.kinds.get(&e.kind).map(|r| format!("{:?}", r.versions)).unwrap_or_else(|| "none".into());
         Problem::new(
             Code::SchemaViolation,

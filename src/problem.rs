@@ -26,6 +26,12 @@ pub enum Code {
     AgreementMismatch,
     /// 403: the agreement does not permit this kind in this direction.
     KindNotPermitted,
+    /// 403: a policy of the agreement denies this message; `policies` names them.
+    PolicyDenied,
+    /// 409: the agreement the message travels under was revoked.
+    AgreementRevoked,
+    /// 429: over the agreement's rate for this court and kind; see `Retry-After`.
+    RateLimited,
     /// 422: the payload does not satisfy the pinned schema; `errors` lists each failing field.
     SchemaViolation,
     /// 413: the payload or attachment count is over the agreement's limit.
@@ -56,6 +62,9 @@ impl Code {
         Code::UnknownAgreement,
         Code::AgreementMismatch,
         Code::KindNotPermitted,
+        Code::PolicyDenied,
+        Code::AgreementRevoked,
+        Code::RateLimited,
         Code::SchemaViolation,
         Code::PayloadTooLarge,
         Code::Expired,
@@ -77,6 +86,9 @@ impl Code {
             Code::UnknownAgreement => "unknown_agreement",
             Code::AgreementMismatch => "agreement_mismatch",
             Code::KindNotPermitted => "kind_not_permitted",
+            Code::PolicyDenied => "policy_denied",
+            Code::AgreementRevoked => "agreement_revoked",
+            Code::RateLimited => "rate_limited",
             Code::SchemaViolation => "schema_violation",
             Code::PayloadTooLarge => "payload_too_large",
             Code::Expired => "expired",
@@ -94,11 +106,12 @@ impl Code {
         match self {
             Code::BadRequest | Code::BadSignature => 400,
             Code::Unauthenticated => 401,
-            Code::IdentityMismatch | Code::KindNotPermitted => 403,
+            Code::IdentityMismatch | Code::KindNotPermitted | Code::PolicyDenied => 403,
             Code::NotFound => 404,
             Code::MethodNotAllowed => 405,
-            Code::AgreementMismatch | Code::Conflict => 409,
+            Code::AgreementMismatch | Code::AgreementRevoked | Code::Conflict => 409,
             Code::PayloadTooLarge => 413,
+            Code::RateLimited => 429,
             Code::UnknownAgreement
             | Code::SchemaViolation
             | Code::Expired
@@ -118,6 +131,9 @@ impl Code {
             Code::UnknownAgreement => "No such active agreement",
             Code::AgreementMismatch => "Agreement copies differ",
             Code::KindNotPermitted => "Kind not permitted in this direction",
+            Code::PolicyDenied => "Denied by the agreement's policy",
+            Code::AgreementRevoked => "Agreement revoked",
+            Code::RateLimited => "Over the agreement's rate",
             Code::SchemaViolation => "Payload violates its schema",
             Code::PayloadTooLarge => "Over the agreement's limits",
             Code::Expired => "Message expired",
@@ -139,6 +155,7 @@ impl fmt::Display for Code {
 
 /// An RFC 9457 problem document, as sent and as received.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Problem {
     /// `urn:kuayu:problem:<code>`.
     #[serde(rename = "type")]
@@ -154,6 +171,12 @@ pub struct Problem {
     /// For `schema_violation`: each failing field.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<Violation>,
+    /// For `policy_denied`: the policies that decided it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<String>,
+    /// For `rate_limited` and `unavailable`: seconds to wait (also the `Retry-After` header).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -166,6 +189,8 @@ impl Problem {
             detail: detail.into(),
             code: code.as_str().to_owned(),
             errors: Vec::new(),
+            policies: Vec::new(),
+            retry_after: None,
         }
     }
 

@@ -17,7 +17,8 @@ use crate::clock::unix_millis;
 use crate::envelope::Envelope;
 use crate::gateway::Gateway;
 use crate::ids::{RegionId, Sha256};
-use crate::problem::Problem;
+use crate::pipeline;
+use crate::problem::{Code, Problem};
 use crate::receipt::Hop;
 use crate::store::{Event, OutboxItem, StateChange};
 use crate::tls;
@@ -214,12 +215,21 @@ async fn attempt(g: &Gateway, clients: &Clients, item: &OutboxItem, e: &Envelope
             detail: serde_json::json!({"reason": format!("not delivered before it expired at {}", crate::clock::rfc3339(e.expires_at))}),
         };
     }
-    let Some(agreement) = g.agreements.by_id(&e.agreement.id) else {
-        return Outcome::Dead {
-            state: workflow::FAILED,
-            event: "unsendable",
-            detail: serde_json::json!({"reason": format!("agreement {} is no longer active here", e.agreement.id)}),
-        };
+    // The version the message was sealed under, as long as it is not revoked or expired.
+    let agreement = match pipeline::resolve_accepted(g, &e.agreement.sha256) {
+        Ok(a) => a,
+        Err(problem) => {
+            let state = if problem.is(Code::AgreementRevoked) {
+                workflow::RETURNED
+            } else {
+                workflow::FAILED
+            };
+            return Outcome::Dead {
+                state,
+                event: "unsendable",
+                detail: serde_json::to_value(&problem).unwrap_or_default(),
+            };
+        }
     };
     let Some(party) = agreement.party(&item.peer) else {
         return Outcome::Dead {

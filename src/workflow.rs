@@ -22,13 +22,15 @@ pub const RETRIEVED: &str = "retrieved";
 pub const IN_PROGRESS: &str = "in_progress";
 /// The result is in.
 pub const COMPLETED: &str = "completed";
+/// Given back to the requesting court without being done (e.g. its agreement was revoked).
+pub const RETURNED: &str = "returned";
 /// The peer gateway refused the message.
 pub const REJECTED: &str = "rejected";
 /// It could not be delivered before it expired.
 pub const FAILED: &str = "failed";
 
 /// States after which no update is accepted.
-pub const TERMINAL: &[&str] = &[COMPLETED, "refused", "returned", REJECTED, FAILED];
+pub const TERMINAL: &[&str] = &[COMPLETED, "refused", RETURNED, REJECTED, FAILED];
 
 /// Whether `state` is final.
 pub fn is_terminal(state: &str) -> bool {

@@ -17,9 +17,9 @@ pub fn pin(
 ) -> Result<Vec<String>, AgreementError> {
     let mut wanted: Vec<(String, u32)> = Vec::new();
     for rule in agreement.terms.kinds.values() {
-        for v in &rule.versions {
-            if !wanted.contains(&(rule.schema.clone(), *v)) {
-                wanted.push((rule.schema.clone(), *v));
+        for v in rule.versions.iter().map(|w| w.version) {
+            if !wanted.contains(&(rule.schema.clone(), v)) {
+                wanted.push((rule.schema.clone(), v));
             }
         }
     }

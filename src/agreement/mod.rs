@@ -14,6 +14,11 @@ pub mod model;
 pub mod registry;
 pub mod verify;
 
-pub use model::{Agreement, KindRule, Limits, Party, Period, SchemaPin, Terms};
-pub use registry::{ActiveAgreement, AgreementRegistry, ResolveError};
-pub use verify::{AgreementError, PartyRoots, activate, sign};
+pub use model::{
+    Agreement, CourtInfo, CourtLevel, KindRule, Limits, Party, Period, PolicyDoc, Rate, SchemaPin,
+    Terms, VersionWindow,
+};
+pub use registry::{
+    ActiveAgreement, AgreementRegistry, Loaded, Named, ResolveError, Revocation, Status,
+};
+pub use verify::{AgreementError, PartyRoots, activate, admit, check_not_expired, sign};

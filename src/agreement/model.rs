@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use crate::crypto::{self, PublicKey, Signature};
 use crate::envelope::SchemaRef;
-use crate::ids::{AgreementId, MessageKind, RegionId, Sha256};
+use crate::ids::{AgreementId, CourtId, MessageKind, RegionId, Sha256};
 
 /// A signed agreement document, as stored in `agreements/`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,6 +43,14 @@ pub struct Terms {
     /// Start of validity.
     #[serde(with = "crate::clock::ts")]
     pub valid_from: OffsetDateTime,
+    /// When this version takes effect (and supersedes the previous version of the same
+    /// id); defaults to `validFrom`.
+    #[serde(
+        default,
+        with = "crate::clock::ts::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub effective_from: Option<OffsetDateTime>,
     /// End of validity.
     #[serde(with = "crate::clock::ts")]
     pub valid_until: OffsetDateTime,
@@ -56,6 +64,9 @@ pub struct Terms {
     pub directions: Vec<Direction>,
     /// Size limits.
     pub limits: Limits,
+    /// Cedar policies evaluated on both gateways for every message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<PolicyDoc>,
     /// Legal deadlines, by name (see `agreements/README.md`).
     #[serde(default)]
     pub deadlines: BTreeMap<String, Period>,
@@ -75,6 +86,72 @@ pub struct Party {
     pub trust_anchor: String,
     /// The region gateway's message-signing public key (base64 Ed25519).
     pub message_key: PublicKey,
+    /// The region's courts under this agreement, with their level (policies read it).
+    /// A court not listed has the level its code implies (see [`CourtInfo::level_of`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub courts: Vec<CourtInfo>,
+}
+
+/// A court named in an agreement.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CourtInfo {
+    /// Court code, e.g. `SC01`.
+    pub code: CourtId,
+    /// Its name.
+    pub name: String,
+    /// `high`, `intermediate` or `basic`.
+    pub level: CourtLevel,
+}
+
+/// The level of a court in the four-level hierarchy (the Supreme People's Court aside).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CourtLevel {
+    /// High People's Court of a province.
+    High,
+    /// Intermediate People's Court (two digits after the region: 川01).
+    Intermediate,
+    /// Basic (district or county) People's Court (four digits: 川0104).
+    Basic,
+}
+
+impl CourtLevel {
+    /// The level as policies see it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CourtLevel::High => "high",
+            CourtLevel::Intermediate => "intermediate",
+            CourtLevel::Basic => "basic",
+        }
+    }
+}
+
+impl CourtInfo {
+    /// The level a court code implies: all zeros (`SC00`) is the High Court, two digits
+    /// an intermediate court, more a basic court.
+    pub fn level_of(code: &CourtId) -> CourtLevel {
+        let digits = &code.as_str()[2..];
+        if digits.bytes().all(|b| b == b'0') {
+            CourtLevel::High
+        } else if digits.len() == 2 {
+            CourtLevel::Intermediate
+        } else {
+            CourtLevel::Basic
+        }
+    }
+}
+
+/// A policy of the agreement, in Cedar.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyDoc {
+    /// Stable id; a denial names it.
+    pub id: String,
+    /// What it is for, in words.
+    pub description: String,
+    /// One Cedar policy (`permit(...)` or `forbid(...)`).
+    pub cedar: String,
 }
 
 /// A schema the agreement pins.
@@ -105,8 +182,84 @@ impl SchemaPin {
 pub struct KindRule {
     /// Schema id.
     pub schema: String,
-    /// The versions accepted; a message states its version and is checked against that one.
-    pub versions: Vec<u32>,
+    /// The versions accepted, each from and until an optional time (a migration window);
+    /// a message states its version and is checked against exactly that one.
+    pub versions: Vec<VersionWindow>,
+}
+
+/// One accepted schema version, optionally only from or until a time. Written as a plain
+/// number (`1`) when it has no window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "VersionSpec", into = "VersionSpec")]
+pub struct VersionWindow {
+    /// Schema version.
+    pub version: u32,
+    /// Accepted for messages created at or after this time.
+    pub from: Option<OffsetDateTime>,
+    /// Accepted for messages created before this time.
+    pub until: Option<OffsetDateTime>,
+}
+
+impl VersionWindow {
+    /// Whether a message created at `at` may use this version.
+    pub fn admits(&self, at: OffsetDateTime) -> bool {
+        self.from.is_none_or(|f| at >= f) && self.until.is_none_or(|u| at < u)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+enum VersionSpec {
+    Plain(u32),
+    Window {
+        version: u32,
+        #[serde(
+            default,
+            with = "crate::clock::ts::option",
+            skip_serializing_if = "Option::is_none"
+        )]
+        from: Option<OffsetDateTime>,
+        #[serde(
+            default,
+            with = "crate::clock::ts::option",
+            skip_serializing_if = "Option::is_none"
+        )]
+        until: Option<OffsetDateTime>,
+    },
+}
+
+impl From<VersionSpec> for VersionWindow {
+    fn from(s: VersionSpec) -> Self {
+        match s {
+            VersionSpec::Plain(version) => VersionWindow {
+                version,
+                from: None,
+                until: None,
+            },
+            VersionSpec::Window {
+                version,
+                from,
+                until,
+            } => VersionWindow {
+                version,
+                from,
+                until,
+            },
+        }
+    }
+}
+
+impl From<VersionWindow> for VersionSpec {
+    fn from(w: VersionWindow) -> Self {
+        match (w.from, w.until) {
+            (None, None) => VersionSpec::Plain(w.version),
+            (from, until) => VersionSpec::Window {
+                version: w.version,
+                from,
+                until,
+            },
+        }
+    }
 }
 
 /// The kinds one direction may carry.
@@ -131,6 +284,19 @@ pub struct Limits {
     pub max_attachments: u32,
     /// How long a message stays deliverable after its sending gateway accepted it.
     pub message_ttl_hours: u32,
+    /// Most messages one court may send of one kind in a time window (both gateways count).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<Rate>,
+}
+
+/// A rate: `messages` per `per_seconds`, per sending court and kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Rate {
+    /// Messages allowed in the window (also the burst).
+    pub messages: u32,
+    /// The window, in seconds.
+    pub per_seconds: u32,
 }
 
 /// A legal period, as data: exactly one of days, working days, hours or months.
@@ -179,18 +345,45 @@ impl Terms {
             .find(|p| p.id == schema.id && p.version == schema.version)
     }
 
-    /// The schema a message of `kind` and schema `version` must satisfy, if the agreement
-    /// accepts that version for that kind.
-    pub fn schema_for(&self, kind: &MessageKind, version: u32) -> Option<SchemaRef> {
+    /// The schema a message of `kind` and schema `version`, created at `at`, must
+    /// satisfy, if the agreement accepts that version for that kind at that time.
+    pub fn schema_for(
+        &self,
+        kind: &MessageKind,
+        version: u32,
+        at: OffsetDateTime,
+    ) -> Option<SchemaRef> {
         let rule = self.kinds.get(kind)?;
-        rule.versions.contains(&version).then(|| SchemaRef {
-            id: rule.schema.clone(),
-            version,
-        })
+        rule.versions
+            .iter()
+            .any(|w| w.version == version && w.admits(at))
+            .then(|| SchemaRef {
+                id: rule.schema.clone(),
+                version,
+            })
     }
 
-    /// The newest schema version accepted for `kind`.
-    pub fn current_version(&self, kind: &MessageKind) -> Option<u32> {
-        self.kinds.get(kind)?.versions.iter().copied().max()
+    /// The newest schema version accepted for `kind` at `at`.
+    pub fn current_version(&self, kind: &MessageKind, at: OffsetDateTime) -> Option<u32> {
+        self.kinds
+            .get(kind)?
+            .versions
+            .iter()
+            .filter(|w| w.admits(at))
+            .map(|w| w.version)
+            .max()
+    }
+
+    /// When this version takes effect.
+    pub fn effective_from(&self) -> OffsetDateTime {
+        self.effective_from.unwrap_or(self.valid_from)
+    }
+
+    /// The level of `court` under this agreement.
+    pub fn court_level(&self, court: &CourtId) -> CourtLevel {
+        self.party(&court.region())
+            .and_then(|p| p.courts.iter().find(|c| &c.code == court))
+            .map(|c| c.level)
+            .unwrap_or_else(|| CourtInfo::level_of(court))
     }
 }

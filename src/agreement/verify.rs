@@ -5,11 +5,12 @@
 //! The agreement never vouches for its own signers: root keys come only from config.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use time::OffsetDateTime;
 
 use super::model::{Agreement, PartySignature, Terms};
-use super::registry::ActiveAgreement;
+use super::registry::{ActiveAgreement, Loaded};
 use crate::clock::rfc3339;
 use crate::crypto::{self, PublicKey, SigningKey};
 use crate::ids::RegionId;
@@ -113,24 +114,15 @@ pub fn sign(
     Ok(agreement)
 }
 
-/// Checks only the signatures: every party signed, and each signature verifies with the
-/// root key configured for that party.
-pub fn check_signatures(agreement: &Agreement, roots: &PartyRoots) -> Result<(), AgreementError> {
+/// Checks the signatures that are there (each must be by a party and verify with the
+/// root key configured for it) and returns the parties that have not signed yet.
+pub fn check_present_signatures(
+    agreement: &Agreement,
+    roots: &PartyRoots,
+) -> Result<Vec<RegionId>, AgreementError> {
     let terms = &agreement.terms;
     let (id, version) = (terms.id.to_string(), terms.version);
     let parties: Vec<&RegionId> = terms.parties.iter().map(|p| &p.region).collect();
-    if agreement.signatures.is_empty() {
-        let parties = parties
-            .iter()
-            .map(|p| p.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        return Err(AgreementError::Unsigned {
-            id,
-            version,
-            parties,
-        });
-    }
     if let Some(s) = agreement
         .signatures
         .iter()
@@ -140,18 +132,6 @@ pub fn check_signatures(agreement: &Agreement, roots: &PartyRoots) -> Result<(),
             id,
             version,
             region: s.region.clone(),
-        });
-    }
-    let missing: Vec<&str> = parties
-        .iter()
-        .filter(|p| !agreement.signatures.iter().any(|s| &&s.region == *p))
-        .map(|p| p.as_str())
-        .collect();
-    if !missing.is_empty() {
-        return Err(AgreementError::PartlySigned {
-            id,
-            version,
-            missing: missing.join(", "),
         });
     }
     let canonical =
@@ -166,6 +146,35 @@ pub fn check_signatures(agreement: &Agreement, roots: &PartyRoots) -> Result<(),
                 version,
                 region: s.region.clone(),
             })?;
+    }
+    Ok(parties
+        .into_iter()
+        .filter(|p| !agreement.signatures.iter().any(|s| &&s.region == p))
+        .cloned()
+        .collect())
+}
+
+/// Checks the signatures: every party signed, and each signature verifies with the root
+/// key configured for that party.
+pub fn check_signatures(agreement: &Agreement, roots: &PartyRoots) -> Result<(), AgreementError> {
+    let terms = &agreement.terms;
+    let (id, version) = (terms.id.to_string(), terms.version);
+    if agreement.signatures.is_empty() {
+        let parties: Vec<&str> = terms.parties.iter().map(|p| p.region.as_str()).collect();
+        return Err(AgreementError::Unsigned {
+            id,
+            version,
+            parties: parties.join(", "),
+        });
+    }
+    let missing = check_present_signatures(agreement, roots)?;
+    if !missing.is_empty() {
+        let missing: Vec<&str> = missing.iter().map(|r| r.as_str()).collect();
+        return Err(AgreementError::PartlySigned {
+            id,
+            version,
+            missing: missing.join(", "),
+        });
     }
     Ok(())
 }
@@ -225,6 +234,16 @@ pub fn check_terms(
         crate::tls::parse_certs(&p.trust_anchor)
             .map_err(|e| bad(format!("party {}: trustAnchor: {e}", p.region)))?;
     }
+    if let Err(why) = crate::policy::PolicyEngine::compile(terms) {
+        return Err(bad(why));
+    }
+    if let Some(effective) = terms.effective_from
+        && (effective < terms.valid_from || effective >= terms.valid_until)
+    {
+        return Err(bad(
+            "effectiveFrom must lie inside the validity window".into()
+        ));
+    }
     if terms.valid_from >= terms.valid_until {
         return Err(bad("validFrom must come before validUntil".into()));
     }
@@ -248,10 +267,10 @@ pub fn check_terms(
         if rule.versions.is_empty() {
             return Err(bad(format!("kind {kind} accepts no schema version")));
         }
-        for v in &rule.versions {
+        for w in &rule.versions {
             let schema = crate::envelope::SchemaRef {
                 id: rule.schema.clone(),
-                version: *v,
+                version: w.version,
             };
             if terms.pin(&schema).is_none() {
                 return Err(bad(format!(
@@ -278,7 +297,9 @@ pub fn check_terms(
     Ok(())
 }
 
-/// Runs every check and, if all pass, returns the agreement ready for the registry.
+/// Runs every check and, if all pass, returns the agreement ready for the registry. For
+/// agreements from the configuration: every party must have signed. One whose validity
+/// or effective date is still to come is accepted; it is scheduled until then.
 pub fn activate(
     agreement: Agreement,
     own: &RegionId,
@@ -287,7 +308,44 @@ pub fn activate(
     now: OffsetDateTime,
 ) -> Result<ActiveAgreement, AgreementError> {
     check_signatures(&agreement, roots)?;
-    check_validity(&agreement.terms, now)?;
+    check_not_expired(&agreement.terms, now)?;
     check_terms(&agreement.terms, own, catalog)?;
     ActiveAgreement::new(agreement)
+}
+
+/// The admin path: like [`activate`], but an agreement some parties have not signed yet
+/// is kept as pending (every signature that is there must still verify), and the validity
+/// window is left to the caller (a stored version past it still lists as expired).
+pub fn admit(
+    agreement: Agreement,
+    own: &RegionId,
+    roots: &PartyRoots,
+    catalog: &SchemaCatalog,
+) -> Result<Loaded, AgreementError> {
+    let missing = check_present_signatures(&agreement, roots)?;
+    check_terms(&agreement.terms, own, catalog)?;
+    let digest = agreement
+        .terms
+        .digest()
+        .map_err(|e| AgreementError::Malformed(e.to_string()))?;
+    let active = if missing.is_empty() {
+        Some(Arc::new(ActiveAgreement::new(agreement.clone())?))
+    } else {
+        None
+    };
+    Ok(Loaded {
+        document: agreement,
+        digest,
+        active,
+        missing,
+        revoked: None,
+    })
+}
+
+/// Refuses an agreement past its validity window (one still to come is fine).
+pub fn check_not_expired(terms: &Terms, now: OffsetDateTime) -> Result<(), AgreementError> {
+    match check_validity(terms, now) {
+        Err(e @ AgreementError::Expired { .. }) => Err(e),
+        _ => Ok(()),
+    }
 }

@@ -198,17 +198,21 @@ async fn inbox(
     let mut first_time = Vec::new();
     let mut entries = Vec::with_capacity(items.len());
     for item in items {
-        let receipt = item.retrieved_at.is_none().then(|| {
-            Receipt::issue(
-                Hop::Retrieval,
-                item.message_id,
-                item.envelope_sha256,
-                g.region.clone(),
-                Some(court.clone()),
-                now,
-                &g.key,
-            )
-        });
+        // A message's first retrieval is receipted; the gateway's own notices are not messages.
+        let receipt = item
+            .envelope_sha256
+            .filter(|_| item.retrieved_at.is_none())
+            .map(|digest| {
+                Receipt::issue(
+                    Hop::Retrieval,
+                    item.message_id,
+                    digest,
+                    g.region.clone(),
+                    Some(court.clone()),
+                    now,
+                    &g.key,
+                )
+            });
         if let Some(r) = &receipt {
             first_time.push((item.clone(), r.clone()));
         }

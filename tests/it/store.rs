@@ -24,6 +24,7 @@ fn outbound(id: MessageId) -> Outbound {
         },
         agreement: AgreementRef {
             id: AgreementId::parse("SC-CQ-2026").unwrap(),
+            version: 1,
             sha256: Sha256::digest(b"t"),
         },
         sender: Address::of(&CourtId::parse("SC0104").unwrap()),

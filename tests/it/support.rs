@@ -95,17 +95,18 @@ impl TestFed {
     pub fn envelope(&self, kind: &str, from: &str, to: &str, payload: Value) -> Envelope {
         let terms = &self.fed.agreement.terms;
         let kind = MessageKind::parse(kind).unwrap();
-        let schema = terms.schema_for(&kind, 1).unwrap_or(SchemaRef {
+        let now = kuayu::clock::Clock::now(&*self.clock);
+        let schema = terms.schema_for(&kind, 1, now).unwrap_or(SchemaRef {
             id: "service-request".into(),
             version: 1,
         });
-        let now = kuayu::clock::Clock::now(&*self.clock);
         Envelope {
             id: MessageId::new(),
             kind,
             schema,
             agreement: AgreementRef {
                 id: terms.id.clone(),
+                version: terms.version,
                 sha256: terms.digest().unwrap(),
             },
             sender: Address::of(&CourtId::parse(from).unwrap()),

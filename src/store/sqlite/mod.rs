@@ -4,6 +4,7 @@
 //! Writes go through a pool of one connection, so transactions never race for the
 //! write lock; reads use their own pool and never wait for writers (WAL).
 
+mod agreements;
 mod read;
 mod tx;
 mod write;
@@ -23,18 +24,33 @@ use super::StoreError;
 /// The SQLite engine.
 #[derive(Clone)]
 pub struct SqliteStore {
-    write: SqlitePool,
-    read: SqlitePool,
+    pub(super) write: SqlitePool,
+    pub(super) read: SqlitePool,
 }
 
+/// The migrations, embedded at build time, applied in order at open.
 fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        Cow::Borrowed("init"),
-        MigrationType::Simple,
-        sqlx::SqlSafeStr::into_sql_str(include_str!("../../../migrations/sqlite/0001_init.sql")),
-        false,
-    )])
+    let migration = |version: i64, name: &'static str, sql: &'static str| {
+        Migration::new(
+            version,
+            Cow::Borrowed(name),
+            MigrationType::Simple,
+            sqlx::SqlSafeStr::into_sql_str(sql),
+            false,
+        )
+    };
+    Migrator::with_migrations(vec![
+        migration(
+            1,
+            "init",
+            include_str!("../../../migrations/sqlite/0001_init.sql"),
+        ),
+        migration(
+            2,
+            "agreements",
+            include_str!("../../../migrations/sqlite/0002_agreements.sql"),
+        ),
+    ])
 }
 
 impl SqliteStore {

@@ -22,6 +22,10 @@ fn text(row: &SqliteRow, col: &str) -> Result<String, StoreError> {
     Ok(row.try_get::<String, _>(col)?)
 }
 
+fn optional(row: &SqliteRow, col: &str) -> Result<Option<String>, StoreError> {
+    Ok(row.try_get::<Option<String>, _>(col)?)
+}
+
 fn json<T: DeserializeOwned>(row: &SqliteRow, col: &str) -> Result<T, StoreError> {
     serde_json::from_str(&text(row, col)?).map_err(|e| bad(col, e))
 }
@@ -188,8 +192,8 @@ impl SqliteStore {
         limit: i64,
     ) -> Result<Vec<InboxItem>, StoreError> {
         sqlx::query(
-            "SELECT i.seq, i.message_id, i.request_id, i.kind, i.received_at, i.retrieved_at, m.digest, m.envelope
-             FROM inbox i JOIN messages m ON m.id = i.message_id
+                        "SELECT i.seq, i.message_id, i.request_id, i.kind, i.received_at, i.retrieved_at, i.notice, m.digest, m.envelope
+             FROM inbox i LEFT JOIN messages m ON m.id = i.message_id
              WHERE i.court = ? AND i.seq > ? ORDER BY i.seq LIMIT ?",
         )
         .bind(court.as_str())
@@ -205,9 +209,19 @@ impl SqliteStore {
                 request_id: message_id(r, "request_id")?,
                 kind: parse(r, "kind", crate::ids::MessageKind::parse)?,
                 received_at: from_unix_millis(r.try_get("received_at")?),
-                retrieved_at: r.try_get::<Option<i64>, _>("retrieved_at")?.map(from_unix_millis),
-                envelope_sha256: parse(r, "digest", Sha256::parse)?,
-                envelope: json(r, "envelope")?,
+                                retrieved_at: r.try_get::<Option<i64>, _>("retrieved_at")?.map(from_unix_millis),
+                envelope_sha256: optional(r, "digest")?
+                    .map(|d| Sha256::parse(&d))
+                    .transpose()
+                    .map_err(|e| bad("digest", e))?,
+                envelope: optional(r, "envelope")?
+                    .map(|t| serde_json::from_str(&t))
+                    .transpose()
+                    .map_err(|e| bad("envelope", e))?,
+                notice: optional(r, "notice")?
+                    .map(|t| serde_json::from_str(&t))
+                    .transpose()
+                    .map_err(|e| bad("notice", e))?,
             })
         })
         .collect()

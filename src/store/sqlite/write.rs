@@ -5,13 +5,14 @@ use time::OffsetDateTime;
 
 use super::SqliteStore;
 use super::tx::{apply, finish_outbox, insert_message, insert_receipt, json_text, record};
+use crate::agreement::Agreement;
 use crate::audit::AuditEntry;
 use crate::clock::unix_millis;
 use crate::ids::{CourtId, MessageId, Sha256};
 use crate::receipt::Receipt;
 use crate::store::{
     Event, Idempotency, Inbound, InboundOutcome, InboxItem, Outbound, OutboundOutcome, OutboxItem,
-    RequestRecord, RequestView, StateChange, Store, StoreError,
+    RequestRecord, RequestView, Returned, Revoke, StateChange, Store, StoreError, StoredAgreement,
 };
 
 #[async_trait]
@@ -246,5 +247,27 @@ impl Store for SqliteStore {
 
     async fn audit_entries(&self, after: i64, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
         self.read_audit(after, limit).await
+    }
+
+    async fn save_agreement(
+        &self,
+        document: &Agreement,
+        digest: Sha256,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.write_agreement(document, digest, actor, now).await
+    }
+
+    async fn stored_agreements(&self) -> Result<Vec<StoredAgreement>, StoreError> {
+        self.read_agreements().await
+    }
+
+    async fn revoke_agreement(
+        &self,
+        revoke: Revoke,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Returned>, StoreError> {
+        self.write_revocation(revoke, now).await
     }
 }

@@ -1,0 +1,291 @@
+//! Per-agreement policy, evaluated by Cedar on both gateways for every message.
+//!
+//! The request Cedar sees:
+//! - principal: the sending court, `Court::"SC0104"` with `code`, `region`, `level`
+//!   (`high` / `intermediate` / `basic`, from the agreement's court list or the code);
+//! - action: the message kind, e.g. `Action::"evidence.request"`; a preservation order
+//!   is `Action::"preservation.freeze"` or `Action::"preservation.lift"`;
+//! - resource: the receiving court, with the same attributes;
+//! - context: facts read from the payload and the envelope (see [`FACTS`]).
+//!
+//! Policies are validated against a schema generated from the agreement's kinds when the
+//! agreement is checked, so a policy naming an unknown attribute or action is refused
+//! then, not discovered at the first message. Cedar denies unless some policy permits
+//! and no policy forbids; a denial names the policies that decided it.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+use cedar_policy::{
+    Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid, Policy,
+    PolicyId, PolicySet, Request, RestrictedExpression, Schema, ValidationMode, Validator,
+};
+use serde_json::Value;
+
+use crate::agreement::Terms;
+use crate::envelope::Envelope;
+use crate::ids::{CourtId, MessageKind};
+
+/// The context attributes every request carries (absent facts are 0, "" or empty).
+pub const FACTS: &str = r#"type Facts = {
+  "amount": Long,
+  "urgency": String,
+  "mode": String,
+  "pageCount": Long,
+  "evidenceKinds": Set<String>,
+  "hour": Long,
+  "now": Long,
+  "test": Bool,
+};"#;
+
+/// The compiled policies of one agreement.
+pub struct PolicyEngine {
+    policies: PolicySet,
+    schema: Schema,
+    descriptions: HashMap<String, String>,
+    authorizer: Authorizer,
+}
+
+/// Why a message was refused by policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    /// The policies that decided it (empty when no policy permits it).
+    pub policies: Vec<String>,
+    /// What a person reads.
+    pub detail: String,
+}
+
+/// The Cedar action of a message: its kind, except that a preservation order is a freeze
+/// or a lift.
+pub fn action_of(kind: &MessageKind, payload: &Value) -> String {
+    if kind.as_str() == "preservation.request" {
+        let lift = payload.get("mode").and_then(Value::as_str) == Some("lift");
+        return if lift {
+            "preservation.lift".into()
+        } else {
+            "preservation.freeze".into()
+        };
+    }
+    kind.as_str().to_owned()
+}
+
+fn actions(terms: &Terms) -> Vec<String> {
+    let mut out: Vec<String> = terms
+        .kinds
+        .keys()
+        .flat_map(|k| {
+            if k.as_str() == "preservation.request" {
+                vec![
+                    "preservation.freeze".to_owned(),
+                    "preservation.lift".to_owned(),
+                ]
+            } else {
+                vec![k.as_str().to_owned()]
+            }
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn schema_text(terms: &Terms) -> String {
+    let actions: Vec<String> = actions(terms).iter().map(|a| format!("{a:?}")).collect();
+    format!(
+        "entity Court = {{ \"code\": String, \"region\": String, \"level\": String }};\n{FACTS}\n\
+         action {} appliesTo {{ principal: [Court], resource: [Court], context: Facts }};\n",
+        actions.join(", ")
+    )
+}
+
+impl PolicyEngine {
+    /// Parses and validates the agreement's policies.
+    pub fn compile(terms: &Terms) -> Result<Self, String> {
+        let (schema, _) = Schema::from_cedarschema_str(&schema_text(terms))
+            .map_err(|e| format!("policy schema: {e}"))?;
+        let mut policies = PolicySet::new();
+        let mut descriptions = HashMap::new();
+        for doc in &terms.policies {
+            let policy = Policy::parse(Some(PolicyId::new(&doc.id)), &doc.cedar)
+                .map_err(|e| format!("policy {}: not valid Cedar: {e}", doc.id))?;
+            policies
+                .add(policy)
+                .map_err(|e| format!("policy {}: {e}", doc.id))?;
+            descriptions.insert(doc.id.clone(), doc.description.clone());
+        }
+        let result = Validator::new(schema.clone()).validate(&policies, ValidationMode::Strict);
+        if !result.validation_passed() {
+            let errors: Vec<String> = result.validation_errors().map(|e| e.to_string()).collect();
+            return Err(format!(
+                "policies do not fit kuayu's policy schema: {}",
+                errors.join("; ")
+            ));
+        }
+        Ok(PolicyEngine {
+            policies,
+            schema,
+            descriptions,
+            authorizer: Authorizer::new(),
+        })
+    }
+
+    /// Decides whether `envelope` may pass under `terms`.
+    pub fn decide(&self, terms: &Terms, envelope: &Envelope) -> Result<(), Denial> {
+        let action = action_of(&envelope.kind, &envelope.payload);
+        let internal = |why: String| Denial {
+            policies: vec![],
+            detail: format!("policy evaluation failed: {why}"),
+        };
+        let principal = court_entity(terms, &envelope.sender.court).map_err(internal)?;
+        let resource = court_entity(terms, &envelope.recipient.court).map_err(internal)?;
+        let action_uid = uid("Action", &action).map_err(internal)?;
+        let context = Context::from_pairs(facts(envelope)).map_err(|e| internal(e.to_string()))?;
+        let request = Request::new(
+            principal.uid(),
+            action_uid,
+            resource.uid(),
+            context,
+            Some(&self.schema),
+        )
+        .map_err(|e| internal(e.to_string()))?;
+        let entities = Entities::from_entities([principal, resource], Some(&self.schema))
+            .map_err(|e| internal(e.to_string()))?;
+        let response = self
+            .authorizer
+            .is_authorized(&request, &self.policies, &entities);
+        let errors: Vec<String> = response
+            .diagnostics()
+            .errors()
+            .map(|e| e.to_string())
+            .collect();
+        if !errors.is_empty() {
+            tracing::warn!(?errors, %action, "policy evaluation errors (those policies were skipped)");
+        }
+        if response.decision() == Decision::Allow {
+            return Ok(());
+        }
+        let mut policies: Vec<String> = response
+            .diagnostics()
+            .reason()
+            .map(|p| p.to_string())
+            .collect();
+        policies.sort();
+        let who = format!(
+            "{action} from {} to {}",
+            envelope.sender.court, envelope.recipient.court
+        );
+        let detail = if policies.is_empty() {
+            format!("no policy of agreement {} permits {who}", terms.id)
+        } else {
+            let named: Vec<String> = policies
+                .iter()
+                .map(|p| match self.descriptions.get(p) {
+                    Some(d) => format!("{p} ({d})"),
+                    None => p.clone(),
+                })
+                .collect();
+            format!(
+                "agreement {} policy denies {who}: {}",
+                terms.id,
+                named.join("; ")
+            )
+        };
+        Err(Denial { policies, detail })
+    }
+}
+
+fn uid(kind: &str, id: &str) -> Result<EntityUid, String> {
+    let ty = EntityTypeName::from_str(kind).map_err(|e| e.to_string())?;
+    Ok(EntityUid::from_type_name_and_id(ty, EntityId::new(id)))
+}
+
+fn court_entity(terms: &Terms, court: &CourtId) -> Result<Entity, String> {
+    let attrs = HashMap::from([
+        (
+            "code".to_owned(),
+            RestrictedExpression::new_string(court.to_string()),
+        ),
+        (
+            "region".to_owned(),
+            RestrictedExpression::new_string(court.region().to_string()),
+        ),
+        (
+            "level".to_owned(),
+            RestrictedExpression::new_string(terms.court_level(court).as_str().to_owned()),
+        ),
+    ]);
+    Entity::new(uid("Court", court.as_str())?, attrs, HashSet::new()).map_err(|e| e.to_string())
+}
+
+/// The facts policies may read, from the payload and the envelope.
+pub fn facts(e: &Envelope) -> Vec<(String, RestrictedExpression)> {
+    let p = &e.payload;
+    let text = |name: &str| {
+        p.get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let amount = p
+        .pointer("/amount/value")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0)
+        .floor() as i64;
+    let copies = p.get("copies").and_then(Value::as_i64).unwrap_or(1).max(1);
+    let pages: i64 = p
+        .get("documents")
+        .and_then(Value::as_array)
+        .map(|docs| {
+            docs.iter()
+                .filter_map(|d| d.get("pages").and_then(Value::as_i64))
+                .sum()
+        })
+        .unwrap_or(0);
+    let evidence_kinds: Vec<RestrictedExpression> = p
+        .get("items")
+        .and_then(Value::as_array)
+        .map(|items| {
+            let mut kinds: Vec<&str> = items
+                .iter()
+                .filter_map(|i| i.get("kind").and_then(Value::as_str))
+                .collect();
+            kinds.sort();
+            kinds.dedup();
+            kinds
+                .into_iter()
+                .map(|k| RestrictedExpression::new_string(k.to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let local = e
+        .created_at
+        .to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC));
+    vec![
+        ("amount".into(), RestrictedExpression::new_long(amount)),
+        (
+            "urgency".into(),
+            RestrictedExpression::new_string(text("urgency")),
+        ),
+        (
+            "mode".into(),
+            RestrictedExpression::new_string(text("mode")),
+        ),
+        (
+            "pageCount".into(),
+            RestrictedExpression::new_long(pages.saturating_mul(copies)),
+        ),
+        (
+            "evidenceKinds".into(),
+            RestrictedExpression::new_set(evidence_kinds),
+        ),
+        (
+            "hour".into(),
+            RestrictedExpression::new_long(i64::from(local.hour())),
+        ),
+        (
+            "now".into(),
+            RestrictedExpression::new_long(e.created_at.unix_timestamp()),
+        ),
+        ("test".into(), RestrictedExpression::new_bool(e.test)),
+    ]
+}

@@ -1,0 +1,191 @@
+//! The SQLite engine's agreement versions and revocation (with the return of open work).
+
+use serde_json::json;
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use super::SqliteStore;
+use super::tx::{append_audit, json_text};
+use crate::agreement::{Agreement, Revocation};
+use crate::clock::{from_unix_millis, rfc3339, unix_millis};
+use crate::ids::{CourtId, MessageId, Sha256};
+use crate::store::{Returned, Revoke, StoreError, StoredAgreement};
+use crate::workflow;
+
+impl SqliteStore {
+    pub(super) async fn write_agreement(
+        &self,
+        document: &Agreement,
+        digest: Sha256,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await?;
+        let at = unix_millis(now);
+        let signed_by: Vec<&str> = document
+            .signatures
+            .iter()
+            .map(|s| s.region.as_str())
+            .collect();
+        sqlx::query(
+            "INSERT INTO agreements (digest, id, version, document, loaded_by, loaded_at) VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (digest) DO UPDATE SET document = excluded.document",
+        )
+        .bind(digest.to_string())
+        .bind(document.terms.id.as_str())
+        .bind(i64::from(document.terms.version))
+        .bind(json_text(document)?)
+        .bind(actor)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        let detail =
+            json!({"version": document.terms.version, "sha256": digest, "signedBy": signed_by});
+        append_audit(
+            &mut tx,
+            at,
+            actor,
+            "agreement.loaded",
+            document.terms.id.as_str(),
+            &detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn read_agreements(&self) -> Result<Vec<StoredAgreement>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM agreements ORDER BY id, version")
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let bad =
+                    |e: String| StoreError::Backend(format!("stored agreement is unreadable: {e}"));
+                let document: Agreement =
+                    serde_json::from_str(&r.try_get::<String, _>("document")?)
+                        .map_err(|e| bad(e.to_string()))?;
+                let revoked = match r.try_get::<Option<i64>, _>("revoked_at")? {
+                    Some(at) => Some(Revocation {
+                        at: from_unix_millis(at),
+                        by: r
+                            .try_get::<Option<String>, _>("revoked_by")?
+                            .unwrap_or_default(),
+                        reason: r
+                            .try_get::<Option<String>, _>("revoke_reason")?
+                            .unwrap_or_default(),
+                    }),
+                    None => None,
+                };
+                Ok(StoredAgreement {
+                    document,
+                    digest: Sha256::parse(&r.try_get::<String, _>("digest")?)
+                        .map_err(|e| bad(e.to_string()))?,
+                    loaded_by: r.try_get("loaded_by")?,
+                    loaded_at: from_unix_millis(r.try_get("loaded_at")?),
+                    revoked,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn write_revocation(
+        &self,
+        revoke: Revoke,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Returned>, StoreError> {
+        let mut tx = self.write.begin().await?;
+        let at = unix_millis(now);
+        let r = &revoke.revocation;
+        let id = revoke.id.as_str();
+        sqlx::query(
+            "UPDATE agreements SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL",
+        )
+        .bind(unix_millis(r.at))
+        .bind(&r.by)
+        .bind(&r.reason)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+
+        // Open work under the agreement goes back to our court, with the reason.
+        let placeholders = workflow::TERMINAL
+            .iter()
+            .map(|_| "?")
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT id, role, requesting_court, requested_court FROM requests WHERE agreement_id = ? AND state NOT IN ({placeholders})"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
+        for state in workflow::TERMINAL {
+            query = query.bind(*state);
+        }
+        let open = query.fetch_all(&mut *tx).await?;
+        let text = format!("agreement {id} was revoked by {}: {}", r.by, r.reason);
+        let notice = json!({
+            "status": workflow::RETURNED,
+            "at": rfc3339(now),
+            "reason": {"code": "agreement_revoked", "text": text},
+        });
+        let mut returned = Vec::new();
+        for row in &open {
+            let request: String = row.try_get("id")?;
+            let court: String = if row.try_get::<String, _>("role")? == "requester" {
+                row.try_get("requesting_court")?
+            } else {
+                row.try_get("requested_court")?
+            };
+            sqlx::query("UPDATE requests SET state = ?, updated_at = ? WHERE id = ?")
+                .bind(workflow::RETURNED)
+                .bind(at)
+                .bind(&request)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO history (request_id, at, state, event, actor, message_id, detail) VALUES (?, ?, ?, 'returned', ?, NULL, ?)",
+            )
+            .bind(&request)
+            .bind(at)
+            .bind(workflow::RETURNED)
+            .bind(&r.by)
+            .bind(json_text(&notice["reason"])?)
+            .execute(&mut *tx)
+            .await?;
+            let kind: String = sqlx::query_scalar("SELECT family FROM requests WHERE id = ?")
+                .bind(&request)
+                .fetch_one(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO inbox (court, message_id, request_id, kind, priority, received_at, notice) VALUES (?, ?, ?, ?, 1, ?, ?)",
+            )
+            .bind(&court)
+            .bind(MessageId::new().to_string())
+            .bind(&request)
+            .bind(format!("{kind}.status"))
+            .bind(at)
+            .bind(json_text(&notice)?)
+            .execute(&mut *tx)
+            .await?;
+            returned.push(Returned {
+                request_id: MessageId::parse(&request)
+                    .map_err(|e| StoreError::Backend(e.to_string()))?,
+                court: CourtId::parse(&court).map_err(|e| StoreError::Backend(e.to_string()))?,
+            });
+        }
+        // Nothing more leaves under it.
+        sqlx::query(
+            "UPDATE outbox SET state = 'dead', done_at = ?, last_error = ?
+             WHERE state = 'pending' AND message_id IN (SELECT id FROM messages WHERE agreement_id = ?)",
+        )
+        .bind(at)
+        .bind(&text)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let detail = json!({"reason": r.reason, "returned": returned.len()});
+        append_audit(&mut tx, at, &r.by, "agreement.revoked", id, &detail).await?;
+        tx.commit().await?;
+        Ok(returned)
+    }
+}
