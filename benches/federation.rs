@@ -66,7 +66,10 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let fed = DevFederation::start(dir.path(), DevOptions::new(Arc::new(SystemClock))).await?;
+    // One court sends everything: lift the sample agreement's per-court rate for the run.
+    let mut options = DevOptions::new(Arc::new(SystemClock));
+    options.amend = Some(Box::new(|terms| terms.limits.rate = None));
+    let fed = DevFederation::start(dir.path(), options).await?;
     let payload = fixture("service-request", |_| true)
         .ok_or_else(|| anyhow::anyhow!("no service-request fixture"))?;
     let submission = Submission {

@@ -40,6 +40,9 @@ pub struct GatewayConfig {
     pub federation: FederationConfig,
     /// The court-facing listener.
     pub court_api: CourtApiConfig,
+    /// The admin listener; none if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin: Option<AdminConfig>,
     /// Root public keys (base64 Ed25519) of every region whose signature on an agreement
     /// this gateway accepts. The agreement never vouches for its own signers.
     pub party_roots: BTreeMap<RegionId, String>,
@@ -76,6 +79,37 @@ pub struct CourtApiConfig {
     pub key: PathBuf,
     /// PEM CA certificate(s) that issue court client certificates in this region.
     pub client_ca: PathBuf,
+}
+
+/// The admin listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Address to listen on. On a loopback address with no TLS files it serves plain HTTP
+    /// and the caller names itself in the `Kuayu-Admin` header; anywhere else `cert`, `key`
+    /// and `client_ca` are required and administrators present certificates naming
+    /// `urn:kuayu:admin:<name>`.
+    pub listen: SocketAddr,
+    /// PEM server certificate chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert: Option<PathBuf>,
+    /// Its PEM private key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+    /// PEM CA certificate(s) that issue administrator certificates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ca: Option<PathBuf>,
+}
+
+impl AdminConfig {
+    /// Whether the listener uses TLS with admin client certificates.
+    pub fn tls(&self) -> Option<(&PathBuf, &PathBuf, &PathBuf)> {
+        Some((
+            self.cert.as_ref()?,
+            self.key.as_ref()?,
+            self.client_ca.as_ref()?,
+        ))
+    }
 }
 
 /// A court of this region.
@@ -124,6 +158,23 @@ impl GatewayConfig {
         let mut config: GatewayConfig = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         config.resolve_paths(base);
+        if let Some(admin) = &config.admin {
+            let some = [&admin.cert, &admin.key, &admin.client_ca]
+                .iter()
+                .filter(|p| p.is_some())
+                .count();
+            if some != 0 && some != 3 {
+                return Err(err(
+                    "[admin] takes cert, key and client_ca together, or none of them".into(),
+                ));
+            }
+            if !admin.listen.ip().is_loopback() && admin.tls().is_none() {
+                return Err(err(format!(
+                    "[admin] listen = {} is not a loopback address: set cert, key and client_ca so administrators must present certificates",
+                    admin.listen
+                )));
+            }
+        }
         if config.courts.iter().any(|c| c.id.region() != config.region) {
             return Err(err(format!(
                 "every court under [[courts]] must belong to region {}",
@@ -148,6 +199,14 @@ impl GatewayConfig {
         fix(&mut self.court_api.cert);
         fix(&mut self.court_api.key);
         fix(&mut self.court_api.client_ca);
+        if let Some(admin) = &mut self.admin {
+            for p in [&mut admin.cert, &mut admin.key, &mut admin.client_ca]
+                .into_iter()
+                .flatten()
+            {
+                fix(p);
+            }
+        }
     }
 
     /// The configuration as TOML text.

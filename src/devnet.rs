@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use crate::agreement::{self, Agreement};
+use crate::admin::client::AdminClient;
+use crate::agreement::{self, Agreement, Terms};
 use crate::client::CourtClient;
 use crate::clock::SharedClock;
 use crate::config::{CourtApiConfig, CourtEntry, FederationConfig, GatewayConfig, RelayConfig};
@@ -40,6 +41,9 @@ fn err(e: impl std::fmt::Display) -> DevError {
     DevError(e.to_string())
 }
 
+/// A change to an agreement's terms.
+pub type TermsChange = Box<dyn Fn(&mut Terms) + Send + Sync>;
+
 /// How to start the dev federation.
 pub struct DevOptions {
     /// The clock both gateways read.
@@ -48,6 +52,9 @@ pub struct DevOptions {
     pub regions: Vec<RegionSpec>,
     /// Relay tuning for both gateways.
     pub relay: RelayConfig,
+    /// Changes to the sample agreement's terms before both parties sign it (the benchmark
+    /// lifts the per-court rate this way).
+    pub amend: Option<TermsChange>,
 }
 
 impl DevOptions {
@@ -62,6 +69,7 @@ impl DevOptions {
             clock,
             regions: crate::cli::default_regions(),
             relay,
+            amend: None,
         }
     }
 }
@@ -91,7 +99,15 @@ impl DevFederation {
         for spec in &options.regions {
             let federation = TcpListener::bind("127.0.0.1:0").await.map_err(err)?;
             let court = TcpListener::bind("127.0.0.1:0").await.map_err(err)?;
-            listeners.insert(spec.region.clone(), Listeners { federation, court });
+            let admin = Some(TcpListener::bind("127.0.0.1:0").await.map_err(err)?);
+            listeners.insert(
+                spec.region.clone(),
+                Listeners {
+                    federation,
+                    court,
+                    admin,
+                },
+            );
         }
         let endpoints: BTreeMap<RegionId, String> = listeners
             .iter()
@@ -102,7 +118,10 @@ impl DevFederation {
                 ))
             })
             .collect::<Result<_, DevError>>()?;
-        let agreement = bind_sample(&pki, &endpoints)?;
+        let mut agreement = bind_sample(&pki, &endpoints)?;
+        if let Some(amend) = &options.amend {
+            agreement = sign_all(&pki, agreement, |t| amend(t))?;
+        }
         let agreement_file = dir.join("agreement.json");
         std::fs::write(
             &agreement_file,
@@ -152,6 +171,15 @@ impl DevFederation {
                 cert: self.pki.file(r, "court-api.crt"),
                 key: self.pki.file(r, "court-api.key"),
                 client_ca: self.pki.file(r, "court-ca.crt"),
+            },
+            admin: match &l.admin {
+                Some(a) => Some(crate::config::AdminConfig {
+                    listen: a.local_addr().map_err(err)?,
+                    cert: None,
+                    key: None,
+                    client_ca: None,
+                }),
+                None => None,
             },
             party_roots: self
                 .agreement
@@ -242,6 +270,24 @@ impl DevFederation {
         CourtClient::new(&format!("https://{}", gateway.court_addr), &ca, &identity).map_err(err)
     }
 
+    /// An admin client of `region`'s gateway (loopback), acting as `name`.
+    pub fn admin(&self, region: &str, name: &str) -> Result<AdminClient, DevError> {
+        let addr = self
+            .gateway(region)
+            .admin_addr
+            .ok_or_else(|| DevError(format!("{region} has no admin listener")))?;
+        AdminClient::loopback(&format!("http://{addr}"), name).map_err(err)
+    }
+
+    /// The current agreement with `change` applied to its terms and its version raised,
+    /// signed by every party's root: an amendment ready to load.
+    pub fn amendment(&self, change: impl FnOnce(&mut Terms)) -> Result<Agreement, DevError> {
+        sign_all(&self.pki, self.agreement.clone(), |t| {
+            t.version += 1;
+            change(t);
+        })
+    }
+
     /// Stops every gateway.
     pub async fn shutdown(mut self) {
         for (_, g) in std::mem::take(&mut self.gateways) {
@@ -267,14 +313,25 @@ pub fn bind_sample(
         party.trust_anchor = pki.pem(&r, "federation-ca.crt").map_err(err)?;
         party.message_key = pki.message_key(&r).map_err(err)?.public();
     }
-    let regions: Vec<RegionId> = sample
+    sign_all(pki, sample, |_| {})
+}
+
+/// `agreement` with `change` applied to its terms, signed again by every party's root.
+pub fn sign_all(
+    pki: &DevPki,
+    mut agreement: Agreement,
+    change: impl FnOnce(&mut Terms),
+) -> Result<Agreement, DevError> {
+    change(&mut agreement.terms);
+    agreement.signatures.clear();
+    let regions: Vec<RegionId> = agreement
         .terms
         .parties
         .iter()
         .map(|p| p.region.clone())
         .collect();
     for r in regions {
-        sample = agreement::sign(sample, &r, &pki.root_key(&r).map_err(err)?).map_err(err)?;
+        agreement = agreement::sign(agreement, &r, &pki.root_key(&r).map_err(err)?).map_err(err)?;
     }
-    Ok(sample)
+    Ok(agreement)
 }

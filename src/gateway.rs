@@ -11,6 +11,7 @@ use crate::clock::SharedClock;
 use crate::config::{GatewayConfig, RelayConfig};
 use crate::crypto::{PublicKey, SigningKey};
 use crate::ids::{CourtId, RegionId};
+use crate::peers::PeerClients;
 use crate::ratelimit::RateLimits;
 use crate::schema::SchemaCatalog;
 use crate::store::Store;
@@ -49,6 +50,8 @@ pub struct Gateway {
     pub relay: RelayConfig,
     /// Per-court, per-kind rates of the agreements.
     pub rates: RateLimits,
+    /// HTTPS clients to peer gateways.
+    pub peers: PeerClients,
     sqlite: Option<SqliteStore>,
 }
 
@@ -58,6 +61,8 @@ pub struct ServerTls {
     pub federation: Arc<rustls::ServerConfig>,
     /// Court listener: requires certificates from this region's court CA.
     pub court: Arc<rustls::ServerConfig>,
+    /// Admin listener, when it is not plain HTTP on loopback.
+    pub admin: Option<Arc<rustls::ServerConfig>>,
 }
 
 fn read(path: &std::path::Path, what: &str) -> Result<String, StartError> {
@@ -116,10 +121,12 @@ impl Gateway {
                     .map_err(|e| StartError(format!("court client CA: {e}")))?,
             )
             .map_err(|e| StartError(format!("court API TLS: {e}")))?,
+            admin: admin_tls(config)?,
         };
         let gateway = Gateway {
             region: config.region.clone(),
             rates: RateLimits::new(Arc::clone(&clock)),
+            peers: PeerClients::default(),
             clock,
             store: Arc::new(sqlite.clone()),
             agreements,
@@ -198,4 +205,20 @@ async fn load_agreements(
         registry.install_active(active);
     }
     Ok(registry)
+}
+
+/// The admin listener's TLS configuration, if it has one.
+fn admin_tls(config: &GatewayConfig) -> Result<Option<Arc<rustls::ServerConfig>>, StartError> {
+    let Some((cert, key, ca)) = config.admin.as_ref().and_then(|a| a.tls()) else {
+        return Ok(None);
+    };
+    let identity =
+        Identity::load(cert, key).map_err(|e| StartError(format!("admin certificate: {e}")))?;
+    let anchors = tls::parse_certs(&read(ca, "admin client CA")?)
+        .map_err(|e| StartError(format!("admin client CA: {e}")))?;
+    let verifier =
+        tls::client_verifier(&anchors).map_err(|e| StartError(format!("admin client CA: {e}")))?;
+    tls::server_config(&identity, verifier)
+        .map(Some)
+        .map_err(|e| StartError(format!("admin TLS: {e}")))
 }

@@ -27,6 +27,7 @@
 //! | time as a dependency | [`clock`] |
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod agreement;
 pub mod api;
 pub mod audit;
@@ -43,6 +44,7 @@ pub mod http;
 pub mod ids;
 pub mod inbound;
 pub mod outbound;
+pub mod peers;
 pub mod pipeline;
 pub mod pki;
 pub mod policy;

@@ -24,6 +24,8 @@ use crate::envelope::{Envelope, EnvelopeError, Sealed, Unverified};
 use crate::gateway::Gateway;
 use crate::ids::{MessageKind, RegionId, Sha256};
 use crate::problem::{Code, Problem};
+use crate::schema::SchemaCatalog;
+use time::OffsetDateTime;
 
 /// resolve (outbound): the agreement active now under which `kind` may go from `from`
 /// to `to`.
@@ -197,11 +199,22 @@ pub fn parse(json: serde_json::Value) -> Result<Unverified, Problem> {
 /// check: authorize, limits, validate, policy and rate, in that order, against
 /// `agreement`. Only a message that passes everything else counts against the rate.
 pub fn check(g: &Gateway, agreement: &ActiveAgreement, envelope: &Envelope) -> Result<(), Problem> {
+    check_terms(&g.schemas, agreement, envelope, envelope.created_at)?;
+    rate(g, agreement, envelope)
+}
+
+/// The checks that depend on the agreement's terms alone (authorize, limits, validate,
+/// policy), with schema-version windows judged at `at`. A dry run uses these.
+pub fn check_terms(
+    schemas: &SchemaCatalog,
+    agreement: &ActiveAgreement,
+    envelope: &Envelope,
+    at: OffsetDateTime,
+) -> Result<(), Problem> {
     authorize(agreement, envelope)?;
     limits(agreement, envelope)?;
-    validate(g, agreement, envelope)?;
-    policy(agreement, envelope)?;
-    rate(g, agreement, envelope)
+    validate(schemas, agreement, envelope, at)?;
+    policy(agreement, envelope)
 }
 
 /// policy: the agreement's Cedar policies permit the message. An agreement without
@@ -306,10 +319,20 @@ pub fn limits(agreement: &ActiveAgreement, e: &Envelope) -> Result<(), Problem> 
 
 /// validate: the envelope names the schema the agreement pins for its kind and version,
 /// and the payload satisfies it.
-pub fn validate(g: &Gateway, agreement: &ActiveAgreement, e: &Envelope) -> Result<(), Problem> {
+pub fn validate(
+    schemas: &SchemaCatalog,
+    agreement: &ActiveAgreement,
+    e: &Envelope,
+    at: OffsetDateTime,
+) -> Result<(), Problem> {
     let terms = agreement.terms();
-    let expected = terms.schema_for(&e.kind, e.schema.version, e.created_at).ok_or_else(|| {
-        let accepted = terms.kinds.get(&e.kind).map(|r| format!("{:?}", r.versions)).unwrap_or_else(|| "none".into());
+    let expected = terms.schema_for(&e.kind, e.schema.version, at).ok_or_else(|| {
+        let accepted: Vec<String> = terms
+            .kinds
+            .get(&e.kind)
+            .map(|r| r.versions.iter().filter(|w| w.admits(at)).map(|w| w.version.to_string()).collect())
+            .unwrap_or_default();
+        let accepted = if accepted.is_empty() { "none".to_owned() } else { accepted.join(", ") };
         Problem::new(
             Code::SchemaViolation,
             format!(
@@ -327,7 +350,7 @@ pub fn validate(g: &Gateway, agreement: &ActiveAgreement, e: &Envelope) -> Resul
             ),
         ));
     }
-    let compiled = g.schemas.get(&expected).ok_or_else(|| {
+    let compiled = schemas.get(&expected).ok_or_else(|| {
         Problem::internal(format!(
             "schema {expected} pinned by an active agreement is not compiled"
         ))

@@ -5,23 +5,20 @@
 //! A delivery counts only when the peer answers with a relay receipt that verifies
 //! with the peer's message key and names this message and digest.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Semaphore, watch};
 
-use crate::agreement::ActiveAgreement;
 use crate::api::RelayAnswer;
 use crate::clock::unix_millis;
 use crate::envelope::Envelope;
 use crate::gateway::Gateway;
-use crate::ids::{RegionId, Sha256};
 use crate::pipeline;
 use crate::problem::{Code, Problem};
 use crate::receipt::Hop;
 use crate::store::{Event, OutboxItem, StateChange};
-use crate::tls;
 use crate::workflow;
 
 /// Most due items read per pass.
@@ -49,7 +46,7 @@ enum Outcome {
 pub async fn run(g: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
     let slots = Arc::new(Semaphore::new(g.relay.max_in_flight.max(1)));
     let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
-    let clients = Arc::new(Clients::default());
+
     loop {
         let now_ms = unix_millis(g.clock.now());
         match g.store.due_outbox(now_ms, BATCH).await {
@@ -61,11 +58,10 @@ pub async fn run(g: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
                     let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
                         break;
                     };
-                    let (g, in_flight, clients) =
-                        (Arc::clone(&g), Arc::clone(&in_flight), Arc::clone(&clients));
+                    let (g, in_flight) = (Arc::clone(&g), Arc::clone(&in_flight));
                     tokio::spawn(async move {
                         let seq = item.seq;
-                        deliver(&g, &clients, item).await;
+                        deliver(&g, item).await;
                         lock(&in_flight).remove(&seq);
                         drop(permit);
                         g.relay_wake.notify_one();
@@ -101,30 +97,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// HTTPS clients to peers, one per (agreement terms, peer), so connections are reused.
-#[derive(Default)]
-struct Clients(Mutex<HashMap<(Sha256, RegionId), reqwest::Client>>);
-
-impl Clients {
-    fn get(
-        &self,
-        g: &Gateway,
-        agreement: &ActiveAgreement,
-        peer: &RegionId,
-    ) -> Result<reqwest::Client, String> {
-        let key = (agreement.digest, peer.clone());
-        if let Some(c) = lock(&self.0).get(&key) {
-            return Ok(c.clone());
-        }
-        let timeout = Duration::from_millis(g.relay.request_timeout_ms);
-        let client = tls::http_client(agreement.anchors(peer), &g.federation_identity, timeout)
-            .map_err(|e| e.to_string())?;
-        lock(&self.0).insert(key, client.clone());
-        Ok(client)
-    }
-}
-
-async fn deliver(g: &Gateway, clients: &Clients, item: OutboxItem) {
+async fn deliver(g: &Gateway, item: OutboxItem) {
     let envelope: Option<Envelope> = serde_json::from_value(item.envelope.clone()).ok();
     let outcome = match &envelope {
         None => Outcome::Dead {
@@ -132,7 +105,7 @@ async fn deliver(g: &Gateway, clients: &Clients, item: OutboxItem) {
             event: "unsendable",
             detail: serde_json::json!({"reason": "stored envelope is unreadable"}),
         },
-        Some(e) => attempt(g, clients, &item, e).await,
+        Some(e) => attempt(g, &item, e).await,
     };
     let is_request = envelope.as_ref().is_some_and(|e| e.kind.is_request());
     let now = g.clock.now();
@@ -169,9 +142,12 @@ async fn deliver(g: &Gateway, clients: &Clients, item: OutboxItem) {
             detail,
         } => {
             tracing::warn!(message = %item.message_id, peer = %item.peer, %detail, "relay gave up");
+            // Only a request still waiting for its first delivery can be refused or fail;
+            // one already returned (its agreement revoked) stays returned.
             let change = if is_request {
-                StateChange::Advance {
+                StateChange::AdvanceFrom {
                     request_id: item.request_id,
+                    from: workflow::SUBMITTED.to_owned(),
                     state: state.to_owned(),
                 }
             } else {
@@ -207,7 +183,7 @@ fn backoff(g: &Gateway, attempts: i64, seq: i64) -> i64 {
     capped + (seq.wrapping_mul(7919).rem_euclid(1 + capped / 5))
 }
 
-async fn attempt(g: &Gateway, clients: &Clients, item: &OutboxItem, e: &Envelope) -> Outcome {
+async fn attempt(g: &Gateway, item: &OutboxItem, e: &Envelope) -> Outcome {
     if g.clock.now() > e.expires_at {
         return Outcome::Dead {
             state: workflow::FAILED,
@@ -238,7 +214,11 @@ async fn attempt(g: &Gateway, clients: &Clients, item: &OutboxItem, e: &Envelope
             detail: serde_json::json!({"reason": format!("{} is not a party to agreement {}", item.peer, e.agreement.id)}),
         };
     };
-    let client = match clients.get(g, &agreement, &item.peer) {
+    let timeout = Duration::from_millis(g.relay.request_timeout_ms);
+    let client = match g
+        .peers
+        .get(&agreement, &item.peer, &g.federation_identity, timeout)
+    {
         Ok(c) => c,
         Err(e) => return Outcome::Retry(e),
     };
@@ -278,7 +258,11 @@ async fn attempt(g: &Gateway, clients: &Clients, item: &OutboxItem, e: &Envelope
     }
     match serde_json::from_slice::<Problem>(&body) {
         Ok(problem) if !problem.retryable() => Outcome::Dead {
-            state: workflow::REJECTED,
+            state: if problem.is(Code::AgreementRevoked) {
+                workflow::RETURNED
+            } else {
+                workflow::REJECTED
+            },
             event: "rejected",
             detail: serde_json::to_value(&problem).unwrap_or_default(),
         },

@@ -20,6 +20,8 @@ pub struct Listeners {
     pub federation: TcpListener,
     /// For this region's courts.
     pub court: TcpListener,
+    /// For administrators, if configured.
+    pub admin: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -33,6 +35,10 @@ impl Listeners {
         Ok(Listeners {
             federation: bind(config.federation.listen, "federation").await?,
             court: bind(config.court_api.listen, "court API").await?,
+            admin: match &config.admin {
+                Some(a) => Some(bind(a.listen, "admin").await?),
+                None => None,
+            },
         })
     }
 }
@@ -45,6 +51,8 @@ pub struct RunningGateway {
     pub federation_addr: SocketAddr,
     /// Where the court API listens.
     pub court_addr: SocketAddr,
+    /// Where the admin API listens, if it does.
+    pub admin_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -60,8 +68,9 @@ pub fn start(
             .map_err(|e| StartError(format!("listener address: {e}")))
     };
     let (federation_addr, court_addr) = (addr(&listeners.federation)?, addr(&listeners.court)?);
+    let admin_addr = listeners.admin.as_ref().map(addr).transpose()?;
     let (shutdown, signal) = watch::channel(false);
-    let tasks = vec![
+    let mut tasks = vec![
         tokio::spawn(http::serve(
             listeners.federation,
             tls.federation,
@@ -74,13 +83,21 @@ pub fn start(
             http::court::router(Arc::clone(&gateway)),
             signal.clone(),
         )),
-        tokio::spawn(relay::run(Arc::clone(&gateway), signal)),
+        tokio::spawn(relay::run(Arc::clone(&gateway), signal.clone())),
     ];
+    if let Some(listener) = listeners.admin {
+        let app = http::admin::router(Arc::clone(&gateway));
+        tasks.push(match tls.admin {
+            Some(config) => tokio::spawn(http::serve(listener, config, app, signal)),
+            None => tokio::spawn(http::serve_plain(listener, app, signal)),
+        });
+    }
     tracing::info!(region = %gateway.region, %federation_addr, %court_addr, "gateway serving");
     Ok(RunningGateway {
         gateway,
         federation_addr,
         court_addr,
+        admin_addr,
         shutdown,
         tasks,
     })

@@ -171,6 +171,8 @@ pub enum Participant {
     Court(CourtId),
     /// A region's gateway.
     Gateway(RegionId),
+    /// An administrator of a gateway.
+    Admin(String),
 }
 
 /// Reads the participant a certificate names, if it names exactly one.
@@ -197,6 +199,13 @@ pub fn parse_participant(uri: &str) -> Option<Participant> {
     if let Some(region) = uri.strip_prefix("urn:kuayu:gateway:") {
         return RegionId::parse(region).ok().map(Participant::Gateway);
     }
+    if let Some(name) = uri.strip_prefix("urn:kuayu:admin:") {
+        let ok = (1..=64).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b));
+        return ok.then(|| Participant::Admin(name.to_owned()));
+    }
     None
 }
 
@@ -206,6 +215,7 @@ impl Participant {
         match self {
             Participant::Court(c) => format!("urn:kuayu:court:{c}"),
             Participant::Gateway(r) => format!("urn:kuayu:gateway:{r}"),
+            Participant::Admin(name) => format!("urn:kuayu:admin:{name}"),
         }
     }
 }

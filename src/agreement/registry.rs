@@ -22,6 +22,12 @@ use crate::ids::{AgreementId, MessageKind, RegionId, Sha256};
 use crate::policy::PolicyEngine;
 use crate::tls;
 
+/// How long after an amendment takes effect a peer may still open requests under the
+/// version it replaced: gateways load an amendment at slightly different moments, and a
+/// request sealed in between must not be lost. Updates of requests opened under the old
+/// version are accepted under it for as long as it is not revoked or expired.
+pub const AMENDMENT_GRACE: time::Duration = time::Duration::hours(24);
+
 /// Where an agreement version stands at a given time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -97,6 +103,16 @@ impl ActiveAgreement {
     /// Precomputes the hash, each party's certificate verifier and the policies. Call
     /// through [`super::activate`] or [`super::verify::admit`], which run the checks first.
     pub(super) fn new(document: Agreement) -> Result<Self, AgreementError> {
+        Self::build(document)
+    }
+
+    /// An unsigned candidate, for dry runs only: its signatures are not checked, so it
+    /// must never be installed in a registry.
+    pub fn candidate(document: Agreement) -> Result<Self, AgreementError> {
+        Self::build(document)
+    }
+
+    fn build(document: Agreement) -> Result<Self, AgreementError> {
         let terms = &document.terms;
         let inconsistent = |why: String| AgreementError::Inconsistent {
             id: terms.id.to_string(),
@@ -390,11 +406,17 @@ impl AgreementRegistry {
         opens: bool,
         now: OffsetDateTime,
     ) -> Named {
-                let all = self.snapshot();
+        let all = self.snapshot();
         let versions: Vec<&Arc<Loaded>> = all.iter().filter(|l| l.terms().id == named.id).collect();
-        let Some(max) = versions.iter().map(|l| l.terms().version).max() else { return Named::Unknown };
+        let Some(max) = versions.iter().map(|l| l.terms().version).max() else {
+            return Named::Unknown;
+        };
         let Some(l) = versions.iter().find(|l| l.terms().version == named.version) else {
-            return if named.version > max { Named::NotLoadedYet } else { Named::Unknown };
+            return if named.version > max {
+                Named::NotLoadedYet
+            } else {
+                Named::Unknown
+            };
         };
         if l.digest != named.sha256 {
             return Named::Mismatch(l.digest);
@@ -408,7 +430,7 @@ impl AgreementRegistry {
         match Self::status_in(&all, l, now) {
             Status::Active => Named::Usable(active),
             Status::Superseded => match Self::superseded_at(&all, l, now) {
-                Some(at) if !opens || created < at => Named::Usable(active),
+                Some(at) if !opens || created < at + AMENDMENT_GRACE => Named::Usable(active),
                 _ => Named::Unusable(
                     Status::Superseded,
                     "a later version is in effect for new requests".into(),
@@ -432,13 +454,15 @@ impl AgreementRegistry {
         }
     }
 
-    /// Trust anchors of every other party in every version that is not revoked or
-    /// expired: the roots the federation listener accepts client certificates from.
+    /// Trust anchors of every other party in every fully signed version that has not
+    /// expired: the roots the federation listener accepts client certificates from. A
+    /// revoked version's parties still connect, so that what they send is refused with
+    /// `agreement_revoked`, a reason their relay can act on, rather than a failed handshake.
     pub fn peer_anchors(&self, now: OffsetDateTime) -> Vec<CertificateDer<'static>> {
         let mut out: Vec<CertificateDer<'static>> = Vec::new();
         for (l, status) in self.list(now) {
             let Some(a) = &l.active else { continue };
-            if matches!(status, Status::Revoked | Status::Expired) {
+            if status == Status::Expired {
                 continue;
             }
             for p in &a.terms().parties {

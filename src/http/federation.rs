@@ -1,5 +1,6 @@
 //! The federation API between gateways: `POST /federation/v1/messages` takes one signed
-//! envelope and answers 200 with the signed relay receipt once it is committed.
+//! envelope and answers 200 with the signed relay receipt once it is committed;
+//! `POST /federation/v1/revocations` takes a party's signed revocation notice.
 
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ pub const MAX_BODY: usize = 4 * 1024 * 1024;
 pub fn router(g: Arc<Gateway>) -> Router {
     Router::new()
         .route("/federation/v1/messages", post(receive))
+        .route("/federation/v1/revocations", post(revocation))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -38,4 +40,12 @@ async fn receive(
         tracing::info!(code = %p.code, detail = %p.detail, "refused a relayed message");
     }
     Ok(Json(answer?).into_response())
+}
+
+async fn revocation(
+    State(g): State<Arc<Gateway>>,
+    Extension(peer): Extension<PeerCertificates>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, Problem> {
+    Ok(Json(crate::admin::revoke::receive(&g, &peer.0, body).await?).into_response())
 }

@@ -5,6 +5,7 @@
 //! - [`federation`]: the gateway-to-gateway API (`/federation/v1/...`).
 //! - [`problem`]: RFC 9457 responses and the JSON body extractor.
 
+pub mod admin;
 pub mod court;
 pub mod federation;
 pub mod problem;
@@ -96,5 +97,18 @@ pub async fn serve(
         .is_err()
     {
         tracing::warn!("connections still open after the drain deadline; closing them");
+    }
+}
+
+/// Serves `app` over plain HTTP (the admin API on loopback) until `shutdown` turns true.
+pub async fn serve_plain(listener: TcpListener, app: Router, mut shutdown: watch::Receiver<bool>) {
+    let stop = async move {
+        let _ = shutdown.changed().await;
+    };
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(stop)
+        .await
+    {
+        tracing::error!(error = %e, "admin listener failed");
     }
 }

@@ -147,4 +147,8 @@ pub trait Store: Send + Sync {
         revoke: Revoke,
         now: OffsetDateTime,
     ) -> Result<Vec<Returned>, StoreError>;
+
+    /// The envelopes of every message (not test messages) committed at or after `from_ms`,
+    /// oldest first: the traffic a dry run replays.
+    async fn messages_since(&self, from_ms: i64) -> Result<Vec<serde_json::Value>, StoreError>;
 }

@@ -152,7 +152,7 @@ async fn bad_requests_get_problem_documents_and_nothing_is_stored() {
         .audit_entries(0, 100)
         .await
         .unwrap();
-        assert!(
+    assert!(
         log.iter().all(|e| e.action.starts_with("agreement.")),
         "no refusal left anything stored: {log:?}"
     );

@@ -3,11 +3,13 @@
 #![allow(clippy::unwrap_used)]
 
 mod agreement_load;
+mod agreements;
 mod court_api;
 mod demo;
 mod durability;
 mod federation_checks;
 mod journeys;
+mod policy;
 mod schemas_cli;
 mod store;
 mod support;

@@ -80,6 +80,29 @@ impl SqliteStore {
         Ok(SqliteStore { write, read })
     }
 
+    /// Opens an existing database for reading only (a dry run against a live gateway's
+    /// file): no migrations, and every write fails.
+    pub async fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        if !path.is_file() {
+            return Err(StoreError::Backend(format!(
+                "{} does not exist",
+                path.display()
+            )));
+        }
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .read_only(true)
+            .busy_timeout(Duration::from_secs(10));
+        let read = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await?;
+        Ok(SqliteStore {
+            write: read.clone(),
+            read,
+        })
+    }
+
     /// Closes both pools, waiting for open transactions.
     pub async fn close(&self) {
         self.write.close().await;

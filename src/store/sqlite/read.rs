@@ -284,4 +284,17 @@ impl SqliteStore {
             })
             .collect()
     }
+
+    pub(super) async fn read_messages_since(
+        &self,
+        from_ms: i64,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        sqlx::query("SELECT envelope FROM messages WHERE committed_at >= ? AND test = 0 ORDER BY committed_at, id")
+            .bind(from_ms)
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(|r| json(r, "envelope"))
+            .collect()
+    }
 }

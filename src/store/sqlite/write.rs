@@ -270,4 +270,8 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Returned>, StoreError> {
         self.write_revocation(revoke, now).await
     }
+
+    async fn messages_since(&self, from_ms: i64) -> Result<Vec<serde_json::Value>, StoreError> {
+        self.read_messages_since(from_ms).await
+    }
 }

@@ -1,20 +1,25 @@
 //! The command line: `serve`, `demo`, `pki`, `agreement`, `schemas`, `validate`.
+//!
 //! Each subcommand parses its arguments and calls into the library.
+//!
+//! - [`agreement`]: offline and online agreement commands.
 
-use std::path::{Path, PathBuf};
+pub mod agreement;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
-use crate::agreement::{self, Agreement, PartyRoots, admin};
+use crate::agreement::Agreement;
 use crate::clock::{Clock, SystemClock};
 use crate::config::GatewayConfig;
-use crate::crypto::{PublicKey, SigningKey};
 use crate::envelope::SchemaRef;
 use crate::ids::{CourtId, MessageKind, RegionId};
 use crate::pki::{self, RegionSpec};
 use crate::schema::{SchemaCatalog, fixtures};
+use agreement::AgreementCommand;
 
 /// kuayu (跨域): a federation gateway between provincial court networks.
 #[derive(Debug, Parser)]
@@ -79,51 +84,6 @@ enum PkiCommand {
         /// Regions and their courts, as `SC=SC01,SC0104` (repeatable). Default: Sichuan and Chongqing.
         #[arg(long = "region")]
         regions: Vec<String>,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum AgreementCommand {
-    /// Pin every schema the agreement uses to this build's copy (drops signatures if anything changed).
-    Pin {
-        /// The agreement file (rewritten in place unless --out is given).
-        file: PathBuf,
-        /// Where to write the result.
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
-    /// Add a party's signature, made with its root key.
-    Sign {
-        /// The agreement file (rewritten in place unless --out is given).
-        file: PathBuf,
-        /// The signing party.
-        #[arg(long)]
-        region: RegionId,
-        /// The party's root private key (PKCS#8 PEM).
-        #[arg(long)]
-        key: PathBuf,
-        /// Where to write the result.
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
-    /// Check signatures against root keys, the validity window and the terms.
-    Verify {
-        /// The agreement file.
-        file: PathBuf,
-        /// A party root key: `SC=<base64>` or `SC=<file holding it>` (repeatable).
-        #[arg(long = "root")]
-        roots: Vec<String>,
-        /// Take every party's root key from a dev PKI folder (`<dir>/<region>/root-key.pub`).
-        #[arg(long)]
-        pki: Option<PathBuf>,
-        /// Check the terms as this region's gateway would (default: the first party).
-        #[arg(long)]
-        region: Option<RegionId>,
-    },
-    /// Print a summary: parties, directions, pinned schemas, limits, deadlines.
-    Show {
-        /// The agreement file.
-        file: PathBuf,
     },
 }
 
@@ -196,7 +156,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Agreement { command } => agreement_command(command),
+        Command::Agreement { command } => agreement::run(command),
         Command::Schemas {
             command: SchemasCommand::Check { dir },
         } => {
@@ -255,104 +215,6 @@ fn parse_regions(args: &[String]) -> anyhow::Result<Vec<RegionSpec>> {
             })
         })
         .collect()
-}
-
-fn read_agreement(file: &Path) -> anyhow::Result<Agreement> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-    Agreement::from_json(&text)
-        .map_err(|e| anyhow::anyhow!("{} is not an agreement: {e}", file.display()))
-}
-
-fn write_agreement(agreement: &Agreement, file: &Path) -> anyhow::Result<()> {
-    let mut text = serde_json::to_string_pretty(agreement)?;
-    text.push('\n');
-    std::fs::write(file, text).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", file.display()))
-}
-
-fn agreement_command(command: AgreementCommand) -> anyhow::Result<ExitCode> {
-    match command {
-        AgreementCommand::Pin { file, out } => {
-            let mut a = read_agreement(&file)?;
-            let changes = admin::pin(&mut a, &SchemaCatalog::embedded()?)?;
-            write_agreement(&a, out.as_deref().unwrap_or(&file))?;
-            if changes.is_empty() {
-                println!("pins already current; signatures kept");
-            } else {
-                changes.iter().for_each(|c| println!("pinned {c}"));
-                println!("signatures removed: every party must sign again");
-            }
-        }
-        AgreementCommand::Sign {
-            file,
-            region,
-            key,
-            out,
-        } => {
-            let pem = std::fs::read_to_string(&key)
-                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", key.display()))?;
-            let a = agreement::sign(
-                read_agreement(&file)?,
-                &region,
-                &SigningKey::from_pem(&pem)?,
-            )?;
-            write_agreement(&a, out.as_deref().unwrap_or(&file))?;
-            println!("signed by {region}; hash {}", a.terms.digest()?);
-        }
-        AgreementCommand::Verify {
-            file,
-            roots,
-            pki,
-            region,
-        } => {
-            let a = read_agreement(&file)?;
-            let roots = party_roots(&a, &roots, pki.as_deref())?;
-            let (ok, report) = admin::verify_report(
-                &a,
-                &roots,
-                &SchemaCatalog::embedded()?,
-                region.as_ref(),
-                SystemClock.now(),
-            );
-            println!(
-                "{} v{} ({}):\n{report}",
-                a.terms.id,
-                a.terms.version,
-                file.display()
-            );
-            return Ok(if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            });
-        }
-        AgreementCommand::Show { file } => print!("{}", admin::summary(&read_agreement(&file)?)),
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn party_roots(a: &Agreement, args: &[String], pki: Option<&Path>) -> anyhow::Result<PartyRoots> {
-    let mut roots = PartyRoots::new();
-    if let Some(dir) = pki {
-        for p in &a.terms.parties {
-            let path = dir.join(p.region.as_str()).join("root-key.pub");
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-            roots.insert(p.region.clone(), PublicKey::parse(&text)?);
-        }
-    }
-    for arg in args {
-        let (region, value) = arg
-            .split_once('=')
-            .ok_or_else(|| anyhow::anyhow!("--root takes REGION=KEY, got {arg:?}"))?;
-        let text = if Path::new(value).is_file() {
-            std::fs::read_to_string(value)?
-        } else {
-            value.to_owned()
-        };
-        roots.insert(RegionId::parse(region)?, PublicKey::parse(&text)?);
-    }
-    Ok(roots)
 }
 
 fn validate(

@@ -1,0 +1,136 @@
+//! A client of the admin API, for `kuayu agreement load|list|show|revoke|simulate` and
+//! tests. Plain HTTP to a loopback listener (naming the administrator in `Kuayu-Admin`),
+//! or HTTPS with an administrator certificate.
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::Summary;
+use super::revoke::Report as RevokeReport;
+use super::simulate::Report as SimulateReport;
+use crate::agreement::Agreement;
+use crate::client::{ClientError, error_text};
+use crate::problem::Problem;
+use crate::tls::{self, Identity};
+
+/// A connection to a gateway's admin API.
+#[derive(Clone)]
+pub struct AdminClient {
+    http: reqwest::Client,
+    base: String,
+    name: String,
+}
+
+impl AdminClient {
+    /// Plain HTTP to a loopback admin listener, acting as `name`.
+    pub fn loopback(base: &str, name: &str) -> Result<Self, ClientError> {
+        tls::install_default_provider();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| ClientError::Transport(error_text(&e)))?;
+        Ok(AdminClient {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            name: name.to_owned(),
+        })
+    }
+
+    /// HTTPS with an administrator certificate (its name comes from the certificate).
+    pub fn tls(base: &str, ca_pem: &str, identity: &Identity) -> Result<Self, ClientError> {
+        let anchors =
+            tls::parse_certs(ca_pem).map_err(|e| ClientError::Transport(e.to_string()))?;
+        let http = tls::http_client(&anchors, identity, Duration::from_secs(60))
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        Ok(AdminClient {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            name: String::new(),
+        })
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, ClientError> {
+        let req = if self.name.is_empty() {
+            req
+        } else {
+            req.header("Kuayu-Admin", &self.name)
+        };
+        let response = req
+            .send()
+            .await
+            .map_err(|e| ClientError::Transport(error_text(&e)))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Transport(error_text(&e)))?;
+        if status.is_success() {
+            return serde_json::from_slice(&body).map_err(|e| ClientError::Unexpected {
+                status: status.as_u16(),
+                body: format!("{e}: {}", String::from_utf8_lossy(&body)),
+            });
+        }
+        match serde_json::from_slice::<Problem>(&body) {
+            Ok(p) => Err(ClientError::Problem(p)),
+            Err(_) => Err(ClientError::Unexpected {
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&body).into_owned(),
+            }),
+        }
+    }
+
+    /// `PUT /admin/v1/agreements`.
+    pub async fn load(&self, agreement: &Agreement) -> Result<Summary, ClientError> {
+        self.call(
+            self.http
+                .put(format!("{}/admin/v1/agreements", self.base))
+                .json(agreement),
+        )
+        .await
+    }
+
+    /// `GET /admin/v1/agreements`.
+    pub async fn list(&self) -> Result<Vec<Summary>, ClientError> {
+        self.call(self.http.get(format!("{}/admin/v1/agreements", self.base)))
+            .await
+    }
+
+    /// `GET /admin/v1/agreements/{id}`.
+    pub async fn show(&self, id: &str) -> Result<Value, ClientError> {
+        self.call(
+            self.http
+                .get(format!("{}/admin/v1/agreements/{id}", self.base)),
+        )
+        .await
+    }
+
+    /// `POST /admin/v1/agreements/{id}/revoke`.
+    pub async fn revoke(&self, id: &str, reason: &str) -> Result<RevokeReport, ClientError> {
+        self.call(
+            self.http
+                .post(format!("{}/admin/v1/agreements/{id}/revoke", self.base))
+                .json(&json!({"reason": reason})),
+        )
+        .await
+    }
+
+    /// `POST /admin/v1/agreements/simulate`.
+    pub async fn simulate(
+        &self,
+        agreement: &Agreement,
+        days: u32,
+    ) -> Result<SimulateReport, ClientError> {
+        let body = json!({"agreement": agreement, "days": days});
+        self.call(
+            self.http
+                .post(format!("{}/admin/v1/agreements/simulate", self.base))
+                .json(&body),
+        )
+        .await
+    }
+}

@@ -1,0 +1,43 @@
+//! HTTPS clients to peer gateways: one per (agreement version, peer), trusting only that
+//! peer's anchor in that agreement and presenting this gateway's federation certificate.
+//! Connections are pooled and reused; handshakes are rare.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::agreement::ActiveAgreement;
+use crate::ids::{RegionId, Sha256};
+use crate::tls::{self, Identity};
+
+/// The clients, built on first use.
+#[derive(Default)]
+pub struct PeerClients(Mutex<HashMap<(Sha256, RegionId), reqwest::Client>>);
+
+impl PeerClients {
+    /// The client for `peer` under `agreement`.
+    pub fn get(
+        &self,
+        agreement: &ActiveAgreement,
+        peer: &RegionId,
+        identity: &Identity,
+        timeout: Duration,
+    ) -> Result<reqwest::Client, String> {
+        let key = (agreement.digest, peer.clone());
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = map.get(&key) {
+            return Ok(c.clone());
+        }
+        let client = tls::http_client(agreement.anchors(peer), identity, timeout)
+            .map_err(|e| e.to_string())?;
+        map.insert(key, client.clone());
+        Ok(client)
+    }
+
+    /// The federation API URL of `peer` in `agreement`, with `path` appended.
+    pub fn url(agreement: &ActiveAgreement, peer: &RegionId, path: &str) -> Option<String> {
+        agreement
+            .party(peer)
+            .map(|p| format!("{}{path}", p.federation_endpoint.trim_end_matches('/')))
+    }
+}
