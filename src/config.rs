@@ -52,6 +52,25 @@ pub struct GatewayConfig {
     /// Outbox relay tuning.
     #[serde(default)]
     pub relay: RelayConfig,
+    /// Settings that weaken verification, for testing conformance tools only. Never set
+    /// in production; the gateway logs a warning at start when any is on.
+    #[serde(default, skip_serializing_if = "Danger::is_off")]
+    pub danger: Danger,
+}
+
+/// Settings that weaken verification (see [`GatewayConfig::danger`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Danger {
+    /// Skip the agreement's policies (a deliberately misconfigured peer).
+    pub skip_policy: bool,
+}
+
+impl Danger {
+    /// Whether every danger setting is off.
+    pub fn is_off(&self) -> bool {
+        self == &Danger::default()
+    }
 }
 
 /// The federation listener and this gateway's identity towards peers.

@@ -210,6 +210,7 @@ impl DevFederation {
                 })
                 .collect(),
             relay: relay.clone(),
+            danger: Default::default(),
         };
         let path = self.dir.join(r.as_str()).join("gateway.toml");
         std::fs::create_dir_all(self.dir.join(r.as_str())).map_err(err)?;

@@ -52,6 +52,8 @@ pub struct Gateway {
     pub rates: RateLimits,
     /// HTTPS clients to peer gateways.
     pub peers: PeerClients,
+    /// Weakened verification, for conformance testing only.
+    pub danger: crate::config::Danger,
     sqlite: Option<SqliteStore>,
 }
 
@@ -78,6 +80,9 @@ impl Gateway {
         clock: SharedClock,
     ) -> Result<(Arc<Gateway>, ServerTls), StartError> {
         tls::install_default_provider();
+        if !config.danger.is_off() {
+            tracing::warn!(danger = ?config.danger, "DANGER: this gateway skips checks the agreement requires; use it only to test conformance tools");
+        }
         let key =
             SigningKey::from_pem(&read(&config.signing_key, "signing key")?).map_err(|e| {
                 StartError(format!("signing key {}: {e}", config.signing_key.display()))
@@ -127,6 +132,7 @@ impl Gateway {
             region: config.region.clone(),
             rates: RateLimits::new(Arc::clone(&clock)),
             peers: PeerClients::default(),
+            danger: config.danger.clone(),
             clock,
             store: Arc::new(sqlite.clone()),
             agreements,

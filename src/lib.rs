@@ -35,6 +35,7 @@ pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod conformance;
 pub mod crypto;
 pub mod demo;
 pub mod devnet;

@@ -199,7 +199,12 @@ pub fn parse(json: serde_json::Value) -> Result<Unverified, Problem> {
 /// check: authorize, limits, validate, policy and rate, in that order, against
 /// `agreement`. Only a message that passes everything else counts against the rate.
 pub fn check(g: &Gateway, agreement: &ActiveAgreement, envelope: &Envelope) -> Result<(), Problem> {
-    check_terms(&g.schemas, agreement, envelope, envelope.created_at)?;
+    authorize(agreement, envelope)?;
+    limits(agreement, envelope)?;
+    validate(&g.schemas, agreement, envelope, envelope.created_at)?;
+    if !g.danger.skip_policy {
+        policy(agreement, envelope)?;
+    }
     rate(g, agreement, envelope)
 }
 

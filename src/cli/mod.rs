@@ -59,6 +59,34 @@ enum Command {
         #[command(subcommand)]
         command: SchemasCommand,
     },
+    /// Send every fixture of an agreement's schemas to a partner gateway (test mode: never
+    /// delivered to a court) and report which it treats as the agreement says.
+    Conformance {
+        /// The partner's federation API, e.g. https://gw.cq.example:7443.
+        #[arg(long)]
+        peer: String,
+        /// The agreement, as both sides loaded it.
+        #[arg(long)]
+        agreement: PathBuf,
+        /// The region the kit speaks for.
+        #[arg(long)]
+        region: RegionId,
+        /// That region's federation certificate (PEM).
+        #[arg(long)]
+        cert: PathBuf,
+        /// Its private key.
+        #[arg(long)]
+        key: PathBuf,
+        /// That region's gateway message key (PKCS#8 PEM).
+        #[arg(long)]
+        signing_key: PathBuf,
+        /// Sending court (default: the first the agreement lists for the region).
+        #[arg(long)]
+        from_court: Option<CourtId>,
+        /// Receiving court (default: the first the agreement lists for the partner).
+        #[arg(long)]
+        to_court: Option<CourtId>,
+    },
     /// Check documents against the schema of a message kind (as the sample agreement maps
     /// it) or a named schema.
     Validate {
@@ -181,6 +209,35 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             schema,
             files,
         } => validate(kind, schema, &files),
+        Command::Conformance {
+            peer,
+            agreement,
+            region,
+            cert,
+            key,
+            signing_key,
+            from_court,
+            to_court,
+        } => {
+            let kit = crate::conformance::Kit {
+                agreement: Agreement::from_json(&std::fs::read_to_string(&agreement)?)?,
+                region,
+                identity: crate::tls::Identity::load(&cert, &key)?,
+                key: crate::crypto::SigningKey::from_pem(&std::fs::read_to_string(&signing_key)?)?,
+                peer_url: peer,
+                from: from_court,
+                to: to_court,
+            };
+            let report = runtime()?
+                .block_on(crate::conformance::run(&kit, SystemClock.now()))
+                .map_err(|e| anyhow::anyhow!(e))?;
+            println!("{report}");
+            Ok(if report.failures().count() == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
     }
 }
 

@@ -6,6 +6,7 @@ mod agreement_load;
 mod agreements;
 mod court_api;
 mod demo;
+mod dry_run;
 mod durability;
 mod federation_checks;
 mod journeys;
