@@ -409,3 +409,115 @@ async fn a_peer_that_loaded_a_newer_version_first_is_asked_to_retry_not_refused(
     assert_eq!(status, 200, "{body}");
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn schema_v1_and_v2_both_pass_during_the_migration_window_and_v1_is_refused_after_it() {
+    use kuayu::agreement::{SchemaPin, VersionWindow};
+    use kuayu::ids::MessageKind;
+    let t = TestFed::start().await;
+    let until = now(&t) + time::Duration::days(7);
+    let catalog = kuayu::schema::SchemaCatalog::embedded().unwrap();
+    let v2_schema = kuayu::envelope::SchemaRef {
+        id: "service-request".into(),
+        version: 2,
+    };
+    let migration = t
+        .fed
+        .amendment(|terms| {
+            let rule = terms
+                .kinds
+                .get_mut(&MessageKind::parse("service.request").unwrap())
+                .unwrap();
+            rule.versions = vec![
+                VersionWindow {
+                    version: 1,
+                    from: None,
+                    until: Some(until),
+                },
+                VersionWindow {
+                    version: 2,
+                    from: None,
+                    until: None,
+                },
+            ];
+            terms.schemas.push(SchemaPin {
+                id: "service-request".into(),
+                version: 2,
+                sha256: catalog.get(&v2_schema).unwrap().sha256,
+            });
+        })
+        .unwrap();
+    for region in ["SC", "CQ"] {
+        t.fed
+            .admin(region, "alice")
+            .unwrap()
+            .load(&migration)
+            .await
+            .unwrap();
+    }
+    let v2_doc = kuayu::demo::court::fixture("service-request", |d| {
+        d.get("returnCertificateTo").is_some()
+    })
+    .unwrap();
+    let versioned = |version: u32, payload: Value| {
+        let mut s = submission("service.request", "CQ0103");
+        s.schema_version = Some(version);
+        s.payload = payload;
+        s
+    };
+    let sc = t.court("SC0104");
+    // During the window: both versions pass, each checked against its own schema.
+    submit(&sc, &versioned(1, valid("service-request"))).await;
+    submit(&sc, &versioned(2, v2_doc.clone())).await;
+    let p = problem(
+        sc.submit(&versioned(2, valid("service-request")), None)
+            .await,
+    );
+    assert!(
+        p.is(Code::SchemaViolation)
+            && p.errors
+                .iter()
+                .any(|e| e.keyword == "required" && e.pointer.is_empty()),
+        "a v1 document is not a v2 one: {p}"
+    );
+    let sealed_in_window = {
+        let mut e = t.envelope(
+            "service.request",
+            "SC0104",
+            "CQ0103",
+            valid("service-request"),
+        );
+        e.agreement.version = 2;
+        e.agreement.sha256 = migration.terms.digest().unwrap();
+                e.created_at = until - time::Duration::minutes(1);
+        e.expires_at = until + time::Duration::days(1);
+        e
+    };
+
+    // After it: v1 is refused at the sender and at the receiver; v2 still passes.
+    t.clock
+        .advance(time::Duration::days(7) + time::Duration::minutes(1));
+    let p = problem(
+        sc.submit(&versioned(1, valid("service-request")), None)
+            .await,
+    );
+    assert!(
+        p.is(Code::SchemaViolation) && p.detail.contains("does not accept schema version 1"),
+        "{p}"
+    );
+    submit(&sc, &versioned(2, v2_doc)).await;
+    let mut late = sealed_in_window.clone();
+    late.id = kuayu::ids::MessageId::new();
+        late.created_at = now(&t);
+    late.expires_at = now(&t) + time::Duration::days(1);
+    let (status, body) = t.relay_as("SC", "CQ", late).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("schema_violation")),
+        "{body}"
+    );
+    // A message sealed inside the window is judged by when it was sealed, even if it arrives later.
+    let (status, body) = t.relay_as("SC", "CQ", sealed_in_window).await;
+    assert_eq!(status, 200, "{body}");
+    t.shutdown().await;
+}
