@@ -49,7 +49,8 @@ Every key in this folder is a test key with no value. Never use them for real tr
 Regenerate with `kuayu pki dev --out <this folder>`.\n\n\
 Per region `XX/`: `federation-ca.crt` (the region's trust anchor in agreements), `gateway.crt/.key`\n\
 (the gateway's federation certificate, `urn:kuayu:gateway:XX`), `court-ca.crt`, `court-api.crt/.key`,\n\
-`courts/<court>.crt/.key` (`urn:kuayu:court:<court>`), `root-key.pem` (party root key, signs\n\
+`courts/<court>.crt/.key` (`urn:kuayu:court:<court>`), `admin-ca.crt`, `admin-api.crt/.key`,\n\
+`admins/alice.crt/.key` (`urn:kuayu:admin:alice`), `root-key.pem` (party root key, signs\n\
 agreements), `message-key.pem` (gateway message key, signs envelopes and receipts), and their\n\
 public halves as base64 in `*.pub`.\n\
 `rogue/`: a CA no agreement names, with look-alike gateway and court certificates.\n";
@@ -219,6 +220,25 @@ pub fn generate(dir: &Path, regions: &[RegionSpec]) -> Result<DevPki, PkiError> 
                 )?,
             )?;
         }
+        let admin_ca = new_ca(&format!("kuayu {r} admin CA (TEST ONLY)"))?;
+        write(&rdir.join("admin-ca.crt"), &admin_ca.pem())?;
+        write_pair(
+            &rdir,
+            "admin-api",
+            leaf(
+                &admin_ca,
+                &format!("kuayu {r} admin API"),
+                None,
+                true,
+                false,
+            )?,
+        )?;
+        let alice = Participant::Admin("alice".into());
+        write_pair(
+            &rdir.join("admins"),
+            "alice",
+            leaf(&admin_ca, "administrator alice", Some(&alice), false, true)?,
+        )?;
         for name in ["root-key", "message-key"] {
             let key = SigningKey::generate();
             write(&rdir.join(format!("{name}.pem")), &key.to_pem())?;

@@ -489,7 +489,7 @@ async fn schema_v1_and_v2_both_pass_during_the_migration_window_and_v1_is_refuse
         );
         e.agreement.version = 2;
         e.agreement.sha256 = migration.terms.digest().unwrap();
-                e.created_at = until - time::Duration::minutes(1);
+        e.created_at = until - time::Duration::minutes(1);
         e.expires_at = until + time::Duration::days(1);
         e
     };
@@ -508,7 +508,7 @@ async fn schema_v1_and_v2_both_pass_during_the_migration_window_and_v1_is_refuse
     submit(&sc, &versioned(2, v2_doc)).await;
     let mut late = sealed_in_window.clone();
     late.id = kuayu::ids::MessageId::new();
-        late.created_at = now(&t);
+    late.created_at = now(&t);
     late.expires_at = now(&t) + time::Duration::days(1);
     let (status, body) = t.relay_as("SC", "CQ", late).await;
     assert_eq!(
@@ -519,5 +519,59 @@ async fn schema_v1_and_v2_both_pass_during_the_migration_window_and_v1_is_refuse
     // A message sealed inside the window is judged by when it was sealed, even if it arrives later.
     let (status, body) = t.relay_as("SC", "CQ", sealed_in_window).await;
     assert_eq!(status, 200, "{body}");
+    t.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_admin_listener_with_tls_requires_an_administrator_certificate() {
+    use kuayu::ids::{CourtId, RegionId};
+    use kuayu::tls::Identity;
+    let mut t = TestFed::start().await;
+    let sc = RegionId::parse("SC").unwrap();
+    // Sichuan's admin API, now with TLS and administrator certificates.
+    t.fed.stop("SC").await;
+    let path = &t.fed.configs[&sc];
+    let mut config = kuayu::config::GatewayConfig::load(path).unwrap();
+    let admin = config.admin.as_mut().unwrap();
+    admin.cert = Some(t.fed.pki.file(&sc, "admin-api.crt"));
+    admin.key = Some(t.fed.pki.file(&sc, "admin-api.key"));
+    admin.client_ca = Some(t.fed.pki.file(&sc, "admin-ca.crt"));
+    std::fs::write(path, config.to_toml()).unwrap();
+    t.fed.restart("SC").await.unwrap();
+    let url = format!("https://{}", t.fed.gateway("SC").admin_addr.unwrap());
+    let ca = t.fed.pki.pem(&sc, "admin-ca.crt").unwrap();
+    let alice = Identity::load(
+        &t.fed.pki.dir.join("SC/admins/alice.crt"),
+        &t.fed.pki.dir.join("SC/admins/alice.key"),
+    )
+    .unwrap();
+    let client = kuayu::admin::client::AdminClient::tls(&url, &ca, &alice).unwrap();
+    let v2 = t
+        .fed
+        .amendment(|terms| terms.title.push_str(" v2"))
+        .unwrap();
+    assert_eq!(client.load(&v2).await.unwrap().status, "active");
+    let log = t
+        .fed
+        .gateway("SC")
+        .gateway
+        .store
+        .audit_entries(0, 100)
+        .await
+        .unwrap();
+    assert!(
+        log.iter()
+            .any(|e| e.action == "agreement.loaded" && e.actor == "admin:alice"),
+        "{log:?}"
+    );
+    // A court's certificate is from another CA: the handshake fails.
+    let (cert, key) = t.fed.pki.court(&CourtId::parse("SC0104").unwrap());
+    let court =
+        kuayu::admin::client::AdminClient::tls(&url, &ca, &Identity::load(&cert, &key).unwrap())
+            .unwrap();
+    assert!(matches!(
+        court.list().await,
+        Err(kuayu::client::ClientError::Transport(_))
+    ));
     t.shutdown().await;
 }
