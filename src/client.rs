@@ -125,13 +125,21 @@ async fn answer<T: DeserializeOwned>(
     sent: reqwest::Result<reqwest::Response>,
     expected: StatusCode,
 ) -> Result<T, ClientError> {
+    decode(sent, |status| status == expected).await
+}
+
+/// Reads a gateway's answer: the body as `T` when `ok(status)`, else its problem document.
+pub async fn decode<T: DeserializeOwned>(
+    sent: reqwest::Result<reqwest::Response>,
+    ok: impl Fn(StatusCode) -> bool,
+) -> Result<T, ClientError> {
     let response = sent.map_err(|e| ClientError::Transport(error_text(&e)))?;
     let status = response.status();
     let body = response
         .bytes()
         .await
         .map_err(|e| ClientError::Transport(error_text(&e)))?;
-    if status == expected {
+    if ok(status) {
         return serde_json::from_slice(&body).map_err(|e| ClientError::Unexpected {
             status: status.as_u16(),
             body: format!("{e}: {}", String::from_utf8_lossy(&body)),

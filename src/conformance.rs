@@ -163,7 +163,8 @@ pub async fn run(kit: &Kit, now: OffsetDateTime) -> Result<Report, String> {
                         recipient: Address::of(&to),
                         in_reply_to: (!kind.is_request()).then(MessageId::new),
                         created_at: now,
-                                                expires_at: now + time::Duration::hours(i64::from(terms.limits.message_ttl_hours)),
+                        expires_at: now
+                            + time::Duration::hours(i64::from(terms.limits.message_ttl_hours)),
                         priority: Priority::Normal,
                         test: true,
                         payload,

@@ -11,8 +11,7 @@ use super::Summary;
 use super::revoke::Report as RevokeReport;
 use super::simulate::Report as SimulateReport;
 use crate::agreement::Agreement;
-use crate::client::{ClientError, error_text};
-use crate::problem::Problem;
+use crate::client::{ClientError, decode, error_text};
 use crate::tls::{self, Identity};
 
 /// A connection to a gateway's admin API.
@@ -60,28 +59,7 @@ impl AdminClient {
         } else {
             req.header("Kuayu-Admin", &self.name)
         };
-        let response = req
-            .send()
-            .await
-            .map_err(|e| ClientError::Transport(error_text(&e)))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| ClientError::Transport(error_text(&e)))?;
-        if status.is_success() {
-            return serde_json::from_slice(&body).map_err(|e| ClientError::Unexpected {
-                status: status.as_u16(),
-                body: format!("{e}: {}", String::from_utf8_lossy(&body)),
-            });
-        }
-        match serde_json::from_slice::<Problem>(&body) {
-            Ok(p) => Err(ClientError::Problem(p)),
-            Err(_) => Err(ClientError::Unexpected {
-                status: status.as_u16(),
-                body: String::from_utf8_lossy(&body).into_owned(),
-            }),
-        }
+        decode(req.send().await, |status| status.is_success()).await
     }
 
     /// `PUT /admin/v1/agreements`.

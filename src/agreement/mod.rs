@@ -9,6 +9,7 @@
 //! - [`verify`]: signature and validity checks, and activation.
 //! - [`registry`]: the set of active agreements a gateway routes by.
 
+mod active;
 pub mod admin;
 pub mod model;
 pub mod registry;

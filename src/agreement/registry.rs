@@ -10,17 +10,14 @@
 
 use std::sync::{Arc, RwLock};
 
-use rustls::server::danger::ClientCertVerifier;
 use rustls_pki_types::CertificateDer;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::model::{Agreement, Party, Terms};
-use super::verify::AgreementError;
+pub use super::active::ActiveAgreement;
+use super::model::{Agreement, Terms};
 use crate::envelope::AgreementRef;
 use crate::ids::{AgreementId, MessageKind, RegionId, Sha256};
-use crate::policy::PolicyEngine;
-use crate::tls;
 
 /// How long after an amendment takes effect a peer may still open requests under the
 /// version it replaced: gateways load an amendment at slightly different moments, and a
@@ -70,102 +67,6 @@ pub struct Revocation {
     pub by: String,
     /// Why, in words.
     pub reason: String,
-}
-
-/// A fully signed agreement version whose terms passed every check, with what routing,
-/// TLS and policy need precomputed.
-pub struct ActiveAgreement {
-    /// The signed document.
-    pub document: Agreement,
-    /// The agreement hash envelopes must carry.
-    pub digest: Sha256,
-    /// The compiled policies.
-    pub policy: PolicyEngine,
-    trust: Vec<(RegionId, PartyTrust)>,
-}
-
-struct PartyTrust {
-    anchors: Vec<CertificateDer<'static>>,
-    verifier: Arc<dyn ClientCertVerifier>,
-}
-
-impl std::fmt::Debug for ActiveAgreement {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ActiveAgreement")
-            .field("id", &self.terms().id)
-            .field("version", &self.terms().version)
-            .field("digest", &self.digest)
-            .finish()
-    }
-}
-
-impl ActiveAgreement {
-    /// Precomputes the hash, each party's certificate verifier and the policies. Call
-    /// through [`super::activate`] or [`super::verify::admit`], which run the checks first.
-    pub(super) fn new(document: Agreement) -> Result<Self, AgreementError> {
-        Self::build(document)
-    }
-
-    /// An unsigned candidate, for dry runs only: its signatures are not checked, so it
-    /// must never be installed in a registry.
-    pub fn candidate(document: Agreement) -> Result<Self, AgreementError> {
-        Self::build(document)
-    }
-
-    fn build(document: Agreement) -> Result<Self, AgreementError> {
-        let terms = &document.terms;
-        let inconsistent = |why: String| AgreementError::Inconsistent {
-            id: terms.id.to_string(),
-            version: terms.version,
-            why,
-        };
-        let digest = terms
-            .digest()
-            .map_err(|e| AgreementError::Malformed(e.to_string()))?;
-        let mut trust = Vec::new();
-        for p in &terms.parties {
-            let anchors =
-                tls::parse_certs(&p.trust_anchor).map_err(|e| inconsistent(e.to_string()))?;
-            let verifier =
-                tls::client_verifier(&anchors).map_err(|e| inconsistent(e.to_string()))?;
-            trust.push((p.region.clone(), PartyTrust { anchors, verifier }));
-        }
-        let policy = PolicyEngine::compile(terms).map_err(inconsistent)?;
-        Ok(ActiveAgreement {
-            document,
-            digest,
-            policy,
-            trust,
-        })
-    }
-
-    /// The agreed terms.
-    pub fn terms(&self) -> &Terms {
-        &self.document.terms
-    }
-
-    /// The party for `region`.
-    pub fn party(&self, region: &RegionId) -> Option<&Party> {
-        self.terms().party(region)
-    }
-
-    /// The trust anchors of `region`'s gateway certificates.
-    pub fn anchors(&self, region: &RegionId) -> &[CertificateDer<'static>] {
-        self.trust
-            .iter()
-            .find(|(r, _)| r == region)
-            .map(|(_, t)| t.anchors.as_slice())
-            .unwrap_or_default()
-    }
-
-    /// Whether the TLS client certificate chain `chain` was issued under `region`'s
-    /// trust anchor in this agreement: the identity check of the federation API.
-    pub fn certifies(&self, region: &RegionId, chain: &[CertificateDer<'static>]) -> bool {
-        self.trust
-            .iter()
-            .find(|(r, _)| r == region)
-            .is_some_and(|(_, t)| tls::chain_verifies(t.verifier.as_ref(), chain))
-    }
 }
 
 /// One loaded agreement version.

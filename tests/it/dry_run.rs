@@ -143,9 +143,15 @@ async fn conformance_passes_against_kuayu_and_names_the_exact_failures_of_a_misc
     // As a partner runs it: the command, with Sichuan's test credentials.
     let sc = RegionId::parse("SC").unwrap();
     let agreement = t.fed.dir.join("agreement.json");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_kuayu"));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kuayu"));
     command
-        .args(["conformance", "--peer", &format!("https://{}", t.fed.gateway("CQ").federation_addr), "--region", "SC"])
+        .args([
+            "conformance",
+            "--peer",
+            &format!("https://{}", t.fed.gateway("CQ").federation_addr),
+            "--region",
+            "SC",
+        ])
         .arg("--agreement")
         .arg(&agreement)
         .arg("--cert")
@@ -155,7 +161,10 @@ async fn conformance_passes_against_kuayu_and_names_the_exact_failures_of_a_misc
         .arg("--signing-key")
         .arg(t.fed.pki.file(&sc, "message-key.pem"));
     // The gateways run on this test's runtime: wait for the command off it.
-    let out = tokio::task::spawn_blocking(move || command.output()).await.unwrap().unwrap();
+    let out = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && text.contains(" 0 do not"),
