@@ -11,7 +11,7 @@ use crate::pipeline;
 use crate::problem::{Code, Problem};
 use crate::receipt::{Hop, Receipt};
 use crate::store::{Event, Inbound, InboundOutcome, RequestRecord, Role, StateChange};
-use crate::workflow;
+use crate::workflow::{self, lifecycle};
 
 /// Handles `POST /federation/v1/messages`.
 pub async fn receive(
@@ -132,22 +132,16 @@ pub async fn receive(
                 ),
             ));
         }
-        if workflow::is_terminal(&record.state) {
-            return Err(Problem::new(
-                Code::Conflict,
-                format!(
-                    "request {request_id} is {}; it takes no more updates",
-                    record.state
-                ),
-            ));
-        }
+        let event = lifecycle::event_of(&e.kind, &e.payload);
+        let state = lifecycle::transition(record.family, &record.state, &event)
+            .map_err(|illegal| Problem::illegal(record.family, &request_id, illegal))?;
         if record.family != e.kind.family() {
             return Err(Problem::new(
                 Code::BadRequest,
                 format!("{} cannot update a {} request", e.kind, record.family),
             ));
         }
-        let state = workflow::state_after(&e.kind, &e.payload);
+
         let mut event = Event::new(format!("received {}", e.kind), actor);
         event.detail = serde_json::json!({"kind": e.kind});
         (Some(StateChange::Advance { request_id, state }), event)

@@ -17,7 +17,7 @@ use crate::receipt::{Hop, Receipt};
 use crate::store::{
     Event, Idempotency, Outbound, OutboundOutcome, RequestRecord, Role, StateChange,
 };
-use crate::workflow;
+use crate::workflow::{self, lifecycle};
 
 /// The longest idempotency key accepted.
 pub const MAX_IDEMPOTENCY_KEY: usize = 128;
@@ -113,19 +113,13 @@ pub async fn update(
             ),
         ));
     }
-    if workflow::is_terminal(&record.state) {
-        return Err(Problem::new(
-            Code::Conflict,
-            format!(
-                "request {request_id} is {}; it takes no more updates",
-                record.state
-            ),
-        ));
-    }
+    let event = lifecycle::event_of(&body.kind, &body.payload);
+    let state = lifecycle::transition(record.family, &record.state, &event)
+        .map_err(|e| Problem::illegal(record.family, &request_id, e))?;
     let recipient = Address::of(&record.requesting_court);
     // Work finishes under the agreement version it was accepted with.
     let agreement = pipeline::resolve_accepted(g, &record.agreement_sha256)?;
-    let state = workflow::state_after(&body.kind, &body.payload);
+
     let envelope = build(
         g,
         &agreement,

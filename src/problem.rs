@@ -30,6 +30,8 @@ pub enum Code {
     PolicyDenied,
     /// 409: the agreement the message travels under was revoked.
     AgreementRevoked,
+    /// 409: the update is not a legal next step of the request; `allowed` lists those that are.
+    IllegalTransition,
     /// 429: over the agreement's rate for this court and kind; see `Retry-After`.
     RateLimited,
     /// 422: the payload does not satisfy the pinned schema; `errors` lists each failing field.
@@ -64,6 +66,7 @@ impl Code {
         Code::KindNotPermitted,
         Code::PolicyDenied,
         Code::AgreementRevoked,
+        Code::IllegalTransition,
         Code::RateLimited,
         Code::SchemaViolation,
         Code::PayloadTooLarge,
@@ -88,6 +91,7 @@ impl Code {
             Code::KindNotPermitted => "kind_not_permitted",
             Code::PolicyDenied => "policy_denied",
             Code::AgreementRevoked => "agreement_revoked",
+            Code::IllegalTransition => "illegal_transition",
             Code::RateLimited => "rate_limited",
             Code::SchemaViolation => "schema_violation",
             Code::PayloadTooLarge => "payload_too_large",
@@ -109,7 +113,10 @@ impl Code {
             Code::IdentityMismatch | Code::KindNotPermitted | Code::PolicyDenied => 403,
             Code::NotFound => 404,
             Code::MethodNotAllowed => 405,
-            Code::AgreementMismatch | Code::AgreementRevoked | Code::Conflict => 409,
+            Code::AgreementMismatch
+            | Code::AgreementRevoked
+            | Code::IllegalTransition
+            | Code::Conflict => 409,
             Code::PayloadTooLarge => 413,
             Code::RateLimited => 429,
             Code::UnknownAgreement
@@ -133,6 +140,7 @@ impl Code {
             Code::KindNotPermitted => "Kind not permitted in this direction",
             Code::PolicyDenied => "Denied by the agreement's policy",
             Code::AgreementRevoked => "Agreement revoked",
+            Code::IllegalTransition => "Not a legal next step",
             Code::RateLimited => "Over the agreement's rate",
             Code::SchemaViolation => "Payload violates its schema",
             Code::PayloadTooLarge => "Over the agreement's limits",
@@ -171,6 +179,9 @@ pub struct Problem {
     /// For `schema_violation`: each failing field.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<Violation>,
+    /// For `illegal_transition`: the events that are legal from the request's state.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed: Vec<String>,
     /// For `policy_denied`: the policies that decided it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<String>,
@@ -189,6 +200,7 @@ impl Problem {
             detail: detail.into(),
             code: code.as_str().to_owned(),
             errors: Vec::new(),
+            allowed: Vec::new(),
             policies: Vec::new(),
             retry_after: None,
         }
@@ -220,6 +232,28 @@ impl Problem {
             Code::Internal,
             "the gateway failed to process this request; it has been logged",
         )
+    }
+
+    /// An `illegal_transition` for a request of `family` (its lifecycle refused the step).
+    pub fn illegal(
+        family: crate::ids::Family,
+        request: &crate::ids::MessageId,
+        e: crate::workflow::lifecycle::Illegal,
+    ) -> Self {
+        let allowed = if e.allowed.is_empty() {
+            "nothing: it is finished".to_owned()
+        } else {
+            e.allowed.join(", ")
+        };
+        let mut p = Problem::new(
+            Code::IllegalTransition,
+            format!(
+                "{family} request {request} is {}; {} is not a legal next step (allowed: {allowed})",
+                e.state, e.event
+            ),
+        );
+        p.allowed = e.allowed.iter().map(|a| (*a).to_owned()).collect();
+        p
     }
 
     /// Whether the code is `code`.

@@ -49,12 +49,9 @@ pub fn answers(family: Family) -> Vec<(MessageKind, Value)> {
             field_is(d, "status", "served")
         }),
         Family::Printing => {
-            push("event", "printing-event", &|d| {
-                field_is(d, "event", "posted")
-            });
-            push("event", "printing-event", &|d| {
-                field_is(d, "event", "delivered")
-            });
+            for event in ["printed", "posted", "delivered"] {
+                push("event", "printing-event", &|d| field_is(d, "event", event));
+            }
         }
         Family::Evidence => push("result", "evidence-result", &|d| {
             field_is(d, "type", "completion")

@@ -186,6 +186,7 @@ async fn an_amendment_with_a_future_effective_date_activates_at_that_date() {
         payload: valid("service-result"),
         attachments: vec![],
     };
+    accept(&t.court("CQ0103"), before.request_id, "service").await;
     let answer = t
         .court("CQ0103")
         .update(before.request_id, &result)

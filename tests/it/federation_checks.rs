@@ -262,6 +262,7 @@ async fn an_update_to_a_finished_request_is_refused_by_the_receiver_too() {
         payload: valid("service-result"),
         attachments: vec![],
     };
+    accept(&t.court("CQ0103"), a.request_id, "service").await;
     t.court("CQ0103")
         .update(a.request_id, &result)
         .await
@@ -277,7 +278,7 @@ async fn an_update_to_a_finished_request_is_refused_by_the_receiver_too() {
     );
     late.in_reply_to = Some(a.request_id);
     let (status, body) = t.relay_as("CQ", "SC", late).await;
-    assert_problem(status, &body, 409, "conflict");
+    assert_problem(status, &body, 409, "illegal_transition");
     assert_eq!(
         sc.request(a.request_id).await.unwrap()["state"],
         "completed"

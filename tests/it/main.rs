@@ -10,6 +10,7 @@ mod dry_run;
 mod durability;
 mod federation_checks;
 mod journeys;
+mod lifecycles;
 mod policy;
 mod schemas_cli;
 mod store;

@@ -226,3 +226,22 @@ pub fn problem<T: std::fmt::Debug>(r: Result<T, kuayu::client::ClientError>) -> 
 pub async fn submit(client: &CourtClient, s: &Submission) -> Accepted {
     client.submit(s, None).await.expect("submission accepted")
 }
+
+/// An update of `kind` with `payload`.
+pub fn update(kind: &str, payload: Value) -> kuayu::api::UpdateSubmission {
+    kuayu::api::UpdateSubmission {
+        kind: MessageKind::parse(kind).unwrap(),
+        schema_version: None,
+        payload,
+        attachments: vec![],
+    }
+}
+
+/// The executing court accepts the request (a status update), as a court clerk would first.
+pub async fn accept(executor: &CourtClient, id: MessageId, family: &str) {
+    let status = serde_json::json!({"status": "accepted", "at": "2026-11-25T08:00:00Z"});
+    executor
+        .update(id, &update(&format!("{family}.status"), status))
+        .await
+        .expect("accepted");
+}

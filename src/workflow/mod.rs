@@ -1,4 +1,4 @@
-//! Request states and how updates move them.
+//! Request states and how updates move them ([`lifecycle`] has the tables per kind).
 //!
 //! The requesting side sees `submitted → relayed → …`; the executing side sees
 //! `received → retrieved → …`. Updates from the executing court move both sides to the
@@ -6,9 +6,7 @@
 //! `rejected` means the peer gateway refused the message itself; `failed`, that it
 //! could not be delivered before it expired.
 
-use serde_json::Value;
-
-use crate::ids::MessageKind;
+pub mod lifecycle;
 
 /// A new request at the sending gateway.
 pub const SUBMITTED: &str = "submitted";
@@ -29,36 +27,18 @@ pub const REJECTED: &str = "rejected";
 /// It could not be delivered before it expired.
 pub const FAILED: &str = "failed";
 
-/// States after which no update is accepted.
-pub const TERMINAL: &[&str] = &[COMPLETED, "refused", RETURNED, REJECTED, FAILED];
+/// States after which no update is accepted (but for a print job's scanned return
+/// receipt, see [`lifecycle`]).
+pub const TERMINAL: &[&str] = &[
+    COMPLETED,
+    "refused",
+    RETURNED,
+    REJECTED,
+    FAILED,
+    "mail_returned",
+];
 
 /// Whether `state` is final.
 pub fn is_terminal(state: &str) -> bool {
     TERMINAL.contains(&state)
-}
-
-/// The state an update of `kind` with `payload` moves its request to.
-pub fn state_after(kind: &MessageKind, payload: &Value) -> String {
-    let field = |name: &str| {
-        payload
-            .get(name)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-    };
-    match kind.document() {
-        "status" => match field("status") {
-            "" => IN_PROGRESS.to_owned(),
-            status => status.to_owned(),
-        },
-        "result" => match field("type") {
-            "" | "completion" => COMPLETED.to_owned(),
-            "acknowledgement" => "accepted".to_owned(),
-            _ => IN_PROGRESS.to_owned(),
-        },
-        "event" => match field("event") {
-            "delivered" | "returned" => COMPLETED.to_owned(),
-            _ => IN_PROGRESS.to_owned(),
-        },
-        _ => IN_PROGRESS.to_owned(),
-    }
 }
