@@ -30,6 +30,7 @@
 pub mod admin;
 pub mod agreement;
 pub mod api;
+pub mod calendar;
 pub mod audit;
 pub mod cli;
 pub mod client;
