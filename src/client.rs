@@ -102,6 +102,12 @@ impl CourtClient {
         .await
     }
 
+    /// `GET /v1/requests[?overdue=true]`: the court's requests, newest first.
+    pub async fn requests(&self, overdue: bool) -> Result<Value, ClientError> {
+        let url = format!("{}/v1/requests?overdue={overdue}", self.base);
+        answer(self.http.get(url).send().await, StatusCode::OK).await
+    }
+
     /// `GET /v1/inbox?after=…&limit=…`.
     pub async fn inbox(&self, after: i64, limit: i64) -> Result<InboxPage, ClientError> {
         let url = format!("{}/v1/inbox?after={after}&limit={limit}", self.base);

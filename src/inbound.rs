@@ -11,6 +11,7 @@ use crate::pipeline;
 use crate::problem::{Code, Problem};
 use crate::receipt::{Hop, Receipt};
 use crate::store::{Event, Inbound, InboundOutcome, RequestRecord, Role, StateChange};
+use crate::workflow::deadlines::{self, Clocks};
 use crate::workflow::{self, lifecycle};
 
 /// Handles `POST /federation/v1/messages`.
@@ -77,8 +78,9 @@ pub async fn receive(
     }
 
     let actor = format!("gateway:{}", e.sender.region);
-    let (change, event) = if e.test {
-        (None, Event::new("test_received", actor))
+    let terms = agreement.terms();
+    let (change, event, clocks) = if e.test {
+        (None, Event::new("test_received", actor), Clocks::default())
     } else if e.kind.is_request() {
         let record = RequestRecord {
             id: e.id,
@@ -93,9 +95,14 @@ pub async fn receive(
             created_at: now,
             updated_at: now,
         };
+        let clocks = Clocks {
+            start: deadlines::on_receipt(terms, &e.kind, &e.payload, now),
+            meet: Vec::new(),
+        };
         (
             Some(StateChange::Open(record)),
             Event::new("received", actor),
+            clocks,
         )
     } else {
         let request_id = e.in_reply_to.ok_or_else(|| {
@@ -142,9 +149,17 @@ pub async fn receive(
             ));
         }
 
+        let clocks = Clocks {
+            start: deadlines::on_result(terms, &e.kind, &e.payload),
+            meet: deadlines::met_by(&event),
+        };
         let mut event = Event::new(format!("received {}", e.kind), actor);
         event.detail = serde_json::json!({"kind": e.kind});
-        (Some(StateChange::Advance { request_id, state }), event)
+        (
+            Some(StateChange::Advance { request_id, state }),
+            event,
+            clocks,
+        )
     };
     let digest = sealed.digest;
     let receipt = Receipt::issue(
@@ -165,6 +180,7 @@ pub async fn receive(
             change,
             event,
             inbox,
+            clocks,
             now,
         })
         .await

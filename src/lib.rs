@@ -30,8 +30,8 @@
 pub mod admin;
 pub mod agreement;
 pub mod api;
-pub mod calendar;
 pub mod audit;
+pub mod calendar;
 pub mod cli;
 pub mod client;
 pub mod clock;
@@ -58,4 +58,5 @@ pub mod schema;
 pub mod server;
 pub mod store;
 pub mod tls;
+pub mod watcher;
 pub mod workflow;

@@ -17,6 +17,7 @@ use crate::receipt::{Hop, Receipt};
 use crate::store::{
     Event, Idempotency, Outbound, OutboundOutcome, RequestRecord, Role, StateChange,
 };
+use crate::workflow::deadlines::{self, Clocks};
 use crate::workflow::{self, lifecycle};
 
 /// The longest idempotency key accepted.
@@ -81,7 +82,8 @@ pub async fn submit(
         updated_at: envelope.created_at,
     };
     let event = Event::new("submitted", format!("court:{court}"));
-    commit(g, envelope, StateChange::Open(request), event, key).await
+    let change = StateChange::Open(request);
+    commit(g, envelope, change, event, Clocks::default(), key).await
 }
 
 /// What `POST /v1/requests/{id}/updates` answers.
@@ -132,16 +134,14 @@ pub async fn update(
         body.payload,
         body.attachments,
     )?;
+    let clocks = Clocks {
+        start: Vec::new(),
+        meet: deadlines::met_by(&event),
+    };
     let mut event = Event::new(format!("sent {}", body.kind), format!("court:{court}"));
     event.detail = serde_json::json!({"kind": body.kind});
-    commit(
-        g,
-        envelope,
-        StateChange::Advance { request_id, state },
-        event,
-        None,
-    )
-    .await
+    let change = StateChange::Advance { request_id, state };
+    commit(g, envelope, change, event, clocks, None).await
 }
 
 /// Builds the envelope and runs the checks on it.
@@ -201,6 +201,7 @@ async fn commit(
     envelope: Envelope,
     change: StateChange,
     event: Event,
+    clocks: Clocks,
     idem: Option<Idempotency>,
 ) -> Result<Accepted, Problem> {
     let now = envelope.created_at;
@@ -246,6 +247,7 @@ async fn commit(
             change,
             event,
             idempotency,
+            clocks,
             now,
         })
         .await

@@ -202,6 +202,7 @@ pub fn check(g: &Gateway, agreement: &ActiveAgreement, envelope: &Envelope) -> R
     authorize(agreement, envelope)?;
     limits(agreement, envelope)?;
     validate(&g.schemas, agreement, envelope, envelope.created_at)?;
+    rules(agreement, envelope)?;
     if !g.danger.skip_policy {
         policy(agreement, envelope)?;
     }
@@ -219,7 +220,14 @@ pub fn check_terms(
     authorize(agreement, envelope)?;
     limits(agreement, envelope)?;
     validate(schemas, agreement, envelope, at)?;
+    rules(agreement, envelope)?;
     policy(agreement, envelope)
+}
+
+/// rules: what the law fixes beyond the schema, with the agreement's figures (a freeze no
+/// longer than its asset type allows).
+pub fn rules(agreement: &ActiveAgreement, e: &Envelope) -> Result<(), Problem> {
+    crate::workflow::deadlines::check_freeze_periods(agreement.terms(), &e.kind, &e.payload)
 }
 
 /// policy: the agreement's Cedar policies permit the message. An agreement without

@@ -32,6 +32,8 @@ pub enum Code {
     AgreementRevoked,
     /// 409: the update is not a legal next step of the request; `allowed` lists those that are.
     IllegalTransition,
+    /// 422: a freeze longer than the agreement allows for the asset's type.
+    FreezePeriodExceeded,
     /// 429: over the agreement's rate for this court and kind; see `Retry-After`.
     RateLimited,
     /// 422: the payload does not satisfy the pinned schema; `errors` lists each failing field.
@@ -67,6 +69,7 @@ impl Code {
         Code::PolicyDenied,
         Code::AgreementRevoked,
         Code::IllegalTransition,
+        Code::FreezePeriodExceeded,
         Code::RateLimited,
         Code::SchemaViolation,
         Code::PayloadTooLarge,
@@ -92,6 +95,7 @@ impl Code {
             Code::PolicyDenied => "policy_denied",
             Code::AgreementRevoked => "agreement_revoked",
             Code::IllegalTransition => "illegal_transition",
+            Code::FreezePeriodExceeded => "freeze_period_exceeded",
             Code::RateLimited => "rate_limited",
             Code::SchemaViolation => "schema_violation",
             Code::PayloadTooLarge => "payload_too_large",
@@ -122,7 +126,8 @@ impl Code {
             Code::UnknownAgreement
             | Code::SchemaViolation
             | Code::Expired
-            | Code::UnknownRecipient => 422,
+            | Code::UnknownRecipient
+            | Code::FreezePeriodExceeded => 422,
             Code::Internal => 500,
             Code::Unavailable => 503,
         }
@@ -141,6 +146,7 @@ impl Code {
             Code::PolicyDenied => "Denied by the agreement's policy",
             Code::AgreementRevoked => "Agreement revoked",
             Code::IllegalTransition => "Not a legal next step",
+            Code::FreezePeriodExceeded => "Freeze longer than the law allows",
             Code::RateLimited => "Over the agreement's rate",
             Code::SchemaViolation => "Payload violates its schema",
             Code::PayloadTooLarge => "Over the agreement's limits",

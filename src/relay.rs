@@ -19,7 +19,7 @@ use crate::pipeline;
 use crate::problem::{Code, Problem};
 use crate::receipt::Hop;
 use crate::store::{Event, OutboxItem, StateChange};
-use crate::workflow;
+use crate::workflow::{self, deadlines, deadlines::Clocks};
 
 /// Most due items read per pass.
 const BATCH: i64 = 64;
@@ -93,6 +93,18 @@ pub async fn run(g: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
+/// The deadlines a request starts, from when the peer committed it (its receipt's time):
+/// the same due times the executing gateway keeps.
+fn started_at_peer(g: &Gateway, e: &Envelope, committed: time::OffsetDateTime) -> Clocks {
+    let Some((agreement, _)) = g.agreements.by_digest(&e.agreement.sha256, g.clock.now()) else {
+        return Clocks::default();
+    };
+    Clocks {
+        start: deadlines::on_receipt(agreement.terms(), &e.kind, &e.payload, committed),
+        meet: Vec::new(),
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -125,8 +137,13 @@ async fn deliver(g: &Gateway, item: OutboxItem) {
             };
             let mut event = Event::new("relayed", format!("gateway:{}", item.peer));
             event.detail = serde_json::json!({"peer": item.peer, "attempts": item.attempts + 1});
+            let clocks = envelope
+                .as_ref()
+                .filter(|_| is_request)
+                .map(|e| started_at_peer(g, e, receipt.at))
+                .unwrap_or_default();
             g.store
-                .outbox_delivered(&item, receipt, Some(change), event, now)
+                .outbox_delivered(&item, receipt, Some(change), event, clocks, now)
                 .await
         }
         Outcome::Retry(error) => {

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use crate::clock::SharedClock;
 use crate::config::GatewayConfig;
 use crate::gateway::{Gateway, ServerTls, StartError};
-use crate::{http, relay};
+use crate::{http, relay, watcher};
 
 /// The two listening sockets of a gateway.
 pub struct Listeners {
@@ -57,7 +57,7 @@ pub struct RunningGateway {
     tasks: Vec<JoinHandle<()>>,
 }
 
-/// Serves both listeners and runs the relay.
+/// Serves the listeners and runs the relay and the deadline watcher.
 pub fn start(
     gateway: Arc<Gateway>,
     tls: ServerTls,
@@ -84,6 +84,7 @@ pub fn start(
             signal.clone(),
         )),
         tokio::spawn(relay::run(Arc::clone(&gateway), signal.clone())),
+        tokio::spawn(watcher::run(Arc::clone(&gateway), signal.clone())),
     ];
     if let Some(listener) = listeners.admin {
         let app = http::admin::router(Arc::clone(&gateway));

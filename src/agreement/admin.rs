@@ -148,6 +148,17 @@ pub fn summary(agreement: &Agreement) -> String {
         t.limits.max_payload_bytes, t.limits.max_attachments, t.limits.message_ttl_hours
     )
     .ok();
+    let c = t.calendar();
+    let years: std::collections::BTreeSet<i32> = c.holidays.iter().map(|d| d.year()).collect();
+    writeln!(
+        out,
+        "  calendar  UTC{:+}, {} holidays and {} adjusted working days (years {:?})",
+        c.utc_offset_hours,
+        c.holidays.len(),
+        c.working_weekend_days.len(),
+        years
+    )
+    .ok();
     for (name, period) in &t.deadlines {
         writeln!(out, "  deadline  {name}: {period:?}").ok();
     }

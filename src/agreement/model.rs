@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::calendar::Calendar;
 use crate::crypto::{self, PublicKey, Signature};
 use crate::envelope::SchemaRef;
 use crate::ids::{AgreementId, CourtId, MessageKind, RegionId, Sha256};
@@ -70,6 +71,10 @@ pub struct Terms {
     /// Legal deadlines, by name (see `agreements/README.md`).
     #[serde(default)]
     pub deadlines: BTreeMap<String, Period>,
+    /// The calendar deadlines are counted on: time zone, public holidays and adjusted
+    /// working days for the years the agreement covers (default: UTC+8, Monday to Friday).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<Calendar>,
 }
 
 /// A region that is party to the agreement.
@@ -324,6 +329,12 @@ impl Terms {
     /// The agreement hash: SHA-256 of the canonical form of the terms.
     pub fn digest(&self) -> Result<Sha256, serde_json::Error> {
         crypto::canonical_digest(self)
+    }
+
+    /// The calendar deadlines are counted on.
+    pub fn calendar(&self) -> &Calendar {
+        static DEFAULT: std::sync::LazyLock<Calendar> = std::sync::LazyLock::new(Calendar::default);
+        self.calendar.as_ref().unwrap_or(&DEFAULT)
     }
 
     /// The party for `region`, if it is one.

@@ -4,7 +4,8 @@
 //! | route | answer |
 //! |---|---|
 //! | `POST /v1/requests` (optional `Idempotency-Key`) | 202 [`Accepted`] |
-//! | `GET /v1/requests/{id}` | 200 request, history, messages, receipts |
+//! | `GET /v1/requests?overdue=true&limit=M` | 200 `{items}`: the court's requests, newest first (only overdue ones with `overdue=true`) |
+//! | `GET /v1/requests/{id}` | 200 request, history, messages, receipts, deadlines, `overdue` |
 //! | `POST /v1/requests/{id}/updates` | 202 [`Accepted`] |
 //! | `GET /v1/inbox?after=N&limit=M` | 200 [`InboxPage`] |
 //! | `GET /v1/agreements` | 200 the active signed agreements |
@@ -37,7 +38,7 @@ pub const INBOX_PAGE: (i64, i64) = (50, 500);
 /// The court API router.
 pub fn router(g: Arc<Gateway>) -> Router {
     Router::new()
-        .route("/v1/requests", post(submit))
+        .route("/v1/requests", post(submit).get(list))
         .route("/v1/requests/{id}", get(show))
         .route("/v1/requests/{id}/updates", post(update))
         .route("/v1/inbox", get(inbox))
@@ -154,7 +155,7 @@ async fn show(
         Role::Executor => v.record.requested_court == court,
     });
     match visible {
-        Some(view) => Ok(Json(view).into_response()),
+        Some(view) => Ok(Json(view.as_of(g.clock.now())).into_response()),
         None => Err(Problem::new(
             Code::NotFound,
             format!("court {court} has no request {id}"),
@@ -162,21 +163,52 @@ async fn show(
     }
 }
 
-fn query_number(query: &str, name: &str) -> Result<Option<i64>, Problem> {
-    for pair in query.split('&') {
-        if let Some(value) = pair
-            .strip_prefix(name)
+async fn list(
+    State(g): State<Arc<Gateway>>,
+    CourtIdentity(court): CourtIdentity,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Problem> {
+    let query = query.unwrap_or_default();
+    let overdue = match query_value(&query, "overdue") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(Problem::new(
+                Code::BadRequest,
+                format!("query parameter overdue must be true or false, not {other:?}"),
+            ));
+        }
+    };
+    let limit = query_number(&query, "limit")?
+        .unwrap_or(INBOX_PAGE.0)
+        .clamp(1, INBOX_PAGE.1);
+    let now = g.clock.now();
+    let items = g
+        .store
+        .requests(&court, overdue.then_some(now), limit)
+        .await
+        .map_err(Problem::internal)?;
+    Ok(Json(serde_json::json!({ "items": items })).into_response())
+}
+
+fn query_value<'q>(query: &'q str, name: &str) -> Option<&'q str> {
+    query.split('&').find_map(|pair| {
+        pair.strip_prefix(name)
             .and_then(|rest| rest.strip_prefix('='))
-        {
-            return value.parse::<i64>().map(Some).map_err(|_| {
+    })
+}
+
+fn query_number(query: &str, name: &str) -> Result<Option<i64>, Problem> {
+    query_value(query, name)
+        .map(|value| {
+            value.parse::<i64>().map_err(|_| {
                 Problem::new(
                     Code::BadRequest,
                     format!("query parameter {name} must be a whole number"),
                 )
-            });
-        }
-    }
-    Ok(None)
+            })
+        })
+        .transpose()
 }
 
 async fn inbox(

@@ -103,6 +103,7 @@ pub trait Store: Send + Sync {
         receipt: Receipt,
         change: Option<StateChange>,
         event: Event,
+        clocks: crate::workflow::deadlines::Clocks,
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
 
@@ -147,6 +148,19 @@ pub trait Store: Send + Sync {
         revoke: Revoke,
         now: OffsetDateTime,
     ) -> Result<Vec<Returned>, StoreError>;
+
+    /// Marks every deadline of open work, and every warning, whose time came by `now`: a
+    /// history entry on the request and a notice to our court, in one transaction.
+    async fn pass_deadlines(&self, now: OffsetDateTime) -> Result<Vec<Passed>, StoreError>;
+
+    /// `court`'s requests (either side), newest first; with `overdue_at`, only open ones
+    /// with a deadline unmet at that time.
+    async fn requests(
+        &self,
+        court: &CourtId,
+        overdue_at: Option<OffsetDateTime>,
+        limit: i64,
+    ) -> Result<Vec<RequestRecord>, StoreError>;
 
     /// The envelopes of every message (not test messages) committed at or after `from_ms`,
     /// oldest first: the traffic a dry run replays.

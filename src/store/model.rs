@@ -9,6 +9,7 @@ use crate::agreement::{Agreement, Revocation};
 use crate::envelope::Sealed;
 use crate::ids::{AgreementId, CourtId, Family, MessageId, MessageKind, RegionId, Sha256};
 use crate::receipt::Receipt;
+use crate::workflow::deadlines::{Clocks, DEADLINE};
 
 /// Which side of a request this gateway's court is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -153,6 +154,8 @@ pub struct Outbound {
     pub event: Event,
     /// The answer to keep for the court's idempotency key.
     pub idempotency: Option<Idempotency>,
+    /// What it does to the request's legal clocks.
+    pub clocks: Clocks,
     /// Now.
     pub now: OffsetDateTime,
 }
@@ -170,6 +173,8 @@ pub struct Inbound {
     pub event: Event,
     /// The court whose inbox it goes to (none for test messages).
     pub inbox: Option<CourtId>,
+    /// What it does to the request's legal clocks.
+    pub clocks: Clocks,
     /// Now.
     pub now: OffsetDateTime,
 }
@@ -247,6 +252,78 @@ pub struct RequestView {
     pub messages: Vec<MessageRecord>,
     /// Every receipt this gateway holds for them.
     pub receipts: Vec<Receipt>,
+    /// Its legal deadlines and warnings, earliest first.
+    pub deadlines: Vec<DeadlineRecord>,
+    /// Whether a deadline has passed unmet (as of when it was read).
+    pub overdue: bool,
+}
+
+impl RequestView {
+    /// The view as of `now`: each deadline's status, and whether the request is overdue.
+    pub fn as_of(mut self, now: OffsetDateTime) -> Self {
+        let open = !crate::workflow::is_terminal(&self.record.state);
+        for d in &mut self.deadlines {
+            d.status = d.status_at(now, open);
+        }
+        self.overdue = self.deadlines.iter().any(|d| d.status == "overdue");
+        self
+    }
+}
+
+/// A legal clock on a request.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadlineRecord {
+    /// The agreement's name for it, e.g. `service.serve`.
+    pub name: String,
+    /// `deadline` (work owed) or `warning` (notice ahead of time).
+    pub kind: String,
+    /// When it falls due.
+    #[serde(with = "crate::clock::ts")]
+    pub due_at: OffsetDateTime,
+    /// When the work that meets it was done.
+    #[serde(
+        with = "crate::clock::ts::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub met_at: Option<OffsetDateTime>,
+    /// When this gateway told its court the time had come.
+    #[serde(
+        with = "crate::clock::ts::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub notified_at: Option<OffsetDateTime>,
+    /// `pending`, `met`, `met_late`, `overdue`, `closed` (the request ended another way),
+    /// or for a warning `pending` and `due`.
+    pub status: String,
+}
+
+impl DeadlineRecord {
+    /// Its status at `now`, for a request still `open` or not.
+    pub fn status_at(&self, now: OffsetDateTime, open: bool) -> String {
+        let passed = self.due_at <= now;
+        let status = match (self.kind == DEADLINE, self.met_at) {
+            (false, _) if passed => "due",
+            (false, _) => "pending",
+            (true, Some(met)) if met > self.due_at => "met_late",
+            (true, Some(_)) => "met",
+            (true, None) if !open => "closed",
+            (true, None) if passed => "overdue",
+            (true, None) => "pending",
+        };
+        status.to_owned()
+    }
+}
+
+/// A deadline or warning whose time came, as the watcher handled it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Passed {
+    /// The request.
+    pub request_id: MessageId,
+    /// The deadline's name.
+    pub name: String,
+    /// The court of this region that was told.
+    pub court: CourtId,
 }
 
 /// One message in a court's inbox.

@@ -5,6 +5,7 @@
 mod agreement_load;
 mod agreements;
 mod court_api;
+mod deadlines;
 mod demo;
 mod dry_run;
 mod durability;

@@ -68,6 +68,7 @@ fn outbound(id: MessageId) -> Outbound {
         change: StateChange::Open(record),
         event: Event::new("submitted", "court:SC0104"),
         idempotency: None,
+        clocks: Default::default(),
         now,
     }
 }
@@ -140,6 +141,7 @@ async fn a_late_delivery_does_not_move_a_finished_request_back() {
             receipt,
             Some(change),
             Event::new("relayed", "gateway:CQ"),
+            Default::default(),
             kuayu::clock::Clock::now(&*clock),
         )
         .await
@@ -229,6 +231,7 @@ async fn one_requests_messages_leave_the_outbox_in_commit_order() {
                     request_id: request,
                 }),
                 event,
+                Default::default(),
                 datetime!(2026-11-25 08:00 UTC),
             )
             .await

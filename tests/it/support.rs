@@ -38,9 +38,14 @@ fn init_logs() {
 
 impl TestFed {
     pub async fn start() -> Self {
+        Self::start_at(datetime!(2026-11-25 08:00 UTC)).await
+    }
+
+    /// A federation whose clock starts at `now`.
+    pub async fn start_at(now: time::OffsetDateTime) -> Self {
         init_logs();
         let dir = tempfile::tempdir().expect("temp dir");
-        let clock = ManualClock::new(datetime!(2026-11-25 08:00 UTC));
+        let clock = ManualClock::new(now);
         let fed = DevFederation::start(dir.path(), DevOptions::new(clock.clone()))
             .await
             .expect("federation starts");

@@ -5,7 +5,7 @@ use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::SqliteStore;
-use super::tx::{append_audit, json_text};
+use super::tx::{append_audit, insert_notice, json_text};
 use crate::agreement::{Agreement, Revocation};
 use crate::clock::{from_unix_millis, rfc3339, unix_millis};
 use crate::ids::{CourtId, MessageId, Sha256};
@@ -156,16 +156,15 @@ impl SqliteStore {
                 .bind(&request)
                 .fetch_one(&mut *tx)
                 .await?;
-            sqlx::query(
-                "INSERT INTO inbox (court, message_id, request_id, kind, priority, received_at, notice) VALUES (?, ?, ?, ?, 1, ?, ?)",
+            insert_notice(
+                &mut tx,
+                &court,
+                &request,
+                &format!("{kind}.status"),
+                1,
+                at,
+                &notice,
             )
-            .bind(&court)
-            .bind(MessageId::new().to_string())
-            .bind(&request)
-            .bind(format!("{kind}.status"))
-            .bind(at)
-            .bind(json_text(&notice)?)
-            .execute(&mut *tx)
             .await?;
             returned.push(Returned {
                 request_id: MessageId::parse(&request)

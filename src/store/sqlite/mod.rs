@@ -5,6 +5,7 @@
 //! write lock; reads use their own pool and never wait for writers (WAL).
 
 mod agreements;
+mod deadlines;
 mod read;
 mod tx;
 mod write;
@@ -49,6 +50,11 @@ fn migrator() -> Migrator {
             2,
             "agreements",
             include_str!("../../../migrations/sqlite/0002_agreements.sql"),
+        ),
+        migration(
+            3,
+            "deadlines",
+            include_str!("../../../migrations/sqlite/0003_deadlines.sql"),
         ),
     ])
 }

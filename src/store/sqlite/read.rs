@@ -42,7 +42,7 @@ fn message_id(row: &SqliteRow, col: &str) -> Result<MessageId, StoreError> {
     parse(row, col, MessageId::parse)
 }
 
-fn request_record(row: &SqliteRow) -> Result<RequestRecord, StoreError> {
+pub(super) fn request_record(row: &SqliteRow) -> Result<RequestRecord, StoreError> {
     Ok(RequestRecord {
         id: message_id(row, "id")?,
         family: parse(row, "family", |s| Family::parse(s).ok_or("unknown family"))?,
@@ -177,11 +177,14 @@ impl SqliteStore {
             .iter()
             .map(|r| json(r, "body"))
             .collect::<Result<Vec<Receipt>, StoreError>>()?;
+        let deadlines = self.read_deadlines(id).await?;
         Ok(Some(RequestView {
             record,
             history,
             messages,
             receipts,
+            deadlines,
+            overdue: false,
         }))
     }
 

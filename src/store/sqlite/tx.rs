@@ -207,6 +207,31 @@ pub(super) async fn record(
     }
 }
 
+/// Puts a notice from this gateway (no message behind it) in `court`'s inbox.
+pub(super) async fn insert_notice(
+    tx: &mut Tx<'_>,
+    court: &str,
+    request_id: &str,
+    kind: &str,
+    priority: i64,
+    at: i64,
+    notice: &Value,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO inbox (court, message_id, request_id, kind, priority, received_at, notice) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(court)
+    .bind(MessageId::new().to_string())
+    .bind(request_id)
+    .bind(kind)
+    .bind(priority)
+    .bind(at)
+    .bind(json_text(notice)?)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 pub(super) async fn insert_receipt(
     tx: &mut Tx<'_>,
     request_id: MessageId,

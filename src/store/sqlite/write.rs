@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::SqliteStore;
+use super::deadlines::apply_clocks;
 use super::tx::{apply, finish_outbox, insert_message, insert_receipt, json_text, record};
 use crate::agreement::Agreement;
 use crate::audit::AuditEntry;
@@ -12,8 +13,10 @@ use crate::ids::{CourtId, MessageId, Sha256};
 use crate::receipt::Receipt;
 use crate::store::{
     Event, Idempotency, Inbound, InboundOutcome, InboxItem, Outbound, OutboundOutcome, OutboxItem,
-    RequestRecord, RequestView, Returned, Revoke, StateChange, Store, StoreError, StoredAgreement,
+    Passed, RequestRecord, RequestView, Returned, Revoke, StateChange, Store, StoreError,
+    StoredAgreement,
 };
+use crate::workflow::deadlines::Clocks;
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -40,6 +43,7 @@ impl Store for SqliteStore {
         }
         apply(&mut tx, &m.change, &m.event, Some(id), m.now).await?;
         let request_id = m.change.request_id();
+        apply_clocks(&mut tx, request_id, &m.clocks, m.now).await?;
         insert_receipt(&mut tx, request_id, &m.receipt).await?;
         sqlx::query(
             "INSERT INTO outbox (message_id, request_id, peer, priority, state, next_attempt_at, created_at)
@@ -87,6 +91,9 @@ impl Store for SqliteStore {
         }
         let request_id = m.sealed.envelope.in_reply_to.unwrap_or(id);
         record(&mut tx, m.change.as_ref(), &m.event, id, m.now).await?;
+        if m.change.is_some() {
+            apply_clocks(&mut tx, request_id, &m.clocks, m.now).await?;
+        }
         insert_receipt(&mut tx, request_id, &m.receipt).await?;
         if let Some(court) = &m.inbox {
             sqlx::query(
@@ -199,12 +206,14 @@ impl Store for SqliteStore {
         receipt: Receipt,
         change: Option<StateChange>,
         event: Event,
+        clocks: Clocks,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await?;
         finish_outbox(&mut tx, item, "delivered", now).await?;
         insert_receipt(&mut tx, item.request_id, &receipt).await?;
         record(&mut tx, change.as_ref(), &event, item.message_id, now).await?;
+        apply_clocks(&mut tx, item.request_id, &clocks, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -269,6 +278,19 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<Vec<Returned>, StoreError> {
         self.write_revocation(revoke, now).await
+    }
+
+    async fn pass_deadlines(&self, now: OffsetDateTime) -> Result<Vec<Passed>, StoreError> {
+        self.write_passed(now).await
+    }
+
+    async fn requests(
+        &self,
+        court: &CourtId,
+        overdue_at: Option<OffsetDateTime>,
+        limit: i64,
+    ) -> Result<Vec<RequestRecord>, StoreError> {
+        self.read_requests(court, overdue_at, limit).await
     }
 
     async fn messages_since(&self, from_ms: i64) -> Result<Vec<serde_json::Value>, StoreError> {

@@ -1,0 +1,215 @@
+//! The SQLite engine's legal clocks: starting and meeting them inside a message's
+//! transaction, and marking those whose time came (with a history entry and a notice to
+//! the court) in one transaction of their own.
+
+use serde_json::json;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use time::OffsetDateTime;
+
+use super::SqliteStore;
+use super::tx::{Tx, apply, insert_notice};
+use crate::clock::{from_unix_millis, rfc3339, unix_millis};
+use crate::ids::{CourtId, MessageId};
+use crate::store::{DeadlineRecord, Event, Passed, RequestRecord, StateChange, StoreError};
+use crate::workflow::{self, deadlines::Clocks, deadlines::WARNING};
+
+/// Starts and meets `request_id`'s clocks as `clocks` says.
+pub(super) async fn apply_clocks(
+    tx: &mut Tx<'_>,
+    request_id: MessageId,
+    clocks: &Clocks,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let id = request_id.to_string();
+    for due in &clocks.start {
+        sqlx::query(
+            "INSERT INTO deadlines (request_id, name, kind, due_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (request_id, name) DO NOTHING",
+        )
+        .bind(&id)
+        .bind(&due.name)
+        .bind(due.kind)
+        .bind(unix_millis(due.due_at))
+        .execute(&mut **tx)
+        .await?;
+    }
+    for name in &clocks.meet {
+        sqlx::query(
+            "UPDATE deadlines SET met_at = ? WHERE request_id = ? AND name = ? AND met_at IS NULL AND kind = 'deadline'",
+        )
+        .bind(unix_millis(now))
+        .bind(&id)
+        .bind(name)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+fn deadline(row: &SqliteRow) -> Result<DeadlineRecord, StoreError> {
+    let time = |col: &str| -> Result<Option<OffsetDateTime>, StoreError> {
+        Ok(row.try_get::<Option<i64>, _>(col)?.map(from_unix_millis))
+    };
+    Ok(DeadlineRecord {
+        name: row.try_get("name")?,
+        kind: row.try_get("kind")?,
+        due_at: from_unix_millis(row.try_get("due_at")?),
+        met_at: time("met_at")?,
+        notified_at: time("passed_at")?,
+        status: String::new(),
+    })
+}
+
+/// `state NOT IN (…terminal states…)`, to bind with [`workflow::TERMINAL`].
+fn not_terminal(column: &str) -> String {
+    let marks = vec!["?"; workflow::TERMINAL.len()].join(", ");
+    format!("{column} NOT IN ({marks})")
+}
+
+impl SqliteStore {
+    pub(super) async fn read_deadlines(
+        &self,
+        request_id: &MessageId,
+    ) -> Result<Vec<DeadlineRecord>, StoreError> {
+        sqlx::query("SELECT * FROM deadlines WHERE request_id = ? ORDER BY due_at, name")
+            .bind(request_id.to_string())
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(deadline)
+            .collect()
+    }
+
+    /// Marks every deadline (of work still open) and warning whose time came by `now`, with
+    /// a history entry and a notice to our court, in one transaction.
+    pub(super) async fn write_passed(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Passed>, StoreError> {
+        let at = unix_millis(now);
+        let mut tx = self.write.begin().await?;
+        let sql = format!(
+            "SELECT d.request_id, d.name, d.kind, d.due_at, r.role, r.family, r.priority,
+                    r.requesting_court, r.requested_court
+             FROM deadlines d JOIN requests r ON r.id = d.request_id
+             WHERE d.met_at IS NULL AND d.passed_at IS NULL AND d.due_at <= ?
+               AND (d.kind = 'warning' OR {})
+             ORDER BY d.due_at LIMIT 500",
+            not_terminal("r.state")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(at);
+        for state in workflow::TERMINAL {
+            query = query.bind(*state);
+        }
+        let rows = query.fetch_all(&mut *tx).await?;
+        let mut passed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let request: String = row.try_get("request_id")?;
+            let name: String = row.try_get("name")?;
+            let warning = row.try_get::<String, _>("kind")? == WARNING;
+            let due_at = from_unix_millis(row.try_get("due_at")?);
+            let court: String = if row.try_get::<String, _>("role")? == "requester" {
+                row.try_get("requesting_court")?
+            } else {
+                row.try_get("requested_court")?
+            };
+            sqlx::query("UPDATE deadlines SET passed_at = ? WHERE request_id = ? AND name = ?")
+                .bind(at)
+                .bind(&request)
+                .bind(&name)
+                .execute(&mut *tx)
+                .await?;
+            let request_id =
+                MessageId::parse(&request).map_err(|e| StoreError::Backend(e.to_string()))?;
+            let (status, text) = if warning {
+                (
+                    "warning",
+                    format!("{name}: the time to act came at {}", rfc3339(due_at)),
+                )
+            } else {
+                (
+                    "overdue",
+                    format!("deadline {name} passed unmet at {}", rfc3339(due_at)),
+                )
+            };
+            let detail = json!({"deadline": name, "dueAt": rfc3339(due_at)});
+            let event = Event {
+                name: status.to_owned(),
+                actor: "system".to_owned(),
+                detail: detail.clone(),
+            };
+            apply(
+                &mut tx,
+                &StateChange::Note { request_id },
+                &event,
+                None,
+                now,
+            )
+            .await?;
+            let notice = json!({
+                "status": status,
+                "at": rfc3339(now),
+                "deadline": detail,
+                "reason": {"code": if warning { "deadline_warning" } else { "deadline_passed" }, "text": text},
+            });
+            let family: String = row.try_get("family")?;
+            let priority: i64 = row.try_get("priority")?;
+            insert_notice(
+                &mut tx,
+                &court,
+                &request,
+                &format!("{family}.status"),
+                priority,
+                at,
+                &notice,
+            )
+            .await?;
+            passed.push(Passed {
+                request_id,
+                name,
+                court: CourtId::parse(&court).map_err(|e| StoreError::Backend(e.to_string()))?,
+            });
+        }
+        tx.commit().await?;
+        Ok(passed)
+    }
+
+    /// `court`'s requests, newest first; with `overdue_at`, only those with a deadline
+    /// unmet at that time.
+    pub(super) async fn read_requests(
+        &self,
+        court: &CourtId,
+        overdue_at: Option<OffsetDateTime>,
+        limit: i64,
+    ) -> Result<Vec<RequestRecord>, StoreError> {
+        let mut sql = String::from(
+            "SELECT * FROM requests r
+             WHERE ((r.role = 'requester' AND r.requesting_court = ?) OR (r.role = 'executor' AND r.requested_court = ?))",
+        );
+        if overdue_at.is_some() {
+            sql.push_str(&format!(
+                " AND {} AND EXISTS (SELECT 1 FROM deadlines d WHERE d.request_id = r.id
+                   AND d.kind = 'deadline' AND d.met_at IS NULL AND d.due_at <= ?)",
+                not_terminal("r.state")
+            ));
+        }
+        sql.push_str(" ORDER BY r.created_at DESC, r.id LIMIT ?");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(court.as_str())
+            .bind(court.as_str());
+        if let Some(t) = overdue_at {
+            for state in workflow::TERMINAL {
+                query = query.bind(*state);
+            }
+            query = query.bind(unix_millis(t));
+        }
+        query
+            .bind(limit)
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(super::read::request_record)
+            .collect()
+    }
+}

@@ -1,0 +1,35 @@
+//! The deadline watcher: tells courts when a deadline passes unmet or a warning falls due
+//! (a history entry on the request and a notice in the court's inbox, once each).
+//!
+//! It looks at the gateway clock every [`INTERVAL`] of real time, so a hand-driven clock
+//! in tests and the demo is followed too. What a court reads never waits for it: a
+//! request's `overdue` flag and its deadlines' statuses are computed against the clock
+//! when the request is read.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::gateway::Gateway;
+
+/// How often the clock is looked at.
+pub const INTERVAL: Duration = Duration::from_millis(250);
+
+/// Runs until `shutdown` turns true.
+pub async fn run(g: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        match g.store.pass_deadlines(g.clock.now()).await {
+            Ok(passed) => {
+                for p in passed {
+                    tracing::info!(request = %p.request_id, deadline = %p.name, court = %p.court, "deadline time came; court told");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "deadline watcher cannot read the store"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(INTERVAL) => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+}
