@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 
 use crate::agreement::Agreement;
 use crate::audit::AuditEntry;
-use crate::ids::{CourtId, MessageId, Sha256};
+use crate::ids::{CourtId, MessageId, RegionId, Sha256};
 use crate::receipt::Receipt;
 
 /// A storage failure.
@@ -91,10 +91,16 @@ pub trait Store: Send + Sync {
     /// Pending outbox items due at `now_ms`, highest priority first, then oldest. A message
     /// is not due while an earlier message of the same request is still pending: one
     /// request's messages reach the peer in the order they were committed.
-    async fn due_outbox(&self, now_ms: i64, limit: i64) -> Result<Vec<OutboxItem>, StoreError>;
+    /// Items for the peers in `skip` are left out.
+    async fn due_outbox(
+        &self,
+        now_ms: i64,
+        limit: i64,
+        skip: &[RegionId],
+    ) -> Result<Vec<OutboxItem>, StoreError>;
 
-    /// When the next pending outbox item falls due, if any is pending.
-    async fn next_due(&self) -> Result<Option<i64>, StoreError>;
+    /// When the next pending outbox item for a peer not in `skip` falls due, if any.
+    async fn next_due(&self, skip: &[RegionId]) -> Result<Option<i64>, StoreError>;
 
     /// The peer committed the message: store its relay receipt and move the request on.
     async fn outbox_delivered(

@@ -219,7 +219,7 @@ async fn revocation_stops_new_traffic_on_both_sides_and_returns_in_flight_work_w
             .gateway("SC")
             .gateway
             .store
-            .due_outbox(i64::MAX, 10)
+            .due_outbox(i64::MAX, 10, &[])
             .await
             .ok()?;
         outbox.iter().any(|o| o.attempts > 0).then_some(())

@@ -181,7 +181,9 @@ async fn evidence_respond_by_prevails_and_a_delay_notice_meets_the_deadline() {
     // Acknowledged late (on 20 October), then a delay notice within the period: that meets
     // it (the law asks for completion or a letter explaining the delay).
     t.clock.set(datetime!(2026-10-20 01:00 UTC));
-    cq.update(plain, &update("evidence.status", status("received"))).await.unwrap();
+    cq.update(plain, &update("evidence.status", status("received")))
+        .await
+        .unwrap();
     reaches(&sc, plain, "acknowledged").await;
     let delay = json!({"type": "delay_notice",
         "reason": {"code": "witness_unavailable", "text": "the witness is abroad until November"},

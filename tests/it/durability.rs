@@ -73,7 +73,7 @@ async fn a_request_accepted_while_the_peer_is_down_is_delivered_once_it_returns(
             .gateway("SC")
             .gateway
             .store
-            .due_outbox(i64::MAX, 10)
+            .due_outbox(i64::MAX, 10, &[])
             .await
             .ok()?;
         outbox.iter().any(|o| o.attempts > 0).then_some(())

@@ -94,7 +94,7 @@ async fn a_failed_commit_leaves_nothing_behind() {
     );
     assert!(
         store
-            .due_outbox(i64::MAX, 10)
+            .due_outbox(i64::MAX, 10, &[])
             .await
             .unwrap()
             .iter()
@@ -112,7 +112,7 @@ async fn a_late_delivery_does_not_move_a_finished_request_back() {
     let clock = ManualClock::new(datetime!(2026-11-25 08:00 UTC));
     let id = MessageId::new();
     store.commit_outbound(outbound(id)).await.unwrap();
-    let item = store.due_outbox(i64::MAX, 10).await.unwrap().remove(0);
+    let item = store.due_outbox(i64::MAX, 10, &[]).await.unwrap().remove(0);
     // The peer's answer overtook our record of the delivery: the request is completed.
     let mut completed = outbound(MessageId::new());
     completed.change = StateChange::Advance {
@@ -204,7 +204,7 @@ async fn one_requests_messages_leave_the_outbox_in_commit_order() {
     store.commit_outbound(outbound(other)).await.unwrap();
     let mut sent = Vec::new();
     loop {
-        let due = store.due_outbox(i64::MAX, 10).await.unwrap();
+        let due = store.due_outbox(i64::MAX, 10, &[]).await.unwrap();
         let ours: Vec<_> = due.iter().filter(|o| o.request_id == request).collect();
         assert!(
             ours.len() <= 1,

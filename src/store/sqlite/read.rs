@@ -7,7 +7,7 @@ use sqlx::{Row, Sqlite, Transaction};
 use super::SqliteStore;
 use crate::audit::AuditEntry;
 use crate::clock::from_unix_millis;
-use crate::ids::{CourtId, Family, MessageId, Sha256};
+use crate::ids::{CourtId, Family, MessageId, RegionId, Sha256};
 use crate::receipt::Receipt;
 use crate::store::{
     HistoryEntry, Idempotency, InboxItem, MessageRecord, OutboxItem, RequestRecord, RequestView,
@@ -74,6 +74,17 @@ fn idempotency(row: &SqliteRow, court: &CourtId, key: &str) -> Result<Idempotenc
 
 const IDEMPOTENCY: &str =
     "SELECT request_hash, status, body FROM idempotency WHERE court = ? AND key = ?";
+
+/// ` AND <column> NOT IN (?, …)` for `skip` (nothing when it is empty).
+pub(super) fn peers_not_in(column: &str, skip: &[RegionId]) -> String {
+    if skip.is_empty() {
+        return String::new();
+    }
+    format!(
+        " AND {column} NOT IN ({})",
+        vec!["?"; skip.len()].join(", ")
+    )
+}
 
 impl SqliteStore {
     pub(super) async fn read_idempotent(
@@ -234,32 +245,38 @@ impl SqliteStore {
         &self,
         now_ms: i64,
         limit: i64,
+        skip: &[RegionId],
     ) -> Result<Vec<OutboxItem>, StoreError> {
-        sqlx::query(
+        let sql = format!(
             "SELECT o.seq, o.message_id, o.request_id, o.peer, o.attempts, m.envelope, m.digest
              FROM outbox o JOIN messages m ON m.id = o.message_id
-             WHERE o.state = 'pending' AND o.next_attempt_at <= ?
+             WHERE o.state = 'pending' AND o.next_attempt_at <= ?{}
                AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.request_id = o.request_id
                                AND e.state = 'pending' AND e.seq < o.seq)
              ORDER BY o.priority DESC, o.seq LIMIT ?",
-        )
-        .bind(now_ms)
-        .bind(limit)
-        .fetch_all(&self.read)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(OutboxItem {
-                seq: r.try_get("seq")?,
-                message_id: message_id(r, "message_id")?,
-                request_id: message_id(r, "request_id")?,
-                peer: parse(r, "peer", crate::ids::RegionId::parse)?,
-                envelope: json(r, "envelope")?,
-                digest: parse(r, "digest", Sha256::parse)?,
-                attempts: r.try_get("attempts")?,
+            peers_not_in("o.peer", skip)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now_ms);
+        for peer in skip {
+            query = query.bind(peer.as_str());
+        }
+        query
+            .bind(limit)
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(OutboxItem {
+                    seq: r.try_get("seq")?,
+                    message_id: message_id(r, "message_id")?,
+                    request_id: message_id(r, "request_id")?,
+                    peer: parse(r, "peer", crate::ids::RegionId::parse)?,
+                    envelope: json(r, "envelope")?,
+                    digest: parse(r, "digest", Sha256::parse)?,
+                    attempts: r.try_get("attempts")?,
+                })
             })
-        })
-        .collect()
+            .collect()
     }
 
     pub(super) async fn read_audit(

@@ -9,7 +9,7 @@ use super::tx::{apply, finish_outbox, insert_message, insert_receipt, json_text,
 use crate::agreement::Agreement;
 use crate::audit::AuditEntry;
 use crate::clock::unix_millis;
-use crate::ids::{CourtId, MessageId, Sha256};
+use crate::ids::{CourtId, MessageId, RegionId, Sha256};
 use crate::receipt::Receipt;
 use crate::store::{
     Event, Idempotency, Inbound, InboundOutcome, InboxItem, Outbound, OutboundOutcome, OutboxItem,
@@ -188,16 +188,25 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn due_outbox(&self, now_ms: i64, limit: i64) -> Result<Vec<OutboxItem>, StoreError> {
-        self.read_due_outbox(now_ms, limit).await
+    async fn due_outbox(
+        &self,
+        now_ms: i64,
+        limit: i64,
+        skip: &[RegionId],
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        self.read_due_outbox(now_ms, limit, skip).await
     }
 
-    async fn next_due(&self) -> Result<Option<i64>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'")
-                .fetch_one(&self.read)
-                .await?,
-        )
+    async fn next_due(&self, skip: &[RegionId]) -> Result<Option<i64>, StoreError> {
+        let sql = format!(
+            "SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'{}",
+            super::read::peers_not_in("peer", skip)
+        );
+        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+        for peer in skip {
+            query = query.bind(peer.as_str());
+        }
+        Ok(query.fetch_one(&self.read).await?)
     }
 
     async fn outbox_delivered(

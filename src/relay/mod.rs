@@ -1,6 +1,7 @@
 //! The outbox relay: sends committed messages to peer gateways, highest priority first,
-//! retries with exponential backoff, and stops for good (recording why) when the peer
-//! refuses a message or it expires.
+//! backs off from an unreachable peer ([`breaker`]: one probe at a time, the most urgent
+//! message first), and stops for good (recording why) when the peer refuses a message or
+//! it expires.
 //!
 //! A delivery counts only when the peer answers with a relay receipt that verifies
 //! with the peer's message key and names this message and digest.
@@ -8,6 +9,10 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+pub mod breaker;
+
+use breaker::{Admit, Breakers};
 
 use tokio::sync::{Semaphore, watch};
 
@@ -46,22 +51,31 @@ enum Outcome {
 pub async fn run(g: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
     let slots = Arc::new(Semaphore::new(g.relay.max_in_flight.max(1)));
     let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
+    let breakers = Arc::new(Breakers::default());
 
     loop {
         let now_ms = unix_millis(g.clock.now());
-        match g.store.due_outbox(now_ms, BATCH).await {
+        let blocked = breakers.blocked(now_ms);
+        match g.store.due_outbox(now_ms, BATCH, &blocked).await {
             Ok(due) => {
                 for item in due {
-                    if !lock(&in_flight).insert(item.seq) {
+                    if lock(&in_flight).contains(&item.seq)
+                        || breakers.admit(&item.peer, now_ms) == Admit::Wait
+                    {
                         continue;
                     }
+                    lock(&in_flight).insert(item.seq);
                     let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
                         break;
                     };
-                    let (g, in_flight) = (Arc::clone(&g), Arc::clone(&in_flight));
+                    let (g, in_flight, breakers) = (
+                        Arc::clone(&g),
+                        Arc::clone(&in_flight),
+                        Arc::clone(&breakers),
+                    );
                     tokio::spawn(async move {
                         let seq = item.seq;
-                        deliver(&g, item).await;
+                        deliver(&g, &breakers, item).await;
                         lock(&in_flight).remove(&seq);
                         drop(permit);
                         g.relay_wake.notify_one();
@@ -70,11 +84,16 @@ pub async fn run(g: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
             }
             Err(e) => tracing::error!(error = %e, "relay cannot read the outbox"),
         }
-        let wait = match g.store.next_due().await {
-            Ok(Some(due)) => Duration::from_millis(
-                (due - unix_millis(g.clock.now())).clamp(0, MAX_IDLE.as_millis() as i64) as u64,
-            ),
-            _ => MAX_IDLE,
+        let now_ms = unix_millis(g.clock.now());
+        let next = match g.store.next_due(&breakers.blocked(now_ms)).await {
+            Ok(due) => due.into_iter().chain(breakers.next_probe_ms()).min(),
+            Err(_) => None,
+        };
+        let wait = match next {
+            Some(due) => {
+                Duration::from_millis((due - now_ms).clamp(0, MAX_IDLE.as_millis() as i64) as u64)
+            }
+            None => MAX_IDLE,
         };
         tokio::select! {
             _ = g.relay_wake.notified() => {}
@@ -109,7 +128,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-async fn deliver(g: &Gateway, item: OutboxItem) {
+async fn deliver(g: &Gateway, breakers: &Breakers, item: OutboxItem) {
     let envelope: Option<Envelope> = serde_json::from_value(item.envelope.clone()).ok();
     let outcome = match &envelope {
         None => Outcome::Dead {
@@ -124,6 +143,7 @@ async fn deliver(g: &Gateway, item: OutboxItem) {
     let actor = format!("gateway:{}", g.region);
     let result = match outcome {
         Outcome::Delivered(receipt) => {
+            breakers.succeeded(&item.peer);
             let change = if is_request {
                 StateChange::AdvanceFrom {
                     request_id: item.request_id,
@@ -147,11 +167,12 @@ async fn deliver(g: &Gateway, item: OutboxItem) {
                 .await
         }
         Outcome::Retry(error) => {
-            let delay = backoff(g, item.attempts, item.seq);
-            tracing::info!(message = %item.message_id, peer = %item.peer, attempt = item.attempts + 1, retry_in_ms = delay, %error, "relay attempt failed");
-            g.store
-                .outbox_retry(&item, unix_millis(now) + delay, &error)
-                .await
+            // The peer is down: it is backed off as a whole, and the message stays due so
+            // that the most urgent message waiting is the next probe.
+            let now_ms = unix_millis(now);
+            let retry_at = breakers.failed(&item.peer, now_ms, |n| backoff(g, n, item.seq));
+            tracing::info!(message = %item.message_id, peer = %item.peer, attempt = item.attempts + 1, retry_in_ms = retry_at - now_ms, %error, "relay attempt failed");
+            g.store.outbox_retry(&item, now_ms, &error).await
         }
         Outcome::Dead {
             state,
@@ -159,6 +180,7 @@ async fn deliver(g: &Gateway, item: OutboxItem) {
             detail,
         } => {
             tracing::warn!(message = %item.message_id, peer = %item.peer, %detail, "relay gave up");
+            breakers.release(&item.peer);
             // Only a request still waiting for its first delivery can be refused or fail;
             // one already returned (its agreement revoked) stays returned.
             let change = if is_request {
@@ -191,11 +213,11 @@ async fn deliver(g: &Gateway, item: OutboxItem) {
     }
 }
 
-/// Milliseconds to wait before attempt `attempts + 1`: doubling from the initial delay,
-/// capped, with a little spread so many retries do not fall due together.
-fn backoff(g: &Gateway, attempts: i64, seq: i64) -> i64 {
+/// Milliseconds to wait after `failures + 1` failures in a row: doubling from the initial
+/// delay, capped, with a little spread so gateways do not all probe together.
+fn backoff(g: &Gateway, failures: u32, seq: i64) -> i64 {
     let initial = g.relay.backoff_initial_ms as i64;
-    let exp = initial.saturating_mul(1_i64 << attempts.clamp(0, 30));
+    let exp = initial.saturating_mul(1_i64 << failures.min(30));
     let capped = exp.min(g.relay.backoff_max_ms as i64);
     capped + (seq.wrapping_mul(7919).rem_euclid(1 + capped / 5))
 }
