@@ -102,6 +102,13 @@ impl CourtClient {
         .await
     }
 
+    /// `GET /v1/inbox?order=urgent&limit=…`: what the court has not retrieved yet, most
+    /// urgent first (retrieving them).
+    pub async fn work_queue(&self, limit: i64) -> Result<InboxPage, ClientError> {
+        let url = format!("{}/v1/inbox?order=urgent&limit={limit}", self.base);
+        answer(self.http.get(url).send().await, StatusCode::OK).await
+    }
+
     /// `GET /v1/requests[?overdue=true]`: the court's requests, newest first.
     pub async fn requests(&self, overdue: bool) -> Result<Value, ClientError> {
         let url = format!("{}/v1/requests?overdue={overdue}", self.base);

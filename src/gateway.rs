@@ -48,6 +48,8 @@ pub struct Gateway {
     pub relay_wake: Notify,
     /// Relay tuning.
     pub relay: RelayConfig,
+    /// The court submission gate (preservation does not queue behind ordinary work).
+    pub admission: crate::admission::Admission,
     /// Per-court, per-kind rates of the agreements.
     pub rates: RateLimits,
     /// HTTPS clients to peer gateways.
@@ -147,6 +149,7 @@ impl Gateway {
             federation_identity,
             relay_wake: Notify::new(),
             relay: config.relay.clone(),
+            admission: Default::default(),
             sqlite: Some(sqlite),
         };
         Ok((Arc::new(gateway), tls))

@@ -238,6 +238,7 @@ async fn commit(
         ..i
     });
     let peer = e.recipient.region.clone();
+    let turn = g.admission.enter(e.priority).await;
     let outcome = g
         .store
         .commit_outbound(Outbound {
@@ -252,6 +253,7 @@ async fn commit(
         })
         .await
         .map_err(Problem::internal)?;
+    drop(turn);
     match outcome {
         OutboundOutcome::Committed => {
             g.relay_wake.notify_one();

@@ -7,7 +7,8 @@
 //! | `GET /v1/requests?overdue=true&limit=M` | 200 `{items}`: the court's requests, newest first (only overdue ones with `overdue=true`) |
 //! | `GET /v1/requests/{id}` | 200 request, history, messages, receipts, deadlines, `overdue` |
 //! | `POST /v1/requests/{id}/updates` | 202 [`Accepted`] |
-//! | `GET /v1/inbox?after=N&limit=M` | 200 [`InboxPage`] |
+//! | `GET /v1/inbox?after=N&limit=M` | 200 [`InboxPage`]: everything after cursor N, in arrival order |
+//! | `GET /v1/inbox?order=urgent&limit=M` | 200 [`InboxPage`]: not yet retrieved, preservation first, then oldest |
 //! | `GET /v1/agreements` | 200 the active signed agreements |
 
 use std::sync::Arc;
@@ -27,7 +28,7 @@ use crate::ids::{CourtId, MessageId};
 use crate::outbound;
 use crate::problem::{Code, Problem};
 use crate::receipt::{Hop, Receipt};
-use crate::store::Role;
+use crate::store::{InboxOrder, Role};
 use crate::tls::{self, Participant};
 
 /// Largest request body the court API reads; the agreement's own limits are checked after.
@@ -221,9 +222,19 @@ async fn inbox(
     let limit = query_number(&query, "limit")?
         .unwrap_or(INBOX_PAGE.0)
         .clamp(1, INBOX_PAGE.1);
+    let order = match query_value(&query, "order") {
+        None | Some("arrival") => InboxOrder::Arrival { after },
+        Some("urgent") => InboxOrder::Urgent,
+        Some(other) => {
+            return Err(Problem::new(
+                Code::BadRequest,
+                format!("query parameter order must be arrival or urgent, not {other:?}"),
+            ));
+        }
+    };
     let items = g
         .store
-        .inbox(&court, after, limit)
+        .inbox(&court, order, limit)
         .await
         .map_err(Problem::internal)?;
     let now = g.clock.now();

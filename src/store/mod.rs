@@ -72,11 +72,11 @@ pub trait Store: Send + Sync {
     /// A request with its history, messages and receipts.
     async fn request_view(&self, id: &MessageId) -> Result<Option<RequestView>, StoreError>;
 
-    /// A page of `court`'s inbox after `cursor`.
+    /// A page of `court`'s inbox, in `order`.
     async fn inbox(
         &self,
         court: &CourtId,
-        after: i64,
+        order: InboxOrder,
         limit: i64,
     ) -> Result<Vec<InboxItem>, StoreError>;
 

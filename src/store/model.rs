@@ -326,6 +326,19 @@ pub struct Passed {
     pub court: CourtId,
 }
 
+/// Which part of a court's inbox to read, in which order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboxOrder {
+    /// Everything after a cursor, in the order it arrived (a feed to page through).
+    Arrival {
+        /// The last cursor already seen.
+        after: i64,
+    },
+    /// What the court has not retrieved yet, most urgent first (preservation before other
+    /// work), then oldest first: the court's work queue.
+    Urgent,
+}
+
 /// One message in a court's inbox.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

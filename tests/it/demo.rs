@@ -53,7 +53,9 @@ fn the_two_regions_example_walks_one_request_to_completion() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        text.contains("4. SC0104 sees: submitted → relayed") && text.contains("→ completed"),
+        // The relay's own entry may already show a later state: the executing court can
+        // answer before the sending gateway has filed the relay receipt.
+        text.contains("4. SC0104 sees: submitted → ") && text.contains("→ completed"),
         "{text}"
     );
 }

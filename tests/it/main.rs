@@ -13,6 +13,7 @@ mod federation_checks;
 mod journeys;
 mod lifecycles;
 mod policy;
+mod priority;
 mod schemas_cli;
 mod store;
 mod support;

@@ -43,10 +43,20 @@ impl TestFed {
 
     /// A federation whose clock starts at `now`.
     pub async fn start_at(now: time::OffsetDateTime) -> Self {
+        Self::start_with(now, |_| {}).await
+    }
+
+    /// A federation whose clock starts at `now`, with `options` changed.
+    pub async fn start_with(
+        now: time::OffsetDateTime,
+        change: impl FnOnce(&mut DevOptions),
+    ) -> Self {
         init_logs();
         let dir = tempfile::tempdir().expect("temp dir");
         let clock = ManualClock::new(now);
-        let fed = DevFederation::start(dir.path(), DevOptions::new(clock.clone()))
+        let mut options = DevOptions::new(clock.clone());
+        change(&mut options);
+        let fed = DevFederation::start(dir.path(), options)
             .await
             .expect("federation starts");
         TestFed {

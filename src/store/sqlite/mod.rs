@@ -56,6 +56,11 @@ fn migrator() -> Migrator {
             "deadlines",
             include_str!("../../../migrations/sqlite/0003_deadlines.sql"),
         ),
+        migration(
+            4,
+            "inbox_priority",
+            include_str!("../../../migrations/sqlite/0004_inbox_priority.sql"),
+        ),
     ])
 }
 

@@ -10,8 +10,8 @@ use crate::clock::from_unix_millis;
 use crate::ids::{CourtId, Family, MessageId, RegionId, Sha256};
 use crate::receipt::Receipt;
 use crate::store::{
-    HistoryEntry, Idempotency, InboxItem, MessageRecord, OutboxItem, RequestRecord, RequestView,
-    Role, StoreError,
+    HistoryEntry, Idempotency, InboxItem, InboxOrder, MessageRecord, OutboxItem, RequestRecord,
+    RequestView, Role, StoreError,
 };
 
 fn bad(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -202,43 +202,52 @@ impl SqliteStore {
     pub(super) async fn read_inbox(
         &self,
         court: &CourtId,
-        after: i64,
+        order: InboxOrder,
         limit: i64,
     ) -> Result<Vec<InboxItem>, StoreError> {
-        sqlx::query(
-                        "SELECT i.seq, i.message_id, i.request_id, i.kind, i.received_at, i.retrieved_at, i.notice, m.digest, m.envelope
-             FROM inbox i LEFT JOIN messages m ON m.id = i.message_id
-             WHERE i.court = ? AND i.seq > ? ORDER BY i.seq LIMIT ?",
-        )
-        .bind(court.as_str())
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.read)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(InboxItem {
-                cursor: r.try_get("seq")?,
-                message_id: message_id(r, "message_id")?,
-                request_id: message_id(r, "request_id")?,
-                kind: parse(r, "kind", crate::ids::MessageKind::parse)?,
-                received_at: from_unix_millis(r.try_get("received_at")?),
-                                retrieved_at: r.try_get::<Option<i64>, _>("retrieved_at")?.map(from_unix_millis),
-                envelope_sha256: optional(r, "digest")?
-                    .map(|d| Sha256::parse(&d))
-                    .transpose()
-                    .map_err(|e| bad("digest", e))?,
-                envelope: optional(r, "envelope")?
-                    .map(|t| serde_json::from_str(&t))
-                    .transpose()
-                    .map_err(|e| bad("envelope", e))?,
-                notice: optional(r, "notice")?
-                    .map(|t| serde_json::from_str(&t))
-                    .transpose()
-                    .map_err(|e| bad("notice", e))?,
+        const COLUMNS: &str = "SELECT i.seq, i.message_id, i.request_id, i.kind, i.received_at, i.retrieved_at, i.notice, m.digest, m.envelope
+             FROM inbox i LEFT JOIN messages m ON m.id = i.message_id";
+        let query = match order {
+            InboxOrder::Arrival { after } => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{COLUMNS} WHERE i.court = ? AND i.seq > ? ORDER BY i.seq LIMIT ?"
+            )))
+            .bind(court.as_str())
+            .bind(after),
+            InboxOrder::Urgent => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{COLUMNS} WHERE i.court = ? AND i.retrieved_at IS NULL ORDER BY i.priority DESC, i.seq LIMIT ?"
+            )))
+            .bind(court.as_str()),
+        };
+        query
+            .bind(limit)
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(InboxItem {
+                    cursor: r.try_get("seq")?,
+                    message_id: message_id(r, "message_id")?,
+                    request_id: message_id(r, "request_id")?,
+                    kind: parse(r, "kind", crate::ids::MessageKind::parse)?,
+                    received_at: from_unix_millis(r.try_get("received_at")?),
+                    retrieved_at: r
+                        .try_get::<Option<i64>, _>("retrieved_at")?
+                        .map(from_unix_millis),
+                    envelope_sha256: optional(r, "digest")?
+                        .map(|d| Sha256::parse(&d))
+                        .transpose()
+                        .map_err(|e| bad("digest", e))?,
+                    envelope: optional(r, "envelope")?
+                        .map(|t| serde_json::from_str(&t))
+                        .transpose()
+                        .map_err(|e| bad("envelope", e))?,
+                    notice: optional(r, "notice")?
+                        .map(|t| serde_json::from_str(&t))
+                        .transpose()
+                        .map_err(|e| bad("notice", e))?,
+                })
             })
-        })
-        .collect()
+            .collect()
     }
 
     pub(super) async fn read_due_outbox(

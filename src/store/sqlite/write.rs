@@ -12,9 +12,9 @@ use crate::clock::unix_millis;
 use crate::ids::{CourtId, MessageId, RegionId, Sha256};
 use crate::receipt::Receipt;
 use crate::store::{
-    Event, Idempotency, Inbound, InboundOutcome, InboxItem, Outbound, OutboundOutcome, OutboxItem,
-    Passed, RequestRecord, RequestView, Returned, Revoke, StateChange, Store, StoreError,
-    StoredAgreement,
+    Event, Idempotency, Inbound, InboundOutcome, InboxItem, InboxOrder, Outbound, OutboundOutcome,
+    OutboxItem, Passed, RequestRecord, RequestView, Returned, Revoke, StateChange, Store,
+    StoreError, StoredAgreement,
 };
 use crate::workflow::deadlines::Clocks;
 
@@ -130,10 +130,10 @@ impl Store for SqliteStore {
     async fn inbox(
         &self,
         court: &CourtId,
-        after: i64,
+        order: InboxOrder,
         limit: i64,
     ) -> Result<Vec<InboxItem>, StoreError> {
-        self.read_inbox(court, after, limit).await
+        self.read_inbox(court, order, limit).await
     }
 
     async fn record_retrievals(
