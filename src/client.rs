@@ -109,6 +109,16 @@ impl CourtClient {
         answer(self.http.get(url).send().await, StatusCode::OK).await
     }
 
+    /// `POST /v1/print-jobs/{job}/events`: a print centre reports a `printing.event`.
+    pub async fn print_event(&self, job: &str, event: &Value) -> Result<Value, ClientError> {
+        let url = format!("{}/v1/print-jobs/{job}/events", self.base);
+        answer(
+            self.http.post(url).json(event).send().await,
+            StatusCode::ACCEPTED,
+        )
+        .await
+    }
+
     /// `GET /v1/requests[?overdue=true]`: the court's requests, newest first.
     pub async fn requests(&self, overdue: bool) -> Result<Value, ClientError> {
         let url = format!("{}/v1/requests?overdue={overdue}", self.base);

@@ -49,6 +49,10 @@ pub struct GatewayConfig {
     /// The courts of this region that may use the gateway.
     #[serde(default)]
     pub courts: Vec<CourtEntry>,
+    /// Print-and-mail centres of this region (clients of the court API with their own
+    /// certificates), and the postcodes each serves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub print_centres: Vec<PrintCentreEntry>,
     /// Outbox relay tuning.
     #[serde(default)]
     pub relay: RelayConfig,
@@ -139,6 +143,19 @@ pub struct CourtEntry {
     pub id: CourtId,
     /// Its name, e.g. 成都市锦江区人民法院.
     pub name: String,
+}
+
+/// A print-and-mail centre.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrintCentreEntry {
+    /// Its code, e.g. `CQ01-PC1`.
+    pub id: crate::ids::PrintCentreId,
+    /// Its name.
+    pub name: String,
+    /// Postcode prefixes of the area it serves (e.g. `40` for Chongqing); the longest
+    /// matching prefix picks the centre for an address.
+    pub postcodes: Vec<String>,
 }
 
 /// Outbox relay tuning.

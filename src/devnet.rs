@@ -13,9 +13,11 @@ use crate::admin::client::AdminClient;
 use crate::agreement::{self, Agreement, Terms};
 use crate::client::CourtClient;
 use crate::clock::SharedClock;
-use crate::config::{CourtApiConfig, CourtEntry, FederationConfig, GatewayConfig, RelayConfig};
+use crate::config::{
+    CourtApiConfig, CourtEntry, FederationConfig, GatewayConfig, PrintCentreEntry, RelayConfig,
+};
 use crate::gateway::Gateway;
-use crate::ids::{CourtId, RegionId};
+use crate::ids::{CourtId, PrintCentreId, RegionId};
 use crate::pki::{self, DevPki, RegionSpec};
 use crate::server::{self, Listeners, RunningGateway};
 use crate::tls::Identity;
@@ -209,6 +211,15 @@ impl DevFederation {
                         .unwrap_or_else(|| c.to_string()),
                 })
                 .collect(),
+            print_centres: spec
+                .print_centre()
+                .map(|id| PrintCentreEntry {
+                    name: format!("{id} 法院专递打印中心"),
+                    postcodes: dev_postcodes(r),
+                    id,
+                })
+                .into_iter()
+                .collect(),
             relay: relay.clone(),
             danger: Default::default(),
         };
@@ -271,6 +282,20 @@ impl DevFederation {
         CourtClient::new(&format!("https://{}", gateway.court_addr), &ca, &identity).map_err(err)
     }
 
+    /// A print centre's client (the court API, with the centre's certificate).
+    pub fn print_centre_client(&self, centre: &str) -> Result<CourtClient, DevError> {
+        let centre = PrintCentreId::parse(centre).map_err(err)?;
+        let region = centre.region();
+        let (cert, key) = self.pki.print_centre(&centre);
+        let identity = Identity::load(&cert, &key).map_err(err)?;
+        let gateway = self
+            .gateways
+            .get(&region)
+            .ok_or_else(|| DevError(format!("{region} is not running")))?;
+        let ca = self.pki.pem(&region, "court-ca.crt").map_err(err)?;
+        CourtClient::new(&format!("https://{}", gateway.court_addr), &ca, &identity).map_err(err)
+    }
+
     /// An admin client of `region`'s gateway (loopback), acting as `name`.
     pub fn admin(&self, region: &str, name: &str) -> Result<AdminClient, DevError> {
         let addr = self
@@ -295,6 +320,16 @@ impl DevFederation {
             g.shutdown().await;
         }
     }
+}
+
+/// Postcode prefixes of the dev regions (Chongqing 40, Sichuan 61 to 64).
+fn dev_postcodes(region: &RegionId) -> Vec<String> {
+    let prefixes: &[&str] = match region.as_str() {
+        "CQ" => &["40"],
+        "SC" => &["61", "62", "63", "64"],
+        _ => &[],
+    };
+    prefixes.iter().map(|p| (*p).to_owned()).collect()
 }
 
 /// The sample agreement re-bound to `pki` and `endpoints`, signed by every party's root.

@@ -40,6 +40,8 @@ pub struct Gateway {
     pub key: SigningKey,
     /// Courts of this region that may use the gateway, with their names.
     pub courts: BTreeMap<CourtId, String>,
+    /// This region's print-and-mail centres.
+    pub print_centres: Vec<crate::config::PrintCentreEntry>,
     /// Party root keys agreements must be signed with.
     pub party_roots: PartyRoots,
     /// This gateway's certificate towards peers.
@@ -145,6 +147,7 @@ impl Gateway {
                 .iter()
                 .map(|c| (c.id.clone(), c.name.clone()))
                 .collect(),
+            print_centres: config.print_centres.clone(),
             party_roots,
             federation_identity,
             relay_wake: Notify::new(),

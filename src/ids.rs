@@ -132,6 +132,28 @@ string_id!(
     }
 );
 
+string_id!(
+    /// A print-and-mail centre (打印中心) of a region, e.g. `CQ01-PC1`: the code of the
+    /// court it belongs to and a suffix.
+    PrintCentreId,
+    "print centre",
+    "a court code, a hyphen and 1 to 8 of A-Z 0-9, e.g. CQ01-PC1",
+    |s| {
+        s.split_once('-').is_some_and(|(court, suffix)| {
+            CourtId::parse(court).is_ok()
+                && (1..=8).contains(&suffix.len())
+                && suffix.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        })
+    }
+);
+
+impl PrintCentreId {
+    /// The region the centre belongs to (the first two letters).
+    pub fn region(&self) -> RegionId {
+        RegionId(self.0[..2].to_owned())
+    }
+}
+
 impl CourtId {
     /// The region the court belongs to (the first two letters).
     pub fn region(&self) -> RegionId {

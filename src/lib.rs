@@ -51,6 +51,7 @@ pub mod peers;
 pub mod pipeline;
 pub mod pki;
 pub mod policy;
+pub mod postal;
 pub mod problem;
 pub mod ratelimit;
 pub mod receipt;

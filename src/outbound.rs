@@ -15,7 +15,7 @@ use crate::pipeline;
 use crate::problem::{Code, Problem};
 use crate::receipt::{Hop, Receipt};
 use crate::store::{
-    Event, Idempotency, Outbound, OutboundOutcome, RequestRecord, Role, StateChange,
+    Event, Idempotency, JobChange, Outbound, OutboundOutcome, RequestRecord, Role, StateChange,
 };
 use crate::workflow::deadlines::{self, Clocks};
 use crate::workflow::{self, lifecycle};
@@ -115,33 +115,96 @@ pub async fn update(
             ),
         ));
     }
-    let event = lifecycle::event_of(&body.kind, &body.payload);
+    let actor = format!("court:{court}");
+    let step = lifecycle::event_of(&body.kind, &body.payload);
+    let (mut out, accepted) = prepare(
+        g,
+        &record,
+        &body.kind,
+        body.schema_version,
+        body.payload,
+        body.attachments,
+        &actor,
+    )?;
+    // Electronic service failed: postal service at the addressee's print centre, now.
+    if step == "postal_fallback"
+        && let Some(job) =
+            crate::postal::fallback_job(g, &record, &out.sealed.envelope.payload).await?
+    {
+        out.event.detail["printJob"] = serde_json::json!(job.id());
+        out.jobs.push(job);
+    }
+    store(g, out).await?;
+    Ok(accepted)
+}
+
+/// An update the executing side sends on `record` (a court's own, or one its gateway
+/// sends for it from a print centre's report), checked and sealed, ready to store.
+pub fn prepare_update(
+    g: &Gateway,
+    record: &RequestRecord,
+    kind: &MessageKind,
+    payload: Value,
+    actor: &str,
+) -> Result<(Outbound, Accepted), Problem> {
+    prepare(g, record, kind, None, payload, Vec::new(), actor)
+}
+
+fn prepare(
+    g: &Gateway,
+    record: &RequestRecord,
+    kind: &MessageKind,
+    schema_version: Option<u32>,
+    payload: Value,
+    attachments: Vec<AttachmentRef>,
+    actor: &str,
+) -> Result<(Outbound, Accepted), Problem> {
+    let request_id = record.id;
+    let event = lifecycle::event_of(kind, &payload);
     let state = lifecycle::transition(record.family, &record.state, &event)
         .map_err(|e| Problem::illegal(record.family, &request_id, e))?;
     let recipient = Address::of(&record.requesting_court);
     // Work finishes under the agreement version it was accepted with.
     let agreement = pipeline::resolve_accepted(g, &record.agreement_sha256)?;
-
     let envelope = build(
         g,
         &agreement,
         MessageId::new(),
-        &body.kind,
-        body.schema_version,
-        court,
+        kind,
+        schema_version,
+        &record.requested_court,
         recipient,
         Some(request_id),
-        body.payload,
-        body.attachments,
+        payload,
+        attachments,
     )?;
     let clocks = Clocks {
         start: Vec::new(),
         meet: deadlines::met_by(&event),
     };
-    let mut event = Event::new(format!("sent {}", body.kind), format!("court:{court}"));
-    event.detail = serde_json::json!({"kind": body.kind});
+    let mut event = Event::new(format!("sent {kind}"), actor);
+    event.detail = serde_json::json!({"kind": kind});
     let change = StateChange::Advance { request_id, state };
-    commit(g, envelope, change, event, clocks, None).await
+    seal(g, envelope, change, event, clocks)
+}
+
+/// Records a print centre's step that stays inside the centre (no message leaves).
+pub async fn note_job(
+    g: &Gateway,
+    record: &RequestRecord,
+    job: JobChange,
+    actor: &str,
+    report: &Value,
+) -> Result<(), Problem> {
+    let mut event = Event::new("print job", actor);
+    event.detail = serde_json::json!({"event": report});
+    let change = StateChange::Note {
+        request_id: record.id,
+    };
+    g.store
+        .record_job(job, change, event, g.clock.now())
+        .await
+        .map_err(Problem::internal)
 }
 
 /// Builds the envelope and runs the checks on it.
@@ -204,6 +267,34 @@ async fn commit(
     clocks: Clocks,
     idem: Option<Idempotency>,
 ) -> Result<Accepted, Problem> {
+    let request_hash = idem.as_ref().map(|i| i.request_hash);
+    let (mut out, accepted) = seal(g, envelope, change, event, clocks)?;
+    out.idempotency = idem.map(|i| Idempotency {
+        body: serde_json::to_value(&accepted).unwrap_or(Value::Null),
+        ..i
+    });
+    match store(g, out).await? {
+        OutboundOutcome::Committed => Ok(accepted),
+        // A concurrent submission with the same key committed first: its answer, if it
+        // was the same request.
+        OutboundOutcome::Replay(first) => match request_hash {
+            Some(hash) => replay(first, hash),
+            None => Err(Problem::internal(
+                "a replayed answer for a submission without a key",
+            )),
+        },
+    }
+}
+
+/// seal: signs the envelope and issues the submission receipt; the message as it will be
+/// committed, and the answer the court gets once it is.
+pub fn seal(
+    g: &Gateway,
+    envelope: Envelope,
+    change: StateChange,
+    event: Event,
+    clocks: Clocks,
+) -> Result<(Outbound, Accepted), Problem> {
     let now = envelope.created_at;
     let sealed = envelope
         .seal(&g.region, &g.key)
@@ -232,43 +323,39 @@ async fn commit(
         envelope_sha256: sealed.digest,
         receipt: receipt.clone(),
     };
-    let request_hash = idem.as_ref().map(|i| i.request_hash);
-    let idempotency = idem.map(|i| Idempotency {
-        body: serde_json::to_value(&accepted).unwrap_or(Value::Null),
-        ..i
-    });
     let peer = e.recipient.region.clone();
-    let turn = g.admission.enter(e.priority).await;
+    let out = Outbound {
+        sealed,
+        receipt,
+        peer,
+        change,
+        event,
+        idempotency: None,
+        clocks,
+        jobs: Vec::new(),
+        followups: Vec::new(),
+        now,
+    };
+    Ok((out, accepted))
+}
+
+/// commit: stores the message (and what rides with it) in one transaction, then wakes the
+/// relay. Preservation does not wait behind ordinary submissions ([`crate::admission`]).
+pub async fn store(g: &Gateway, out: Outbound) -> Result<OutboundOutcome, Problem> {
+    let turn = g.admission.enter(out.sealed.envelope.priority).await;
+    let (message, request) = (out.sealed.envelope.id, out.change.request_id());
+    let at = unix_millis(out.now);
     let outcome = g
         .store
-        .commit_outbound(Outbound {
-            sealed,
-            receipt,
-            peer,
-            change,
-            event,
-            idempotency,
-            clocks,
-            now,
-        })
+        .commit_outbound(out)
         .await
         .map_err(Problem::internal)?;
     drop(turn);
-    match outcome {
-        OutboundOutcome::Committed => {
-            g.relay_wake.notify_one();
-            tracing::info!(message = %accepted.message_id, request = %accepted.request_id, at = unix_millis(now), "accepted from court");
-            Ok(accepted)
-        }
-        // A concurrent submission with the same key committed first: its answer, if it
-        // was the same request.
-        OutboundOutcome::Replay(first) => match request_hash {
-            Some(hash) => replay(first, hash),
-            None => Err(Problem::internal(
-                "a replayed answer for a submission without a key",
-            )),
-        },
+    if let OutboundOutcome::Committed = outcome {
+        g.relay_wake.notify_one();
+        tracing::info!(%message, %request, at, "accepted from court");
     }
+    Ok(outcome)
 }
 
 /// What a court's idempotency key says about a submission.

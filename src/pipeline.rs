@@ -363,12 +363,42 @@ pub fn validate(
             ),
         ));
     }
-    let compiled = schemas.get(&expected).ok_or_else(|| {
+    compiled(schemas, &expected)?
+        .validate(&e.payload)
+        .map_err(|errors| Problem::schema_violation(&expected.to_string(), errors))
+}
+
+/// validate, for a payload that travels in no envelope (a print centre's report): against
+/// the schema version the agreement currently takes for `kind`.
+pub fn validate_payload(
+    schemas: &SchemaCatalog,
+    agreement: &ActiveAgreement,
+    kind: &MessageKind,
+    payload: &serde_json::Value,
+    at: OffsetDateTime,
+) -> Result<(), Problem> {
+    let terms = agreement.terms();
+    let expected = terms
+        .current_version(kind, at)
+        .and_then(|v| terms.schema_for(kind, v, at))
+        .ok_or_else(|| {
+            Problem::new(
+                Code::KindNotPermitted,
+                format!("agreement {} takes no {kind}", terms.id),
+            )
+        })?;
+    compiled(schemas, &expected)?
+        .validate(payload)
+        .map_err(|errors| Problem::schema_violation(&expected.to_string(), errors))
+}
+
+fn compiled<'s>(
+    schemas: &'s SchemaCatalog,
+    expected: &crate::envelope::SchemaRef,
+) -> Result<&'s crate::schema::CompiledSchema, Problem> {
+    schemas.get(expected).ok_or_else(|| {
         Problem::internal(format!(
             "schema {expected} pinned by an active agreement is not compiled"
         ))
-    })?;
-    compiled
-        .validate(&e.payload)
-        .map_err(|errors| Problem::schema_violation(&expected.to_string(), errors))
+    })
 }

@@ -16,7 +16,7 @@ use rcgen::{
 use time::{Duration, OffsetDateTime};
 
 use crate::crypto::SigningKey;
-use crate::ids::{CourtId, RegionId};
+use crate::ids::{CourtId, PrintCentreId, RegionId};
 use crate::tls::Participant;
 
 /// A PKI that could not be made or written.
@@ -37,6 +37,14 @@ pub struct RegionSpec {
     pub courts: Vec<CourtId>,
 }
 
+impl RegionSpec {
+    /// The region's dev print centre: its first court's code with `-PC1`.
+    pub fn print_centre(&self) -> Option<PrintCentreId> {
+        let court = self.courts.first()?;
+        PrintCentreId::parse(&format!("{court}-PC1")).ok()
+    }
+}
+
 /// Where a generated PKI lives; every file has a fixed name below it.
 #[derive(Debug, Clone)]
 pub struct DevPki {
@@ -49,7 +57,8 @@ Every key in this folder is a test key with no value. Never use them for real tr
 Regenerate with `kuayu pki dev --out <this folder>`.\n\n\
 Per region `XX/`: `federation-ca.crt` (the region's trust anchor in agreements), `gateway.crt/.key`\n\
 (the gateway's federation certificate, `urn:kuayu:gateway:XX`), `court-ca.crt`, `court-api.crt/.key`,\n\
-`courts/<court>.crt/.key` (`urn:kuayu:court:<court>`), `admin-ca.crt`, `admin-api.crt/.key`,\n\
+`courts/<court>.crt/.key` (`urn:kuayu:court:<court>`), `printcentres/<centre>.crt/.key`\n\
+(`urn:kuayu:printcentre:<centre>`), `admin-ca.crt`, `admin-api.crt/.key`,\n\
 `admins/alice.crt/.key` (`urn:kuayu:admin:alice`), `root-key.pem` (party root key, signs\n\
 agreements), `message-key.pem` (gateway message key, signs envelopes and receipts), and their\n\
 public halves as base64 in `*.pub`.\n\
@@ -67,6 +76,15 @@ impl DevPki {
         (
             dir.join(format!("{court}.crt")),
             dir.join(format!("{court}.key")),
+        )
+    }
+
+    /// The certificate and key files of print centre `centre`.
+    pub fn print_centre(&self, centre: &PrintCentreId) -> (PathBuf, PathBuf) {
+        let dir = self.dir.join(centre.region().as_str()).join("printcentres");
+        (
+            dir.join(format!("{centre}.crt")),
+            dir.join(format!("{centre}.key")),
         )
     }
 
@@ -214,6 +232,20 @@ pub fn generate(dir: &Path, regions: &[RegionSpec]) -> Result<DevPki, PkiError> 
                 leaf(
                     &court_ca,
                     &format!("court {court}"),
+                    Some(&who),
+                    false,
+                    true,
+                )?,
+            )?;
+        }
+        if let Some(centre) = spec.print_centre() {
+            let who = Participant::PrintCentre(centre.clone());
+            write_pair(
+                &rdir.join("printcentres"),
+                centre.as_str(),
+                leaf(
+                    &court_ca,
+                    &format!("print centre {centre}"),
                     Some(&who),
                     false,
                     true,

@@ -38,12 +38,17 @@ pub enum Code {
     RateLimited,
     /// 422: the payload does not satisfy the pinned schema; `errors` lists each failing field.
     SchemaViolation,
-    /// 413: the payload or attachment count is over the agreement's limit.
+    /// 413: the payload, attachment count or attachment size is over the agreement's limit.
     PayloadTooLarge,
     /// 422: the message expired before it arrived.
     Expired,
     /// 422: the recipient court is not known to the receiving gateway.
     UnknownRecipient,
+    /// 422: the uploaded bytes do not hash to the SHA-256 they were sent under; nothing kept.
+    HashMismatch,
+    /// 422: a listed attachment is not stored at this gateway (upload it first); retryable
+    /// between gateways, since the sender transfers it and tries again.
+    AttachmentMissing,
     /// 404: no such resource, or not visible to this caller.
     NotFound,
     /// 405: the method is not allowed on this path.
@@ -75,6 +80,8 @@ impl Code {
         Code::PayloadTooLarge,
         Code::Expired,
         Code::UnknownRecipient,
+        Code::HashMismatch,
+        Code::AttachmentMissing,
         Code::NotFound,
         Code::MethodNotAllowed,
         Code::Conflict,
@@ -101,6 +108,8 @@ impl Code {
             Code::PayloadTooLarge => "payload_too_large",
             Code::Expired => "expired",
             Code::UnknownRecipient => "unknown_recipient",
+            Code::HashMismatch => "hash_mismatch",
+            Code::AttachmentMissing => "attachment_missing",
             Code::NotFound => "not_found",
             Code::MethodNotAllowed => "method_not_allowed",
             Code::Conflict => "conflict",
@@ -127,7 +136,9 @@ impl Code {
             | Code::SchemaViolation
             | Code::Expired
             | Code::UnknownRecipient
-            | Code::FreezePeriodExceeded => 422,
+            | Code::FreezePeriodExceeded
+            | Code::HashMismatch
+            | Code::AttachmentMissing => 422,
             Code::Internal => 500,
             Code::Unavailable => 503,
         }
@@ -152,6 +163,8 @@ impl Code {
             Code::PayloadTooLarge => "Over the agreement's limits",
             Code::Expired => "Message expired",
             Code::UnknownRecipient => "Unknown recipient court",
+            Code::HashMismatch => "Bytes do not match their hash",
+            Code::AttachmentMissing => "Attachment not stored here",
             Code::NotFound => "Not found",
             Code::MethodNotAllowed => "Method not allowed",
             Code::Conflict => "Conflict",
@@ -267,9 +280,13 @@ impl Problem {
         self.code == code.as_str()
     }
 
-    /// Whether trying again later may succeed (server errors, rate limits, timeouts).
+    /// Whether trying again later may succeed (server errors, rate limits, timeouts, and
+    /// an attachment the receiver does not hold yet: the sender transfers it first).
     pub fn retryable(&self) -> bool {
-        self.status >= 500 || self.status == 429 || self.status == 408
+        self.status >= 500
+            || self.status == 429
+            || self.status == 408
+            || self.is(Code::AttachmentMissing)
     }
 }
 

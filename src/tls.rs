@@ -16,7 +16,7 @@ use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureS
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 
-use crate::ids::{CourtId, RegionId};
+use crate::ids::{CourtId, PrintCentreId, RegionId};
 
 /// A certificate, key or TLS configuration that cannot be used.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -173,6 +173,8 @@ pub enum Participant {
     Gateway(RegionId),
     /// An administrator of a gateway.
     Admin(String),
+    /// A print-and-mail centre, a client of its region's gateway.
+    PrintCentre(PrintCentreId),
 }
 
 /// Reads the participant a certificate names, if it names exactly one.
@@ -191,10 +193,16 @@ pub fn participant(cert: &CertificateDer<'_>) -> Option<Participant> {
     found.next().is_none().then_some(first)
 }
 
-/// Parses `urn:kuayu:court:SC0104` or `urn:kuayu:gateway:SC`.
+/// Parses `urn:kuayu:court:SC0104`, `urn:kuayu:printcentre:SC01-PC1`,
+/// `urn:kuayu:gateway:SC` or `urn:kuayu:admin:<name>`.
 pub fn parse_participant(uri: &str) -> Option<Participant> {
     if let Some(court) = uri.strip_prefix("urn:kuayu:court:") {
         return CourtId::parse(court).ok().map(Participant::Court);
+    }
+    if let Some(centre) = uri.strip_prefix("urn:kuayu:printcentre:") {
+        return PrintCentreId::parse(centre)
+            .ok()
+            .map(Participant::PrintCentre);
     }
     if let Some(region) = uri.strip_prefix("urn:kuayu:gateway:") {
         return RegionId::parse(region).ok().map(Participant::Gateway);
@@ -216,6 +224,7 @@ impl Participant {
             Participant::Court(c) => format!("urn:kuayu:court:{c}"),
             Participant::Gateway(r) => format!("urn:kuayu:gateway:{r}"),
             Participant::Admin(name) => format!("urn:kuayu:admin:{name}"),
+            Participant::PrintCentre(p) => format!("urn:kuayu:printcentre:{p}"),
         }
     }
 }

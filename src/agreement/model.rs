@@ -287,6 +287,9 @@ pub struct Limits {
     pub max_payload_bytes: u64,
     /// Most attachments on one message.
     pub max_attachments: u32,
+    /// Largest attachment, in bytes (default 256 MiB: [`crate::attachments::max_bytes`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attachment_bytes: Option<u64>,
     /// How long a message stays deliverable after its sending gateway accepted it.
     pub message_ttl_hours: u32,
     /// Most messages one court may send of one kind in a time window (both gateways count).

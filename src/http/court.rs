@@ -10,6 +10,11 @@
 //! | `GET /v1/inbox?after=N&limit=M` | 200 [`InboxPage`]: everything after cursor N, in arrival order |
 //! | `GET /v1/inbox?order=urgent&limit=M` | 200 [`InboxPage`]: not yet retrieved, preservation first, then oldest |
 //! | `GET /v1/agreements` | 200 the active signed agreements |
+//! | `GET /v1/print-jobs/{id}` | 200 a print job (its centre, or the executing court) |
+//! | `POST /v1/print-jobs/{id}/events` | 202 a print centre reports a `printing.event` on its job |
+//!
+//! Print centres call with their own certificates (`urn:kuayu:printcentre:<code>`): they
+//! read their inbox (print jobs arrive there) and report on their jobs, nothing else.
 
 use std::sync::Arc;
 
@@ -24,7 +29,7 @@ use super::PeerCertificates;
 use super::problem::{JsonBody, method_not_allowed, not_found};
 use crate::api::{Accepted, InboxEntry, InboxPage, Submission, UpdateSubmission};
 use crate::gateway::Gateway;
-use crate::ids::{CourtId, MessageId};
+use crate::ids::{CourtId, MessageId, PrintCentreId};
 use crate::outbound;
 use crate::problem::{Code, Problem};
 use crate::receipt::{Hop, Receipt};
@@ -43,6 +48,8 @@ pub fn router(g: Arc<Gateway>) -> Router {
         .route("/v1/requests/{id}", get(show))
         .route("/v1/requests/{id}/updates", post(update))
         .route("/v1/inbox", get(inbox))
+        .route("/v1/print-jobs/{id}", get(print_job))
+        .route("/v1/print-jobs/{id}/events", post(print_event))
         .route("/v1/agreements", get(agreements))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -50,10 +57,35 @@ pub fn router(g: Arc<Gateway>) -> Router {
         .with_state(g)
 }
 
-/// The calling court, from its client certificate.
-pub struct CourtIdentity(pub CourtId);
+/// Who calls the court API: a court or a print centre of this region, known by its
+/// client certificate.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// A court system.
+    Court(CourtId),
+    /// A print-and-mail centre.
+    PrintCentre(PrintCentreId),
+}
 
-impl FromRequestParts<Arc<Gateway>> for CourtIdentity {
+impl Caller {
+    /// The code its inbox is kept under.
+    pub fn code(&self) -> &str {
+        match self {
+            Caller::Court(c) => c.as_str(),
+            Caller::PrintCentre(p) => p.as_str(),
+        }
+    }
+
+    /// How it appears in histories.
+    pub fn actor(&self) -> String {
+        match self {
+            Caller::Court(c) => format!("court:{c}"),
+            Caller::PrintCentre(p) => format!("printcentre:{p}"),
+        }
+    }
+}
+
+impl FromRequestParts<Arc<Gateway>> for Caller {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, g: &Arc<Gateway>) -> Result<Self, Problem> {
@@ -64,38 +96,67 @@ impl FromRequestParts<Arc<Gateway>> for CourtIdentity {
             .ok_or_else(|| {
                 Problem::new(
                     Code::Unauthenticated,
-                    "a court client certificate is required",
+                    "a court or print centre client certificate is required",
                 )
             })?;
-        let court = match tls::participant(&leaf) {
-            Some(Participant::Court(court)) => court,
+        let (region, known, caller) = match tls::participant(&leaf) {
+            Some(Participant::Court(court)) => (
+                court.region(),
+                g.courts.contains_key(&court),
+                Caller::Court(court),
+            ),
+            Some(Participant::PrintCentre(centre)) => (
+                centre.region(),
+                g.print_centres.iter().any(|c| c.id == centre),
+                Caller::PrintCentre(centre),
+            ),
             _ => {
                 return Err(Problem::new(
                     Code::Unauthenticated,
-                    "the client certificate names no court (a URI SAN urn:kuayu:court:<code> is required)",
+                    "the client certificate names no court or print centre (a URI SAN urn:kuayu:court:<code> or urn:kuayu:printcentre:<code> is required)",
                 ));
             }
         };
-        if court.region() != g.region {
+        if region != g.region {
             return Err(Problem::new(
                 Code::IdentityMismatch,
                 format!(
-                    "court {court} belongs to region {}, not to this gateway's region {}",
-                    court.region(),
+                    "{} belongs to region {region}, not to this gateway's region {}",
+                    caller.code(),
                     g.region
                 ),
             ));
         }
-        if !g.courts.contains_key(&court) {
+        if !known {
             return Err(Problem::new(
                 Code::Unauthenticated,
                 format!(
-                    "court {court} is not registered at the {} gateway",
+                    "{} is not registered at the {} gateway",
+                    caller.code(),
                     g.region
                 ),
             ));
         }
-        Ok(CourtIdentity(court))
+        Ok(caller)
+    }
+}
+
+/// The calling court, from its client certificate.
+pub struct CourtIdentity(pub CourtId);
+
+impl FromRequestParts<Arc<Gateway>> for CourtIdentity {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, g: &Arc<Gateway>) -> Result<Self, Problem> {
+        match Caller::from_request_parts(parts, g).await? {
+            Caller::Court(court) => Ok(CourtIdentity(court)),
+            Caller::PrintCentre(centre) => Err(Problem::new(
+                Code::IdentityMismatch,
+                format!(
+                    "print centre {centre} may read its inbox and report on its print jobs, nothing else"
+                ),
+            )),
+        }
     }
 }
 
@@ -214,7 +275,7 @@ fn query_number(query: &str, name: &str) -> Result<Option<i64>, Problem> {
 
 async fn inbox(
     State(g): State<Arc<Gateway>>,
-    CourtIdentity(court): CourtIdentity,
+    caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, Problem> {
     let query = query.unwrap_or_default();
@@ -234,12 +295,16 @@ async fn inbox(
     };
     let items = g
         .store
-        .inbox(&court, order, limit)
+        .inbox(caller.code(), order, limit)
         .await
         .map_err(Problem::internal)?;
     let now = g.clock.now();
     let mut first_time = Vec::new();
     let mut entries = Vec::with_capacity(items.len());
+    let court = match &caller {
+        Caller::Court(c) => Some(c.clone()),
+        Caller::PrintCentre(_) => None,
+    };
     for item in items {
         // A message's first retrieval is receipted; the gateway's own notices are not messages.
         let receipt = item
@@ -251,18 +316,18 @@ async fn inbox(
                     item.message_id,
                     digest,
                     g.region.clone(),
-                    Some(court.clone()),
+                    court.clone(),
                     now,
                     &g.key,
                 )
             });
-        if let Some(r) = &receipt {
-            first_time.push((item.clone(), r.clone()));
+        if item.retrieved_at.is_none() {
+            first_time.push((item.clone(), receipt.clone()));
         }
         entries.push(InboxEntry::new(item, receipt));
     }
     g.store
-        .record_retrievals(first_time, &court, now)
+        .record_retrievals(first_time, &caller.actor(), now)
         .await
         .map_err(Problem::internal)?;
     let next_cursor = entries.last().map(|e| e.cursor).unwrap_or(after);
@@ -271,6 +336,54 @@ async fn inbox(
         next_cursor,
     })
     .into_response())
+}
+
+fn print_centre(caller: Caller) -> Result<PrintCentreId, Problem> {
+    match caller {
+        Caller::PrintCentre(p) => Ok(p),
+        Caller::Court(c) => Err(Problem::new(
+            Code::IdentityMismatch,
+            format!("court {c} is not a print centre; print jobs are reported on by their centre"),
+        )),
+    }
+}
+
+async fn print_event(
+    State(g): State<Arc<Gateway>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(event): JsonBody<serde_json::Value>,
+) -> Result<Response, Problem> {
+    let centre = print_centre(caller)?;
+    let answer = crate::postal::report(&g, &centre, request_id(&id)?, event).await?;
+    Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
+}
+
+async fn print_job(
+    State(g): State<Arc<Gateway>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id = request_id(&id)?;
+    let job = g.store.print_job(&id).await.map_err(Problem::internal)?;
+    let job = match (job, &caller) {
+        (Some(j), Caller::PrintCentre(p)) if &j.print_centre == p => Some(j),
+        (Some(j), Caller::Court(c)) => {
+            let request = g
+                .store
+                .request(&j.request_id)
+                .await
+                .map_err(Problem::internal)?;
+            request.filter(|r| &r.requested_court == c).map(|_| j)
+        }
+        _ => None,
+    };
+    job.map(|j| Json(j).into_response()).ok_or_else(|| {
+        Problem::new(
+            Code::NotFound,
+            format!("{} has no print job {id}", caller.code()),
+        )
+    })
 }
 
 async fn agreements(State(g): State<Arc<Gateway>>, CourtIdentity(_): CourtIdentity) -> Response {

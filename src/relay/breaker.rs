@@ -112,7 +112,7 @@ mod tests {
         let cq = RegionId::parse("CQ").unwrap();
         assert_eq!(b.admit(&cq, 0), Admit::Open);
         assert_eq!(b.failed(&cq, 1_000, |n| 100 << n), 1_100);
-        assert_eq!(b.blocked(1_050), [cq.clone()]);
+        assert_eq!(b.blocked(1_050), std::slice::from_ref(&cq));
         assert_eq!(b.admit(&cq, 1_050), Admit::Wait);
         assert_eq!(b.admit(&cq, 1_100), Admit::Probe);
         assert_eq!(b.admit(&cq, 1_100), Admit::Wait, "one probe at a time");

@@ -5,9 +5,11 @@
 //! gateway. Engines: [`sqlite`] (embedded, the default). A PostgreSQL engine
 //! implements the same trait for regions that run several replicas.
 
+mod attachments;
 mod model;
 pub mod sqlite;
 
+pub use attachments::*;
 pub use model::*;
 
 use async_trait::async_trait;
@@ -72,19 +74,20 @@ pub trait Store: Send + Sync {
     /// A request with its history, messages and receipts.
     async fn request_view(&self, id: &MessageId) -> Result<Option<RequestView>, StoreError>;
 
-    /// A page of `court`'s inbox, in `order`.
+    /// A page of the inbox of `owner` (a court's or a print centre's code), in `order`.
     async fn inbox(
         &self,
-        court: &CourtId,
+        owner: &str,
         order: InboxOrder,
         limit: i64,
     ) -> Result<Vec<InboxItem>, StoreError>;
 
-    /// Records first retrievals from an inbox, with their signed receipts.
+    /// Records first retrievals from an inbox by `actor` (`court:SC0104`), with the signed
+    /// receipts of the messages among them.
     async fn record_retrievals(
         &self,
-        retrievals: Vec<(InboxItem, Receipt)>,
-        court: &CourtId,
+        retrievals: Vec<(InboxItem, Option<Receipt>)>,
+        actor: &str,
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
 
@@ -155,6 +158,19 @@ pub trait Store: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<Vec<Returned>, StoreError>;
 
+    /// Records a print job's step that no message carries, with a history entry on its
+    /// request, in one transaction.
+    async fn record_job(
+        &self,
+        job: JobChange,
+        change: StateChange,
+        event: Event,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// A print job of this gateway's print centres.
+    async fn print_job(&self, id: &MessageId) -> Result<Option<PrintJob>, StoreError>;
+
     /// Marks every deadline of open work, and every warning, whose time came by `now`: a
     /// history entry on the request and a notice to our court, in one transaction.
     async fn pass_deadlines(&self, now: OffsetDateTime) -> Result<Vec<Passed>, StoreError>;
@@ -171,4 +187,49 @@ pub trait Store: Send + Sync {
     /// The envelopes of every message (not test messages) committed at or after `from_ms`,
     /// oldest first: the traffic a dry run replays.
     async fn messages_since(&self, from_ms: i64) -> Result<Vec<serde_json::Value>, StoreError>;
+
+    /// The blob stored here under `sha256`, if any.
+    async fn attachment(&self, sha256: &Sha256) -> Result<Option<StoredBlob>, StoreError>;
+
+    /// Records that the blob `sha256` of `bytes` is on disk (written, verified, fsynced),
+    /// delivered by `source`, in one transaction (with an audit entry when new). True when
+    /// it was not stored before.
+    async fn record_attachment(
+        &self,
+        sha256: &Sha256,
+        bytes: u64,
+        source: &BlobSource,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Whether `court` may read the blob: it delivered it, or it is the sender or the
+    /// recipient of a stored message that lists it.
+    async fn attachment_visible(
+        &self,
+        sha256: &Sha256,
+        court: &CourtId,
+    ) -> Result<bool, StoreError>;
+
+    /// Every delivery of the blob to this gateway, oldest first.
+    async fn attachment_deliveries(&self, sha256: &Sha256)
+    -> Result<Vec<BlobDelivery>, StoreError>;
+
+    /// Whether the blob was recorded as sent to `peer`.
+    async fn attachment_sent(&self, sha256: &Sha256, peer: &RegionId) -> Result<bool, StoreError>;
+
+    /// Records that `peer` holds the blob (it answered our transfer or already had it).
+    async fn record_attachment_sent(
+        &self,
+        sha256: &Sha256,
+        peer: &RegionId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Forgets that `peer` holds the blob (it said it does not): the next relay attempt
+    /// asks again.
+    async fn forget_attachment_sent(
+        &self,
+        sha256: &Sha256,
+        peer: &RegionId,
+    ) -> Result<(), StoreError>;
 }

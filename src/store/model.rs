@@ -7,7 +7,9 @@ use time::OffsetDateTime;
 
 use crate::agreement::{Agreement, Revocation};
 use crate::envelope::Sealed;
-use crate::ids::{AgreementId, CourtId, Family, MessageId, MessageKind, RegionId, Sha256};
+use crate::ids::{
+    AgreementId, CourtId, Family, MessageId, MessageKind, PrintCentreId, RegionId, Sha256,
+};
 use crate::receipt::Receipt;
 use crate::workflow::deadlines::{Clocks, DEADLINE};
 
@@ -156,8 +158,59 @@ pub struct Outbound {
     pub idempotency: Option<Idempotency>,
     /// What it does to the request's legal clocks.
     pub clocks: Clocks,
+    /// Print jobs it opens or moves at this gateway's print centres.
+    pub jobs: Vec<JobChange>,
+    /// Messages the gateway sends on in the same transaction (e.g. the certificate of
+    /// service a postal delivery completes).
+    pub followups: Vec<Outbound>,
     /// Now.
     pub now: OffsetDateTime,
+}
+
+/// A print job at one of this region's print centres (postal service a commissioned
+/// service fell back to).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PrintJob {
+    /// The job id.
+    pub id: MessageId,
+    /// The service request it serves.
+    pub request_id: MessageId,
+    /// The centre doing it.
+    pub print_centre: PrintCentreId,
+    /// Its state in the printing lifecycle.
+    pub state: String,
+    /// The job as the centre received it.
+    pub job: Value,
+    /// When it was opened.
+    #[serde(with = "crate::clock::ts")]
+    pub created_at: OffsetDateTime,
+}
+
+/// What a commit does to a print job.
+#[derive(Debug, Clone)]
+pub enum JobChange {
+    /// Open it, and put it in its centre's inbox.
+    Open(PrintJob),
+    /// Move it to `state`.
+    Advance {
+        /// The job.
+        job_id: MessageId,
+        /// Its new state.
+        state: String,
+        /// The job with what the step added (e.g. the tracking number once posted).
+        job: Value,
+    },
+}
+
+impl JobChange {
+    /// The job concerned.
+    pub fn id(&self) -> MessageId {
+        match self {
+            JobChange::Open(j) => j.id,
+            JobChange::Advance { job_id, .. } => *job_id,
+        }
+    }
 }
 
 /// A message from a peer gateway, accepted by this gateway.

@@ -25,13 +25,16 @@ const fn step(from: &'static [&'static str], event: &'static str, to: &'static s
     Step { from, event, to }
 }
 
-/// Commissioned service: acknowledge, accept, attempt electronic service (falling back to
-/// postal service), then the certificate of service.
+/// Commissioned service: acknowledge, accept, attempt electronic service; a failed,
+/// refused or unconsented electronic attempt turns it into postal service (a print job at
+/// the print centre for the addressee's area), whose steps are reported as they happen;
+/// then the certificate of service.
 pub const SERVICE: &[Step] = &[
     step(&["open"], "acknowledged", "acknowledged"),
     step(&["open", "acknowledged"], "accepted", "accepted"),
-    step(&["accepted", "serving", "postal"], "attempt", "serving"),
+    step(&["accepted", "serving"], "attempt", "serving"),
     step(&["accepted", "serving"], "postal_fallback", "postal"),
+    step(&["postal"], "postal_progress", "="),
     step(&["accepted", "serving", "postal"], "in_progress", "="),
     step(&["accepted", "serving", "postal"], "result", "completed"),
     step(&["open", "acknowledged", "accepted"], "refused", "refused"),
@@ -164,6 +167,13 @@ pub fn event_of(kind: &MessageKind, payload: &Value) -> String {
             "acknowledgement" => "acknowledged".into(),
             "completion" => "result".into(),
             other => other.into(),
+        },
+        // One attempt to serve: electronic (failing over to the post when it fails, is
+        // refused or has no consent), or a step of the postal service.
+        "attempt" => match (field("channel").as_str(), field("outcome").as_str()) {
+            ("postal", _) => "postal_progress".into(),
+            (_, "failed" | "refused" | "no_consent") => "postal_fallback".into(),
+            _ => "attempt".into(),
         },
         "event" => match field("event").as_str() {
             "returned" => "mail_returned".into(),

@@ -9,6 +9,7 @@ mod deadlines;
 mod demo;
 mod dry_run;
 mod durability;
+mod fallback;
 mod federation_checks;
 mod journeys;
 mod lifecycles;

@@ -69,6 +69,8 @@ fn outbound(id: MessageId) -> Outbound {
         event: Event::new("submitted", "court:SC0104"),
         idempotency: None,
         clocks: Default::default(),
+        jobs: Vec::new(),
+        followups: Vec::new(),
         now,
     }
 }

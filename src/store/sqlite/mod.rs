@@ -5,7 +5,9 @@
 //! write lock; reads use their own pool and never wait for writers (WAL).
 
 mod agreements;
+mod attachments;
 mod deadlines;
+mod jobs;
 mod read;
 mod tx;
 mod write;
@@ -60,6 +62,16 @@ fn migrator() -> Migrator {
             4,
             "inbox_priority",
             include_str!("../../../migrations/sqlite/0004_inbox_priority.sql"),
+        ),
+        migration(
+            5,
+            "attachments",
+            include_str!("../../../migrations/sqlite/0005_attachments.sql"),
+        ),
+        migration(
+            6,
+            "print_jobs",
+            include_str!("../../../migrations/sqlite/0006_print_jobs.sql"),
         ),
     ])
 }

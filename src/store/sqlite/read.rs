@@ -201,7 +201,7 @@ impl SqliteStore {
 
     pub(super) async fn read_inbox(
         &self,
-        court: &CourtId,
+        court: &str,
         order: InboxOrder,
         limit: i64,
     ) -> Result<Vec<InboxItem>, StoreError> {
@@ -211,12 +211,12 @@ impl SqliteStore {
             InboxOrder::Arrival { after } => sqlx::query(sqlx::AssertSqlSafe(format!(
                 "{COLUMNS} WHERE i.court = ? AND i.seq > ? ORDER BY i.seq LIMIT ?"
             )))
-            .bind(court.as_str())
+            .bind(court)
             .bind(after),
             InboxOrder::Urgent => sqlx::query(sqlx::AssertSqlSafe(format!(
                 "{COLUMNS} WHERE i.court = ? AND i.retrieved_at IS NULL ORDER BY i.priority DESC, i.seq LIMIT ?"
             )))
-            .bind(court.as_str()),
+            .bind(court),
         };
         query
             .bind(limit)

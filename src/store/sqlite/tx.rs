@@ -46,7 +46,11 @@ pub(super) async fn insert_message(
     .bind(unix_millis(now))
     .execute(&mut **tx)
     .await?;
-    Ok(done.rows_affected() == 1)
+    let inserted = done.rows_affected() == 1;
+    if inserted {
+        super::attachments::insert_message_attachments(tx, e).await?;
+    }
+    Ok(inserted)
 }
 
 /// The state a request is in.

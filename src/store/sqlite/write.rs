@@ -5,18 +5,54 @@ use time::OffsetDateTime;
 
 use super::SqliteStore;
 use super::deadlines::apply_clocks;
-use super::tx::{apply, finish_outbox, insert_message, insert_receipt, json_text, record};
+use super::jobs::apply_job;
+use super::tx::{Tx, apply, finish_outbox, insert_message, insert_receipt, json_text, record};
 use crate::agreement::Agreement;
 use crate::audit::AuditEntry;
 use crate::clock::unix_millis;
 use crate::ids::{CourtId, MessageId, RegionId, Sha256};
 use crate::receipt::Receipt;
 use crate::store::{
-    Event, Idempotency, Inbound, InboundOutcome, InboxItem, InboxOrder, Outbound, OutboundOutcome,
-    OutboxItem, Passed, RequestRecord, RequestView, Returned, Revoke, StateChange, Store,
-    StoreError, StoredAgreement,
+    Event, Idempotency, Inbound, InboundOutcome, InboxItem, InboxOrder, JobChange, Outbound,
+    OutboundOutcome, OutboxItem, Passed, PrintJob, RequestRecord, RequestView, Returned, Revoke,
+    StateChange, Store, StoreError, StoredAgreement,
 };
 use crate::workflow::deadlines::Clocks;
+
+/// Stores an outbound message with its request change, clocks, receipt, outbox row and
+/// print jobs, then its follow-up messages the same way.
+async fn store_outbound(tx: &mut Tx<'_>, m: &Outbound) -> Result<(), StoreError> {
+    let id = m.sealed.envelope.id;
+    if !insert_message(tx, &m.sealed, "out", m.now).await? {
+        return Err(StoreError::Conflict(format!(
+            "message {id} is already stored"
+        )));
+    }
+    apply(tx, &m.change, &m.event, Some(id), m.now).await?;
+    let request_id = m.change.request_id();
+    apply_clocks(tx, request_id, &m.clocks, m.now).await?;
+    insert_receipt(tx, request_id, &m.receipt).await?;
+    let priority = m.sealed.envelope.priority.rank();
+    sqlx::query(
+        "INSERT INTO outbox (message_id, request_id, peer, priority, state, next_attempt_at, created_at)
+         VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+    )
+    .bind(id.to_string())
+    .bind(request_id.to_string())
+    .bind(m.peer.as_str())
+    .bind(priority)
+    .bind(unix_millis(m.now))
+    .bind(unix_millis(m.now))
+    .execute(&mut **tx)
+    .await?;
+    for job in &m.jobs {
+        apply_job(tx, job, priority, unix_millis(m.now)).await?;
+    }
+    for next in &m.followups {
+        Box::pin(store_outbound(tx, next)).await?;
+    }
+    Ok(())
+}
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -35,28 +71,7 @@ impl Store for SqliteStore {
         {
             return Ok(OutboundOutcome::Replay(first));
         }
-        let id = m.sealed.envelope.id;
-        if !insert_message(&mut tx, &m.sealed, "out", m.now).await? {
-            return Err(StoreError::Conflict(format!(
-                "message {id} is already stored"
-            )));
-        }
-        apply(&mut tx, &m.change, &m.event, Some(id), m.now).await?;
-        let request_id = m.change.request_id();
-        apply_clocks(&mut tx, request_id, &m.clocks, m.now).await?;
-        insert_receipt(&mut tx, request_id, &m.receipt).await?;
-        sqlx::query(
-            "INSERT INTO outbox (message_id, request_id, peer, priority, state, next_attempt_at, created_at)
-             VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-        )
-        .bind(id.to_string())
-        .bind(request_id.to_string())
-        .bind(m.peer.as_str())
-        .bind(m.sealed.envelope.priority.rank())
-        .bind(unix_millis(m.now))
-        .bind(unix_millis(m.now))
-        .execute(&mut *tx)
-        .await?;
+        store_outbound(&mut tx, &m).await?;
         if let Some(idem) = &m.idempotency {
             sqlx::query(
                 "INSERT INTO idempotency (court, key, request_hash, status, body, created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -129,7 +144,7 @@ impl Store for SqliteStore {
 
     async fn inbox(
         &self,
-        court: &CourtId,
+        court: &str,
         order: InboxOrder,
         limit: i64,
     ) -> Result<Vec<InboxItem>, StoreError> {
@@ -138,15 +153,14 @@ impl Store for SqliteStore {
 
     async fn record_retrievals(
         &self,
-        retrievals: Vec<(InboxItem, Receipt)>,
-        court: &CourtId,
+        retrievals: Vec<(InboxItem, Option<Receipt>)>,
+        actor: &str,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         if retrievals.is_empty() {
             return Ok(());
         }
         let mut tx = self.write.begin().await?;
-        let actor = format!("court:{court}");
         for (item, receipt) in &retrievals {
             let first = sqlx::query(
                 "UPDATE inbox SET retrieved_at = ? WHERE seq = ? AND retrieved_at IS NULL",
@@ -155,9 +169,10 @@ impl Store for SqliteStore {
             .bind(item.cursor)
             .execute(&mut *tx)
             .await?;
-            if first.rows_affected() == 0 {
+            // A gateway notice is handed out once; only a message has a retrieval receipt.
+            let Some(receipt) = receipt.as_ref().filter(|_| first.rows_affected() == 1) else {
                 continue;
-            }
+            };
             insert_receipt(&mut tx, item.request_id, receipt).await?;
             let exists: Option<String> = sqlx::query_scalar("SELECT id FROM requests WHERE id = ?")
                 .bind(item.request_id.to_string())
@@ -179,7 +194,7 @@ impl Store for SqliteStore {
             };
             let event = Event {
                 name: "retrieved".into(),
-                actor: actor.clone(),
+                actor: actor.to_owned(),
                 detail: serde_json::json!({"kind": item.kind}),
             };
             apply(&mut tx, &change, &event, Some(item.message_id), now).await?;
@@ -289,6 +304,20 @@ impl Store for SqliteStore {
         self.write_revocation(revoke, now).await
     }
 
+    async fn record_job(
+        &self,
+        job: JobChange,
+        change: StateChange,
+        event: Event,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.write_job_step(job, change, event, now).await
+    }
+
+    async fn print_job(&self, id: &MessageId) -> Result<Option<PrintJob>, StoreError> {
+        self.read_print_job(id).await
+    }
+
     async fn pass_deadlines(&self, now: OffsetDateTime) -> Result<Vec<Passed>, StoreError> {
         self.write_passed(now).await
     }
@@ -304,5 +333,58 @@ impl Store for SqliteStore {
 
     async fn messages_since(&self, from_ms: i64) -> Result<Vec<serde_json::Value>, StoreError> {
         self.read_messages_since(from_ms).await
+    }
+
+    async fn attachment(
+        &self,
+        sha256: &Sha256,
+    ) -> Result<Option<crate::store::StoredBlob>, StoreError> {
+        self.read_attachment(sha256).await
+    }
+
+    async fn record_attachment(
+        &self,
+        sha256: &Sha256,
+        bytes: u64,
+        source: &crate::store::BlobSource,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.write_attachment(sha256, bytes, source, now).await
+    }
+
+    async fn attachment_visible(
+        &self,
+        sha256: &Sha256,
+        court: &CourtId,
+    ) -> Result<bool, StoreError> {
+        self.read_attachment_visible(sha256, court).await
+    }
+
+    async fn attachment_deliveries(
+        &self,
+        sha256: &Sha256,
+    ) -> Result<Vec<crate::store::BlobDelivery>, StoreError> {
+        self.read_attachment_deliveries(sha256).await
+    }
+
+    async fn attachment_sent(&self, sha256: &Sha256, peer: &RegionId) -> Result<bool, StoreError> {
+        self.read_attachment_sent(sha256, peer).await
+    }
+
+    async fn record_attachment_sent(
+        &self,
+        sha256: &Sha256,
+        peer: &RegionId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.write_attachment_sent(sha256, peer, now).await
+    }
+
+    async fn forget_attachment_sent(
+        &self,
+        sha256: &Sha256,
+        peer: &RegionId,
+    ) -> Result<(), StoreError> {
+        self.delete_attachment_sent(sha256, peer).await
     }
 }

@@ -1,0 +1,2 @@
+//! Memory and throughput of one large attachment (being written).
+fn main() {}

@@ -1,0 +1,180 @@
+//! The SQLite engine's attachment records: blobs held, their deliveries, the peers each
+//! was sent to, and who may read one.
+
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use super::SqliteStore;
+use super::tx::{Tx, append_audit};
+use crate::clock::{from_unix_millis, unix_millis};
+use crate::envelope::Envelope;
+use crate::ids::{CourtId, RegionId, Sha256};
+use crate::store::{BlobDelivery, BlobSource, StoreError, StoredBlob};
+
+fn size(bytes: u64) -> Result<i64, StoreError> {
+    i64::try_from(bytes).map_err(|_| StoreError::Backend(format!("{bytes} bytes is too large")))
+}
+
+/// Records, inside the transaction that stores a message, which attachments it lists:
+/// its two courts may read them.
+pub(super) async fn insert_message_attachments(
+    tx: &mut Tx<'_>,
+    e: &Envelope,
+) -> Result<(), StoreError> {
+    for a in &e.attachments {
+        sqlx::query(
+            "INSERT OR IGNORE INTO message_attachments (sha256, message_id, sender_court, recipient_court)
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(a.sha256.to_string())
+        .bind(e.id.to_string())
+        .bind(e.sender.court.as_str())
+        .bind(e.recipient.court.as_str())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    pub(super) async fn read_attachment(
+        &self,
+        sha256: &Sha256,
+    ) -> Result<Option<StoredBlob>, StoreError> {
+        let row = sqlx::query("SELECT bytes, stored_at FROM attachments WHERE sha256 = ?")
+            .bind(sha256.to_string())
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|r| {
+            let bytes: i64 = r.try_get("bytes")?;
+            Ok(StoredBlob {
+                sha256: *sha256,
+                bytes: u64::try_from(bytes).unwrap_or_default(),
+                stored_at: from_unix_millis(r.try_get("stored_at")?),
+            })
+        })
+        .transpose()
+    }
+
+    pub(super) async fn write_attachment(
+        &self,
+        sha256: &Sha256,
+        bytes: u64,
+        source: &BlobSource,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let at = unix_millis(now);
+        let mut tx = self.write.begin().await?;
+        let new = sqlx::query(
+            "INSERT INTO attachments (sha256, bytes, stored_at) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind(sha256.to_string())
+        .bind(size(bytes)?)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        sqlx::query(
+            "INSERT INTO attachment_deliveries (sha256, source, stored, at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(sha256.to_string())
+        .bind(source.to_string())
+        .bind(new)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        if new {
+            let detail = serde_json::json!({"bytes": bytes});
+            let subject = sha256.to_string();
+            let actor = source.to_string();
+            append_audit(&mut tx, at, &actor, "attachment.stored", &subject, &detail).await?;
+        }
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    pub(super) async fn read_attachment_visible(
+        &self,
+        sha256: &Sha256,
+        court: &CourtId,
+    ) -> Result<bool, StoreError> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM attachment_deliveries WHERE sha256 = ?1 AND source = ?2
+             UNION ALL
+             SELECT 1 FROM message_attachments WHERE sha256 = ?1 AND (sender_court = ?3 OR recipient_court = ?3)
+             LIMIT 1",
+        )
+        .bind(sha256.to_string())
+        .bind(BlobSource::Court(court.clone()).to_string())
+        .bind(court.as_str())
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(found.is_some())
+    }
+
+    pub(super) async fn read_attachment_sent(
+        &self,
+        sha256: &Sha256,
+        peer: &RegionId,
+    ) -> Result<bool, StoreError> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM attachments_sent WHERE sha256 = ? AND peer = ?")
+                .bind(sha256.to_string())
+                .bind(peer.as_str())
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(found.is_some())
+    }
+
+    pub(super) async fn write_attachment_sent(
+        &self,
+        sha256: &Sha256,
+        peer: &RegionId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO attachments_sent (sha256, peer, sent_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(sha256.to_string())
+        .bind(peer.as_str())
+        .bind(unix_millis(now))
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn delete_attachment_sent(
+        &self,
+        sha256: &Sha256,
+        peer: &RegionId,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM attachments_sent WHERE sha256 = ? AND peer = ?")
+            .bind(sha256.to_string())
+            .bind(peer.as_str())
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    pub(super) async fn read_attachment_deliveries(
+        &self,
+        sha256: &Sha256,
+    ) -> Result<Vec<BlobDelivery>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT source, stored, at FROM attachment_deliveries WHERE sha256 = ? ORDER BY seq",
+        )
+        .bind(sha256.to_string())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(BlobDelivery {
+                    source: r.try_get("source")?,
+                    stored: r.try_get("stored")?,
+                    at: from_unix_millis(r.try_get("at")?),
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,151 @@
+//! Electronic first, postal fallback: a failed electronic attempt turns a commissioned
+//! service into a print job at the print centre for the addressee's area; the centre's
+//! reports reach the requesting court, and delivery completes the request with a
+//! certificate of service by post, with no step by the requesting court after its request.
+
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+const TRACKING: &str = "1158472036518";
+
+fn event(job: &str, event: &str, extra: Value) -> Value {
+    let mut e = json!({"jobId": job, "event": event, "at": "2026-11-26T10:00:00+08:00"});
+    e.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    e
+}
+
+#[tokio::test]
+async fn failed_electronic_service_completes_by_post_through_the_print_centre() {
+    let t = TestFed::start().await;
+    let (sc, cq) = (t.court("SC0104"), t.court("CQ0103"));
+    let centre = t.fed.print_centre_client("CQ01-PC1").unwrap();
+    let id = submit(&sc, &submission("service.request", "CQ0103"))
+        .await
+        .request_id;
+    reaches(&sc, id, "relayed").await;
+
+    // The executing court accepts and tries SMS: the addressee never consented.
+    accept(&cq, id, "service").await;
+    let sms = json!({"addresseeName": "王建国", "channel": "sms", "address": "13908312456",
+        "outcome": "no_consent", "at": "2026-11-25T16:05:00+08:00",
+        "reason": {"code": "no_consent", "text": "受送达人未同意电子送达"}});
+    cq.update(id, &update("service.attempt", sms))
+        .await
+        .unwrap();
+    reaches(&sc, id, "postal").await;
+
+    // The job waits in the inbox of the centre serving postcode 400010.
+    let job = eventually("the print job in the centre's inbox", || async {
+        let page = centre.work_queue(10).await.ok()?;
+        page.items.into_iter().find_map(|i| i.notice)
+    })
+    .await;
+    assert_eq!(job["parentRequestId"], json!(id));
+    assert_eq!(job["printCentre"]["code"], "CQ01-PC1");
+    assert_eq!(job["envelope"]["address"]["postcode"], "400010");
+    assert_eq!(job["documents"].as_array().unwrap().len(), 4);
+    let job_id = job["jobId"].as_str().unwrap().to_owned();
+
+    // Out of order is refused: nothing can be delivered before it is posted.
+    let early = centre
+        .print_event(
+            &job_id,
+            &event(
+                &job_id,
+                "delivered",
+                json!({"signedBy": "王建国", "relation": "self"}),
+            ),
+        )
+        .await;
+    assert!(problem(early).is(kuayu::problem::Code::IllegalTransition));
+    // A court is not a print centre.
+    let p = problem(
+        cq.print_event(&job_id, &event(&job_id, "printed", json!({"pages": 11})))
+            .await,
+    );
+    assert!(p.is(kuayu::problem::Code::IdentityMismatch), "{p}");
+
+    for e in [
+        event(&job_id, "printed", json!({"pages": 11})),
+        event(&job_id, "posted", json!({"trackingNumber": TRACKING})),
+        event(
+            &job_id,
+            "delivery_attempt",
+            json!({"attempt": 1, "outcome": "no_one_home"}),
+        ),
+        event(
+            &job_id,
+            "delivered",
+            json!({"signedBy": "王建国", "relation": "self"}),
+        ),
+    ] {
+        centre
+            .print_event(&job_id, &e)
+            .await
+            .unwrap_or_else(|err| panic!("{e}: {err}"));
+    }
+    let view = reaches(&sc, id, "completed").await;
+
+    // The requesting court saw each step, then the certificate of service by post.
+    let kinds: Vec<String> = view["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "service.request",
+            "service.status",
+            "service.attempt",
+            "service.attempt",
+            "service.attempt",
+            "service.attempt",
+            "service.attempt",
+            "service.result"
+        ]
+    );
+    let page = sc.inbox(0, 50).await.unwrap();
+    let certificate = page
+        .items
+        .iter()
+        .filter_map(|i| i.envelope.as_ref())
+        .find(|e| e["kind"] == "service.result")
+        .expect("the certificate of service in the requesting court's inbox");
+    let c = &certificate["payload"];
+    assert_eq!(
+        (c["status"].as_str(), c["method"].as_str()),
+        (Some("served"), Some("postal"))
+    );
+    assert_eq!(c["postal"]["trackingNumber"], TRACKING);
+    assert_eq!(c["fallbackToPostal"], true);
+    assert_eq!(
+        c["receivedBy"],
+        json!({"name": "王建国", "relation": "self"})
+    );
+    assert_eq!(c["attempts"][0]["method"], "sms");
+    let posted = page
+        .items
+        .iter()
+        .filter_map(|i| i.envelope.as_ref())
+        .any(|e| e["payload"]["outcome"] == "posted" && e["payload"]["trackingNumber"] == TRACKING);
+    assert!(
+        posted,
+        "the posting, with its tracking number, reached the requesting court"
+    );
+
+    // Its only step was the request itself.
+    let steps: Vec<&str> = view["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["actor"] == "court:SC0104" && h["event"] != "retrieved")
+        .map(|h| h["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["submitted"]);
+    t.shutdown().await;
+}
