@@ -16,6 +16,13 @@ fn doc(schema: &str, name: &str) -> Value {
         .unwrap()
 }
 
+/// A service-attempt fixture for the addressee of the service request the tests submit.
+fn addressed(name: &str) -> Value {
+    let mut d = doc("service-attempt", name);
+    d["addresseeName"] = json!("王建国");
+    d
+}
+
 fn status(s: &str) -> Value {
     json!({"status": s, "at": "2026-11-25T09:00:00Z", "reason": {"code": "test", "text": "a reason a clerk gives"}})
 }
@@ -114,6 +121,85 @@ async fn commissioned_service_accepted_then_certified_or_refused() {
     )
     .await;
     walk_more(&t, id, "service.status", status("returned"), "returned").await;
+    // Electronic service that succeeds; and one that fails over to the post, whose steps
+    // keep it in postal service until the certificate.
+    walk(
+        &t,
+        "service",
+        "SC0104",
+        "CQ0103",
+        vec![
+            ("service.status", status("accepted"), "accepted"),
+            (
+                "service.attempt",
+                doc("service-attempt", "01-sms-delivered-and-read.json"),
+                "serving",
+            ),
+            (
+                "service.result",
+                doc("service-result", "01-served-sms.json"),
+                "completed",
+            ),
+        ],
+    )
+    .await;
+    let postal = walk(
+        &t,
+        "service",
+        "SC0104",
+        "CQ0103",
+        vec![
+            ("service.status", status("accepted"), "accepted"),
+            (
+                "service.attempt",
+                addressed("03-email-failed.json"),
+                "postal",
+            ),
+            (
+                "service.attempt",
+                addressed("04-postal-posted.json"),
+                "postal",
+            ),
+            (
+                "service.attempt",
+                addressed("05-postal-delivered.json"),
+                "postal",
+            ),
+            (
+                "service.result",
+                doc("service-result", "03-served-court-express.json"),
+                "completed",
+            ),
+        ],
+    )
+    .await;
+    // Postal steps before any fallback, and an electronic attempt once it is postal.
+    let accepted = walk(
+        &t,
+        "service",
+        "SC0104",
+        "CQ0103",
+        vec![("service.status", status("accepted"), "accepted")],
+    )
+    .await;
+    refused_both_sides(
+        &t,
+        accepted,
+        "SC0104",
+        "CQ0103",
+        "service.attempt",
+        doc("service-attempt", "04-postal-posted.json"),
+        &[
+            "attempt",
+            "postal_fallback",
+            "in_progress",
+            "result",
+            "refused",
+            "returned",
+        ],
+    )
+    .await;
+    let _ = postal;
     // A certificate before anyone accepted the request, and anything after it is finished.
     let open = walk(&t, "service", "SC0104", "CQ0103", vec![]).await;
     refused_both_sides(
