@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use kuayu::api::{Submission, UpdateSubmission};
 use kuayu::clock::SystemClock;
-use kuayu::demo::court::{answers, fixture};
+use kuayu::demo::court::fixture;
 use kuayu::devnet::{DevFederation, DevOptions};
-use kuayu::ids::{CourtId, Family, MessageKind};
+use kuayu::ids::{CourtId, MessageKind};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -56,8 +56,16 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or_default()
     );
 
-    // 3. Yuzhong accepts and returns a certificate of service.
-    for (kind, payload) in answers(Family::Service) {
+    // 3. Yuzhong accepts and returns a certificate of service (served by SMS at once; the
+    //    demo shows the postal fallback when SMS fails).
+    let acceptance = serde_json::json!({"status": "accepted", "at": kuayu::clock::rfc3339(time::OffsetDateTime::now_utc())});
+    let certificate = fixture("service-result", |d| d["status"] == "served")
+        .ok_or_else(|| anyhow::anyhow!("no service-result fixture"))?;
+    let answers = [
+        (MessageKind::parse("service.status")?, acceptance),
+        (MessageKind::parse("service.result")?, certificate),
+    ];
+    for (kind, payload) in answers {
         yuzhong
             .update(
                 item.request_id,

@@ -115,3 +115,14 @@ pub struct RelayAnswer {
     /// The relay receipt.
     pub receipt: Receipt,
 }
+
+/// The answer to `PUT /v1/attachments/{sha256}` (and its federation twin): 201 when the
+/// blob was stored, 200 when it was already held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredAttachment {
+    /// SHA-256 of the bytes: the blob's name.
+    pub sha256: Sha256,
+    /// Its size.
+    pub bytes: u64,
+}

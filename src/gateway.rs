@@ -58,6 +58,8 @@ pub struct Gateway {
     pub peers: PeerClients,
     /// Weakened verification, for conformance testing only.
     pub danger: crate::config::Danger,
+    /// Attachment bytes, by SHA-256, beside the database.
+    pub blobs: crate::attachments::BlobStore,
     sqlite: Option<SqliteStore>,
 }
 
@@ -116,6 +118,12 @@ impl Gateway {
             .map_err(|e| StartError(format!("database {}: {e}", config.database.display())))?;
         let registry =
             load_agreements(config, &party_roots, &schemas, &sqlite, clock.now()).await?;
+        let blobs = crate::attachments::BlobStore::beside(&config.database).map_err(|e| {
+            StartError(format!(
+                "attachment store beside {}: {e}",
+                config.database.display()
+            ))
+        })?;
         let agreements = Arc::new(registry);
         let federation_verifier = {
             let (agreements, clock) = (Arc::clone(&agreements), Arc::clone(&clock));
@@ -137,6 +145,7 @@ impl Gateway {
             rates: RateLimits::new(Arc::clone(&clock)),
             peers: PeerClients::default(),
             danger: config.danger.clone(),
+            blobs,
             clock,
             store: Arc::new(sqlite.clone()),
             agreements,

@@ -6,6 +6,7 @@ use rustls_pki_types::CertificateDer;
 use serde_json::Value;
 
 use crate::api::RelayAnswer;
+use crate::attachments::check::Uploader;
 use crate::gateway::Gateway;
 use crate::pipeline;
 use crate::problem::{Code, Problem};
@@ -67,6 +68,8 @@ pub async fn receive(
         ));
     }
     pipeline::check(g, &agreement, e)?;
+    // The sending gateway transfers each blob before the envelope; retryable if not yet.
+    pipeline::attachments(g, &agreement, &e.attachments, Uploader::Gateway).await?;
     if !g.courts.contains_key(&e.recipient.court) {
         return Err(Problem::new(
             Code::UnknownRecipient,

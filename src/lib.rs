@@ -20,6 +20,7 @@
 //! | request states | [`workflow`] |
 //! | storage interface and the SQLite engine | [`store`] |
 //! | outbox relay with retries | [`relay`] |
+//! | attachments: blobs by SHA-256, streamed and verified | [`attachments`] |
 //! | signed receipts, hash-chained audit | [`receipt`], [`audit`] |
 //! | TLS configs and identities from certificates | [`tls`] |
 //! | HTTP: court API, federation API, problem+json | [`http`], [`problem`], [`api`] |
@@ -31,6 +32,7 @@ pub mod admin;
 pub mod admission;
 pub mod agreement;
 pub mod api;
+pub mod attachments;
 pub mod audit;
 pub mod calendar;
 pub mod cli;

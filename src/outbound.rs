@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::agreement::ActiveAgreement;
 use crate::api::{Accepted, Submission, UpdateSubmission};
+use crate::attachments::check::Uploader;
 use crate::clock::unix_millis;
 use crate::crypto;
 use crate::envelope::{Address, AgreementRef, AttachmentRef, Envelope, Priority, SchemaRef};
@@ -55,6 +56,7 @@ pub async fn submit(
         ));
     }
     let agreement = pipeline::resolve_route(g, &g.region, &recipient.region, &body.kind)?;
+    pipeline::attachments(g, &agreement, &body.attachments, Uploader::Court).await?;
     let id = MessageId::new();
     let envelope = build(
         g,
@@ -115,6 +117,8 @@ pub async fn update(
             ),
         ));
     }
+    let agreement = pipeline::resolve_accepted(g, &record.agreement_sha256)?;
+    pipeline::attachments(g, &agreement, &body.attachments, Uploader::Court).await?;
     let actor = format!("court:{court}");
     let step = lifecycle::event_of(&body.kind, &body.payload);
     let (mut out, accepted) = prepare(

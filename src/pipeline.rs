@@ -7,6 +7,7 @@
 //! resolve       which active agreement covers it?
 //! verify        inbound: does the envelope signature verify with the sender party's key?
 //! check         authorize (direction and parties), limits, validate (pinned schema)
+//! attachments   every attachment listed is held here, whole (async: reads the store)
 //! seal          outbound: sign the canonical envelope
 //! commit        message + state + history + audit + outbox/inbox row, one transaction
 //! ```
@@ -328,6 +329,18 @@ pub fn limits(agreement: &ActiveAgreement, e: &Envelope) -> Result<(), Problem> 
         ));
     }
     Ok(())
+}
+
+/// attachments: every attachment listed is held at this gateway, with the size stated,
+/// within the agreement's limit (the court uploads it first; the relay transfers it to
+/// the peer before the envelope). The one stage that reads the store, so async.
+pub async fn attachments(
+    g: &Gateway,
+    agreement: &ActiveAgreement,
+    list: &[crate::envelope::AttachmentRef],
+    uploader: crate::attachments::check::Uploader,
+) -> Result<(), Problem> {
+    crate::attachments::check::held(g, agreement, list, uploader).await
 }
 
 /// validate: the envelope names the schema the agreement pins for its kind and version,

@@ -144,8 +144,11 @@ pub fn summary(agreement: &Agreement) -> String {
     }
     writeln!(
         out,
-        "  limits    payload {} bytes, {} attachments, ttl {} h",
-        t.limits.max_payload_bytes, t.limits.max_attachments, t.limits.message_ttl_hours
+        "  limits    payload {} bytes, {} attachments of at most {} bytes each, ttl {} h",
+        t.limits.max_payload_bytes,
+        t.limits.max_attachments,
+        crate::attachments::max_bytes(&t.limits),
+        t.limits.message_ttl_hours
     )
     .ok();
     let c = t.calendar();

@@ -22,9 +22,9 @@ pub struct Peer {
 
 /// The peer gateway that presented `chain`.
 pub fn authenticate(g: &Gateway, chain: &[CertificateDer<'static>]) -> Result<Peer, Problem> {
-    let leaf = chain.first().ok_or_else(|| {
-        Problem::new(Code::Unauthenticated, "a client certificate is required")
-    })?;
+    let leaf = chain
+        .first()
+        .ok_or_else(|| Problem::new(Code::Unauthenticated, "a client certificate is required"))?;
     let region = match tls::participant(leaf) {
         Some(Participant::Gateway(region)) => region,
         _ => {

@@ -1,6 +1,8 @@
 //! A small, honest simulator of a court's case system: it polls its gateway inbox, and
 //! answers each request addressed to it the way a court clerk would (accept, then the
-//! result), using realistic documents from the schema fixtures.
+//! result), using realistic documents from the schema fixtures. For a commissioned
+//! service it tries SMS first, and the addressee turns out never to have consented, so
+//! the service falls back to the post (see [`super::printcentre`]).
 
 use std::time::Duration;
 
@@ -32,8 +34,8 @@ fn field_is(doc: &Value, name: &str, value: &str) -> bool {
     doc.get(name).and_then(Value::as_str) == Some(value)
 }
 
-/// The updates a court sends back for a request of `family`, in order.
-pub fn answers(family: Family) -> Vec<(MessageKind, Value)> {
+/// The updates a court sends back for a request of `family` carrying `request`, in order.
+pub fn answers(family: Family, request: &Value) -> Vec<(MessageKind, Value)> {
     let kind =
         |doc: &str| MessageKind::parse(&format!("{family}.{doc}")).expect("a valid kind literal");
     let now = crate::clock::rfc3339(time::OffsetDateTime::now_utc());
@@ -45,9 +47,18 @@ pub fn answers(family: Family) -> Vec<(MessageKind, Value)> {
         }
     };
     match family {
-        Family::Service => push("result", "service-result", &|d| {
-            field_is(d, "status", "served")
-        }),
+        Family::Service => {
+            let addressee = &request["addressees"][0];
+            let phone = addressee["addresses"]["phone"]
+                .as_str()
+                .unwrap_or("13800000000");
+            let attempt = json!({
+                "addresseeName": addressee["name"], "channel": "sms", "address": phone,
+                "outcome": "no_consent", "at": now,
+                "reason": {"code": "no_consent", "text": "受送达人未确认电子送达地址 (no consent to electronic service)"},
+            });
+            out.push((kind("attempt"), attempt));
+        }
         Family::Printing => {
             for event in ["printed", "posted", "delivered"] {
                 push("event", "printing-event", &|d| field_is(d, "event", event));
@@ -56,6 +67,11 @@ pub fn answers(family: Family) -> Vec<(MessageKind, Value)> {
         Family::Evidence => push("result", "evidence-result", &|d| {
             field_is(d, "type", "completion")
         }),
+        Family::Preservation if field_is(request, "mode", "lift") => {
+            push("result", "preservation-result", &|d| {
+                field_is(d, "status", "lifted")
+            })
+        }
         Family::Preservation => push("result", "preservation-result", &|d| {
             field_is(d, "status", "frozen")
         }),
@@ -72,7 +88,12 @@ impl CourtSystem {
                 Ok(page) => {
                     for item in page.items {
                         if item.kind.is_request() {
-                            for (kind, payload) in answers(item.kind.family()) {
+                            let request = item
+                                .envelope
+                                .as_ref()
+                                .map(|e| e["payload"].clone())
+                                .unwrap_or_default();
+                            for (kind, payload) in answers(item.kind.family(), &request) {
                                 let update = UpdateSubmission {
                                     kind,
                                     schema_version: None,

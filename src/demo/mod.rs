@@ -1,10 +1,14 @@
 //! `kuayu demo`: the main job in one command. Fresh PKI and keys, Sichuan and Chongqing
-//! gateways on loopback with embedded SQLite, a simulated court system behind each
-//! court; Sichuan sends one request of each kind to Chongqing and Chongqing sends a
-//! preservation order to Sichuan; the courts answer, the results come back, and a table
-//! shows each journey. Exits 0 only if every journey completed and every receipt verified.
+//! gateways on loopback with embedded SQLite, a simulated court system behind each court
+//! and a simulated print centre in each region. Sichuan sends one request of each kind to
+//! Chongqing and Chongqing sends a preservation order to Sichuan: the commissioned service
+//! fails electronically and completes by post through Chongqing's print centre, and once
+//! the freeze is in place Sichuan lifts it. A table shows each journey with its legal
+//! deadlines and whether they were met. Exits 0 only if every journey completed and every
+//! receipt verified.
 
 pub mod court;
+pub mod printcentre;
 pub mod report;
 
 use std::path::Path;
@@ -69,6 +73,77 @@ fn plan() -> Vec<(Family, &'static str, &'static str, Value)> {
     out
 }
 
+/// The lift of the freeze Sichuan sends in the first phase.
+fn lift() -> Option<(Family, &'static str, &'static str, Value)> {
+    let lift = fixture("preservation-request", |d| {
+        d.get("mode").and_then(Value::as_str) == Some("lift")
+    })?;
+    Some((Family::Preservation, "SC01", "CQ01", lift))
+}
+
+/// Submits `plan`; the request ids in the same order.
+async fn submit_all(
+    fed: &DevFederation,
+    plan: &[(Family, &'static str, &'static str, Value)],
+) -> anyhow::Result<Vec<(Family, CourtId, CourtId, crate::ids::MessageId)>> {
+    let mut sent = Vec::new();
+    for (family, from, to, payload) in plan {
+        let client = fed.court_client(from)?;
+        let submission = Submission {
+            kind: MessageKind::request_of(*family),
+            recipient_court: CourtId::parse(to)?,
+            schema_version: None,
+            payload: payload.clone(),
+            attachments: vec![],
+        };
+        let mode = payload["mode"].as_str().unwrap_or("request");
+        let key = format!("demo-{family}-{from}-{to}-{mode}");
+        let accepted = client.submit(&submission, Some(&key)).await?;
+        sent.push((
+            *family,
+            CourtId::parse(from)?,
+            CourtId::parse(to)?,
+            accepted.request_id,
+        ));
+    }
+    Ok(sent)
+}
+
+/// Waits until each request is completed and its results pulled (or the deadline passes),
+/// and reads both sides' views.
+async fn follow(
+    fed: &DevFederation,
+    sent: Vec<(Family, CourtId, CourtId, crate::ids::MessageId)>,
+    deadline: Instant,
+) -> anyhow::Result<Vec<Journey>> {
+    let mut journeys = Vec::new();
+    for (family, from, to, request_id) in sent {
+        let requester_client = fed.court_client(from.as_str())?;
+        // Wait until the result is back and the requesting court system has pulled it from
+        // its inbox: the requesting side then holds 2 receipts per message (submission and
+        // relay of the request; relay and retrieval of each update).
+        let requester = loop {
+            let view = requester_client.request(request_id).await?;
+            let count = |field: &str| view[field].as_array().map(Vec::len).unwrap_or(0);
+            let done = view["state"] == "completed" && count("receipts") >= 2 * count("messages");
+            if done || Instant::now() > deadline {
+                break view;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let executor = fed.court_client(to.as_str())?.request(request_id).await?;
+        journeys.push(Journey {
+            family,
+            from,
+            to,
+            request_id,
+            requester,
+            executor,
+        });
+    }
+    Ok(journeys)
+}
+
 /// Runs the demo in `state` (emptied first).
 pub async fn run(state: &Path) -> anyhow::Result<ExitCode> {
     if state.exists() {
@@ -104,57 +179,30 @@ pub async fn run(state: &Path) -> anyhow::Result<ExitCode> {
         systems.push(tokio::spawn(system.run(stopped.clone())));
     }
 
-    let mut sent = Vec::new();
-    let plan = plan();
-    for (family, from, to, payload) in &plan {
-        let client = fed.court_client(from)?;
-        let submission = Submission {
-            kind: MessageKind::request_of(*family),
-            recipient_court: CourtId::parse(to)?,
-            schema_version: None,
-            payload: payload.clone(),
-            attachments: vec![],
-        };
-        let accepted = client
-            .submit(&submission, Some(&format!("demo-{family}-{from}-{to}")))
-            .await?;
-        sent.push((
-            *family,
-            CourtId::parse(from)?,
-            CourtId::parse(to)?,
-            accepted.request_id,
-        ));
+    for spec in crate::cli::default_regions() {
+        if let Some(centre) = spec.print_centre() {
+            let system = printcentre::PrintCentreSystem {
+                client: fed.print_centre_client(centre.as_str())?,
+                poll: Duration::from_millis(25),
+            };
+            systems.push(tokio::spawn(system.run(stopped.clone())));
+        }
     }
+
+    let mut plan = plan();
+    let sent = submit_all(&fed, &plan).await?;
     println!(
-        "  {} requests submitted; court systems are answering…\n",
+        "  {} requests submitted; court systems and print centres are answering…",
         sent.len()
     );
-
     let deadline = Instant::now() + DEADLINE;
-    let mut journeys = Vec::new();
-    for (family, from, to, request_id) in sent {
-        let requester_client = fed.court_client(from.as_str())?;
-        // Wait until the result is back and the requesting court system has pulled it from
-        // its inbox: the requesting side then holds 2 receipts per message (submission and
-        // relay of the request; relay and retrieval of each update).
-        let requester = loop {
-            let view = requester_client.request(request_id).await?;
-            let count = |field: &str| view[field].as_array().map(Vec::len).unwrap_or(0);
-            let done = view["state"] == "completed" && count("receipts") >= 2 * count("messages");
-            if done || Instant::now() > deadline {
-                break view;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        let executor = fed.court_client(to.as_str())?.request(request_id).await?;
-        journeys.push(Journey {
-            family,
-            from,
-            to,
-            request_id,
-            requester,
-            executor,
-        });
+    let mut journeys = follow(&fed, sent, deadline).await?;
+    // The freeze is in place: Sichuan lifts it.
+    if let Some(lift) = lift() {
+        println!("  the freeze is in place; SC01 now asks CQ01 to lift it…\n");
+        let sent = submit_all(&fed, std::slice::from_ref(&lift)).await?;
+        journeys.extend(follow(&fed, sent, deadline).await?);
+        plan.push(lift);
     }
     let _ = stop.send(true);
     for s in systems {

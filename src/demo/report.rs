@@ -181,6 +181,60 @@ pub fn render(rows: &[(&Journey, Assessment)]) -> String {
             a.receipts.1
         )
         .ok();
+        writeln!(out, "      story:     {}", story(&j.requester)).ok();
+        writeln!(out, "      deadlines: {}", deadlines(&j.requester)).ok();
     }
     out
+}
+
+/// What the requesting court received, in order, in a few words each.
+fn story(view: &Value) -> String {
+    let mut parts = Vec::new();
+    for m in view["messages"].as_array().into_iter().flatten() {
+        let p = &m["envelope"]["payload"];
+        let text = |f: &str| p[f].as_str().unwrap_or_default().replace('_', " ");
+        let part = match m["kind"].as_str().unwrap_or_default() {
+            k if k.ends_with(".request") => format!("{} request", text("mode")).trim().to_owned(),
+            k if k.ends_with(".status") => text("status"),
+            "service.attempt" if p["channel"] == "postal" => match p["trackingNumber"].as_str() {
+                Some(t) if p["outcome"] == "posted" => format!("posted {t}"),
+                _ => text("outcome"),
+            },
+            "service.attempt" => format!("{} {}", text("channel"), text("outcome")),
+            "service.result" => format!("certificate: {} ({})", text("status"), text("method")),
+            "printing.event" => text("event"),
+            "evidence.result" => format!("{} {}", text("type"), text("status"))
+                .trim()
+                .to_owned(),
+            "preservation.result" => match p["expiresAt"].as_str() {
+                Some(until) => format!("{} until {until}", text("status")),
+                None => text("status"),
+            },
+            other => other.to_owned(),
+        };
+        parts.push(part);
+    }
+    parts.join(" → ")
+}
+
+/// Each legal deadline of the request: whether it was met, and when it was due.
+fn deadlines(view: &Value) -> String {
+    let list: Vec<String> = view["deadlines"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            format!(
+                "{} {} (due {})",
+                d["name"].as_str().unwrap_or_default(),
+                d["status"].as_str().unwrap_or_default().replace('_', " "),
+                d["dueAt"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    if list.is_empty() {
+        "none".to_owned()
+    } else {
+        list.join("; ")
+    }
 }

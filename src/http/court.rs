@@ -10,6 +10,7 @@
 //! | `GET /v1/inbox?after=N&limit=M` | 200 [`InboxPage`]: everything after cursor N, in arrival order |
 //! | `GET /v1/inbox?order=urgent&limit=M` | 200 [`InboxPage`]: not yet retrieved, preservation first, then oldest |
 //! | `GET /v1/agreements` | 200 the active signed agreements |
+//! | `PUT`, `GET /v1/attachments/{sha256}` | streamed attachments: see [`super::attachments`] |
 //! | `GET /v1/print-jobs/{id}` | 200 a print job (its centre, or the executing court) |
 //! | `POST /v1/print-jobs/{id}/events` | 202 a print centre reports a `printing.event` on its job |
 //!
@@ -51,6 +52,8 @@ pub fn router(g: Arc<Gateway>) -> Router {
         .route("/v1/print-jobs/{id}", get(print_job))
         .route("/v1/print-jobs/{id}/events", post(print_event))
         .route("/v1/agreements", get(agreements))
+        // Streamed, outside the JSON body limit (the agreement's attachment limit applies).
+        .merge(super::attachments::court())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))

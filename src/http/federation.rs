@@ -1,6 +1,8 @@
 //! The federation API between gateways: `POST /federation/v1/messages` takes one signed
 //! envelope and answers 200 with the signed relay receipt once it is committed;
-//! `POST /federation/v1/revocations` takes a party's signed revocation notice.
+//! `POST /federation/v1/revocations` takes a party's signed revocation notice;
+//! `HEAD` and `PUT /federation/v1/attachments/{sha256}` ([`super::attachments`]) tell
+//! whether a blob is held and take one, streamed and verified.
 
 use std::sync::Arc;
 
@@ -24,6 +26,8 @@ pub fn router(g: Arc<Gateway>) -> Router {
     Router::new()
         .route("/federation/v1/messages", post(receive))
         .route("/federation/v1/revocations", post(revocation))
+        // Streamed, outside the JSON body limit (the agreement's attachment limit applies).
+        .merge(super::attachments::federation())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -3,9 +3,11 @@
 //!
 //! - [`court`]: the court-facing API (`/v1/...`).
 //! - [`federation`]: the gateway-to-gateway API (`/federation/v1/...`).
+//! - [`attachments`]: attachment routes of both, streamed and verified.
 //! - [`problem`]: RFC 9457 responses and the JSON body extractor.
 
 pub mod admin;
+pub mod attachments;
 pub mod court;
 pub mod federation;
 pub mod problem;

@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod attachments;
 pub mod breaker;
 
 use breaker::{Admit, Breakers};
@@ -261,10 +262,12 @@ async fn attempt(g: &Gateway, item: &OutboxItem, e: &Envelope) -> Outcome {
         Ok(c) => c,
         Err(e) => return Outcome::Retry(e),
     };
-    let url = format!(
-        "{}/federation/v1/messages",
-        party.federation_endpoint.trim_end_matches('/')
-    );
+    let base = party.federation_endpoint.trim_end_matches('/');
+    // The blobs first: the peer refuses an envelope whose attachments it does not hold.
+    if let Err(why) = attachments::ensure_held(g, &client, base, &item.peer, e).await {
+        return Outcome::Retry(format!("attachments: {why}"));
+    }
+    let url = format!("{base}/federation/v1/messages");
     let response = match client.post(&url).json(&item.envelope).send().await {
         Ok(r) => r,
         Err(err) => return Outcome::Retry(format!("{url}: {}", crate::client::error_text(&err))),
@@ -305,7 +308,12 @@ async fn attempt(g: &Gateway, item: &OutboxItem, e: &Envelope) -> Outcome {
             event: "rejected",
             detail: serde_json::to_value(&problem).unwrap_or_default(),
         },
-        Ok(problem) => Outcome::Retry(problem.to_string()),
+        Ok(problem) => {
+            if problem.is(Code::AttachmentMissing) {
+                attachments::forget(g, &item.peer, e).await;
+            }
+            Outcome::Retry(problem.to_string())
+        }
         Err(_) => Outcome::Retry(format!("{url}: HTTP {status} without a problem document")),
     }
 }

@@ -48,6 +48,14 @@ async fn an_agreement_loaded_through_the_admin_api_takes_effect_mid_stream_with_
             client: t.court("CQ0103"),
             poll: Duration::from_millis(10),
         }
+        .run(stopped.clone()),
+    );
+    // The court tries SMS first and falls back to the post: Chongqing's print centre works too.
+    let printing = tokio::spawn(
+        kuayu::demo::printcentre::PrintCentreSystem {
+            client: t.fed.print_centre_client("CQ01-PC1").unwrap(),
+            poll: Duration::from_millis(10),
+        }
         .run(stopped),
     );
     let at = now(&t);
@@ -122,6 +130,7 @@ async fn an_agreement_loaded_through_the_admin_api_takes_effect_mid_stream_with_
     assert_eq!(statuses, [(1, "superseded"), (2, "active")]);
     let _ = stop.send(true);
     answering.await.unwrap();
+    printing.await.unwrap();
     t.shutdown().await;
 }
 

@@ -18,7 +18,29 @@ fn the_demo_completes_every_journey_and_verifies_every_receipt() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        text.contains("5 of 5 journeys completed with every receipt verified"),
+        text.contains("6 of 6 journeys completed with every receipt verified"),
+        "{text}"
+    );
+    // The story: service fails electronically and completes by post; the freeze is lifted;
+    // every journey's deadlines are shown, and met.
+    assert!(
+        text.contains("sms no consent → printed → posted KY")
+            && text.contains("certificate: served (postal)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("frozen until") && text.contains("lift request → accepted → lifted"),
+        "{text}"
+    );
+    let deadline_lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("deadlines:"))
+        .collect();
+    assert_eq!(deadline_lines.len(), 6, "{text}");
+    assert!(
+        deadline_lines
+            .iter()
+            .all(|l| l.contains("acknowledge met") && !l.contains("overdue")),
         "{text}"
     );
     for kind in ["service", "printing", "evidence", "preservation"] {

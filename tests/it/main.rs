@@ -4,6 +4,7 @@
 
 mod agreement_load;
 mod agreements;
+mod attachments;
 mod court_api;
 mod deadlines;
 mod demo;

@@ -1,0 +1,220 @@
+//! The attachment routes, streamed both ways (never a whole body in memory) and outside
+//! the 4 MiB body limit of the JSON routes; the agreement's attachment limit is enforced
+//! while the body streams in.
+//!
+//! | route | answer |
+//! |---|---|
+//! | court: `PUT /v1/attachments/{sha256}`, raw bytes | 201 [`StoredAttachment`] stored, 200 already held; 422 `hash_mismatch`, 413 `payload_too_large` |
+//! | court: `GET /v1/attachments/{sha256}` | 200 the bytes, to a court that uploaded it or sent or received a message listing it; else 404 |
+//! | federation: `HEAD /federation/v1/attachments/{sha256}` | 200 held (`Content-Length` its size) / 404 |
+//! | federation: `PUT /federation/v1/attachments/{sha256}` | as the court's PUT, for a peer gateway known by its certificate |
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{head, put};
+use axum::{Extension, Json, Router};
+use tokio_util::io::ReaderStream;
+
+use super::PeerCertificates;
+use super::court::CourtIdentity;
+use crate::api::StoredAttachment;
+use crate::attachments::{self, IngestError, body::CHUNK, peers};
+use crate::gateway::Gateway;
+use crate::ids::Sha256;
+use crate::problem::{Code, Problem};
+use crate::store::BlobSource;
+
+/// The court API's attachment routes (merged into [`super::court::router`]).
+pub fn court() -> Router<Arc<Gateway>> {
+    Router::new().route(
+        "/v1/attachments/{sha256}",
+        put(court_put)
+            .get(court_get)
+            .layer(DefaultBodyLimit::disable()),
+    )
+}
+
+/// The federation API's attachment routes (merged into [`super::federation::router`]).
+pub fn federation() -> Router<Arc<Gateway>> {
+    Router::new().route(
+        "/federation/v1/attachments/{sha256}",
+        head(peer_head)
+            .put(peer_put)
+            .layer(DefaultBodyLimit::disable()),
+    )
+}
+
+/// The hash in the path, which must be 64 lower-case hex digits.
+fn named(text: &str) -> Result<Sha256, Problem> {
+    Sha256::parse(text).map_err(|e| {
+        Problem::new(
+            Code::BadRequest,
+            format!("an attachment is named by the SHA-256 of its bytes: {e}"),
+        )
+    })
+}
+
+async fn court_put(
+    State(g): State<Arc<Gateway>>,
+    CourtIdentity(court): CourtIdentity,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let sha256 = named(&name)?;
+    let limit = attachments::upload_limit(&g);
+    store(&g, sha256, &headers, body, limit, BlobSource::Court(court)).await
+}
+
+async fn peer_put(
+    State(g): State<Arc<Gateway>>,
+    Extension(chain): Extension<PeerCertificates>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let peer = peers::authenticate(&g, &chain.0)?;
+    let sha256 = named(&name)?;
+    let source = BlobSource::Gateway(peer.region);
+    let answer = store(&g, sha256, &headers, body, peer.limit, source).await;
+    if let Err(p) = &answer {
+        tracing::info!(code = %p.code, detail = %p.detail, "refused an attachment from a peer");
+    }
+    answer
+}
+
+/// Streams the body into the blob store, verifies it, records it; answers once both the
+/// bytes and the record are durable.
+async fn store(
+    g: &Gateway,
+    sha256: Sha256,
+    headers: &HeaderMap,
+    body: Body,
+    limit: u64,
+    source: BlobSource,
+) -> Result<Response, Problem> {
+    let too_large = |bytes: String| {
+        Problem::new(
+            Code::PayloadTooLarge,
+            format!(
+                "the attachment is {bytes} bytes; the agreements allow at most {limit} per attachment"
+            ),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(bytes) = declared.filter(|b| *b > limit) {
+        return Err(too_large(bytes.to_string()));
+    }
+    let ingested = g
+        .blobs
+        .ingest(&sha256, body.into_data_stream(), limit)
+        .await
+        .map_err(|e| match e {
+            IngestError::TooLarge { .. } => too_large("more than that".to_owned()),
+            IngestError::Mismatch {
+                expected,
+                actual,
+                bytes,
+            } => Problem::new(
+                Code::HashMismatch,
+                format!(
+                    "the {bytes} bytes received hash to SHA-256 {actual}, not to {expected} as named; \
+                     nothing was kept"
+                ),
+            ),
+            IngestError::Body(why) => Problem::new(
+                Code::BadRequest,
+                format!("the upload did not arrive whole ({why}); nothing was kept, send it again"),
+            ),
+            IngestError::Io(why) => Problem::internal(format!("blob store: {why}")),
+        })?;
+    let stored = g
+        .store
+        .record_attachment(&sha256, ingested.bytes, &source, g.clock.now())
+        .await
+        .map_err(Problem::internal)?;
+    tracing::info!(%sha256, bytes = ingested.bytes, %source, stored, "attachment received");
+    let status = if stored {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let answer = StoredAttachment {
+        sha256,
+        bytes: ingested.bytes,
+    };
+    Ok((status, Json(answer)).into_response())
+}
+
+async fn court_get(
+    State(g): State<Arc<Gateway>>,
+    CourtIdentity(court): CourtIdentity,
+    Path(name): Path<String>,
+) -> Result<Response, Problem> {
+    let hidden = || {
+        Problem::new(
+            Code::NotFound,
+            format!(
+                "court {court} has no attachment {name}: it neither uploaded it nor sent or received a message listing it"
+            ),
+        )
+    };
+    let sha256 = Sha256::parse(&name).map_err(|_| hidden())?;
+    let visible = g
+        .store
+        .attachment_visible(&sha256, &court)
+        .await
+        .map_err(Problem::internal)?;
+    if !visible {
+        return Err(hidden());
+    }
+    let Some((file, bytes)) = g
+        .blobs
+        .open_blob(&sha256)
+        .await
+        .map_err(Problem::internal)?
+    else {
+        return Err(Problem::internal(format!(
+            "attachment {sha256} is recorded but its file is missing"
+        )));
+    };
+    let mut response = Body::from_stream(ReaderStream::with_capacity(file, CHUNK)).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes));
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{sha256}\"")) {
+        h.insert(header::ETAG, etag);
+    }
+    Ok(response)
+}
+
+async fn peer_head(
+    State(g): State<Arc<Gateway>>,
+    Extension(chain): Extension<PeerCertificates>,
+    Path(name): Path<String>,
+) -> Result<Response, Problem> {
+    peers::authenticate(&g, &chain.0)?;
+    let sha256 = named(&name)?;
+    let blob = g
+        .store
+        .attachment(&sha256)
+        .await
+        .map_err(Problem::internal)?;
+    match blob {
+        Some(blob) => Ok((StatusCode::OK, [(header::CONTENT_LENGTH, blob.bytes)]).into_response()),
+        None => Err(Problem::new(
+            Code::NotFound,
+            format!("the {} gateway does not hold attachment {sha256}", g.region),
+        )),
+    }
+}
