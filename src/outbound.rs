@@ -19,6 +19,7 @@ use crate::store::{
     Event, Idempotency, JobChange, Outbound, OutboundOutcome, RequestRecord, Role, StateChange,
 };
 use crate::workflow::deadlines::{self, Clocks};
+use crate::workflow::queue::{self, Holds};
 use crate::workflow::{self, lifecycle};
 
 /// The longest idempotency key accepted.
@@ -138,8 +139,43 @@ pub async fn update(
         out.event.detail["printJob"] = serde_json::json!(job.id());
         out.jobs.push(job);
     }
+    // No double freeze: the result must say where each asset stands in the queue.
+    if body.kind.as_str() == "preservation.result" {
+        out.holds = queue_holds(g, &record, &out.sealed.envelope.payload).await?;
+    }
     store(g, out).await?;
     Ok(accepted)
+}
+
+/// The register changes a preservation result makes, once its queue positions are checked
+/// against the freezes this gateway already holds (轮候).
+async fn queue_holds(
+    g: &Gateway,
+    record: &RequestRecord,
+    result: &Value,
+) -> Result<Holds, Problem> {
+    let request = request_payload(g, &record.id).await?;
+    let mut holds = queue::holds_of(&request, result);
+    let mut checked = Vec::new();
+    for hold in &mut holds.freeze {
+        let holders = g
+            .store
+            .holders(&hold.asset_key, &record.id)
+            .await
+            .map_err(Problem::internal)?;
+        hold.ahead = holders.len();
+        checked.push((hold.clone(), holders.into_iter().next()));
+    }
+    queue::check_positions(result, &checked)?;
+    Ok(holds)
+}
+
+/// The payload of request `id`, as this gateway stored it.
+pub async fn request_payload(g: &Gateway, id: &MessageId) -> Result<Value, Problem> {
+    let view = g.store.request_view(id).await.map_err(Problem::internal)?;
+    view.and_then(|v| v.messages.into_iter().find(|m| m.id == *id))
+        .map(|m| m.envelope["payload"].clone())
+        .ok_or_else(|| Problem::internal(format!("request {id} has no stored request message")))
 }
 
 /// An update the executing side sends on `record` (a court's own, or one its gateway
@@ -337,6 +373,7 @@ pub fn seal(
         idempotency: None,
         clocks,
         jobs: Vec::new(),
+        holds: Default::default(),
         followups: Vec::new(),
         now,
     };

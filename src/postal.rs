@@ -37,7 +37,7 @@ pub async fn fallback_job(
     record: &RequestRecord,
     attempt: &Value,
 ) -> Result<Option<JobChange>, Problem> {
-    let request = service_request(g, &record.id).await?;
+    let request = outbound::request_payload(g, &record.id).await?;
     let name = attempt["addresseeName"].as_str().unwrap_or_default();
     let Some(addressee) = request["addressees"]
         .as_array()
@@ -90,14 +90,6 @@ pub async fn fallback_job(
         job,
         created_at: g.clock.now(),
     })))
-}
-
-/// The service request's payload, as this gateway received it.
-async fn service_request(g: &Gateway, id: &MessageId) -> Result<Value, Problem> {
-    let view = g.store.request_view(id).await.map_err(Problem::internal)?;
-    view.and_then(|v| v.messages.into_iter().find(|m| m.id == *id))
-        .map(|m| m.envelope["payload"].clone())
-        .ok_or_else(|| Problem::internal(format!("request {id} has no stored request message")))
 }
 
 /// The certificate's word for an electronic attempt's outcome.

@@ -34,6 +34,8 @@ pub enum Code {
     IllegalTransition,
     /// 422: a freeze longer than the agreement allows for the asset's type.
     FreezePeriodExceeded,
+    /// 422: a freeze result reports the wrong queue position for an asset (轮候).
+    QueuePositionMismatch,
     /// 429: over the agreement's rate for this court and kind; see `Retry-After`.
     RateLimited,
     /// 422: the payload does not satisfy the pinned schema; `errors` lists each failing field.
@@ -75,6 +77,7 @@ impl Code {
         Code::AgreementRevoked,
         Code::IllegalTransition,
         Code::FreezePeriodExceeded,
+        Code::QueuePositionMismatch,
         Code::RateLimited,
         Code::SchemaViolation,
         Code::PayloadTooLarge,
@@ -103,6 +106,7 @@ impl Code {
             Code::AgreementRevoked => "agreement_revoked",
             Code::IllegalTransition => "illegal_transition",
             Code::FreezePeriodExceeded => "freeze_period_exceeded",
+            Code::QueuePositionMismatch => "queue_position_mismatch",
             Code::RateLimited => "rate_limited",
             Code::SchemaViolation => "schema_violation",
             Code::PayloadTooLarge => "payload_too_large",
@@ -137,6 +141,7 @@ impl Code {
             | Code::Expired
             | Code::UnknownRecipient
             | Code::FreezePeriodExceeded
+            | Code::QueuePositionMismatch
             | Code::HashMismatch
             | Code::AttachmentMissing => 422,
             Code::Internal => 500,
@@ -158,6 +163,7 @@ impl Code {
             Code::AgreementRevoked => "Agreement revoked",
             Code::IllegalTransition => "Not a legal next step",
             Code::FreezePeriodExceeded => "Freeze longer than the law allows",
+            Code::QueuePositionMismatch => "Wrong queue position for a frozen asset",
             Code::RateLimited => "Over the agreement's rate",
             Code::SchemaViolation => "Payload violates its schema",
             Code::PayloadTooLarge => "Over the agreement's limits",

@@ -168,6 +168,14 @@ pub trait Store: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
 
+    /// The freezes not yet lifted that hold `asset_key`, other than `request`'s, oldest
+    /// first: (request, ruling).
+    async fn holders(
+        &self,
+        asset_key: &str,
+        request: &MessageId,
+    ) -> Result<Vec<(MessageId, String)>, StoreError>;
+
     /// A print job of this gateway's print centres.
     async fn print_job(&self, id: &MessageId) -> Result<Option<PrintJob>, StoreError>;
 

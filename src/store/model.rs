@@ -160,6 +160,8 @@ pub struct Outbound {
     pub clocks: Clocks,
     /// Print jobs it opens or moves at this gateway's print centres.
     pub jobs: Vec<JobChange>,
+    /// Assets it freezes or releases in the register of frozen assets (轮候).
+    pub holds: crate::workflow::queue::Holds,
     /// Messages the gateway sends on in the same transaction (e.g. the certificate of
     /// service a postal delivery completes).
     pub followups: Vec<Outbound>,

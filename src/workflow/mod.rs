@@ -8,6 +8,7 @@
 
 pub mod deadlines;
 pub mod lifecycle;
+pub mod queue;
 
 /// A new request at the sending gateway.
 pub const SUBMITTED: &str = "submitted";

@@ -20,7 +20,8 @@ const CHUNK: u64 = 64 * 1024;
 
 /// Chunk `index` of the deterministic test data `seed` (a xorshift stream).
 fn chunk(seed: u64, index: u64, len: u64) -> Bytes {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (index + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93);
+    let mut x =
+        seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (index + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93);
     let mut out = Vec::with_capacity(len as usize);
     while (out.len() as u64) < len {
         x ^= x << 13;
@@ -114,7 +115,9 @@ async fn a_5_mb_attachment_goes_from_sc0104_to_cq0103_and_downloads_byte_identic
 
     let entry = eventually("the request in CQ0103's inbox", || async {
         let page = cq.inbox(0, 50).await.ok()?;
-        page.items.into_iter().find(|e| e.request_id == accepted.request_id)
+        page.items
+            .into_iter()
+            .find(|e| e.request_id == accepted.request_id)
     })
     .await;
     let listed = &entry.envelope.expect("the signed envelope")["attachments"];
@@ -122,7 +125,10 @@ async fn a_5_mb_attachment_goes_from_sc0104_to_cq0103_and_downloads_byte_identic
     assert_eq!(listed[0]["bytes"], json!(total));
 
     let mut got: Vec<u8> = Vec::new();
-    let n = cq.download(&a.sha256, &mut got).await.expect("CQ0103 downloads it");
+    let n = cq
+        .download(&a.sha256, &mut got)
+        .await
+        .expect("CQ0103 downloads it");
     assert_eq!(n, total);
     let mut at = 0usize;
     for (i, c) in chunks(7, total).enumerate() {
@@ -154,7 +160,11 @@ async fn bytes_that_do_not_match_their_name_are_refused_and_nothing_is_kept() {
     assert!(p.is(Code::NotFound), "{p}");
     let p = problem(sc.download(&actual, &mut Vec::new()).await);
     assert!(p.is(Code::NotFound), "{p}");
-    assert_eq!(blob_files(&t, "SC"), vec![], "no blob and no temporary file kept");
+    assert_eq!(
+        blob_files(&t, "SC"),
+        vec![],
+        "no blob and no temporary file kept"
+    );
     let store = &gateway(&t, "SC").store;
     assert!(store.attachment(&claimed).await.unwrap().is_none());
     assert!(store.attachment(&actual).await.unwrap().is_none());
@@ -170,7 +180,8 @@ async fn a_submission_naming_an_attachment_never_uploaded_is_refused() {
     assert!(p.is(Code::AttachmentMissing), "{p}");
     assert_eq!(p.status, 422);
     assert!(
-        p.detail.contains(&format!("PUT /v1/attachments/{}", a.sha256)),
+        p.detail
+            .contains(&format!("PUT /v1/attachments/{}", a.sha256)),
         "the detail says how to fix it: {}",
         p.detail
     );
@@ -183,7 +194,11 @@ async fn a_submission_naming_an_attachment_never_uploaded_is_refused() {
     // Listed as uploaded: accepted.
     submit(&sc, &serving(&a)).await;
     let requests = sc.requests(false).await.unwrap();
-    assert_eq!(requests["items"].as_array().unwrap().len(), 1, "only the last was stored");
+    assert_eq!(
+        requests["items"].as_array().unwrap().len(),
+        1,
+        "only the last was stored"
+    );
     t.shutdown().await;
 }
 
@@ -198,7 +213,13 @@ async fn an_attachment_named_by_two_requests_crosses_to_the_peer_once() {
     reaches(&sc, second.request_id, "relayed").await;
 
     let cq = RegionId::parse("CQ").unwrap();
-    assert!(gateway(&t, "SC").store.attachment_sent(&a.sha256, &cq).await.unwrap());
+    assert!(
+        gateway(&t, "SC")
+            .store
+            .attachment_sent(&a.sha256, &cq)
+            .await
+            .unwrap()
+    );
     let deliveries = gateway(&t, "CQ")
         .store
         .attachment_deliveries(&a.sha256)
@@ -208,11 +229,19 @@ async fn an_attachment_named_by_two_requests_crosses_to_the_peer_once() {
         .iter()
         .map(|d| (d.source.as_str(), d.stored))
         .collect();
-    assert_eq!(sources, [("gateway:SC", true)], "one transfer for two requests");
+    assert_eq!(
+        sources,
+        [("gateway:SC", true)],
+        "one transfer for two requests"
+    );
     // Both requests reached CQ0103, and it may read the blob.
     let inbox = t.court("CQ0103").inbox(0, 50).await.unwrap();
     assert_eq!(inbox.items.len(), 2);
-    let n = t.court("CQ0103").download(&a.sha256, &mut tokio::io::sink()).await.unwrap();
+    let n = t
+        .court("CQ0103")
+        .download(&a.sha256, &mut tokio::io::sink())
+        .await
+        .unwrap();
     assert_eq!(n, 2 * MIB);
     t.shutdown().await;
 }
@@ -232,13 +261,20 @@ async fn only_the_courts_of_the_work_may_download_an_attachment() {
         .await
         .unwrap();
     assert!(!again.created, "already held");
-    t.court("SC01").download(&a.sha256, &mut tokio::io::sink()).await.unwrap();
+    t.court("SC01")
+        .download(&a.sha256, &mut tokio::io::sink())
+        .await
+        .unwrap();
 
     let accepted = submit(&sc, &serving(&a)).await;
     reaches(&sc, accepted.request_id, "relayed").await;
     let p = problem(t.court("CQ01").download(&a.sha256, &mut Vec::new()).await);
     assert!(p.is(Code::NotFound), "a court the message was not for: {p}");
-    let n = t.court("CQ0103").download(&a.sha256, &mut tokio::io::sink()).await.unwrap();
+    let n = t
+        .court("CQ0103")
+        .download(&a.sha256, &mut tokio::io::sink())
+        .await
+        .unwrap();
     assert_eq!(n, 300_000);
     t.shutdown().await;
 }
@@ -246,13 +282,18 @@ async fn only_the_courts_of_the_work_may_download_an_attachment() {
 #[tokio::test]
 async fn an_upload_over_the_agreements_limit_is_refused_and_not_kept() {
     let t = TestFed::start_with(time::macros::datetime!(2026-11-25 08:00 UTC), |o| {
-        o.amend = Some(Box::new(|terms| terms.limits.max_attachment_bytes = Some(MIB)));
+        o.amend = Some(Box::new(|terms| {
+            terms.limits.max_attachment_bytes = Some(MIB)
+        }));
     })
     .await;
     let sc = t.court("SC0104");
     let sha = sha_of(6, 2 * MIB);
     // Its stated length is over the limit: refused before reading.
-    let p = problem(sc.upload_stream(&sha, stream(6, 2 * MIB), Some(2 * MIB)).await);
+    let p = problem(
+        sc.upload_stream(&sha, stream(6, 2 * MIB), Some(2 * MIB))
+            .await,
+    );
     assert!(p.is(Code::PayloadTooLarge), "{p}");
     // No length stated: reading stops once over it.
     let p = problem(sc.upload_stream(&sha, stream(6, 2 * MIB), None).await);
@@ -271,7 +312,12 @@ async fn a_relayed_envelope_listing_a_blob_the_receiver_lacks_is_refused_retryab
     let t = TestFed::start().await;
     let data: Vec<u8> = chunks(8, 100_000).flat_map(|c| c.to_vec()).collect();
     let sha = Sha256::digest(&data);
-    let mut e = t.envelope("service.request", "SC0104", "CQ0103", valid("service-request"));
+    let mut e = t.envelope(
+        "service.request",
+        "SC0104",
+        "CQ0103",
+        valid("service-request"),
+    );
     e.attachments = vec![reference(sha, data.len() as u64)];
     let (status, body) = t.relay_as("SC", "CQ", e.clone()).await;
     assert_eq!(status, 422, "{body}");
@@ -285,16 +331,27 @@ async fn a_relayed_envelope_listing_a_blob_the_receiver_lacks_is_refused_retryab
     );
     let peer = t.as_gateway("SC", "CQ");
     assert_eq!(peer.head(&url).send().await.unwrap().status(), 404);
-    let wrong = peer.put(&url).body(b"not those bytes".to_vec()).send().await.unwrap();
+    let wrong = peer
+        .put(&url)
+        .body(b"not those bytes".to_vec())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), 422);
     let put = peer.put(&url).body(data.clone()).send().await.unwrap();
     assert_eq!(put.status(), 201);
     assert_eq!(peer.head(&url).send().await.unwrap().status(), 200);
     // A court certificate is no peer gateway.
-    let court_cert = t.fed.pki.court(&kuayu::ids::CourtId::parse("SC0104").unwrap());
+    let court_cert = t
+        .fed
+        .pki
+        .court(&kuayu::ids::CourtId::parse("SC0104").unwrap());
     let posing = t.peer_client("CQ", &court_cert.0, &court_cert.1);
     if let Ok(r) = posing.head(&url).send().await {
-        assert!(r.status().is_client_error(), "a court cannot act as a gateway");
+        assert!(
+            r.status().is_client_error(),
+            "a court cannot act as a gateway"
+        );
     }
 
     let (status, body) = t.relay_as("SC", "CQ", e).await;

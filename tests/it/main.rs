@@ -12,6 +12,7 @@ mod dry_run;
 mod durability;
 mod fallback;
 mod federation_checks;
+mod freeze_queue;
 mod journeys;
 mod lifecycles;
 mod policy;

@@ -70,6 +70,7 @@ fn outbound(id: MessageId) -> Outbound {
         idempotency: None,
         clocks: Default::default(),
         jobs: Vec::new(),
+        holds: Default::default(),
         followups: Vec::new(),
         now,
     }

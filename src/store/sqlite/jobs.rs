@@ -10,6 +10,7 @@ use super::tx::{Tx, apply, insert_notice, json_text};
 use crate::clock::{from_unix_millis, unix_millis};
 use crate::ids::{MessageId, PrintCentreId};
 use crate::store::{Event, JobChange, PrintJob, StateChange, StoreError};
+use crate::workflow::queue::Holds;
 
 /// Applies one job change at `at` (Unix ms); `priority` ranks the job in the centre's inbox.
 pub(super) async fn apply_job(
@@ -65,7 +66,74 @@ pub(super) async fn apply_job(
     }
 }
 
+/// Applies a result's holds: releases the rulings it lifts, then records what it freezes,
+/// after checking that as many freezes hold each asset as when the result was checked.
+pub(super) async fn apply_holds(
+    tx: &mut Tx<'_>,
+    request_id: MessageId,
+    holds: &Holds,
+    at: i64,
+) -> Result<(), StoreError> {
+    for ruling in &holds.lift {
+        sqlx::query(
+            "UPDATE frozen_assets SET lifted_at = ? WHERE ruling = ? AND lifted_at IS NULL",
+        )
+        .bind(at)
+        .bind(ruling)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for h in &holds.freeze {
+        let ahead: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM frozen_assets WHERE asset_key = ? AND lifted_at IS NULL AND request_id <> ?",
+        )
+        .bind(&h.asset_key)
+        .bind(request_id.to_string())
+        .fetch_one(&mut **tx)
+        .await?;
+        if usize::try_from(ahead).ok() != Some(h.ahead) {
+            return Err(StoreError::Conflict(format!(
+                "another freeze of asset {} was recorded meanwhile; check its queue position again",
+                h.asset_index
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO frozen_assets (asset_key, request_id, asset_index, ruling, frozen_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (request_id, asset_index) DO NOTHING",
+        )
+        .bind(&h.asset_key)
+        .bind(request_id.to_string())
+        .bind(h.asset_index)
+        .bind(&h.ruling)
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 impl SqliteStore {
+    pub(super) async fn read_holders(
+        &self,
+        asset_key: &str,
+        request: &MessageId,
+    ) -> Result<Vec<(MessageId, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT request_id, ruling FROM frozen_assets WHERE asset_key = ? AND lifted_at IS NULL AND request_id <> ? ORDER BY seq",
+        )
+        .bind(asset_key)
+        .bind(request.to_string())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get("request_id")?;
+                let id = MessageId::parse(&id).map_err(|e| StoreError::Backend(e.to_string()))?;
+                Ok((id, r.try_get("ruling")?))
+            })
+            .collect()
+    }
+
     pub(super) async fn write_job_step(
         &self,
         job: JobChange,

@@ -73,6 +73,11 @@ fn migrator() -> Migrator {
             "print_jobs",
             include_str!("../../../migrations/sqlite/0006_print_jobs.sql"),
         ),
+        migration(
+            7,
+            "frozen_assets",
+            include_str!("../../../migrations/sqlite/0007_frozen_assets.sql"),
+        ),
     ])
 }
 

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use super::SqliteStore;
 use super::deadlines::apply_clocks;
-use super::jobs::apply_job;
+use super::jobs::{apply_holds, apply_job};
 use super::tx::{Tx, apply, finish_outbox, insert_message, insert_receipt, json_text, record};
 use crate::agreement::Agreement;
 use crate::audit::AuditEntry;
@@ -48,6 +48,7 @@ async fn store_outbound(tx: &mut Tx<'_>, m: &Outbound) -> Result<(), StoreError>
     for job in &m.jobs {
         apply_job(tx, job, priority, unix_millis(m.now)).await?;
     }
+    apply_holds(tx, request_id, &m.holds, unix_millis(m.now)).await?;
     for next in &m.followups {
         Box::pin(store_outbound(tx, next)).await?;
     }
@@ -312,6 +313,14 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         self.write_job_step(job, change, event, now).await
+    }
+
+    async fn holders(
+        &self,
+        asset_key: &str,
+        request: &MessageId,
+    ) -> Result<Vec<(MessageId, String)>, StoreError> {
+        self.read_holders(asset_key, request).await
     }
 
     async fn print_job(&self, id: &MessageId) -> Result<Option<PrintJob>, StoreError> {
