@@ -149,3 +149,66 @@ async fn failed_electronic_service_completes_by_post_through_the_print_centre() 
     assert_eq!(steps, ["submitted"]);
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn mail_returned_by_the_post_completes_the_request_as_not_served() {
+    let t = TestFed::start().await;
+    let (sc, cq) = (t.court("SC0104"), t.court("CQ0103"));
+    let centre = t.fed.print_centre_client("CQ01-PC1").unwrap();
+    let id = submit(&sc, &submission("service.request", "CQ0103"))
+        .await
+        .request_id;
+    reaches(&sc, id, "relayed").await;
+    accept(&cq, id, "service").await;
+    let email = json!({"addresseeName": "王建国", "channel": "email", "address": "wang.jianguo@example.com",
+        "outcome": "failed", "at": "2026-11-25T16:05:00+08:00",
+        "reason": {"code": "mailbox_unreachable", "text": "the mailbox does not exist"}});
+    cq.update(id, &update("service.attempt", email))
+        .await
+        .unwrap();
+    let job = eventually("the print job", || async {
+        centre
+            .work_queue(10)
+            .await
+            .ok()?
+            .items
+            .into_iter()
+            .find_map(|i| i.notice)
+    })
+    .await;
+    let job_id = job["jobId"].as_str().unwrap().to_owned();
+    for e in [
+        event(&job_id, "printed", json!({"pages": 11})),
+        event(&job_id, "enveloped", json!({})),
+        event(&job_id, "posted", json!({"trackingNumber": TRACKING})),
+        event(
+            &job_id,
+            "returned",
+            json!({"returnReason": "not_found_after_3_attempts"}),
+        ),
+    ] {
+        centre
+            .print_event(&job_id, &e)
+            .await
+            .unwrap_or_else(|err| panic!("{e}: {err}"));
+    }
+    let view = reaches(&sc, id, "completed").await;
+    let last = view["messages"].as_array().unwrap().last().unwrap();
+    let c = &last["envelope"]["payload"];
+    assert_eq!(last["kind"], "service.result");
+    assert_eq!(
+        (c["status"].as_str(), c["reason"]["code"].as_str()),
+        (Some("not_served"), Some("mail_returned"))
+    );
+    assert_eq!(c["postal"]["trackingNumber"], TRACKING);
+    // Enveloping stays inside the centre: the requesting court saw printed, posted, returned.
+    let postal: Vec<&str> = view["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["envelope"]["payload"]["channel"] == "postal")
+        .map(|m| m["envelope"]["payload"]["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(postal, ["printed", "posted", "returned"]);
+    t.shutdown().await;
+}
