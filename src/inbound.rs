@@ -100,7 +100,7 @@ pub async fn receive(
         };
         let clocks = Clocks {
             start: deadlines::on_receipt(terms, &e.kind, &e.payload, now),
-            meet: Vec::new(),
+            ..Clocks::default()
         };
         (
             Some(StateChange::Open(record)),
@@ -152,10 +152,26 @@ pub async fn receive(
             ));
         }
 
-        let clocks = Clocks {
+        let mut clocks = Clocks {
             start: deadlines::on_result(terms, &e.kind, &e.payload),
             meet: deadlines::met_by(&event),
+            close: Vec::new(),
         };
+        // A lift releases the freeze it lifts: no more warning before that one expires.
+        if e.kind.as_str() == "preservation.result" && e.payload["status"] == "lifted" {
+            let lift = crate::outbound::request_payload(g, &request_id).await?;
+            if let Some(ruling) = lift["originalRuling"].as_str() {
+                let freezes = g
+                    .store
+                    .freezes_under(&record.requesting_court, ruling)
+                    .await
+                    .map_err(Problem::internal)?;
+                clocks.close = freezes
+                    .into_iter()
+                    .map(|id| (id, "freeze.expiry_warning"))
+                    .collect();
+            }
+        }
         let mut event = Event::new(format!("received {}", e.kind), actor);
         event.detail = serde_json::json!({"kind": e.kind});
         (

@@ -219,8 +219,8 @@ fn prepare(
         attachments,
     )?;
     let clocks = Clocks {
-        start: Vec::new(),
         meet: deadlines::met_by(&event),
+        ..Clocks::default()
     };
     let mut event = Event::new(format!("sent {kind}"), actor);
     event.detail = serde_json::json!({"kind": kind});

@@ -121,7 +121,7 @@ fn started_at_peer(g: &Gateway, e: &Envelope, committed: time::OffsetDateTime) -
     };
     Clocks {
         start: deadlines::on_receipt(agreement.terms(), &e.kind, &e.payload, committed),
-        meet: Vec::new(),
+        ..Clocks::default()
     }
 }
 

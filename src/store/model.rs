@@ -349,7 +349,7 @@ pub struct DeadlineRecord {
     )]
     pub notified_at: Option<OffsetDateTime>,
     /// `pending`, `met`, `met_late`, `overdue`, `closed` (the request ended another way),
-    /// or for a warning `pending` and `due`.
+    /// or for a warning `pending`, `due` and `closed` (e.g. the freeze was lifted).
     pub status: String,
 }
 
@@ -358,6 +358,7 @@ impl DeadlineRecord {
     pub fn status_at(&self, now: OffsetDateTime, open: bool) -> String {
         let passed = self.due_at <= now;
         let status = match (self.kind == DEADLINE, self.met_at) {
+            (false, Some(_)) => "closed",
             (false, _) if passed => "due",
             (false, _) => "pending",
             (true, Some(met)) if met > self.due_at => "met_late",

@@ -51,6 +51,9 @@ pub struct Clocks {
     pub start: Vec<Due>,
     /// Deadlines this commit meets, by name.
     pub meet: Vec<&'static str>,
+    /// Clocks of other requests this commit ends, e.g. the expiry warning of a freeze
+    /// that a lift released.
+    pub close: Vec<(crate::ids::MessageId, &'static str)>,
 }
 
 /// The deadlines a request starts when the executing gateway commits it at `received`.

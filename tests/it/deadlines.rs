@@ -288,3 +288,53 @@ async fn an_urgent_lift_is_due_in_48_hours_an_ordinary_one_in_5_days() {
     );
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_lifted_freeze_no_longer_warns_before_its_expiry() {
+    let t = TestFed::start().await;
+    let (sc, cq) = (t.court("SC0104"), t.court("CQ0103"));
+    let freeze = submit(&sc, &submission("preservation.request", "CQ0103"))
+        .await
+        .request_id;
+    reaches(&sc, freeze, "relayed").await;
+    cq.update(
+        freeze,
+        &update("preservation.result", valid("preservation-result")),
+    )
+    .await
+    .unwrap();
+    reaches(&sc, freeze, "completed").await;
+    assert_eq!(
+        deadline(&view(&sc, freeze).await, "freeze.expiry_warning")["status"],
+        "pending"
+    );
+
+    // The same ruling lifted (the lift fixture names it as originalRuling).
+    let mut lift = submission("preservation.request", "CQ0103");
+    lift.payload =
+        kuayu::demo::court::fixture("preservation-request", |f| f["mode"] == "lift").unwrap();
+    assert_eq!(
+        lift.payload["originalRuling"],
+        valid("preservation-request")["rulingNumber"]
+    );
+    let lifting = submit(&sc, &lift).await.request_id;
+    reaches(&sc, lifting, "relayed").await;
+    let lifted =
+        kuayu::demo::court::fixture("preservation-result", |f| f["status"] == "lifted").unwrap();
+    cq.update(lifting, &update("preservation.result", lifted))
+        .await
+        .unwrap();
+    reaches(&sc, lifting, "completed").await;
+    assert_eq!(
+        deadline(&view(&sc, freeze).await, "freeze.expiry_warning")["status"],
+        "closed"
+    );
+
+    t.clock.set(datetime!(2027-11-01 00:00 UTC));
+    tokio::time::sleep(kuayu::watcher::INTERVAL * 3).await;
+    assert!(
+        notices(&sc, freeze).await.is_empty(),
+        "no warning for a lifted freeze"
+    );
+    t.shutdown().await;
+}

@@ -34,6 +34,16 @@ pub(super) async fn apply_clocks(
         .execute(&mut **tx)
         .await?;
     }
+    for (other, name) in &clocks.close {
+        sqlx::query(
+            "UPDATE deadlines SET met_at = ? WHERE request_id = ? AND name = ? AND met_at IS NULL",
+        )
+        .bind(unix_millis(now))
+        .bind(other.to_string())
+        .bind(name)
+        .execute(&mut **tx)
+        .await?;
+    }
     for name in &clocks.meet {
         sqlx::query(
             "UPDATE deadlines SET met_at = ? WHERE request_id = ? AND name = ? AND met_at IS NULL AND kind = 'deadline'",
@@ -68,6 +78,26 @@ fn not_terminal(column: &str) -> String {
 }
 
 impl SqliteStore {
+    pub(super) async fn read_requests_by_ruling(
+        &self,
+        court: &CourtId,
+        ruling: &str,
+    ) -> Result<Vec<MessageId>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT r.id FROM requests r JOIN messages m ON m.id = r.id
+             WHERE r.requesting_court = ? AND r.family = 'preservation'
+               AND json_extract(m.envelope, '$.payload.rulingNumber') = ?
+               AND json_extract(m.envelope, '$.payload.mode') <> 'lift'",
+        )
+        .bind(court.as_str())
+        .bind(ruling)
+        .fetch_all(&self.read)
+        .await?;
+        ids.iter()
+            .map(|id| MessageId::parse(id).map_err(|e| StoreError::Backend(e.to_string())))
+            .collect()
+    }
+
     pub(super) async fn read_deadlines(
         &self,
         request_id: &MessageId,

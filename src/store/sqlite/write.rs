@@ -323,6 +323,14 @@ impl Store for SqliteStore {
         self.read_holders(asset_key, request).await
     }
 
+    async fn freezes_under(
+        &self,
+        court: &CourtId,
+        ruling: &str,
+    ) -> Result<Vec<MessageId>, StoreError> {
+        self.read_requests_by_ruling(court, ruling).await
+    }
+
     async fn print_job(&self, id: &MessageId) -> Result<Option<PrintJob>, StoreError> {
         self.read_print_job(id).await
     }
