@@ -358,3 +358,26 @@ async fn a_relayed_envelope_listing_a_blob_the_receiver_lacks_is_refused_retryab
     assert_eq!(status, 200, "{body}");
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_update_carries_an_attachment_back_to_the_requesting_court() {
+    let t = TestFed::start().await;
+    let (sc, cq) = (t.court("SC0104"), t.court("CQ0103"));
+    let request = submit(&sc, &submission("service.request", "CQ0103")).await;
+    reaches(&sc, request.request_id, "relayed").await;
+    accept(&cq, request.request_id, "service").await;
+    let mut result = update("service.result", valid("service-result"));
+    // The certificate of service, scanned: listed before it is uploaded, refused.
+    result.attachments = vec![reference(sha_of(9, 200_000), 200_000)];
+    let p = problem(cq.update(request.request_id, &result).await);
+    assert!(p.is(Code::AttachmentMissing), "{p}");
+    upload(&cq, 9, 200_000).await;
+    cq.update(request.request_id, &result).await.unwrap();
+    reaches(&sc, request.request_id, "completed").await;
+    let n = sc
+        .download(&result.attachments[0].sha256, &mut tokio::io::sink())
+        .await
+        .expect("the requesting court reads the certificate");
+    assert_eq!(n, 200_000);
+    t.shutdown().await;
+}
