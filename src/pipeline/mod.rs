@@ -15,128 +15,22 @@
 //! `commit` is the store's job ([`crate::store::Store`]); `relay` and `deliver` follow
 //! in [`crate::relay`] and the inbox.
 
-use std::sync::Arc;
-
 use rustls_pki_types::CertificateDer;
 
-use crate::agreement::{ActiveAgreement, Named, ResolveError, Status};
+use crate::agreement::ActiveAgreement;
 use crate::crypto;
 use crate::envelope::{Envelope, EnvelopeError, Sealed, Unverified};
 use crate::gateway::Gateway;
-use crate::ids::{MessageKind, RegionId, Sha256};
+use crate::ids::RegionId;
 use crate::problem::{Code, Problem};
 use crate::schema::SchemaCatalog;
 use time::OffsetDateTime;
 
-/// resolve (outbound): the agreement active now under which `kind` may go from `from`
-/// to `to`.
-pub fn resolve_route(
-    g: &Gateway,
-    from: &RegionId,
-    to: &RegionId,
-    kind: &MessageKind,
-) -> Result<Arc<ActiveAgreement>, Problem> {
-    g.agreements
-        .resolve(from, to, kind, g.clock.now())
-        .map_err(|e| match e {
-            ResolveError::NoAgreement { .. } => Problem::new(Code::UnknownAgreement, e.to_string()),
-            ResolveError::KindNotPermitted { .. } => {
-                Problem::new(Code::KindNotPermitted, e.to_string())
-            }
-        })
-}
+mod resolve;
+mod validate;
 
-/// resolve (update, either side): the very version a request was accepted under; work
-/// finishes under the version it started with, even after a later one took effect.
-pub fn resolve_accepted(g: &Gateway, digest: &Sha256) -> Result<Arc<ActiveAgreement>, Problem> {
-    match g.agreements.by_digest(digest, g.clock.now()) {
-        Some((a, Status::Active | Status::Superseded)) => Ok(a),
-        Some((a, Status::Revoked)) => Err(Problem::new(
-            Code::AgreementRevoked,
-            format!(
-                "agreement {} v{} was revoked; the request takes no more messages",
-                a.terms().id,
-                a.terms().version
-            ),
-        )),
-        Some((a, status)) => Err(Problem::new(
-            Code::UnknownAgreement,
-            format!(
-                "agreement {} v{} is {} at the {} gateway",
-                a.terms().id,
-                a.terms().version,
-                status.as_str(),
-                g.region
-            ),
-        )),
-        None => Err(Problem::new(
-            Code::UnknownAgreement,
-            format!(
-                "no agreement with hash {digest} at the {} gateway",
-                g.region
-            ),
-        )),
-    }
-}
-
-/// resolve (inbound): the agreement the envelope names, by id, version and hash, which
-/// must be usable here for this message.
-pub fn resolve_named(g: &Gateway, e: &Envelope) -> Result<Arc<ActiveAgreement>, Problem> {
-    let named = &e.agreement;
-    let name = format!("agreement {} v{}", named.id, named.version);
-    let here = &g.region;
-    match g
-        .agreements
-        .named(named, e.created_at, e.kind.is_request(), g.clock.now())
-    {
-        Named::Usable(a) => Ok(a),
-        Named::Unusable(Status::Revoked, why) => Err(Problem::new(
-            Code::AgreementRevoked,
-            format!("{name} is {why}"),
-        )),
-        Named::Unusable(status @ (Status::Scheduled | Status::PendingSignatures), why) => {
-            let mut p = Problem::new(
-                Code::Unavailable,
-                format!(
-                    "{name} is {} at the {here} gateway ({why}); retry later",
-                    status.as_str()
-                ),
-            );
-            p.retry_after = Some(60);
-            Err(p)
-        }
-        Named::Unusable(Status::Superseded, why) => Err(Problem::new(
-            Code::AgreementMismatch,
-            format!("{name} is superseded at the {here} gateway: {why}"),
-        )),
-        Named::Unusable(status, why) => Err(Problem::new(
-            Code::UnknownAgreement,
-            format!("{name} is {} at the {here} gateway: {why}", status.as_str()),
-        )),
-        Named::NotLoadedYet => {
-            let mut p = Problem::new(
-                Code::Unavailable,
-                format!(
-                    "{name} is newer than any version loaded at the {here} gateway; retry once it is loaded"
-                ),
-            );
-            p.retry_after = Some(60);
-            Err(p)
-        }
-        Named::Mismatch(ours) => Err(Problem::new(
-            Code::AgreementMismatch,
-            format!(
-                "the envelope names {name} with hash {}, but the {here} gateway's copy of that version has hash {ours}; \
-                 both sides must load the same signed terms",
-                named.sha256
-            ),
-        )),
-        Named::Unknown => Err(Problem::new(
-            Code::UnknownAgreement,
-            format!("{name} is not loaded at the {here} gateway"),
-        )),
-    }
-}
+pub use resolve::{resolve_accepted, resolve_named, resolve_route};
+pub use validate::{validate, validate_payload};
 
 /// authenticate (inbound): the TLS client certificate must have been issued under the
 /// trust anchor that the agreement gives the envelope's sender region.
@@ -341,77 +235,4 @@ pub async fn attachments(
     uploader: crate::attachments::check::Uploader,
 ) -> Result<(), Problem> {
     crate::attachments::check::held(g, agreement, list, uploader).await
-}
-
-/// validate: the envelope names the schema the agreement pins for its kind and version,
-/// and the payload satisfies it.
-pub fn validate(
-    schemas: &SchemaCatalog,
-    agreement: &ActiveAgreement,
-    e: &Envelope,
-    at: OffsetDateTime,
-) -> Result<(), Problem> {
-    let terms = agreement.terms();
-    let expected = terms.schema_for(&e.kind, e.schema.version, at).ok_or_else(|| {
-        let accepted: Vec<String> = terms
-            .kinds
-            .get(&e.kind)
-            .map(|r| r.versions.iter().filter(|w| w.admits(at)).map(|w| w.version.to_string()).collect())
-            .unwrap_or_default();
-        let accepted = if accepted.is_empty() { "none".to_owned() } else { accepted.join(", ") };
-        Problem::new(
-            Code::SchemaViolation,
-            format!(
-                "agreement {} v{} does not accept schema version {} for {} (accepted versions: {accepted})",
-                terms.id, terms.version, e.schema.version, e.kind
-            ),
-        )
-    })?;
-    if expected != e.schema {
-        return Err(Problem::new(
-            Code::SchemaViolation,
-            format!(
-                "{} must satisfy schema {expected}, but the envelope names {}",
-                e.kind, e.schema
-            ),
-        ));
-    }
-    compiled(schemas, &expected)?
-        .validate(&e.payload)
-        .map_err(|errors| Problem::schema_violation(&expected.to_string(), errors))
-}
-
-/// validate, for a payload that travels in no envelope (a print centre's report): against
-/// the schema version the agreement currently takes for `kind`.
-pub fn validate_payload(
-    schemas: &SchemaCatalog,
-    agreement: &ActiveAgreement,
-    kind: &MessageKind,
-    payload: &serde_json::Value,
-    at: OffsetDateTime,
-) -> Result<(), Problem> {
-    let terms = agreement.terms();
-    let expected = terms
-        .current_version(kind, at)
-        .and_then(|v| terms.schema_for(kind, v, at))
-        .ok_or_else(|| {
-            Problem::new(
-                Code::KindNotPermitted,
-                format!("agreement {} takes no {kind}", terms.id),
-            )
-        })?;
-    compiled(schemas, &expected)?
-        .validate(payload)
-        .map_err(|errors| Problem::schema_violation(&expected.to_string(), errors))
-}
-
-fn compiled<'s>(
-    schemas: &'s SchemaCatalog,
-    expected: &crate::envelope::SchemaRef,
-) -> Result<&'s crate::schema::CompiledSchema, Problem> {
-    schemas.get(expected).ok_or_else(|| {
-        Problem::internal(format!(
-            "schema {expected} pinned by an active agreement is not compiled"
-        ))
-    })
 }
