@@ -11,7 +11,8 @@ use tokio::sync::watch;
 
 use crate::api::UpdateSubmission;
 use crate::client::CourtClient;
-use crate::ids::{Family, MessageKind};
+use crate::envelope::AttachmentRef;
+use crate::ids::{Family, MessageKind, Sha256};
 use crate::schema::embedded_fixtures;
 
 /// A simulated court system.
@@ -79,7 +80,52 @@ pub fn answers(family: Family, request: &Value) -> Vec<(MessageKind, Value)> {
     out
 }
 
+/// The interview record the evidence court system returns: a short text document.
+pub fn interview_record() -> Vec<u8> {
+    "询问笔录 (interview record)\n\n时间：2026年12月16日14时30分\n地点：重庆市第一中级人民法院第三询问室\n\
+     被询问人：冯玉梅（证人）\n\n问：你是否知道被告向原告借款一事？\n答：知道。被告曾对我说，那笔款项是向原告借的。\n\n\
+     以上笔录经被询问人核对无误，签字确认。\n"
+        .as_bytes()
+        .to_vec()
+}
+
 impl CourtSystem {
+    /// An evidence completion carries its record as a file: upload it, name it in the
+    /// result and list it on the envelope. Anything else goes as it is.
+    async fn with_files(
+        &self,
+        kind: &MessageKind,
+        mut payload: Value,
+    ) -> (Value, Vec<AttachmentRef>) {
+        if kind.as_str() != "evidence.result" || !field_is(&payload, "type", "completion") {
+            return (payload, Vec::new());
+        }
+        let bytes = interview_record();
+        let sha256 = Sha256::digest(&bytes);
+        let size = bytes.len() as u64;
+        let stream =
+            futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(bytes))]);
+        if let Err(e) = self.client.upload_stream(&sha256, stream, Some(size)).await {
+            tracing::warn!(error = %e, "court system could not upload the interview record");
+            return (payload, Vec::new());
+        }
+        let doc_id = "interview-record-1";
+        payload["records"] = json!([{
+            "type": "interview_record", "itemIndex": 0, "docId": doc_id, "sha256": sha256,
+            "obtainedAt": "2026-12-16T14:30:00+08:00", "source": "证人冯玉梅", "pages": 1,
+        }]);
+        let attachment = AttachmentRef {
+            doc_id: doc_id.to_owned(),
+            title: "询问笔录（冯玉梅）".to_owned(),
+            doc_type: "interview_record".to_owned(),
+            sha256,
+            bytes: size,
+            pages: Some(1),
+            media_type: "text/plain; charset=utf-8".to_owned(),
+        };
+        (payload, vec![attachment])
+    }
+
     /// Polls the inbox until `stop` turns true, answering every request it finds.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let mut cursor = 0;
@@ -94,11 +140,12 @@ impl CourtSystem {
                                 .map(|e| e["payload"].clone())
                                 .unwrap_or_default();
                             for (kind, payload) in answers(item.kind.family(), &request) {
+                                let (payload, attachments) = self.with_files(&kind, payload).await;
                                 let update = UpdateSubmission {
                                     kind,
                                     schema_version: None,
                                     payload,
-                                    attachments: vec![],
+                                    attachments,
                                 };
                                 if let Err(e) = self.client.update(item.request_id, &update).await {
                                     tracing::warn!(request = %item.request_id, error = %e, "court system could not answer");

@@ -144,6 +144,35 @@ async fn follow(
     Ok(journeys)
 }
 
+/// Downloads, as the requesting court, every file the executing court's answers carried
+/// (the client checks each against its SHA-256), and says so.
+async fn fetch_files(fed: &DevFederation, j: &Journey) -> anyhow::Result<()> {
+    let client = fed.court_client(j.from.as_str())?;
+    let answers = j.requester["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["direction"] == "in");
+    for m in answers {
+        for a in m["envelope"]["attachments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let Ok(a) = serde_json::from_value::<crate::envelope::AttachmentRef>(a.clone()) else {
+                continue;
+            };
+            let mut sink = tokio::io::sink();
+            let got = client.download(&a.sha256, &mut sink).await?;
+            println!(
+                "  {} fetched {} \"{}\" ({}, {got} bytes) from its gateway: SHA-256 verified",
+                j.from, a.doc_id, a.title, a.doc_type
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Runs the demo in `state` (emptied first).
 pub async fn run(state: &Path) -> anyhow::Result<ExitCode> {
     if state.exists() {
@@ -203,6 +232,13 @@ pub async fn run(state: &Path) -> anyhow::Result<ExitCode> {
         let sent = submit_all(&fed, std::slice::from_ref(&lift)).await?;
         journeys.extend(follow(&fed, sent, deadline).await?);
         plan.push(lift);
+        // The lift closed the freeze's expiry warning: read the first journeys again.
+        for j in &mut journeys {
+            j.requester = fed
+                .court_client(j.from.as_str())?
+                .request(j.request_id)
+                .await?;
+        }
     }
     let _ = stop.send(true);
     for s in systems {
@@ -214,6 +250,10 @@ pub async fn run(state: &Path) -> anyhow::Result<ExitCode> {
         .map(|j| (j, assess(j, &fed.agreement)))
         .collect();
     print!("{}", render(&rows));
+    // The requesting courts fetch the files the answers carry, and check their hashes.
+    for j in &journeys {
+        fetch_files(&fed, j).await?;
+    }
     let all_ok = rows.len() == plan.len() && rows.iter().all(|(_, a)| a.ok());
     println!(
         "\n{} of {} journeys completed with every receipt verified ({:.1} s). State, PKI and per-region configs: {}",

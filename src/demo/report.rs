@@ -212,6 +212,15 @@ fn story(view: &Value) -> String {
             },
             other => other.to_owned(),
         };
+        let files = m["envelope"]["attachments"]
+            .as_array()
+            .map(Vec::len)
+            .unwrap_or(0);
+        let part = match files {
+            0 => part,
+            1 => format!("{part} [+1 file]"),
+            n => format!("{part} [+{n} files]"),
+        };
         parts.push(part);
     }
     parts.join(" → ")

@@ -245,3 +245,66 @@ async fn one_requests_messages_leave_the_outbox_in_commit_order() {
     assert_eq!(sent, expected);
     store.close().await;
 }
+
+#[tokio::test]
+async fn an_answer_that_overtakes_the_relay_receipt_still_meets_the_deadlines() {
+    use kuayu::workflow::deadlines::{Clocks, DEADLINE, Due};
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("k.db")).await.unwrap();
+    let now = datetime!(2026-11-25 08:00 UTC);
+    let id = MessageId::new();
+    store.commit_outbound(outbound(id)).await.unwrap();
+    let item = store.due_outbox(i64::MAX, 10, &[]).await.unwrap().remove(0);
+    // The certificate arrives first and meets both deadlines…
+    let mut completed = outbound(MessageId::new());
+    completed.change = StateChange::Advance {
+        request_id: id,
+        state: "completed".into(),
+    };
+    completed.clocks.meet = vec!["acknowledge", "service.serve"];
+    store.commit_outbound(completed).await.unwrap();
+    // …then the relay receipt that starts them is filed.
+    let due = |name: &str| Due {
+        name: name.into(),
+        kind: DEADLINE,
+        due_at: now + time::Duration::days(2),
+    };
+    let clocks = Clocks {
+        start: vec![due("acknowledge"), due("service.serve")],
+        ..Clocks::default()
+    };
+    let receipt = Receipt::issue(
+        Hop::Relay,
+        id,
+        item.digest,
+        RegionId::parse("CQ").unwrap(),
+        None,
+        now,
+        &SigningKey::generate(),
+    );
+    store
+        .outbox_delivered(
+            &item,
+            receipt,
+            None,
+            Event::new("relayed", "gateway:CQ"),
+            clocks,
+            now,
+        )
+        .await
+        .unwrap();
+    let view = store.request_view(&id).await.unwrap().unwrap().as_of(now);
+    let statuses: Vec<(String, String)> = view
+        .deadlines
+        .iter()
+        .map(|d| (d.name.clone(), d.status.clone()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("acknowledge".to_owned(), "met".to_owned()),
+            ("service.serve".to_owned(), "met".to_owned())
+        ]
+    );
+    store.close().await;
+}

@@ -24,7 +24,8 @@ pub(super) async fn apply_clocks(
     let id = request_id.to_string();
     for due in &clocks.start {
         sqlx::query(
-            "INSERT INTO deadlines (request_id, name, kind, due_at) VALUES (?, ?, ?, ?)
+            "INSERT INTO deadlines (request_id, name, kind, due_at, met_at)
+             VALUES (?1, ?2, ?3, ?4, (SELECT met_at FROM deadline_meets WHERE request_id = ?1 AND name = ?2))
              ON CONFLICT (request_id, name) DO NOTHING",
         )
         .bind(&id)
@@ -45,6 +46,14 @@ pub(super) async fn apply_clocks(
         .await?;
     }
     for name in &clocks.meet {
+        sqlx::query(
+            "INSERT INTO deadline_meets (request_id, name, met_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(&id)
+        .bind(name)
+        .bind(unix_millis(now))
+        .execute(&mut **tx)
+        .await?;
         sqlx::query(
             "UPDATE deadlines SET met_at = ? WHERE request_id = ? AND name = ? AND met_at IS NULL AND kind = 'deadline'",
         )

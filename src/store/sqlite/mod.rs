@@ -78,6 +78,11 @@ fn migrator() -> Migrator {
             "frozen_assets",
             include_str!("../../../migrations/sqlite/0007_frozen_assets.sql"),
         ),
+        migration(
+            8,
+            "deadline_meets",
+            include_str!("../../../migrations/sqlite/0008_deadline_meets.sql"),
+        ),
     ])
 }
 
