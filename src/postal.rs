@@ -16,7 +16,7 @@ use crate::ids::{MessageId, MessageKind, PrintCentreId};
 use crate::outbound;
 use crate::pipeline;
 use crate::problem::{Code, Problem};
-use crate::store::{JobChange, PrintJob, RequestRecord};
+use crate::store::{Event, JobChange, PrintJob, RequestRecord, StateChange};
 use crate::workflow::lifecycle;
 
 /// The centre serving `postcode`: the longest matching prefix.
@@ -155,7 +155,7 @@ pub async fn report(
     };
     // Steps inside the centre (enveloped, a scanned return receipt) stay with the job.
     let Some(outcome) = attempt_outcome(&step) else {
-        outbound::note_job(g, &record, advance, &actor, &event).await?;
+        note_job(g, &record, advance, &actor, &event).await?;
         return Ok(JobAnswer {
             job_id,
             state: next,
@@ -275,4 +275,23 @@ fn certificate(job: &Value, event: &Value, step: &str) -> Option<Value> {
         _ => return None,
     }
     Some(c)
+}
+
+/// Records a print centre's step that stays inside the centre (no message leaves).
+async fn note_job(
+    g: &Gateway,
+    record: &RequestRecord,
+    job: JobChange,
+    actor: &str,
+    report: &Value,
+) -> Result<(), Problem> {
+    let mut event = Event::new("print job", actor);
+    event.detail = serde_json::json!({"event": report});
+    let change = StateChange::Note {
+        request_id: record.id,
+    };
+    g.store
+        .record_job(job, change, event, g.clock.now())
+        .await
+        .map_err(Problem::internal)
 }

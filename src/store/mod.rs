@@ -8,9 +8,11 @@
 mod attachments;
 mod model;
 pub mod sqlite;
+mod view;
 
 pub use attachments::*;
 pub use model::*;
+pub use view::*;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;

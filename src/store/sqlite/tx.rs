@@ -5,12 +5,14 @@ use serde_json::Value;
 use sqlx::{Row, Sqlite, Transaction};
 use time::OffsetDateTime;
 
+use super::deadlines::apply_clocks;
+use super::jobs::{apply_holds, apply_job};
 use crate::audit;
 use crate::clock::unix_millis;
 use crate::envelope::Sealed;
 use crate::ids::MessageId;
 use crate::receipt::Receipt;
-use crate::store::{Event, OutboxItem, StateChange, StoreError};
+use crate::store::{Event, Outbound, OutboxItem, StateChange, StoreError};
 
 pub(super) type Tx<'a> = Transaction<'a, Sqlite>;
 
@@ -267,5 +269,41 @@ pub(super) async fn finish_outbox(
         .bind(item.seq)
         .execute(&mut **tx)
         .await?;
+    Ok(())
+}
+
+/// Stores an outbound message with its request change, clocks, receipt, outbox row and
+/// print jobs, then its follow-up messages the same way.
+pub(super) async fn store_outbound(tx: &mut Tx<'_>, m: &Outbound) -> Result<(), StoreError> {
+    let id = m.sealed.envelope.id;
+    if !insert_message(tx, &m.sealed, "out", m.now).await? {
+        return Err(StoreError::Conflict(format!(
+            "message {id} is already stored"
+        )));
+    }
+    apply(tx, &m.change, &m.event, Some(id), m.now).await?;
+    let request_id = m.change.request_id();
+    apply_clocks(tx, request_id, &m.clocks, m.now).await?;
+    insert_receipt(tx, request_id, &m.receipt).await?;
+    let priority = m.sealed.envelope.priority.rank();
+    sqlx::query(
+        "INSERT INTO outbox (message_id, request_id, peer, priority, state, next_attempt_at, created_at)
+         VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+    )
+    .bind(id.to_string())
+    .bind(request_id.to_string())
+    .bind(m.peer.as_str())
+    .bind(priority)
+    .bind(unix_millis(m.now))
+    .bind(unix_millis(m.now))
+    .execute(&mut **tx)
+    .await?;
+    for job in &m.jobs {
+        apply_job(tx, job, priority, unix_millis(m.now)).await?;
+    }
+    apply_holds(tx, request_id, &m.holds, unix_millis(m.now)).await?;
+    for next in &m.followups {
+        Box::pin(store_outbound(tx, next)).await?;
+    }
     Ok(())
 }

@@ -8,22 +8,23 @@ use crate::agreement::ActiveAgreement;
 use crate::api::{Accepted, Submission, UpdateSubmission};
 use crate::attachments::check::Uploader;
 use crate::clock::unix_millis;
-use crate::crypto;
 use crate::envelope::{Address, AgreementRef, AttachmentRef, Envelope, Priority, SchemaRef};
 use crate::gateway::Gateway;
-use crate::ids::{CourtId, Family, MessageId, MessageKind, Sha256};
+use crate::ids::{CourtId, Family, MessageId, MessageKind};
 use crate::pipeline;
 use crate::problem::{Code, Problem};
 use crate::receipt::{Hop, Receipt};
 use crate::store::{
-    Event, Idempotency, JobChange, Outbound, OutboundOutcome, RequestRecord, Role, StateChange,
+    Event, Idempotency, Outbound, OutboundOutcome, RequestRecord, Role, StateChange,
 };
+mod idempotency;
+
+pub use idempotency::MAX_IDEMPOTENCY_KEY;
+use idempotency::{Idempotent, idempotency, replay};
+
 use crate::workflow::deadlines::{self, Clocks};
 use crate::workflow::queue::{self, Holds};
 use crate::workflow::{self, lifecycle};
-
-/// The longest idempotency key accepted.
-pub const MAX_IDEMPOTENCY_KEY: usize = 128;
 
 /// What `POST /v1/requests` answers: always 202 and the first answer for a repeated key.
 pub async fn submit(
@@ -228,25 +229,6 @@ fn prepare(
     seal(g, envelope, change, event, clocks)
 }
 
-/// Records a print centre's step that stays inside the centre (no message leaves).
-pub async fn note_job(
-    g: &Gateway,
-    record: &RequestRecord,
-    job: JobChange,
-    actor: &str,
-    report: &Value,
-) -> Result<(), Problem> {
-    let mut event = Event::new("print job", actor);
-    event.detail = serde_json::json!({"event": report});
-    let change = StateChange::Note {
-        request_id: record.id,
-    };
-    g.store
-        .record_job(job, change, event, g.clock.now())
-        .await
-        .map_err(Problem::internal)
-}
-
 /// Builds the envelope and runs the checks on it.
 #[allow(clippy::too_many_arguments)]
 fn build(
@@ -397,65 +379,4 @@ pub async fn store(g: &Gateway, out: Outbound) -> Result<OutboundOutcome, Proble
         tracing::info!(%message, %request, at, "accepted from court");
     }
     Ok(outcome)
-}
-
-/// What a court's idempotency key says about a submission.
-enum Idempotent {
-    /// No key given.
-    Untracked,
-    /// The key already has this answer for this very request.
-    Replay(Accepted),
-    /// A new key: store this record with the answer.
-    New(Idempotency),
-}
-
-/// Looks the key up: a first answer to replay, or the record to store with this one.
-async fn idempotency(
-    g: &Gateway,
-    court: &CourtId,
-    body: &Submission,
-    key: Option<String>,
-) -> Result<Idempotent, Problem> {
-    let Some(key) = key else {
-        return Ok(Idempotent::Untracked);
-    };
-    if key.is_empty()
-        || key.len() > MAX_IDEMPOTENCY_KEY
-        || !key.bytes().all(|b| b.is_ascii_graphic())
-    {
-        return Err(Problem::new(
-            Code::BadRequest,
-            format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"),
-        ));
-    }
-    let request_hash: Sha256 = crypto::canonical_digest(body).map_err(Problem::internal)?;
-    match g
-        .store
-        .idempotent_answer(court, &key)
-        .await
-        .map_err(Problem::internal)?
-    {
-        Some(first) => replay(first, request_hash).map(Idempotent::Replay),
-        None => Ok(Idempotent::New(Idempotency {
-            court: court.clone(),
-            key,
-            request_hash,
-            status: 202,
-            body: Value::Null,
-        })),
-    }
-}
-
-/// The first answer to a key, if it was given to the same request; else a conflict.
-fn replay(first: Idempotency, request_hash: Sha256) -> Result<Accepted, Problem> {
-    if first.request_hash != request_hash {
-        return Err(Problem::new(
-            Code::Conflict,
-            format!(
-                "Idempotency-Key {:?} was already used by court {} for a different request",
-                first.key, first.court
-            ),
-        ));
-    }
-    serde_json::from_value(first.body).map_err(Problem::internal)
 }

@@ -1,0 +1,177 @@
+//! What the store returns to readers: a request with its history, messages, receipts and
+//! deadlines, as of a moment; and inbox items.
+
+use serde::Serialize;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::RequestRecord;
+use crate::ids::{CourtId, MessageId, MessageKind, Sha256};
+use crate::receipt::Receipt;
+use crate::workflow::deadlines::DEADLINE;
+
+/// One entry of a request's history.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    /// When.
+    #[serde(with = "crate::clock::ts")]
+    pub at: OffsetDateTime,
+    /// The state after it.
+    pub state: String,
+    /// What happened.
+    pub event: String,
+    /// Who did it.
+    pub actor: String,
+    /// The message concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<MessageId>,
+    /// More.
+    #[serde(skip_serializing_if = "Value::is_null")]
+    pub detail: Value,
+}
+
+/// A message of a request, as stored.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageRecord {
+    /// Message id.
+    pub id: MessageId,
+    /// `out` (sent from here) or `in` (received here).
+    pub direction: String,
+    /// Its kind.
+    pub kind: MessageKind,
+    /// Digest of the signed envelope.
+    pub envelope_sha256: Sha256,
+    /// The signed envelope.
+    pub envelope: Value,
+}
+
+/// Everything a court may see of a request.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestView {
+    /// The request.
+    #[serde(flatten)]
+    pub record: RequestRecord,
+    /// What happened, in order.
+    pub history: Vec<HistoryEntry>,
+    /// Its messages: the request and every update, both directions.
+    pub messages: Vec<MessageRecord>,
+    /// Every receipt this gateway holds for them.
+    pub receipts: Vec<Receipt>,
+    /// Its legal deadlines and warnings, earliest first.
+    pub deadlines: Vec<DeadlineRecord>,
+    /// Whether a deadline has passed unmet (as of when it was read).
+    pub overdue: bool,
+}
+
+impl RequestView {
+    /// The view as of `now`: each deadline's status, and whether the request is overdue.
+    pub fn as_of(mut self, now: OffsetDateTime) -> Self {
+        let open = !crate::workflow::is_terminal(&self.record.state);
+        for d in &mut self.deadlines {
+            d.status = d.status_at(now, open);
+        }
+        self.overdue = self.deadlines.iter().any(|d| d.status == "overdue");
+        self
+    }
+}
+
+/// A legal clock on a request.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadlineRecord {
+    /// The agreement's name for it, e.g. `service.serve`.
+    pub name: String,
+    /// `deadline` (work owed) or `warning` (notice ahead of time).
+    pub kind: String,
+    /// When it falls due.
+    #[serde(with = "crate::clock::ts")]
+    pub due_at: OffsetDateTime,
+    /// When the work that meets it was done.
+    #[serde(
+        with = "crate::clock::ts::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub met_at: Option<OffsetDateTime>,
+    /// When this gateway told its court the time had come.
+    #[serde(
+        with = "crate::clock::ts::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub notified_at: Option<OffsetDateTime>,
+    /// `pending`, `met`, `met_late`, `overdue`, `closed` (the request ended another way),
+    /// or for a warning `pending`, `due` and `closed` (e.g. the freeze was lifted).
+    pub status: String,
+}
+
+impl DeadlineRecord {
+    /// Its status at `now`, for a request still `open` or not.
+    pub fn status_at(&self, now: OffsetDateTime, open: bool) -> String {
+        let passed = self.due_at <= now;
+        let status = match (self.kind == DEADLINE, self.met_at) {
+            (false, Some(_)) => "closed",
+            (false, _) if passed => "due",
+            (false, _) => "pending",
+            (true, Some(met)) if met > self.due_at => "met_late",
+            (true, Some(_)) => "met",
+            (true, None) if !open => "closed",
+            (true, None) if passed => "overdue",
+            (true, None) => "pending",
+        };
+        status.to_owned()
+    }
+}
+
+/// A deadline or warning whose time came, as the watcher handled it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Passed {
+    /// The request.
+    pub request_id: MessageId,
+    /// The deadline's name.
+    pub name: String,
+    /// The court of this region that was told.
+    pub court: CourtId,
+}
+
+/// Which part of a court's inbox to read, in which order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboxOrder {
+    /// Everything after a cursor, in the order it arrived (a feed to page through).
+    Arrival {
+        /// The last cursor already seen.
+        after: i64,
+    },
+    /// What the court has not retrieved yet, most urgent first (preservation before other
+    /// work), then oldest first: the court's work queue.
+    Urgent,
+}
+
+/// One message in a court's inbox.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InboxItem {
+    /// Position in the inbox; pass it as `after` to page on.
+    pub cursor: i64,
+    /// The message.
+    pub message_id: MessageId,
+    /// The request it opens or updates.
+    pub request_id: MessageId,
+    /// Its kind.
+    pub kind: MessageKind,
+    /// When this gateway committed it.
+    #[serde(with = "crate::clock::ts")]
+    pub received_at: OffsetDateTime,
+    /// When the court first retrieved it.
+    #[serde(skip)]
+    pub retrieved_at: Option<OffsetDateTime>,
+    /// Digest of the signed envelope (none for a notice).
+    pub envelope_sha256: Option<Sha256>,
+    /// The signed envelope, for courts that check the sender gateway's seal themselves
+    /// (none for a notice).
+    pub envelope: Option<Value>,
+    /// A notice from this gateway itself (a status-update payload), e.g. work returned
+    /// because its agreement was revoked.
+    pub notice: Option<Value>,
+}
