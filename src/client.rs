@@ -130,6 +130,27 @@ impl CourtClient {
         answer(self.http.get(url).send().await, StatusCode::OK).await
     }
 
+    /// `GET /v1/requests/{id}/certificate`: the certificate of service, as HTML to print
+    /// and file.
+    pub async fn certificate(&self, request: MessageId) -> Result<String, ClientError> {
+        let url = format!("{}/v1/requests/{request}/certificate", self.base);
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| ClientError::Transport(error_text(&e)))?;
+        if response.status() == StatusCode::OK {
+            return response
+                .text()
+                .await
+                .map_err(|e| ClientError::Transport(error_text(&e)));
+        }
+        decode::<Value>(Ok(response), |_| false)
+            .await
+            .map(|v| v.to_string())
+    }
+
     /// `GET /v1/inbox?after=…&limit=…`.
     pub async fn inbox(&self, after: i64, limit: i64) -> Result<InboxPage, ClientError> {
         let url = format!("{}/v1/inbox?after={after}&limit={limit}", self.base);

@@ -35,6 +35,7 @@ pub mod api;
 pub mod attachments;
 pub mod audit;
 pub mod calendar;
+pub mod certificate;
 pub mod cli;
 pub mod client;
 pub mod clock;

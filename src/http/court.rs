@@ -11,8 +11,8 @@
 //! | `GET /v1/inbox?order=urgent&limit=M` | 200 [`InboxPage`]: not yet retrieved, preservation first, then oldest |
 //! | `GET /v1/agreements` | 200 the active signed agreements |
 //! | `PUT`, `GET /v1/attachments/{sha256}` | streamed attachments: see [`super::attachments`] |
-//! | `GET /v1/print-jobs/{id}` | 200 a print job (its centre, or the executing court) |
-//! | `POST /v1/print-jobs/{id}/events` | 202 a print centre reports a `printing.event` on its job |
+//! | `GET /v1/requests/{id}/certificate` | 200 `text/html`: the certificate of service, printable |
+//! | `GET /v1/print-jobs/{id}`, `POST /v1/print-jobs/{id}/events` | print jobs: see [`super::print_jobs`] |
 //!
 //! Print centres call with their own certificates (`urn:kuayu:printcentre:<code>`): they
 //! read their inbox (print jobs arrive there) and report on their jobs, nothing else.
@@ -49,11 +49,11 @@ pub fn router(g: Arc<Gateway>) -> Router {
         .route("/v1/requests/{id}", get(show))
         .route("/v1/requests/{id}/updates", post(update))
         .route("/v1/inbox", get(inbox))
-        .route("/v1/print-jobs/{id}", get(print_job))
-        .route("/v1/print-jobs/{id}/events", post(print_event))
+        .route("/v1/requests/{id}/certificate", get(certificate))
         .route("/v1/agreements", get(agreements))
         // Streamed, outside the JSON body limit (the agreement's attachment limit applies).
         .merge(super::attachments::court())
+        .merge(super::print_jobs::court())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -213,19 +213,22 @@ async fn show(
     CourtIdentity(court): CourtIdentity,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let id = request_id(&id)?;
+    let view = visible(&g, &court, request_id(&id)?).await?;
+    Ok(Json(view.as_of(g.clock.now())).into_response())
+}
+
+/// Request `id` as `court` may see it (its own side of the work), or 404.
+async fn visible(
+    g: &Gateway,
+    court: &CourtId,
+    id: MessageId,
+) -> Result<crate::store::RequestView, Problem> {
     let view = g.store.request_view(&id).await.map_err(Problem::internal)?;
-    let visible = view.filter(|v| match v.record.role {
-        Role::Requester => v.record.requesting_court == court,
-        Role::Executor => v.record.requested_court == court,
-    });
-    match visible {
-        Some(view) => Ok(Json(view.as_of(g.clock.now())).into_response()),
-        None => Err(Problem::new(
-            Code::NotFound,
-            format!("court {court} has no request {id}"),
-        )),
-    }
+    view.filter(|v| match v.record.role {
+        Role::Requester => &v.record.requesting_court == court,
+        Role::Executor => &v.record.requested_court == court,
+    })
+    .ok_or_else(|| Problem::new(Code::NotFound, format!("court {court} has no request {id}")))
 }
 
 async fn list(
@@ -254,6 +257,23 @@ async fn list(
         .await
         .map_err(Problem::internal)?;
     Ok(Json(serde_json::json!({ "items": items })).into_response())
+}
+
+/// The certificate of service of a completed service request, as a printable document.
+async fn certificate(
+    State(g): State<Arc<Gateway>>,
+    CourtIdentity(court): CourtIdentity,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id = request_id(&id)?;
+    let view = visible(&g, &court, id).await?;
+    let html = crate::certificate::render(&view).ok_or_else(|| {
+        Problem::new(
+            Code::NotFound,
+            format!("request {id} has no certificate of service (yet)"),
+        )
+    })?;
+    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
 }
 
 fn query_value<'q>(query: &'q str, name: &str) -> Option<&'q str> {
@@ -339,54 +359,6 @@ async fn inbox(
         next_cursor,
     })
     .into_response())
-}
-
-fn print_centre(caller: Caller) -> Result<PrintCentreId, Problem> {
-    match caller {
-        Caller::PrintCentre(p) => Ok(p),
-        Caller::Court(c) => Err(Problem::new(
-            Code::IdentityMismatch,
-            format!("court {c} is not a print centre; print jobs are reported on by their centre"),
-        )),
-    }
-}
-
-async fn print_event(
-    State(g): State<Arc<Gateway>>,
-    caller: Caller,
-    Path(id): Path<String>,
-    JsonBody(event): JsonBody<serde_json::Value>,
-) -> Result<Response, Problem> {
-    let centre = print_centre(caller)?;
-    let answer = crate::postal::report(&g, &centre, request_id(&id)?, event).await?;
-    Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
-}
-
-async fn print_job(
-    State(g): State<Arc<Gateway>>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Response, Problem> {
-    let id = request_id(&id)?;
-    let job = g.store.print_job(&id).await.map_err(Problem::internal)?;
-    let job = match (job, &caller) {
-        (Some(j), Caller::PrintCentre(p)) if &j.print_centre == p => Some(j),
-        (Some(j), Caller::Court(c)) => {
-            let request = g
-                .store
-                .request(&j.request_id)
-                .await
-                .map_err(Problem::internal)?;
-            request.filter(|r| &r.requested_court == c).map(|_| j)
-        }
-        _ => None,
-    };
-    job.map(|j| Json(j).into_response()).ok_or_else(|| {
-        Problem::new(
-            Code::NotFound,
-            format!("{} has no print job {id}", caller.code()),
-        )
-    })
 }
 
 async fn agreements(State(g): State<Arc<Gateway>>, CourtIdentity(_): CourtIdentity) -> Response {

@@ -10,6 +10,7 @@ pub mod admin;
 pub mod attachments;
 pub mod court;
 pub mod federation;
+pub mod print_jobs;
 pub mod problem;
 
 use std::sync::Arc;

@@ -36,6 +36,10 @@ async fn failed_electronic_service_completes_by_post_through_the_print_centre() 
         .await
         .unwrap();
     reaches(&sc, id, "postal").await;
+    assert!(
+        problem(sc.certificate(id).await).is(kuayu::problem::Code::NotFound),
+        "no certificate yet"
+    );
 
     // The job waits in the inbox of the centre serving postcode 400010.
     let job = eventually("the print job in the centre's inbox", || async {
@@ -136,6 +140,17 @@ async fn failed_electronic_service_completes_by_post_through_the_print_centre() 
     assert!(
         posted,
         "the posting, with its tracking number, reached the requesting court"
+    );
+
+    // It can print the certificate and file it with the case.
+    let paper = sc.certificate(id).await.unwrap();
+    assert!(
+        paper.contains("送达回证") && paper.contains(TRACKING) && paper.contains("served"),
+        "{paper}"
+    );
+    assert!(
+        paper.contains(certificate["id"].as_str().unwrap()),
+        "names the signed message: {paper}"
     );
 
     // Its only step was the request itself.

@@ -1,0 +1,81 @@
+//! The print-job routes of the court API: a print centre reports on its jobs; the centre
+//! or the court whose service fell back to the post reads one.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET /v1/print-jobs/{id}` | 200 a print job (its centre, or the executing court) |
+//! | `POST /v1/print-jobs/{id}/events` | 202 a print centre reports a `printing.event` on its job |
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use super::court::Caller;
+use super::problem::JsonBody;
+use crate::gateway::Gateway;
+use crate::ids::{MessageId, PrintCentreId};
+use crate::problem::{Code, Problem};
+
+/// The print-job routes (merged into [`super::court::router`]).
+pub fn court() -> Router<Arc<Gateway>> {
+    Router::new()
+        .route("/v1/print-jobs/{id}", get(print_job))
+        .route("/v1/print-jobs/{id}/events", post(print_event))
+}
+
+fn job_id(text: &str) -> Result<MessageId, Problem> {
+    MessageId::parse(text)
+        .map_err(|e| Problem::new(Code::NotFound, format!("no such print job: {e}")))
+}
+
+fn print_centre(caller: Caller) -> Result<PrintCentreId, Problem> {
+    match caller {
+        Caller::PrintCentre(p) => Ok(p),
+        Caller::Court(c) => Err(Problem::new(
+            Code::IdentityMismatch,
+            format!("court {c} is not a print centre; print jobs are reported on by their centre"),
+        )),
+    }
+}
+
+async fn print_event(
+    State(g): State<Arc<Gateway>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(event): JsonBody<serde_json::Value>,
+) -> Result<Response, Problem> {
+    let centre = print_centre(caller)?;
+    let answer = crate::postal::report(&g, &centre, job_id(&id)?, event).await?;
+    Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
+}
+
+async fn print_job(
+    State(g): State<Arc<Gateway>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id = job_id(&id)?;
+    let job = g.store.print_job(&id).await.map_err(Problem::internal)?;
+    let job = match (job, &caller) {
+        (Some(j), Caller::PrintCentre(p)) if &j.print_centre == p => Some(j),
+        (Some(j), Caller::Court(c)) => {
+            let request = g
+                .store
+                .request(&j.request_id)
+                .await
+                .map_err(Problem::internal)?;
+            request.filter(|r| &r.requested_court == c).map(|_| j)
+        }
+        _ => None,
+    };
+    job.map(|j| Json(j).into_response()).ok_or_else(|| {
+        Problem::new(
+            Code::NotFound,
+            format!("{} has no print job {id}", caller.code()),
+        )
+    })
+}
