@@ -38,8 +38,11 @@ const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 enum Outcome {
     /// The peer committed it; here is its verified receipt.
     Delivered(crate::receipt::Receipt),
-    /// Try again later.
+    /// The peer cannot be reached (or is unavailable as a whole): back off from the peer.
     Retry(String),
+    /// The peer answered, but this message must wait (e.g. the peer's rate, a blob it
+    /// lost): back off this message alone; the peer stays open for the others.
+    Later(String),
     /// Stop: the peer refused it for good, or it cannot be sent.
     Dead {
         state: &'static str,
@@ -175,6 +178,18 @@ async fn deliver(g: &Gateway, breakers: &Breakers, item: OutboxItem) {
             tracing::info!(message = %item.message_id, peer = %item.peer, attempt = item.attempts + 1, retry_in_ms = retry_at - now_ms, %error, "relay attempt failed");
             g.store.outbox_retry(&item, now_ms, &error).await
         }
+        Outcome::Later(error) => {
+            breakers.succeeded(&item.peer);
+            let delay = backoff(
+                g,
+                u32::try_from(item.attempts).unwrap_or(u32::MAX),
+                item.seq,
+            );
+            tracing::info!(message = %item.message_id, peer = %item.peer, attempt = item.attempts + 1, retry_in_ms = delay, %error, "peer asks this message to wait");
+            g.store
+                .outbox_retry(&item, unix_millis(now) + delay, &error)
+                .await
+        }
         Outcome::Dead {
             state,
             event,
@@ -281,7 +296,7 @@ async fn attempt(g: &Gateway, item: &OutboxItem, e: &Envelope) -> Outcome {
         let answer: RelayAnswer = match serde_json::from_slice(&body) {
             Ok(a) => a,
             Err(err) => {
-                return Outcome::Retry(format!("{url}: the answer is not a relay receipt: {err}"));
+                return Outcome::Later(format!("{url}: the answer is not a relay receipt: {err}"));
             }
         };
         let r = &answer.receipt;
@@ -293,7 +308,7 @@ async fn attempt(g: &Gateway, item: &OutboxItem, e: &Envelope) -> Outcome {
         return if genuine {
             Outcome::Delivered(answer.receipt)
         } else {
-            Outcome::Retry(format!(
+            Outcome::Later(format!(
                 "{url}: the relay receipt does not verify or does not match the message"
             ))
         };
@@ -312,8 +327,19 @@ async fn attempt(g: &Gateway, item: &OutboxItem, e: &Envelope) -> Outcome {
             if problem.is(Code::AttachmentMissing) {
                 attachments::forget(g, &item.peer, e).await;
             }
-            Outcome::Retry(problem.to_string())
+            // Unavailable is the peer as a whole; anything else concerns this message.
+            if problem.is(Code::Unavailable) {
+                Outcome::Retry(problem.to_string())
+            } else {
+                Outcome::Later(problem.to_string())
+            }
         }
-        Err(_) => Outcome::Retry(format!("{url}: HTTP {status} without a problem document")),
+        Err(_) => {
+            let error = format!("{url}: HTTP {status} without a problem document");
+            match status.as_u16() {
+                502..=504 => Outcome::Retry(error),
+                _ => Outcome::Later(error),
+            }
+        }
     }
 }
