@@ -153,17 +153,40 @@ pub fn summary(agreement: &Agreement) -> String {
     .ok();
     let c = t.calendar();
     let years: std::collections::BTreeSet<i32> = c.holidays.iter().map(|d| d.year()).collect();
+    let listed: Vec<String> = years.iter().map(i32::to_string).collect();
     writeln!(
         out,
-        "  calendar  UTC{:+}, {} holidays and {} adjusted working days (years {:?})",
+        "  calendar  UTC{:+}, {} holidays and {} adjusted working days ({})",
         c.utc_offset_hours,
         c.holidays.len(),
         c.working_weekend_days.len(),
-        years
+        if listed.is_empty() {
+            "no holidays listed".to_owned()
+        } else {
+            format!("years {}", listed.join(", "))
+        }
     )
     .ok();
+    let uncovered: Vec<String> = (c.local_date(t.valid_from).year()
+        ..=c.local_date(t.valid_until).year())
+        .filter(|y| !years.contains(y))
+        .map(|y| y.to_string())
+        .collect();
+    if !uncovered.is_empty() {
+        writeln!(
+            out,
+            "  warning   the calendar lists no holidays for {}: deadlines there count weekends only (add them by amendment)",
+            uncovered.join(", ")
+        )
+        .ok();
+    }
     for (name, period) in &t.deadlines {
-        writeln!(out, "  deadline  {name}: {period:?}").ok();
+        writeln!(
+            out,
+            "  deadline  {name}: {}",
+            crate::workflow::deadlines::describe(*period)
+        )
+        .ok();
     }
     out
 }

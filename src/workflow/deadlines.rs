@@ -215,11 +215,16 @@ pub fn check_freeze_periods(
 
 /// A period in words, e.g. `12 months`.
 pub fn describe(p: Period) -> String {
-    match p {
-        Period::Days(n) => format!("{n} days"),
-        Period::WorkingDays(n) => format!("{n} working days"),
-        Period::Hours(n) => format!("{n} hours"),
-        Period::Months(n) => format!("{n} months"),
+    let (n, unit) = match p {
+        Period::Days(n) => (n, "day"),
+        Period::WorkingDays(n) => (n, "working day"),
+        Period::Hours(n) => (n, "hour"),
+        Period::Months(n) => (n, "month"),
+    };
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
     }
 }
 
