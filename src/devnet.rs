@@ -271,29 +271,31 @@ impl DevFederation {
     /// A court system's client, with the court's certificate from the dev PKI.
     pub fn court_client(&self, court: &str) -> Result<CourtClient, DevError> {
         let court = CourtId::parse(court).map_err(err)?;
-        let region = court.region();
         let (cert, key) = self.pki.court(&court);
-        let identity = Identity::load(&cert, &key).map_err(err)?;
+        self.court_api_client(&court.region(), &cert, &key)
+    }
+
+    /// A client of `region`'s court API presenting the certificate and key files given.
+    fn court_api_client(
+        &self,
+        region: &RegionId,
+        cert: &Path,
+        key: &Path,
+    ) -> Result<CourtClient, DevError> {
+        let identity = Identity::load(cert, key).map_err(err)?;
         let gateway = self
             .gateways
-            .get(&region)
+            .get(region)
             .ok_or_else(|| DevError(format!("{region} is not running")))?;
-        let ca = self.pki.pem(&region, "court-ca.crt").map_err(err)?;
+        let ca = self.pki.pem(region, "court-ca.crt").map_err(err)?;
         CourtClient::new(&format!("https://{}", gateway.court_addr), &ca, &identity).map_err(err)
     }
 
     /// A print centre's client (the court API, with the centre's certificate).
     pub fn print_centre_client(&self, centre: &str) -> Result<CourtClient, DevError> {
         let centre = PrintCentreId::parse(centre).map_err(err)?;
-        let region = centre.region();
         let (cert, key) = self.pki.print_centre(&centre);
-        let identity = Identity::load(&cert, &key).map_err(err)?;
-        let gateway = self
-            .gateways
-            .get(&region)
-            .ok_or_else(|| DevError(format!("{region} is not running")))?;
-        let ca = self.pki.pem(&region, "court-ca.crt").map_err(err)?;
-        CourtClient::new(&format!("https://{}", gateway.court_addr), &ca, &identity).map_err(err)
+        self.court_api_client(&centre.region(), &cert, &key)
     }
 
     /// An admin client of `region`'s gateway (loopback), acting as `name`.

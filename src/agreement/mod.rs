@@ -13,6 +13,7 @@ mod active;
 pub mod admin;
 pub mod model;
 pub mod registry;
+mod schemas;
 pub mod verify;
 
 pub use model::{

@@ -3,6 +3,8 @@
 //! reports reach the requesting court, and delivery completes the request with a
 //! certificate of service by post, with no step by the requesting court after its request.
 
+use kuayu::client::CourtClient;
+use kuayu::ids::MessageId;
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -17,24 +19,33 @@ fn event(job: &str, event: &str, extra: Value) -> Value {
     e
 }
 
-#[tokio::test]
-async fn failed_electronic_service_completes_by_post_through_the_print_centre() {
-    let t = TestFed::start().await;
+/// A service request from SC0104 that CQ0103 accepts and tries once by `attempt`, which
+/// fails; the courts, the print centre and the request id.
+async fn failed_once(
+    t: &TestFed,
+    attempt: Value,
+) -> (CourtClient, CourtClient, CourtClient, MessageId) {
     let (sc, cq) = (t.court("SC0104"), t.court("CQ0103"));
     let centre = t.fed.print_centre_client("CQ01-PC1").unwrap();
     let id = submit(&sc, &submission("service.request", "CQ0103"))
         .await
         .request_id;
     reaches(&sc, id, "relayed").await;
-
-    // The executing court accepts and tries SMS: the addressee never consented.
     accept(&cq, id, "service").await;
+    cq.update(id, &update("service.attempt", attempt))
+        .await
+        .unwrap();
+    (sc, cq, centre, id)
+}
+
+#[tokio::test]
+async fn failed_electronic_service_completes_by_post_through_the_print_centre() {
+    let t = TestFed::start().await;
+    // The executing court accepts and tries SMS: the addressee never consented.
     let sms = json!({"addresseeName": "王建国", "channel": "sms", "address": "13908312456",
         "outcome": "no_consent", "at": "2026-11-25T16:05:00+08:00",
         "reason": {"code": "no_consent", "text": "受送达人未同意电子送达"}});
-    cq.update(id, &update("service.attempt", sms))
-        .await
-        .unwrap();
+    let (sc, cq, centre, id) = failed_once(&t, sms).await;
     reaches(&sc, id, "postal").await;
     assert!(
         problem(sc.certificate(id).await).is(kuayu::problem::Code::NotFound),
@@ -168,19 +179,10 @@ async fn failed_electronic_service_completes_by_post_through_the_print_centre() 
 #[tokio::test]
 async fn mail_returned_by_the_post_completes_the_request_as_not_served() {
     let t = TestFed::start().await;
-    let (sc, cq) = (t.court("SC0104"), t.court("CQ0103"));
-    let centre = t.fed.print_centre_client("CQ01-PC1").unwrap();
-    let id = submit(&sc, &submission("service.request", "CQ0103"))
-        .await
-        .request_id;
-    reaches(&sc, id, "relayed").await;
-    accept(&cq, id, "service").await;
     let email = json!({"addresseeName": "王建国", "channel": "email", "address": "wang.jianguo@example.com",
         "outcome": "failed", "at": "2026-11-25T16:05:00+08:00",
         "reason": {"code": "mailbox_unreachable", "text": "the mailbox does not exist"}});
-    cq.update(id, &update("service.attempt", email))
-        .await
-        .unwrap();
+    let (sc, _cq, centre, id) = failed_once(&t, email).await;
     let job = eventually("the print job", || async {
         centre
             .work_queue(10)
