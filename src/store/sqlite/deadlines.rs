@@ -86,6 +86,18 @@ fn not_terminal(column: &str) -> String {
     format!("{column} NOT IN ({marks})")
 }
 
+/// The deadlines of open work and the warnings that fell due by `?` and were not yet
+/// passed on, oldest first (bind the time, then [`workflow::TERMINAL`]).
+fn due_sql(columns: &str, limit: u32) -> String {
+    format!(
+        "SELECT {columns} FROM deadlines d JOIN requests r ON r.id = d.request_id
+         WHERE d.met_at IS NULL AND d.passed_at IS NULL AND d.due_at <= ?
+           AND (d.kind = 'warning' OR {})
+         ORDER BY d.due_at LIMIT {limit}",
+        not_terminal("r.state")
+    )
+}
+
 impl SqliteStore {
     pub(super) async fn read_requests_by_ruling(
         &self,
@@ -127,15 +139,19 @@ impl SqliteStore {
         now: OffsetDateTime,
     ) -> Result<Vec<Passed>, StoreError> {
         let at = unix_millis(now);
+        // Most passes find nothing: ask the read pool first, and take the write lock only
+        // when something fell due.
+        let mut probe = sqlx::query(sqlx::AssertSqlSafe(due_sql("1", 1))).bind(at);
+        for state in workflow::TERMINAL {
+            probe = probe.bind(*state);
+        }
+        if probe.fetch_optional(&self.read).await?.is_none() {
+            return Ok(Vec::new());
+        }
         let mut tx = self.write.begin().await?;
-        let sql = format!(
-            "SELECT d.request_id, d.name, d.kind, d.due_at, r.role, r.family, r.priority,
-                    r.requesting_court, r.requested_court
-             FROM deadlines d JOIN requests r ON r.id = d.request_id
-             WHERE d.met_at IS NULL AND d.passed_at IS NULL AND d.due_at <= ?
-               AND (d.kind = 'warning' OR {})
-             ORDER BY d.due_at LIMIT 500",
-            not_terminal("r.state")
+        let sql = due_sql(
+            "d.request_id, d.name, d.kind, d.due_at, r.role, r.family, r.priority, r.requesting_court, r.requested_court",
+            500,
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(at);
         for state in workflow::TERMINAL {
