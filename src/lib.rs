@@ -17,9 +17,11 @@
 //! | JSON Schemas pinned by hash, fixture checks | [`schema`] |
 //! | the pipeline stages shared by both directions | [`pipeline`] |
 //! | a court submits (outbound) / a peer relays (inbound) | [`outbound`], [`inbound`] |
-//! | request states | [`workflow`] |
+//! | request states, lifecycles, legal deadlines, the freeze queue | [`workflow`], [`calendar`], [`watcher`] |
+//! | electronic first, postal fallback; the certificate of service | [`postal`], [`certificate`] |
+//! | preservation first at court submission | [`admission`] |
 //! | storage interface and the SQLite engine | [`store`] |
-//! | outbox relay with retries | [`relay`] |
+//! | outbox relay: priority order, a breaker per peer | [`relay`] |
 //! | attachments: blobs by SHA-256, streamed and verified | [`attachments`] |
 //! | signed receipts, hash-chained audit | [`receipt`], [`audit`] |
 //! | TLS configs and identities from certificates | [`tls`] |
