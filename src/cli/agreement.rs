@@ -113,7 +113,7 @@ pub struct AdminArgs {
     /// For https: the CA that issued the gateway's admin certificate.
     #[arg(long)]
     ca: Option<PathBuf>,
-    /// For https: your administrator certificate (naming urn:kuayu:admin:<name>).
+    /// For https: your administrator certificate (naming `urn:kuayu:admin:<name>`).
     #[arg(long)]
     cert: Option<PathBuf>,
     /// For https: its private key.

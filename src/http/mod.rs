@@ -38,7 +38,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Serves `app` over TLS on `listener` until `shutdown` turns true, then drains open
-/// connections for up to [`DRAIN_DEADLINE`].
+/// connections for up to `DRAIN_DEADLINE`.
 pub async fn serve(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
