@@ -41,8 +41,9 @@ enum Outcome {
     /// The peer cannot be reached (or is unavailable as a whole): back off from the peer.
     Retry(String),
     /// The peer answered, but this message must wait (e.g. the peer's rate, a blob it
-    /// lost): back off this message alone; the peer stays open for the others.
-    Later(String),
+    /// lost): back off this message alone, for as long as the peer asked if it did; the
+    /// peer stays open for the others.
+    Later(String, Option<u64>),
     /// Stop: the peer refused it for good, or it cannot be sent.
     Dead {
         state: &'static str,
@@ -178,13 +179,16 @@ async fn deliver(g: &Gateway, breakers: &Breakers, item: OutboxItem) {
             tracing::info!(message = %item.message_id, peer = %item.peer, attempt = item.attempts + 1, retry_in_ms = retry_at - now_ms, %error, "relay attempt failed");
             g.store.outbox_retry(&item, now_ms, &error).await
         }
-        Outcome::Later(error) => {
+        Outcome::Later(error, asked) => {
             breakers.succeeded(&item.peer);
-            let delay = backoff(
+            let ours = backoff(
                 g,
                 u32::try_from(item.attempts).unwrap_or(u32::MAX),
                 item.seq,
             );
+            let asked =
+                asked.map(|secs| i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX));
+            let delay = asked.map_or(ours, |ms| ours.max(ms));
             tracing::info!(message = %item.message_id, peer = %item.peer, attempt = item.attempts + 1, retry_in_ms = delay, %error, "peer asks this message to wait");
             g.store
                 .outbox_retry(&item, unix_millis(now) + delay, &error)
@@ -296,7 +300,10 @@ async fn attempt(g: &Gateway, item: &OutboxItem, e: &Envelope) -> Outcome {
         let answer: RelayAnswer = match serde_json::from_slice(&body) {
             Ok(a) => a,
             Err(err) => {
-                return Outcome::Later(format!("{url}: the answer is not a relay receipt: {err}"));
+                return Outcome::Later(
+                    format!("{url}: the answer is not a relay receipt: {err}"),
+                    None,
+                );
             }
         };
         let r = &answer.receipt;
@@ -308,9 +315,10 @@ async fn attempt(g: &Gateway, item: &OutboxItem, e: &Envelope) -> Outcome {
         return if genuine {
             Outcome::Delivered(answer.receipt)
         } else {
-            Outcome::Later(format!(
-                "{url}: the relay receipt does not verify or does not match the message"
-            ))
+            Outcome::Later(
+                format!("{url}: the relay receipt does not verify or does not match the message"),
+                None,
+            )
         };
     }
     match serde_json::from_slice::<Problem>(&body) {
@@ -331,14 +339,14 @@ async fn attempt(g: &Gateway, item: &OutboxItem, e: &Envelope) -> Outcome {
             if problem.is(Code::Unavailable) {
                 Outcome::Retry(problem.to_string())
             } else {
-                Outcome::Later(problem.to_string())
+                Outcome::Later(problem.to_string(), problem.retry_after)
             }
         }
         Err(_) => {
             let error = format!("{url}: HTTP {status} without a problem document");
             match status.as_u16() {
                 502..=504 => Outcome::Retry(error),
-                _ => Outcome::Later(error),
+                _ => Outcome::Later(error, None),
             }
         }
     }
