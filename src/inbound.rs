@@ -163,7 +163,7 @@ pub async fn receive(
             if let Some(ruling) = lift["originalRuling"].as_str() {
                 let freezes = g
                     .store
-                    .freezes_under(&record.requesting_court, ruling)
+                    .freezes_under(ruling)
                     .await
                     .map_err(Problem::internal)?;
                 clocks.close = freezes

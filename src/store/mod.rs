@@ -178,12 +178,9 @@ pub trait Store: Send + Sync {
         request: &MessageId,
     ) -> Result<Vec<(MessageId, String)>, StoreError>;
 
-    /// `court`'s freeze orders (not lifts) under `ruling`.
-    async fn freezes_under(
-        &self,
-        court: &CourtId,
-        ruling: &str,
-    ) -> Result<Vec<MessageId>, StoreError>;
+    /// The freeze orders (not lifts) our courts sent under `ruling`, whichever court sent
+    /// them (a higher court may lift what a lower one froze).
+    async fn freezes_under(&self, ruling: &str) -> Result<Vec<MessageId>, StoreError>;
 
     /// A print job of this gateway's print centres.
     async fn print_job(&self, id: &MessageId) -> Result<Option<PrintJob>, StoreError>;

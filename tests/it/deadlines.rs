@@ -309,7 +309,9 @@ async fn a_lifted_freeze_no_longer_warns_before_its_expiry() {
         "pending"
     );
 
-    // The same ruling lifted (the lift fixture names it as originalRuling).
+    // The same ruling lifted, by another court of the region (the lift fixture names it as
+    // originalRuling).
+    let sc01 = t.court("SC01");
     let mut lift = submission("preservation.request", "CQ0103");
     lift.payload =
         kuayu::demo::court::fixture("preservation-request", |f| f["mode"] == "lift").unwrap();
@@ -317,14 +319,14 @@ async fn a_lifted_freeze_no_longer_warns_before_its_expiry() {
         lift.payload["originalRuling"],
         valid("preservation-request")["rulingNumber"]
     );
-    let lifting = submit(&sc, &lift).await.request_id;
-    reaches(&sc, lifting, "relayed").await;
+    let lifting = submit(&sc01, &lift).await.request_id;
+    reaches(&sc01, lifting, "relayed").await;
     let lifted =
         kuayu::demo::court::fixture("preservation-result", |f| f["status"] == "lifted").unwrap();
     cq.update(lifting, &update("preservation.result", lifted))
         .await
         .unwrap();
-    reaches(&sc, lifting, "completed").await;
+    reaches(&sc01, lifting, "completed").await;
     assert_eq!(
         deadline(&view(&sc, freeze).await, "freeze.expiry_warning")["status"],
         "closed"

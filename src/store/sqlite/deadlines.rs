@@ -101,16 +101,14 @@ fn due_sql(columns: &str, limit: u32) -> String {
 impl SqliteStore {
     pub(super) async fn read_requests_by_ruling(
         &self,
-        court: &CourtId,
         ruling: &str,
     ) -> Result<Vec<MessageId>, StoreError> {
         let ids: Vec<String> = sqlx::query_scalar(
             "SELECT r.id FROM requests r JOIN messages m ON m.id = r.id
-             WHERE r.requesting_court = ? AND r.family = 'preservation'
+             WHERE r.role = 'requester' AND r.family = 'preservation'
                AND json_extract(m.envelope, '$.payload.rulingNumber') = ?
                AND json_extract(m.envelope, '$.payload.mode') <> 'lift'",
         )
-        .bind(court.as_str())
         .bind(ruling)
         .fetch_all(&self.read)
         .await?;

@@ -288,12 +288,8 @@ impl Store for SqliteStore {
         self.read_holders(asset_key, request).await
     }
 
-    async fn freezes_under(
-        &self,
-        court: &CourtId,
-        ruling: &str,
-    ) -> Result<Vec<MessageId>, StoreError> {
-        self.read_requests_by_ruling(court, ruling).await
+    async fn freezes_under(&self, ruling: &str) -> Result<Vec<MessageId>, StoreError> {
+        self.read_requests_by_ruling(ruling).await
     }
 
     async fn print_job(&self, id: &MessageId) -> Result<Option<PrintJob>, StoreError> {
