@@ -265,12 +265,28 @@ fn certificate(job: &Value, event: &Value, step: &str) -> Option<Value> {
                 .push(json!({"at": event["at"], "method": "postal", "outcome": "success"}));
         }
         "mail_returned" => {
-            c["status"] = json!("not_served");
+            let why = event["returnReason"]
+                .as_str()
+                .unwrap_or("no reason given")
+                .replace('_', " ");
             c["postal"]["returnedAt"] = event["at"].clone();
-            c["reason"] = json!({"code": "mail_returned", "text": format!("the post returned the item: {}", event["returnReason"].as_str().unwrap_or("no reason given").replace('_', " "))});
             c["attempts"]
                 .as_array_mut()?
                 .push(json!({"at": event["at"], "method": "postal", "outcome": "returned"}));
+            if event["addressConfirmedByParty"] == true {
+                // The party confirmed this address: the return date counts as the date of
+                // service (法院专递规定; DOMAIN.md, remote printing).
+                c["status"] = json!("served");
+                c["effect"] = json!("deemed_served");
+                c["servedAt"] = event["at"].clone();
+                c["documentsServed"] = json!(docs);
+                c["note"] = json!(format!(
+                    "returned by the post ({why}) from the address the party confirmed: served on the return date"
+                ));
+            } else {
+                c["status"] = json!("not_served");
+                c["reason"] = json!({"code": "mail_returned", "text": format!("the post returned the item: {why}")});
+            }
         }
         _ => return None,
     }

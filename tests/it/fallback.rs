@@ -229,3 +229,48 @@ async fn mail_returned_by_the_post_completes_the_request_as_not_served() {
     assert_eq!(postal, ["printed", "posted", "returned"]);
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn mail_returned_from_an_address_the_party_confirmed_counts_as_served_on_the_return_date() {
+    let t = TestFed::start().await;
+    let sms = json!({"addresseeName": "王建国", "channel": "sms", "address": "13908312456",
+        "outcome": "failed", "at": "2026-11-25T16:05:00+08:00",
+        "reason": {"code": "undeliverable", "text": "the number is out of service"}});
+    let (sc, _cq, centre, id) = failed_once(&t, sms).await;
+    let job = eventually("the print job", || async {
+        centre
+            .work_queue(10)
+            .await
+            .ok()?
+            .items
+            .into_iter()
+            .find_map(|i| i.notice)
+    })
+    .await;
+    let job_id = job["jobId"].as_str().unwrap().to_owned();
+    for e in [
+        event(&job_id, "printed", json!({"pages": 11})),
+        event(&job_id, "posted", json!({"trackingNumber": TRACKING})),
+        event(
+            &job_id,
+            "returned",
+            json!({"returnReason": "refused", "addressConfirmedByParty": true}),
+        ),
+    ] {
+        centre
+            .print_event(&job_id, &e)
+            .await
+            .unwrap_or_else(|err| panic!("{e}: {err}"));
+    }
+    let view = reaches(&sc, id, "completed").await;
+    let c = &view["messages"].as_array().unwrap().last().unwrap()["envelope"]["payload"];
+    assert_eq!(
+        (c["status"].as_str(), c["effect"].as_str()),
+        (Some("served"), Some("deemed_served"))
+    );
+    assert_eq!(
+        c["servedAt"], "2026-11-26T10:00:00+08:00",
+        "the return date"
+    );
+    t.shutdown().await;
+}
