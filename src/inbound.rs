@@ -152,8 +152,10 @@ pub async fn receive(
             ));
         }
 
+        let mut start = deadlines::on_result(terms, &e.kind, &e.payload);
+        start.extend(deadlines::on_update(terms, &event, &e.payload));
         let mut clocks = Clocks {
-            start: deadlines::on_result(terms, &e.kind, &e.payload),
+            start,
             meet: deadlines::met_by(&event),
             close: Vec::new(),
         };

@@ -220,6 +220,7 @@ fn prepare(
         attachments,
     )?;
     let clocks = Clocks {
+        start: deadlines::on_update(agreement.terms(), &event, &envelope.payload),
         meet: deadlines::met_by(&event),
         ..Clocks::default()
     };

@@ -29,6 +29,8 @@ const ANSWERABLE: &[&str] = &[
     "preservation.decide",
     "preservation.lift",
     "preservation.lift_urgent",
+    "printing.post",
+    "evidence.expected_completion",
 ];
 
 /// One clock to start on a request.
@@ -80,7 +82,15 @@ pub fn on_receipt(
     let mut out: Vec<Due> = due("acknowledge").into_iter().collect();
     let main = match kind.family() {
         Family::Service => due("service.serve"),
-        Family::Printing => None,
+        // The date in the job prevails; else the agreement's period (no statute fixes one).
+        Family::Printing => match date(field("deadline")) {
+            Some(by) => Some(Due {
+                name: "printing.post".to_owned(),
+                kind: DEADLINE,
+                due_at: calendar.end_of(by),
+            }),
+            None => due("printing.post"),
+        },
         // A date the requesting court set prevails (民诉法解释 Art 134).
         Family::Evidence => due("evidence.complete_or_explain").map(|mut d| {
             if let Some(by) = date(field("respondBy")) {
@@ -118,7 +128,26 @@ fn meets(name: &str, event: &str) -> bool {
         "evidence.complete_or_explain" => {
             matches!(event, "result" | "delay_notice" | "refused" | "returned")
         }
+        // A print job is done on time once it is in the post.
+        "printing.post" => matches!(event, "posted" | "refused" | "returned"),
         _ => matches!(event, "result" | "refused" | "returned"),
+    }
+}
+
+/// The clocks an update starts on the side that sends or receives it: a delay notice
+/// (evidence) its expected completion date, by which the work is owed next.
+pub fn on_update(terms: &Terms, event: &str, payload: &Value) -> Vec<Due> {
+    let expected = payload
+        .get("expectedCompletion")
+        .and_then(Value::as_str)
+        .and_then(date);
+    match (event, expected) {
+        ("delay_notice", Some(by)) => vec![Due {
+            name: "evidence.expected_completion".to_owned(),
+            kind: DEADLINE,
+            due_at: terms.calendar().end_of(by),
+        }],
+        _ => Vec::new(),
     }
 }
 

@@ -199,6 +199,16 @@ async fn evidence_respond_by_prevails_and_a_delay_notice_meets_the_deadline() {
         "met"
     );
     assert_eq!(deadline(&v, "acknowledge")["status"], "met_late");
+    // The notice's expected completion date is what the work is owed by next.
+    let next = deadline(&v, "evidence.expected_completion");
+    assert_eq!(
+        (next["dueAt"].as_str(), next["status"].as_str()),
+        (Some("2026-11-20T16:00:00.000Z"), Some("pending"))
+    );
+    assert_eq!(
+        deadline(&view(&cq, plain).await, "evidence.expected_completion")["dueAt"],
+        next["dueAt"]
+    );
     t.shutdown().await;
 }
 
@@ -337,6 +347,63 @@ async fn a_lifted_freeze_no_longer_warns_before_its_expiry() {
     assert!(
         notices(&sc, freeze).await.is_empty(),
         "no warning for a lifted freeze"
+    );
+    t.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_print_job_is_owed_in_the_post_by_its_date_or_within_the_agreements_working_days() {
+    // Friday 27 November 2026, 10:00 local.
+    let t = TestFed::start_at(datetime!(2026-11-27 02:00 UTC)).await;
+    let (sc, cq) = (t.court("SC0104"), t.court("CQ0103"));
+    let mut job = submission("printing.request", "CQ0103");
+    let dated = job.payload["deadline"].as_str().unwrap().to_owned();
+    let with_date = submit(&sc, &job).await.request_id;
+    job.payload.as_object_mut().unwrap().remove("deadline");
+    let without = submit(&sc, &job).await.request_id;
+    reaches(&sc, with_date, "relayed").await;
+    reaches(&sc, without, "relayed").await;
+    let by_date = kuayu::calendar::Calendar::default().end_of(
+        time::Date::parse(
+            &dated,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .unwrap(),
+    );
+    assert_eq!(
+        deadline(&view(&cq, with_date).await, "printing.post")["dueAt"],
+        ts(by_date)
+    );
+    // 2 working days after a Friday: Tuesday 1 December, 24:00.
+    assert_eq!(
+        deadline(&view(&sc, without).await, "printing.post")["dueAt"],
+        ts(datetime!(2026-12-01 16:00 UTC))
+    );
+
+    // Printed is not posted; posted meets it.
+    for (kind, e) in [
+        (
+            "printing.status",
+            json!({"status": "accepted", "at": "2026-11-27T11:00:00+08:00"}),
+        ),
+        (
+            "printing.event",
+            kuayu::demo::court::fixture("printing-event", |f| f["event"] == "printed").unwrap(),
+        ),
+    ] {
+        cq.update(without, &update(kind, e)).await.unwrap();
+    }
+    assert_eq!(
+        deadline(&view(&cq, without).await, "printing.post")["status"],
+        "pending"
+    );
+    let posted = kuayu::demo::court::fixture("printing-event", |f| f["event"] == "posted").unwrap();
+    cq.update(without, &update("printing.event", posted))
+        .await
+        .unwrap();
+    assert_eq!(
+        deadline(&view(&cq, without).await, "printing.post")["status"],
+        "met"
     );
     t.shutdown().await;
 }
