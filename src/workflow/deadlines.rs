@@ -33,6 +33,10 @@ const ANSWERABLE: &[&str] = &[
     "evidence.expected_completion",
 ];
 
+/// Clocks a later start moves (a new delay notice gives a new expected date); any other
+/// clock keeps its first start.
+pub const MOVABLE: &[&str] = &["evidence.expected_completion"];
+
 /// One clock to start on a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

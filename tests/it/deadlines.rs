@@ -209,6 +209,23 @@ async fn evidence_respond_by_prevails_and_a_delay_notice_meets_the_deadline() {
         deadline(&view(&cq, plain).await, "evidence.expected_completion")["dueAt"],
         next["dueAt"]
     );
+    // A second notice moves it.
+    let later = json!({"type": "delay_notice",
+        "reason": {"code": "witness_unavailable", "text": "the witness's return was postponed"},
+        "expectedCompletion": "2026-12-10"});
+    cq.update(plain, &update("evidence.result", later))
+        .await
+        .unwrap();
+    let moved = eventually("the new expected date at SC", || async {
+        let v = view(&sc, plain).await;
+        let due = deadline(&v, "evidence.expected_completion")["dueAt"].clone();
+        (due == "2026-12-10T16:00:00.000Z").then_some(due)
+    })
+    .await;
+    assert_eq!(
+        deadline(&view(&cq, plain).await, "evidence.expected_completion")["dueAt"],
+        moved
+    );
     t.shutdown().await;
 }
 

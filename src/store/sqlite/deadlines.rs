@@ -12,7 +12,8 @@ use super::tx::{Tx, apply, insert_notice};
 use crate::clock::{from_unix_millis, rfc3339, unix_millis};
 use crate::ids::{CourtId, MessageId};
 use crate::store::{DeadlineRecord, Event, Passed, RequestRecord, StateChange, StoreError};
-use crate::workflow::{self, deadlines::Clocks, deadlines::WARNING};
+use crate::workflow;
+use crate::workflow::deadlines::{Clocks, MOVABLE, WARNING};
 
 /// Starts and meets `request_id`'s clocks as `clocks` says.
 pub(super) async fn apply_clocks(
@@ -23,17 +24,23 @@ pub(super) async fn apply_clocks(
 ) -> Result<(), StoreError> {
     let id = request_id.to_string();
     for due in &clocks.start {
-        sqlx::query(
+        let on_conflict = if MOVABLE.contains(&due.name.as_str()) {
+            "DO UPDATE SET due_at = excluded.due_at, passed_at = NULL WHERE met_at IS NULL"
+        } else {
+            "DO NOTHING"
+        };
+        let sql = format!(
             "INSERT INTO deadlines (request_id, name, kind, due_at, met_at)
              VALUES (?1, ?2, ?3, ?4, (SELECT met_at FROM deadline_meets WHERE request_id = ?1 AND name = ?2))
-             ON CONFLICT (request_id, name) DO NOTHING",
-        )
-        .bind(&id)
-        .bind(&due.name)
-        .bind(due.kind)
-        .bind(unix_millis(due.due_at))
-        .execute(&mut **tx)
-        .await?;
+             ON CONFLICT (request_id, name) {on_conflict}"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&id)
+            .bind(&due.name)
+            .bind(due.kind)
+            .bind(unix_millis(due.due_at))
+            .execute(&mut **tx)
+            .await?;
     }
     for (other, name) in &clocks.close {
         sqlx::query(
