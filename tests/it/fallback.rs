@@ -38,6 +38,32 @@ async fn failed_once(
     (sc, cq, centre, id)
 }
 
+/// The id of the print job waiting in `centre`'s work queue.
+async fn job_of(centre: &CourtClient) -> String {
+    let job = eventually("the print job in the centre's inbox", || async {
+        centre
+            .work_queue(10)
+            .await
+            .ok()?
+            .items
+            .into_iter()
+            .find_map(|i| i.notice)
+    })
+    .await;
+    job["jobId"].as_str().unwrap().to_owned()
+}
+
+/// The centre reports each `(event, fields)` on `job`, in order.
+async fn report_all(centre: &CourtClient, job: &str, events: &[(&str, Value)]) {
+    for (name, extra) in events {
+        let e = event(job, name, extra.clone());
+        centre
+            .print_event(job, &e)
+            .await
+            .unwrap_or_else(|err| panic!("{e}: {err}"));
+    }
+}
+
 #[tokio::test]
 async fn failed_electronic_service_completes_by_post_through_the_print_centre() {
     let t = TestFed::start().await;
@@ -183,32 +209,21 @@ async fn mail_returned_by_the_post_completes_the_request_as_not_served() {
         "outcome": "failed", "at": "2026-11-25T16:05:00+08:00",
         "reason": {"code": "mailbox_unreachable", "text": "the mailbox does not exist"}});
     let (sc, _cq, centre, id) = failed_once(&t, email).await;
-    let job = eventually("the print job", || async {
-        centre
-            .work_queue(10)
-            .await
-            .ok()?
-            .items
-            .into_iter()
-            .find_map(|i| i.notice)
-    })
+    let job_id = job_of(&centre).await;
+    report_all(
+        &centre,
+        &job_id,
+        &[
+            ("printed", json!({"pages": 11})),
+            ("enveloped", json!({})),
+            ("posted", json!({"trackingNumber": TRACKING})),
+            (
+                "returned",
+                json!({"returnReason": "not_found_after_3_attempts"}),
+            ),
+        ],
+    )
     .await;
-    let job_id = job["jobId"].as_str().unwrap().to_owned();
-    for e in [
-        event(&job_id, "printed", json!({"pages": 11})),
-        event(&job_id, "enveloped", json!({})),
-        event(&job_id, "posted", json!({"trackingNumber": TRACKING})),
-        event(
-            &job_id,
-            "returned",
-            json!({"returnReason": "not_found_after_3_attempts"}),
-        ),
-    ] {
-        centre
-            .print_event(&job_id, &e)
-            .await
-            .unwrap_or_else(|err| panic!("{e}: {err}"));
-    }
     let view = reaches(&sc, id, "completed").await;
     let last = view["messages"].as_array().unwrap().last().unwrap();
     let c = &last["envelope"]["payload"];
@@ -237,31 +252,20 @@ async fn mail_returned_from_an_address_the_party_confirmed_counts_as_served_on_t
         "outcome": "failed", "at": "2026-11-25T16:05:00+08:00",
         "reason": {"code": "undeliverable", "text": "the number is out of service"}});
     let (sc, _cq, centre, id) = failed_once(&t, sms).await;
-    let job = eventually("the print job", || async {
-        centre
-            .work_queue(10)
-            .await
-            .ok()?
-            .items
-            .into_iter()
-            .find_map(|i| i.notice)
-    })
+    let job_id = job_of(&centre).await;
+    report_all(
+        &centre,
+        &job_id,
+        &[
+            ("printed", json!({"pages": 11})),
+            ("posted", json!({"trackingNumber": TRACKING})),
+            (
+                "returned",
+                json!({"returnReason": "refused", "addressConfirmedByParty": true}),
+            ),
+        ],
+    )
     .await;
-    let job_id = job["jobId"].as_str().unwrap().to_owned();
-    for e in [
-        event(&job_id, "printed", json!({"pages": 11})),
-        event(&job_id, "posted", json!({"trackingNumber": TRACKING})),
-        event(
-            &job_id,
-            "returned",
-            json!({"returnReason": "refused", "addressConfirmedByParty": true}),
-        ),
-    ] {
-        centre
-            .print_event(&job_id, &e)
-            .await
-            .unwrap_or_else(|err| panic!("{e}: {err}"));
-    }
     let view = reaches(&sc, id, "completed").await;
     let c = &view["messages"].as_array().unwrap().last().unwrap()["envelope"]["payload"];
     assert_eq!(
