@@ -54,22 +54,9 @@ fn rss() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
-/// Chunk `index` of the generated attachment (xorshift: cheap, deterministic, incompressible).
-fn chunk(index: u64, len: u64) -> Bytes {
-    let mut x = 0x9E37_79B9_7F4A_7C15_u64 ^ (index + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93);
-    let mut out = Vec::with_capacity(len as usize);
-    while (out.len() as u64) < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len as usize);
-    Bytes::from(out)
-}
-
+/// The generated attachment, chunk by chunk.
 fn chunks(total: u64) -> impl Iterator<Item = Bytes> + Send + Sync + 'static {
-    (0..total.div_ceil(CHUNK)).map(move |i| chunk(i, CHUNK.min(total - i * CHUNK)))
+    kuayu::devnet::sample_chunks(1, total, CHUNK)
 }
 
 /// A writer that hashes what it is given and keeps nothing.

@@ -373,3 +373,27 @@ pub fn sign_all(
     }
     Ok(agreement)
 }
+
+/// Deterministic, incompressible test data: `total` bytes of stream `seed` in chunks of
+/// `chunk` bytes (xorshift), generated as they are consumed, never whole in memory.
+pub fn sample_chunks(
+    seed: u64,
+    total: u64,
+    chunk: u64,
+) -> impl Iterator<Item = bytes::Bytes> + Send + Sync + 'static {
+    let chunk = chunk.max(1);
+    (0..total.div_ceil(chunk)).map(move |i| {
+        let len = chunk.min(total - i * chunk) as usize;
+        let mut x =
+            seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (i + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93);
+        let mut out = Vec::with_capacity(len + 8);
+        while out.len() < len {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        out.truncate(len);
+        bytes::Bytes::from(out)
+    })
+}

@@ -18,24 +18,8 @@ use crate::support::*;
 const MIB: u64 = 1024 * 1024;
 const CHUNK: u64 = 64 * 1024;
 
-/// Chunk `index` of the deterministic test data `seed` (a xorshift stream).
-fn chunk(seed: u64, index: u64, len: u64) -> Bytes {
-    let mut x =
-        seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (index + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93);
-    let mut out = Vec::with_capacity(len as usize);
-    while (out.len() as u64) < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len as usize);
-    Bytes::from(out)
-}
-
-/// The `total` bytes of data `seed`, chunk by chunk.
 fn chunks(seed: u64, total: u64) -> impl Iterator<Item = Bytes> {
-    (0..total.div_ceil(CHUNK)).map(move |i| chunk(seed, i, CHUNK.min(total - i * CHUNK)))
+    kuayu::devnet::sample_chunks(seed, total, CHUNK)
 }
 
 fn stream(seed: u64, total: u64) -> impl Stream<Item = io::Result<Bytes>> + Send + Sync + 'static {
