@@ -88,6 +88,14 @@ pub struct FederationConfig {
     pub cert: PathBuf,
     /// Its PEM private key.
     pub key: PathBuf,
+    /// How far a peer's `createdAt` (and a revocation notice's time) may be ahead of this
+    /// gateway's clock, in milliseconds; further is refused (`clock_skew`).
+    #[serde(default = "default_skew_ms")]
+    pub max_clock_skew_ms: u64,
+}
+
+fn default_skew_ms() -> u64 {
+    5 * 60 * 1000
 }
 
 /// The court-facing listener.

@@ -167,6 +167,7 @@ impl DevFederation {
                 listen: l.federation.local_addr().map_err(err)?,
                 cert: self.pki.file(r, "gateway.crt"),
                 key: self.pki.file(r, "gateway.key"),
+                max_clock_skew_ms: 5 * 60 * 1000,
             },
             court_api: CourtApiConfig {
                 listen: l.court.local_addr().map_err(err)?,

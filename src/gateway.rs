@@ -60,6 +60,8 @@ pub struct Gateway {
     pub danger: crate::config::Danger,
     /// Attachment bytes, by SHA-256, beside the database.
     pub blobs: crate::attachments::BlobStore,
+    /// How far ahead of this gateway's clock a peer's times may be.
+    pub max_clock_skew: time::Duration,
     sqlite: Option<SqliteStore>,
 }
 
@@ -146,6 +148,9 @@ impl Gateway {
             peers: PeerClients::default(),
             danger: config.danger.clone(),
             blobs,
+            max_clock_skew: time::Duration::milliseconds(
+                i64::try_from(config.federation.max_clock_skew_ms).unwrap_or(i64::MAX),
+            ),
             clock,
             store: Arc::new(sqlite.clone()),
             agreements,

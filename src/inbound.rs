@@ -57,16 +57,7 @@ pub async fn receive(
         ));
     }
     let now = g.clock.now();
-    if now > e.expires_at {
-        return Err(Problem::new(
-            Code::Expired,
-            format!(
-                "message {} expired at {} before it arrived",
-                e.id,
-                crate::clock::rfc3339(e.expires_at)
-            ),
-        ));
-    }
+    pipeline::timely(&agreement, e, now, g.max_clock_skew)?;
     pipeline::check(g, &agreement, e)?;
     // The sending gateway transfers each blob before the envelope; retryable if not yet.
     pipeline::attachments(g, &agreement, &e.attachments, Uploader::Gateway).await?;

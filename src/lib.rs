@@ -11,6 +11,7 @@
 //! | concept | module |
 //! |---|---|
 //! | identifiers that parse | [`ids`] |
+//! | strict JSON: duplicate keys refused | [`json`] |
 //! | Ed25519 over RFC 8785 canonical JSON | [`crypto`] |
 //! | the envelope, its seal and verification | [`envelope`] |
 //! | signed agreements, their checks, the active registry | [`agreement`] |
@@ -51,6 +52,7 @@ pub mod gateway;
 pub mod http;
 pub mod ids;
 pub mod inbound;
+pub mod json;
 pub mod outbound;
 pub mod peers;
 pub mod pipeline;

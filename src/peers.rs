@@ -41,3 +41,28 @@ impl PeerClients {
             .map(|p| format!("{}{path}", p.federation_endpoint.trim_end_matches('/')))
     }
 }
+
+/// The largest answer read from a peer (a relay receipt or a problem is a few KiB).
+pub const MAX_ANSWER: usize = 64 * 1024;
+
+/// Reads a peer's answer body, refusing one over [`MAX_ANSWER`] bytes without reading
+/// the rest: a peer cannot make this gateway buffer an unbounded answer.
+pub async fn read_answer(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_ANSWER as u64)
+    {
+        return Err(format!(
+            "the answer is {} bytes; at most {MAX_ANSWER} are read",
+            response.content_length().unwrap_or_default()
+        ));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > MAX_ANSWER {
+            return Err(format!("the answer is over {MAX_ANSWER} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}

@@ -22,6 +22,8 @@ use cedar_policy::{
 };
 use serde_json::Value;
 
+use time::OffsetDateTime;
+
 use crate::agreement::Terms;
 use crate::envelope::Envelope;
 use crate::ids::{CourtId, MessageKind};
@@ -129,8 +131,14 @@ impl PolicyEngine {
         })
     }
 
-    /// Decides whether `envelope` may pass under `terms`.
-    pub fn decide(&self, terms: &Terms, envelope: &Envelope) -> Result<(), Denial> {
+    /// Decides whether `envelope` may pass under `terms`, with the time facts (`hour`,
+    /// `now`) taken at `at`: the deciding gateway's clock, never the sender's `createdAt`.
+    pub fn decide(
+        &self,
+        terms: &Terms,
+        envelope: &Envelope,
+        at: OffsetDateTime,
+    ) -> Result<(), Denial> {
         let action = action_of(&envelope.kind, &envelope.payload);
         let internal = |why: String| Denial {
             policies: vec![],
@@ -139,7 +147,8 @@ impl PolicyEngine {
         let principal = court_entity(terms, &envelope.sender.court).map_err(internal)?;
         let resource = court_entity(terms, &envelope.recipient.court).map_err(internal)?;
         let action_uid = uid("Action", &action).map_err(internal)?;
-        let context = Context::from_pairs(facts(envelope)).map_err(|e| internal(e.to_string()))?;
+        let context =
+            Context::from_pairs(facts(envelope, at)).map_err(|e| internal(e.to_string()))?;
         let request = Request::new(
             principal.uid(),
             action_uid,
@@ -217,8 +226,9 @@ fn court_entity(terms: &Terms, court: &CourtId) -> Result<Entity, String> {
     Entity::new(uid("Court", court.as_str())?, attrs, HashSet::new()).map_err(|e| e.to_string())
 }
 
-/// The facts policies may read, from the payload and the envelope.
-pub fn facts(e: &Envelope) -> Vec<(String, RestrictedExpression)> {
+/// The facts policies may read, from the payload and the envelope, with the time facts
+/// at `at`.
+pub fn facts(e: &Envelope, at: OffsetDateTime) -> Vec<(String, RestrictedExpression)> {
     let p = &e.payload;
     let text = |name: &str| {
         p.get(name)
@@ -257,9 +267,7 @@ pub fn facts(e: &Envelope) -> Vec<(String, RestrictedExpression)> {
                 .collect()
         })
         .unwrap_or_default();
-    let local = e
-        .created_at
-        .to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC));
+    let local = at.to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC));
     vec![
         ("amount".into(), RestrictedExpression::new_long(amount)),
         (
@@ -284,7 +292,7 @@ pub fn facts(e: &Envelope) -> Vec<(String, RestrictedExpression)> {
         ),
         (
             "now".into(),
-            RestrictedExpression::new_long(e.created_at.unix_timestamp()),
+            RestrictedExpression::new_long(at.unix_timestamp()),
         ),
         ("test".into(), RestrictedExpression::new_bool(e.test)),
     ]

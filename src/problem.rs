@@ -20,6 +20,13 @@ pub enum Code {
     IdentityMismatch,
     /// 400: the envelope signature does not verify.
     BadSignature,
+    /// 400: a JSON object has the same key twice; `pointer` names the second one.
+    DuplicateKey,
+    /// 408: the request (headers, body) did not arrive within the listener's deadline.
+    RequestTimeout,
+    /// 422: the message's `createdAt` is further ahead of this gateway's clock than the
+    /// allowed skew, or a signed notice's time is outside it.
+    ClockSkew,
     /// 422: no active agreement by that id (or none joins the two regions).
     UnknownAgreement,
     /// 409: the envelope's agreement hash differs from this gateway's copy.
@@ -70,6 +77,9 @@ impl Code {
         Code::Unauthenticated,
         Code::IdentityMismatch,
         Code::BadSignature,
+        Code::DuplicateKey,
+        Code::RequestTimeout,
+        Code::ClockSkew,
         Code::UnknownAgreement,
         Code::AgreementMismatch,
         Code::KindNotPermitted,
@@ -99,6 +109,9 @@ impl Code {
             Code::Unauthenticated => "unauthenticated",
             Code::IdentityMismatch => "identity_mismatch",
             Code::BadSignature => "bad_signature",
+            Code::DuplicateKey => "duplicate_key",
+            Code::RequestTimeout => "request_timeout",
+            Code::ClockSkew => "clock_skew",
             Code::UnknownAgreement => "unknown_agreement",
             Code::AgreementMismatch => "agreement_mismatch",
             Code::KindNotPermitted => "kind_not_permitted",
@@ -125,7 +138,8 @@ impl Code {
     /// The HTTP status.
     pub fn status(self) -> u16 {
         match self {
-            Code::BadRequest | Code::BadSignature => 400,
+            Code::BadRequest | Code::BadSignature | Code::DuplicateKey => 400,
+            Code::RequestTimeout => 408,
             Code::Unauthenticated => 401,
             Code::IdentityMismatch | Code::KindNotPermitted | Code::PolicyDenied => 403,
             Code::NotFound => 404,
@@ -139,6 +153,7 @@ impl Code {
             Code::UnknownAgreement
             | Code::SchemaViolation
             | Code::Expired
+            | Code::ClockSkew
             | Code::UnknownRecipient
             | Code::FreezePeriodExceeded
             | Code::QueuePositionMismatch
@@ -156,6 +171,9 @@ impl Code {
             Code::Unauthenticated => "No acceptable client identity",
             Code::IdentityMismatch => "Identity does not match the message",
             Code::BadSignature => "Signature does not verify",
+            Code::DuplicateKey => "Duplicate key in a JSON object",
+            Code::RequestTimeout => "Request not received in time",
+            Code::ClockSkew => "Time outside the allowed clock skew",
             Code::UnknownAgreement => "No such active agreement",
             Code::AgreementMismatch => "Agreement copies differ",
             Code::KindNotPermitted => "Kind not permitted in this direction",
@@ -210,6 +228,9 @@ pub struct Problem {
     /// For `policy_denied`: the policies that decided it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<String>,
+    /// For `duplicate_key`: the JSON pointer (RFC 6901) of the repeated member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
     /// For `rate_limited` and `unavailable`: seconds to wait (also the `Retry-After` header).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
@@ -227,8 +248,26 @@ impl Problem {
             errors: Vec::new(),
             allowed: Vec::new(),
             policies: Vec::new(),
+            pointer: None,
             retry_after: None,
         }
+    }
+
+    /// A `duplicate_key` naming the pointer of the repeated member.
+    pub fn duplicate_key(what: &str, pointer: String, key: &str) -> Self {
+        let mut p = Problem::new(
+            Code::DuplicateKey,
+            format!(
+                "{what} has the key {key:?} twice in one object, at {}; send each key once",
+                if pointer.is_empty() {
+                    "(root)"
+                } else {
+                    &pointer
+                }
+            ),
+        );
+        p.pointer = Some(pointer);
+        p
     }
 
     /// A `schema_violation` listing each failing field.

@@ -148,7 +148,9 @@ pub fn client_config(
     Ok(config)
 }
 
-/// A reqwest client for HTTPS with client certificates, trusting only `anchors`.
+/// A reqwest client for HTTPS with client certificates, trusting only `anchors`. It
+/// speaks HTTPS only and never follows a redirect: a gateway or court talks to exactly
+/// the endpoint it was given.
 pub fn http_client(
     anchors: &[CertificateDer<'static>],
     identity: &Identity,
@@ -156,6 +158,8 @@ pub fn http_client(
 ) -> Result<reqwest::Client, TlsError> {
     install_default_provider();
     reqwest::Client::builder()
+        .https_only(true)
+        .redirect(reqwest::redirect::Policy::none())
         .tls_backend_preconfigured(client_config(anchors, identity)?)
         .timeout(timeout)
         .connect_timeout(std::time::Duration::from_secs(5))

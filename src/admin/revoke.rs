@@ -156,15 +156,18 @@ async fn tell(
         Err(e) => return outcome(false, e),
     };
     match client.post(&url).json(notice).send().await {
-        Ok(r) if r.status().is_success() => outcome(true, r.text().await.unwrap_or_default()),
-        Ok(r) => outcome(
-            false,
-            format!(
-                "HTTP {}: {}",
-                r.status(),
-                r.text().await.unwrap_or_default()
-            ),
-        ),
+        Ok(r) => {
+            let status = r.status();
+            let body = crate::peers::read_answer(r)
+                .await
+                .unwrap_or_else(|e| e.into_bytes());
+            let body = String::from_utf8_lossy(&body).into_owned();
+            if status.is_success() {
+                outcome(true, body)
+            } else {
+                outcome(false, format!("HTTP {status}: {body}"))
+            }
+        }
         Err(e) => outcome(false, crate::client::error_text(&e)),
     }
 }

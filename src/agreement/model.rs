@@ -215,9 +215,9 @@ pub enum Period {
 }
 
 impl Agreement {
-    /// Parses an agreement document.
-    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(text)
+    /// Parses an agreement document (strictly: a key twice in one object is refused).
+    pub fn from_json(text: &str) -> Result<Self, crate::json::StrictJsonError> {
+        crate::json::from_slice(text.as_bytes())
     }
 }
 

@@ -297,16 +297,11 @@ impl AgreementRegistry {
         }
     }
 
-    /// The agreement an inbound message names, if it may be used for a message created at
-    /// `created` that is a new request (`opens`) or an update. A superseded version still
-    /// carries updates, and requests accepted by the sender before it was superseded.
-    pub fn named(
-        &self,
-        named: &AgreementRef,
-        created: OffsetDateTime,
-        opens: bool,
-        now: OffsetDateTime,
-    ) -> Named {
+    /// The agreement an inbound message names, if it may be used now (this gateway's
+    /// clock, never the sender's `createdAt`) for a new request (`opens`) or an update. A
+    /// superseded version still carries updates, and new requests for
+    /// [`AMENDMENT_GRACE`] after it was superseded.
+    pub fn named(&self, named: &AgreementRef, opens: bool, now: OffsetDateTime) -> Named {
         let all = self.snapshot();
         let versions: Vec<&Arc<Loaded>> = all.iter().filter(|l| l.terms().id == named.id).collect();
         let Some(max) = versions.iter().map(|l| l.terms().version).max() else {
@@ -331,7 +326,7 @@ impl AgreementRegistry {
         match Self::status_in(&all, l, now) {
             Status::Active => Named::Usable(active),
             Status::Superseded => match Self::superseded_at(&all, l, now) {
-                Some(at) if !opens || created < at + AMENDMENT_GRACE => Named::Usable(active),
+                Some(at) if !opens || now < at + AMENDMENT_GRACE => Named::Usable(active),
                 _ => Named::Unusable(
                     Status::Superseded,
                     "a later version is in effect for new requests".into(),

@@ -7,6 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
+use crate::json::StrictJsonError;
 use crate::problem::{Code, Problem};
 
 /// The media type of problem documents.
@@ -29,7 +30,8 @@ impl IntoResponse for Problem {
     }
 }
 
-/// A JSON request body parsed into `T`; any failure is a problem (`bad_request`, or
+/// A JSON request body parsed strictly into `T`; any failure is a problem (`bad_request`,
+/// `duplicate_key` with the pointer, `request_timeout` past the listener's deadline, or
 /// `payload_too_large` over the body limit).
 pub struct JsonBody<T>(pub T);
 
@@ -65,11 +67,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 )
             }
         })?;
-        let value = serde_json::from_slice(&bytes).map_err(|e| {
-            Problem::new(
+        let value = crate::json::from_slice(&bytes).map_err(|e| match e {
+            StrictJsonError::DuplicateKey { pointer, key } => {
+                Problem::duplicate_key("the JSON body", pointer, &key)
+            }
+            StrictJsonError::Syntax(e) => Problem::new(
                 Code::BadRequest,
                 format!("the body is not valid JSON of the expected form: {e}"),
-            )
+            ),
         })?;
         Ok(JsonBody(value))
     }

@@ -93,13 +93,17 @@ pub fn parse(json: serde_json::Value) -> Result<Unverified, Problem> {
 
 /// check: authorize, limits, validate, policy and rate, in that order, against
 /// `agreement`. Only a message that passes everything else counts against the rate.
+///
+/// Time is this gateway's: schema-version windows and the policies' time facts are judged
+/// at its clock, never at the `createdAt` the sender wrote.
 pub fn check(g: &Gateway, agreement: &ActiveAgreement, envelope: &Envelope) -> Result<(), Problem> {
+    let now = g.clock.now();
     authorize(agreement, envelope)?;
     limits(agreement, envelope)?;
-    validate(&g.schemas, agreement, envelope, envelope.created_at)?;
+    validate(&g.schemas, agreement, envelope, now)?;
     rules(agreement, envelope)?;
     if !g.danger.skip_policy {
-        policy(agreement, envelope)?;
+        policy(agreement, envelope, now)?;
     }
     rate(g, agreement, envelope)
 }
@@ -116,7 +120,66 @@ pub fn check_terms(
     limits(agreement, envelope)?;
     validate(schemas, agreement, envelope, at)?;
     rules(agreement, envelope)?;
-    policy(agreement, envelope)
+    policy(agreement, envelope, at)
+}
+
+/// timely (inbound): the receiver's clock decides. The message must not have expired;
+/// its `createdAt` may be ahead of this gateway's clock by at most `skew` (a sender's clock
+/// running ahead, or a sender choosing its own time); and its `expiresAt` may not lie
+/// beyond `createdAt` plus the agreement's message lifetime. A `createdAt` in the past is
+/// normal (the sender's relay retries while a peer is down) and is bounded by the
+/// lifetime: a message older than that has expired.
+pub fn timely(
+    agreement: &ActiveAgreement,
+    e: &Envelope,
+    now: OffsetDateTime,
+    skew: time::Duration,
+) -> Result<(), Problem> {
+    let rfc3339 = crate::clock::rfc3339;
+    if now > e.expires_at {
+        return Err(Problem::new(
+            Code::Expired,
+            format!(
+                "message {} expired at {} before it arrived",
+                e.id,
+                rfc3339(e.expires_at)
+            ),
+        ));
+    }
+    // Times come from the sender: add without overflowing (year 9999 plus a day).
+    let ahead = now.checked_add(skew).unwrap_or(now);
+    if e.created_at > ahead {
+        return Err(Problem::new(
+            Code::ClockSkew,
+            format!(
+                "message {} says it was created at {}, which is {} s ahead of this gateway's clock ({});                  at most {} s of clock skew is allowed: check the sending gateway's clock",
+                e.id,
+                rfc3339(e.created_at),
+                (e.created_at - now).whole_seconds(),
+                rfc3339(now),
+                skew.whole_seconds()
+            ),
+        ));
+    }
+    let hours = agreement.terms().limits.message_ttl_hours;
+    let longest = e
+        .created_at
+        .checked_add(time::Duration::hours(i64::from(hours)))
+        .unwrap_or(e.created_at);
+    if e.expires_at > longest {
+        return Err(Problem::new(
+            Code::ClockSkew,
+            format!(
+                "message {} expires at {}, later than its createdAt {} plus agreement {}'s message lifetime of {hours} h ({})",
+                e.id,
+                rfc3339(e.expires_at),
+                rfc3339(e.created_at),
+                agreement.terms().id,
+                rfc3339(longest)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// rules: what the law fixes beyond the schema, with the agreement's figures (a freeze no
@@ -125,16 +188,20 @@ pub fn rules(agreement: &ActiveAgreement, e: &Envelope) -> Result<(), Problem> {
     crate::workflow::deadlines::check_freeze_periods(agreement.terms(), &e.kind, &e.payload)
 }
 
-/// policy: the agreement's Cedar policies permit the message. An agreement without
-/// policies leaves authorization to its directions; one with policies is complete Cedar
-/// (nothing passes that no policy permits).
-pub fn policy(agreement: &ActiveAgreement, e: &Envelope) -> Result<(), Problem> {
+/// policy: the agreement's Cedar policies permit the message, with time facts at `at`.
+/// An agreement without policies leaves authorization to its directions; one with
+/// policies is complete Cedar (nothing passes that no policy permits).
+pub fn policy(
+    agreement: &ActiveAgreement,
+    e: &Envelope,
+    at: OffsetDateTime,
+) -> Result<(), Problem> {
     if agreement.terms().policies.is_empty() {
         return Ok(());
     }
     agreement
         .policy
-        .decide(agreement.terms(), e)
+        .decide(agreement.terms(), e, at)
         .map_err(|denial| {
             let mut p = Problem::new(Code::PolicyDenied, denial.detail);
             p.policies = denial.policies;

@@ -69,7 +69,7 @@ pub fn resolve_named(g: &Gateway, e: &Envelope) -> Result<Arc<ActiveAgreement>, 
     let here = &g.region;
     match g
         .agreements
-        .named(named, e.created_at, e.kind.is_request(), g.clock.now())
+        .named(named, e.kind.is_request(), g.clock.now())
     {
         Named::Usable(a) => Ok(a),
         Named::Unusable(Status::Revoked, why) => Err(Problem::new(

@@ -86,8 +86,13 @@ async fn transfer(
         tracing::info!(%sha256, bytes, ms = started.elapsed().as_millis() as u64, "attachment transferred");
         return Ok(());
     }
-    let body = response.text().await.unwrap_or_default();
-    Err(format!("PUT {url}: HTTP {status}: {body}"))
+    let body = crate::peers::read_answer(response)
+        .await
+        .unwrap_or_else(|e| e.into_bytes());
+    Err(format!(
+        "PUT {url}: HTTP {status}: {}",
+        String::from_utf8_lossy(&body)
+    ))
 }
 
 /// The peer said it lacks an attachment of `e`: forget that it was sent, so the next

@@ -292,12 +292,12 @@ async fn attempt(g: &Gateway, item: &OutboxItem, e: &Envelope) -> Outcome {
         Err(err) => return Outcome::Retry(format!("{url}: {}", crate::client::error_text(&err))),
     };
     let status = response.status();
-    let body = match response.bytes().await {
+    let body = match crate::peers::read_answer(response).await {
         Ok(b) => b,
         Err(err) => return Outcome::Retry(format!("{url}: reading the answer: {err}")),
     };
     if status.is_success() {
-        let answer: RelayAnswer = match serde_json::from_slice(&body) {
+        let answer: RelayAnswer = match crate::json::from_slice(&body) {
             Ok(a) => a,
             Err(err) => {
                 return Outcome::Later(
@@ -321,7 +321,7 @@ async fn attempt(g: &Gateway, item: &OutboxItem, e: &Envelope) -> Outcome {
             )
         };
     }
-    match serde_json::from_slice::<Problem>(&body) {
+    match crate::json::from_slice::<Problem>(&body) {
         Ok(problem) if !problem.retryable() => Outcome::Dead {
             state: if problem.is(Code::AgreementRevoked) {
                 workflow::RETURNED

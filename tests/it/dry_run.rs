@@ -138,7 +138,9 @@ fn kit(t: &TestFed) -> Kit {
 
 #[tokio::test]
 async fn conformance_passes_against_kuayu_and_names_the_exact_failures_of_a_misconfigured_peer() {
-    let mut t = TestFed::start().await;
+    // The command runs on the wall clock, and the receiver refuses a createdAt ahead of its
+    // own clock: start the federation's clock at the wall clock's time.
+    let mut t = TestFed::start_at(time::OffsetDateTime::now_utc()).await;
     let now = kuayu::clock::Clock::now(&*t.clock);
     // As a partner runs it: the command, with Sichuan's test credentials.
     let sc = RegionId::parse("SC").unwrap();

@@ -19,4 +19,5 @@ mod policy;
 mod priority;
 mod schemas_cli;
 mod store;
+mod strict_input;
 mod support;

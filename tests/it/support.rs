@@ -98,6 +98,24 @@ impl TestFed {
         )
     }
 
+    /// A raw HTTPS client presenting `court`'s certificate, and the base URL of its
+    /// region's court API: for requests the typed client would never send.
+    pub fn court_raw(&self, court: &str) -> (reqwest::Client, String) {
+        let court = CourtId::parse(court).unwrap();
+        let region = court.region();
+        let (cert, key) = self.fed.pki.court(&court);
+        let anchors =
+            tls::parse_certs(&self.fed.pki.pem(&region, "court-ca.crt").unwrap()).unwrap();
+        let client = tls::http_client(
+            &anchors,
+            &Identity::load(&cert, &key).unwrap(),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        let base = format!("https://{}", self.fed.gateway(region.as_str()).court_addr);
+        (client, base)
+    }
+
     pub fn federation_url(&self, region: &str) -> String {
         format!(
             "https://{}/federation/v1/messages",
@@ -180,9 +198,17 @@ pub fn submission(kind: &str, to: &str) -> Submission {
 
 /// Posts a raw envelope; returns the status and the JSON body.
 pub async fn post_raw(client: &reqwest::Client, url: &str, body: &Value) -> (u16, Value) {
+    post_text(client, url, body.to_string()).await
+}
+
+/// Posts `text` as an `application/json` body; returns the status and the JSON answer
+/// (refusals must be problem+json).
+pub async fn post_text(client: &reqwest::Client, url: &str, text: String) -> (u16, Value) {
     let r = client
         .post(url)
-        .json(body)
+        .header("content-type", "application/json")
+        .header("idempotency-key", MessageId::new().to_string())
+        .body(text)
         .send()
         .await
         .expect("request sent");
