@@ -56,8 +56,10 @@ pub struct GatewayConfig {
     /// Outbox relay tuning.
     #[serde(default)]
     pub relay: RelayConfig,
-    /// Settings that weaken verification, for testing conformance tools only. Never set
-    /// in production; the gateway logs a warning at start when any is on.
+    /// Settings that weaken verification, for testing conformance tools only. They exist
+    /// only in a build made with the `danger` cargo feature (never in a release build): a
+    /// default build refuses a configuration that has a `[danger]` table at all. The
+    /// gateway logs a warning at start when any is on.
     #[serde(default, skip_serializing_if = "Danger::is_off")]
     pub danger: Danger,
 }
@@ -199,6 +201,15 @@ impl GatewayConfig {
             why,
         };
         let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
+        let table: toml::Table = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
+        if table.contains_key("danger") && !cfg!(feature = "danger") {
+            return Err(err(
+                "[danger] settings weaken the checks the agreement requires and exist only in a \
+                 build made with `cargo build --features danger` (for testing conformance tools); \
+                 remove the [danger] table from this file"
+                    .into(),
+            ));
+        }
         let mut config: GatewayConfig = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         config.resolve_paths(base);
@@ -251,6 +262,19 @@ impl GatewayConfig {
                 fix(p);
             }
         }
+    }
+
+    /// The private key files the gateway reads, with what each is for.
+    pub fn private_keys(&self) -> Vec<(&Path, &'static str)> {
+        let mut keys = vec![
+            (self.signing_key.as_path(), "signing key"),
+            (self.federation.key.as_path(), "federation key"),
+            (self.court_api.key.as_path(), "court API key"),
+        ];
+        if let Some(key) = self.admin.as_ref().and_then(|a| a.key.as_ref()) {
+            keys.push((key.as_path(), "admin API key"));
+        }
+        keys
     }
 
     /// The configuration as TOML text.

@@ -58,11 +58,16 @@ impl SigningKey {
             })
     }
 
-    /// The key as PKCS#8 PEM.
+    /// The key as PKCS#8 v1 PEM (RFC 8410: the private key alone, as `openssl genpkey`
+    /// writes it). v2 documents, which carry the public key too, are read but not written:
+    /// OpenSSL 3 and Python's `cryptography` refuse them.
     pub fn to_pem(&self) -> String {
-        // Invariant: encoding a valid in-memory key cannot fail.
-        self.0
-            .to_pkcs8_pem(Default::default())
+        let v1 = ed25519_dalek::pkcs8::KeypairBytes {
+            secret_key: self.0.to_bytes(),
+            public_key: None,
+        };
+        // Invariant: encoding 32 key bytes as PKCS#8 cannot fail.
+        v1.to_pkcs8_pem(Default::default())
             .map(|pem| pem.to_string())
             .expect("encoding an Ed25519 key as PKCS#8 cannot fail")
     }
@@ -204,6 +209,23 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    /// RFC 8410 section 7: an Ed25519 private key as OpenSSL writes it is a 48-byte
+    /// PKCS#8 v1 document (version 0, no public key), and reads back as the same key.
+    #[test]
+    fn keys_are_written_as_pkcs8_v1_and_read_back() {
+        let key = SigningKey::generate();
+        let pem = key.to_pem();
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = B64.decode(body).unwrap();
+        assert_eq!(der.len(), 48, "{pem}");
+        assert_eq!(
+            &der[..5],
+            &[0x30, 0x2e, 0x02, 0x01, 0x00],
+            "SEQUENCE, version 0 (v1)"
+        );
+        assert_eq!(SigningKey::from_pem(&pem).unwrap().public(), key.public());
+    }
 
     /// RFC 8785 section 3.2.2 and 3.2.3: key order by UTF-16 code units, ES6 numbers.
     #[test]

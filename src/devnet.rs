@@ -236,6 +236,15 @@ impl DevFederation {
             .get(region)
             .ok_or_else(|| DevError(format!("no configuration for {region}")))?;
         let config = GatewayConfig::load(path).map_err(err)?;
+        self.launch_with(region, listeners, config).await
+    }
+
+    async fn launch_with(
+        &mut self,
+        region: &RegionId,
+        listeners: Listeners,
+        config: GatewayConfig,
+    ) -> Result<(), DevError> {
         let (gateway, tls) = Gateway::prepare(&config, Arc::clone(&self.clock))
             .await
             .map_err(err)?;
@@ -267,6 +276,21 @@ impl DevFederation {
         let config = GatewayConfig::load(&self.configs[&region]).map_err(err)?;
         let listeners = Listeners::bind(&config).await.map_err(err)?;
         self.launch(&region, listeners).await
+    }
+
+    /// Starts `region`'s gateway again with verification weakened as `danger` says: a
+    /// misconfigured partner, for testing conformance tools. (A configuration file cannot
+    /// say this outside a build with the `danger` feature; a test can.)
+    pub async fn restart_with_danger(
+        &mut self,
+        region: &str,
+        danger: crate::config::Danger,
+    ) -> Result<(), DevError> {
+        let region = RegionId::parse(region).map_err(err)?;
+        let mut config = GatewayConfig::load(&self.configs[&region]).map_err(err)?;
+        config.danger = danger;
+        let listeners = Listeners::bind(&config).await.map_err(err)?;
+        self.launch_with(&region, listeners, config).await
     }
 
     /// A court system's client, with the court's certificate from the dev PKI.

@@ -91,6 +91,9 @@ impl Gateway {
         if !config.danger.is_off() {
             tracing::warn!(danger = ?config.danger, "DANGER: this gateway skips checks the agreement requires; use it only to test conformance tools");
         }
+        for (path, what) in config.private_keys() {
+            crate::keyfile::check_private(path, what).map_err(StartError)?;
+        }
         let key =
             SigningKey::from_pem(&read(&config.signing_key, "signing key")?).map_err(|e| {
                 StartError(format!("signing key {}: {e}", config.signing_key.display()))
@@ -129,14 +132,14 @@ impl Gateway {
         let agreements = Arc::new(registry);
         let federation_verifier = {
             let (agreements, clock) = (Arc::clone(&agreements), Arc::clone(&clock));
-            tls::DynamicVerifier::new(move || agreements.peer_anchors(clock.now()))
+            tls::DynamicVerifier::new(move || agreements.peer_anchors(clock.now()), Vec::new())
         };
         let tls = ServerTls {
             federation: tls::server_config(&federation_identity, federation_verifier)
                 .map_err(|e| StartError(format!("federation TLS: {e}")))?,
             court: tls::server_config(
                 &court_identity,
-                tls::client_verifier(&court_ca)
+                tls::client_verifier(&court_ca, &[])
                     .map_err(|e| StartError(format!("court client CA: {e}")))?,
             )
             .map_err(|e| StartError(format!("court API TLS: {e}")))?,
@@ -242,8 +245,8 @@ fn admin_tls(config: &GatewayConfig) -> Result<Option<Arc<rustls::ServerConfig>>
         Identity::load(cert, key).map_err(|e| StartError(format!("admin certificate: {e}")))?;
     let anchors = tls::parse_certs(&read(ca, "admin client CA")?)
         .map_err(|e| StartError(format!("admin client CA: {e}")))?;
-    let verifier =
-        tls::client_verifier(&anchors).map_err(|e| StartError(format!("admin client CA: {e}")))?;
+    let verifier = tls::client_verifier(&anchors, &[])
+        .map_err(|e| StartError(format!("admin client CA: {e}")))?;
     tls::server_config(&identity, verifier)
         .map(Some)
         .map_err(|e| StartError(format!("admin TLS: {e}")))

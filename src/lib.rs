@@ -53,6 +53,7 @@ pub mod http;
 pub mod ids;
 pub mod inbound;
 pub mod json;
+pub mod keyfile;
 pub mod outbound;
 pub mod peers;
 pub mod pipeline;

@@ -67,7 +67,7 @@ impl ActiveAgreement {
             let anchors =
                 tls::parse_certs(&p.trust_anchor).map_err(|e| inconsistent(e.to_string()))?;
             let verifier =
-                tls::client_verifier(&anchors).map_err(|e| inconsistent(e.to_string()))?;
+                tls::client_verifier(&anchors, &[]).map_err(|e| inconsistent(e.to_string()))?;
             trust.push((p.region.clone(), PartyTrust { anchors, verifier }));
         }
         let policy = PolicyEngine::compile(terms).map_err(inconsistent)?;

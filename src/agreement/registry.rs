@@ -350,15 +350,23 @@ impl AgreementRegistry {
         }
     }
 
-    /// Trust anchors of every other party in every fully signed version that has not
-    /// expired: the roots the federation listener accepts client certificates from. A
-    /// revoked version's parties still connect, so that what they send is refused with
-    /// `agreement_revoked`, a reason their relay can act on, rather than a failed handshake.
+    /// Trust anchors of every other party in every fully signed version that is active,
+    /// scheduled, or superseded less than [`AMENDMENT_GRACE`] ago: the roots the federation
+    /// listener accepts client certificates from. The anchors of a revoked or expired
+    /// version, or of one superseded past its grace, leave at once (the next handshake).
     pub fn peer_anchors(&self, now: OffsetDateTime) -> Vec<CertificateDer<'static>> {
+        let all = self.snapshot();
         let mut out: Vec<CertificateDer<'static>> = Vec::new();
-        for (l, status) in self.list(now) {
+        for l in all.iter() {
             let Some(a) = &l.active else { continue };
-            if status == Status::Expired {
+            let trusted = match Self::status_in(&all, l, now) {
+                Status::Active | Status::Scheduled => true,
+                Status::Superseded => {
+                    Self::superseded_at(&all, l, now).is_some_and(|at| now < at + AMENDMENT_GRACE)
+                }
+                Status::Revoked | Status::Expired | Status::PendingSignatures => false,
+            };
+            if !trusted {
                 continue;
             }
             for p in &a.terms().parties {

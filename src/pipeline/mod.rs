@@ -32,18 +32,34 @@ mod validate;
 pub use resolve::{resolve_accepted, resolve_named, resolve_route};
 pub use validate::{validate, validate_payload};
 
-/// authenticate (inbound): the TLS client certificate must have been issued under the
-/// trust anchor that the agreement gives the envelope's sender region.
+/// authenticate (inbound): the TLS client certificate must name the gateway of the
+/// region the message (or notice) claims to come from, `urn:kuayu:gateway:<region>`, and
+/// must have been issued under the trust anchor that the agreement gives that region.
+/// Every federation route calls this; a court's or another gateway's certificate under the
+/// same anchor is refused.
 pub fn authenticate_peer(
     agreement: &ActiveAgreement,
     claimed: &RegionId,
     chain: &[CertificateDer<'static>],
 ) -> Result<(), Problem> {
-    if chain.is_empty() {
+    let Some(leaf) = chain.first() else {
         return Err(Problem::new(
             Code::Unauthenticated,
             "a client certificate is required",
         ));
+    };
+    match crate::tls::participant(leaf) {
+        Some(crate::tls::Participant::Gateway(region)) if &region == claimed => {}
+        named => {
+            let named = named.map_or("no kuayu participant".to_owned(), |p| p.uri());
+            return Err(Problem::new(
+                Code::IdentityMismatch,
+                format!(
+                    "the message claims to come from the {claimed} gateway, but the TLS client certificate names \
+                     {named}; a gateway's certificate must name urn:kuayu:gateway:{claimed}"
+                ),
+            ));
+        }
     }
     if !agreement.certifies(claimed, chain) {
         return Err(Problem::new(

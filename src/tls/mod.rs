@@ -6,15 +6,18 @@
 //! Participants are named by a URI subject-alternative name:
 //! `urn:kuayu:court:SC0104` for a court, `urn:kuayu:gateway:SC` for a gateway.
 
-use std::sync::{Arc, Mutex, Once};
+mod verify;
 
-use rustls::client::danger::HandshakeSignatureValid;
+pub use verify::{ClientAuthRequired, DynamicVerifier};
+
+use std::sync::{Arc, Once};
+
+use rustls::RootCertStore;
 use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
-use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
+use rustls::server::danger::ClientCertVerifier;
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, UnixTime};
 
 use crate::ids::{CourtId, PrintCentreId, RegionId};
 
@@ -96,13 +99,33 @@ fn root_store(anchors: &[CertificateDer<'static>]) -> Result<RootCertStore, TlsE
     Ok(roots)
 }
 
-/// A verifier that requires a client certificate issued under one of `anchors`.
+/// A verifier that requires a client certificate issued under one of `anchors` and not
+/// revoked by any of `crls` (a certificate whose issuer has no CRL here is not checked
+/// for revocation).
 pub fn client_verifier(
     anchors: &[CertificateDer<'static>],
+    crls: &[CertificateRevocationListDer<'static>],
 ) -> Result<Arc<dyn ClientCertVerifier>, TlsError> {
     WebPkiClientVerifier::builder_with_provider(Arc::new(root_store(anchors)?), provider())
+        .with_crls(crls.iter().cloned())
+        .allow_unknown_revocation_status()
         .build()
         .map_err(|e| TlsError(format!("cannot build a client certificate verifier: {e}")))
+}
+
+/// Reads certificate revocation lists from PEM (`-----BEGIN X509 CRL-----`, one or more)
+/// or DER bytes.
+pub fn parse_crls(bytes: &[u8]) -> Result<Vec<CertificateRevocationListDer<'static>>, TlsError> {
+    if bytes.windows(10).any(|w| w == b"-----BEGIN") {
+        let crls = CertificateRevocationListDer::pem_slice_iter(bytes)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| TlsError(format!("not a PEM CRL: {e}")))?;
+        if crls.is_empty() {
+            return Err(TlsError("no CRL in the PEM text".into()));
+        }
+        return Ok(crls);
+    }
+    Ok(vec![CertificateRevocationListDer::from(bytes.to_vec())])
 }
 
 /// Whether `chain` (end entity first) verifies under `verifier` now.
@@ -118,7 +141,8 @@ pub fn chain_verifies(
     }
 }
 
-/// A server configuration that requires client certificates accepted by `verifier`.
+/// A server configuration that requires client certificates accepted by `verifier` and
+/// issued for client authentication (the clientAuth extended key usage).
 pub fn server_config(
     identity: &Identity,
     verifier: Arc<dyn ClientCertVerifier>,
@@ -126,7 +150,7 @@ pub fn server_config(
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError(e.to_string()))?
-        .with_client_cert_verifier(verifier)
+        .with_client_cert_verifier(Arc::new(ClientAuthRequired(verifier)))
         .with_single_cert(identity.chain.clone(), identity.key.clone_key())
         .map_err(|e| TlsError(format!("server certificate and key do not fit: {e}")))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
@@ -230,107 +254,5 @@ impl Participant {
             Participant::Admin(name) => format!("urn:kuayu:admin:{name}"),
             Participant::PrintCentre(p) => format!("urn:kuayu:printcentre:{p}"),
         }
-    }
-}
-
-/// The anchors a [`DynamicVerifier`] last saw, and the verifier built from them.
-type VerifierCache = (
-    Vec<CertificateDer<'static>>,
-    Option<Arc<dyn ClientCertVerifier>>,
-);
-
-/// A client-certificate verifier whose trust anchors follow a changing source (the
-/// agreement registry), so a newly activated agreement's peers can connect without a
-/// restart. The inner verifier is rebuilt only when the anchors change.
-pub struct DynamicVerifier {
-    source: Box<dyn Fn() -> Vec<CertificateDer<'static>> + Send + Sync>,
-    cache: Mutex<VerifierCache>,
-    provider: Arc<CryptoProvider>,
-}
-
-impl std::fmt::Debug for DynamicVerifier {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DynamicVerifier")
-    }
-}
-
-impl DynamicVerifier {
-    /// A verifier reading its anchors from `source` at each handshake.
-    pub fn new(
-        source: impl Fn() -> Vec<CertificateDer<'static>> + Send + Sync + 'static,
-    ) -> Arc<Self> {
-        Arc::new(DynamicVerifier {
-            source: Box::new(source),
-            cache: Mutex::new((Vec::new(), None)),
-            provider: provider(),
-        })
-    }
-
-    fn current(&self) -> Option<Arc<dyn ClientCertVerifier>> {
-        let anchors = (self.source)();
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.0 != anchors || (cache.1.is_none() && !anchors.is_empty()) {
-            let verifier = if anchors.is_empty() {
-                None
-            } else {
-                client_verifier(&anchors).ok()
-            };
-            *cache = (anchors, verifier);
-        }
-        cache.1.clone()
-    }
-}
-
-impl ClientCertVerifier for DynamicVerifier {
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        &[]
-    }
-
-    fn verify_client_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        match self.current() {
-            Some(v) => v.verify_client_cert(end_entity, intermediates, now),
-            None => Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::UnknownIssuer,
-            )),
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
     }
 }

@@ -9,9 +9,13 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
+mod extra;
+
+pub use extra::DevCa;
+
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose, SanType,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -57,6 +61,7 @@ Every key in this folder is a test key with no value. Never use them for real tr
 Regenerate with `kuayu pki dev --out <this folder>`.\n\n\
 Per region `XX/`: `federation-ca.crt` (the region's trust anchor in agreements), `gateway.crt/.key`\n\
 (the gateway's federation certificate, `urn:kuayu:gateway:XX`), `court-ca.crt`, `court-api.crt/.key`,\n\
+each CA's key (`*-ca.key`) and revocation list (`*-ca.crl`, empty until a test revokes),\n\
 `courts/<court>.crt/.key` (`urn:kuayu:court:<court>`), `printcentres/<centre>.crt/.key`\n\
 (`urn:kuayu:printcentre:<centre>`), `admin-ca.crt`, `admin-api.crt/.key`,\n\
 `admins/alice.crt/.key` (`urn:kuayu:admin:alice`), `root-key.pem` (party root key, signs\n\
@@ -123,6 +128,15 @@ fn write(path: &Path, text: &str) -> Result<(), PkiError> {
     std::fs::write(path, text).map_err(|e| PkiError(format!("{}: {e}", path.display())))
 }
 
+/// Writes a private key readable and writable by its owner alone (0600).
+fn write_key(path: &Path, text: &str) -> Result<(), PkiError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| PkiError(format!("{}: {e}", dir.display())))?;
+    }
+    crate::keyfile::write_private(path, text.as_bytes())
+        .map_err(|e| PkiError(format!("{}: {e}", path.display())))
+}
+
 fn validity(params: &mut CertificateParams) {
     let now = OffsetDateTime::now_utc();
     params.not_before = now - Duration::days(1);
@@ -147,7 +161,7 @@ fn new_ca(name: &str) -> Result<CertifiedIssuer<'static, KeyPair>, PkiError> {
 
 /// Issues a leaf certificate; returns (certificate PEM, key PEM).
 fn leaf(
-    ca: &CertifiedIssuer<'static, KeyPair>,
+    ca: &Issuer<'_, KeyPair>,
     name: &str,
     who: Option<&Participant>,
     server: bool,
@@ -188,7 +202,25 @@ fn leaf(
 
 fn write_pair(dir: &Path, stem: &str, (cert, key): (String, String)) -> Result<(), PkiError> {
     write(&dir.join(format!("{stem}.crt")), &cert)?;
-    write(&dir.join(format!("{stem}.key")), &key)
+    write_key(&dir.join(format!("{stem}.key")), &key)
+}
+
+/// Writes a CA's certificate, its key (TEST ONLY, kept so tests can issue and revoke) and
+/// an empty revocation list.
+fn write_ca(
+    rdir: &Path,
+    ca: DevCa,
+    issuer: &CertifiedIssuer<'static, KeyPair>,
+) -> Result<(), PkiError> {
+    write(&rdir.join(format!("{}.crt", ca.stem())), &issuer.pem())?;
+    write_key(
+        &rdir.join(format!("{}.key", ca.stem())),
+        &issuer.key().serialize_pem(),
+    )?;
+    write(
+        &rdir.join(format!("{}.crl", ca.stem())),
+        &extra::crl_pem(issuer, &[])?,
+    )
 }
 
 /// Makes a fresh PKI for `regions` in `dir` (files are overwritten).
@@ -198,7 +230,7 @@ pub fn generate(dir: &Path, regions: &[RegionSpec]) -> Result<DevPki, PkiError> 
         let r = &spec.region;
         let rdir = dir.join(r.as_str());
         let federation_ca = new_ca(&format!("kuayu {r} federation CA (TEST ONLY)"))?;
-        write(&rdir.join("federation-ca.crt"), &federation_ca.pem())?;
+        write_ca(&rdir, DevCa::Federation, &federation_ca)?;
         let gateway = Participant::Gateway(r.clone());
         write_pair(
             &rdir,
@@ -212,7 +244,7 @@ pub fn generate(dir: &Path, regions: &[RegionSpec]) -> Result<DevPki, PkiError> 
             )?,
         )?;
         let court_ca = new_ca(&format!("kuayu {r} court CA (TEST ONLY)"))?;
-        write(&rdir.join("court-ca.crt"), &court_ca.pem())?;
+        write_ca(&rdir, DevCa::Court, &court_ca)?;
         write_pair(
             &rdir,
             "court-api",
@@ -253,7 +285,7 @@ pub fn generate(dir: &Path, regions: &[RegionSpec]) -> Result<DevPki, PkiError> 
             )?;
         }
         let admin_ca = new_ca(&format!("kuayu {r} admin CA (TEST ONLY)"))?;
-        write(&rdir.join("admin-ca.crt"), &admin_ca.pem())?;
+        write_ca(&rdir, DevCa::Admin, &admin_ca)?;
         write_pair(
             &rdir,
             "admin-api",
@@ -273,7 +305,7 @@ pub fn generate(dir: &Path, regions: &[RegionSpec]) -> Result<DevPki, PkiError> 
         )?;
         for name in ["root-key", "message-key"] {
             let key = SigningKey::generate();
-            write(&rdir.join(format!("{name}.pem")), &key.to_pem())?;
+            write_key(&rdir.join(format!("{name}.pem")), &key.to_pem())?;
             write(
                 &rdir.join(format!("{name}.pub")),
                 &format!("{}\n", key.public()),
