@@ -56,6 +56,9 @@ pub struct GatewayConfig {
     /// Outbox relay tuning.
     #[serde(default)]
     pub relay: RelayConfig,
+    /// Deadlines and caps of every listener.
+    #[serde(default)]
+    pub connections: ConnectionsConfig,
     /// Settings that weaken verification, for testing conformance tools only. They exist
     /// only in a build made with the `danger` cargo feature (never in a release build): a
     /// default build refuses a configuration that has a `[danger]` table at all. The
@@ -94,6 +97,10 @@ pub struct FederationConfig {
     /// gateway's clock, in milliseconds; further is refused (`clock_skew`).
     #[serde(default = "default_skew_ms")]
     pub max_clock_skew_ms: u64,
+    /// Certificate revocation lists (PEM or DER files) of the peers' trust anchors, checked
+    /// on every handshake; reloaded with the certificates (SIGHUP, or the admin API).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crls: Vec<PathBuf>,
 }
 
 fn default_skew_ms() -> u64 {
@@ -112,17 +119,21 @@ pub struct CourtApiConfig {
     pub key: PathBuf,
     /// PEM CA certificate(s) that issue court client certificates in this region.
     pub client_ca: PathBuf,
+    /// Revocation lists (PEM or DER) of the court CA, checked on every handshake.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crls: Vec<PathBuf>,
 }
 
-/// The admin listener.
+/// The admin API: never unauthenticated. Over TLS (`listen` with `cert`, `key` and
+/// `client_ca`: administrators present certificates naming `urn:kuayu:admin:<name>`), over
+/// a Unix domain socket (`socket`: the operating system vouches for the caller, whose
+/// user the audit log names), or both.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
-    /// Address to listen on. On a loopback address with no TLS files it serves plain HTTP
-    /// and the caller names itself in the `Kuayu-Admin` header; anywhere else `cert`, `key`
-    /// and `client_ca` are required and administrators present certificates naming
-    /// `urn:kuayu:admin:<name>`.
-    pub listen: SocketAddr,
+    /// TCP address of the TLS listener; requires `cert`, `key` and `client_ca`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
     /// PEM server certificate chain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert: Option<PathBuf>,
@@ -132,16 +143,123 @@ pub struct AdminConfig {
     /// PEM CA certificate(s) that issue administrator certificates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ca: Option<PathBuf>,
+    /// Revocation lists (PEM or DER) of the admin CA, checked on every handshake.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crls: Vec<PathBuf>,
+    /// A Unix domain socket for the admin API, created at start (a stale one is replaced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket: Option<PathBuf>,
+    /// The socket file's mode, in octal: who may connect. The default, `600`, is the
+    /// gateway's own user alone; `660` adds its group (the operators).
+    #[serde(default = "default_socket_mode")]
+    pub socket_mode: String,
+}
+
+fn default_socket_mode() -> String {
+    "600".to_owned()
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            listen: None,
+            cert: None,
+            key: None,
+            client_ca: None,
+            crls: Vec::new(),
+            socket: None,
+            socket_mode: default_socket_mode(),
+        }
+    }
 }
 
 impl AdminConfig {
-    /// Whether the listener uses TLS with admin client certificates.
-    pub fn tls(&self) -> Option<(&PathBuf, &PathBuf, &PathBuf)> {
+    /// The TLS listener's address and files, when it has one.
+    pub fn tls(&self) -> Option<(SocketAddr, &PathBuf, &PathBuf, &PathBuf)> {
         Some((
+            self.listen?,
             self.cert.as_ref()?,
             self.key.as_ref()?,
             self.client_ca.as_ref()?,
         ))
+    }
+
+    /// The socket file's mode as a number, if `socket_mode` is octal that grants nobody
+    /// outside the owner and group.
+    pub fn socket_mode(&self) -> Result<u32, String> {
+        let mode =
+            u32::from_str_radix(self.socket_mode.trim_start_matches("0o"), 8).map_err(|_| {
+                format!(
+                    "[admin] socket_mode = {:?} is not an octal mode such as \"600\"",
+                    self.socket_mode
+                )
+            })?;
+        if mode & 0o007 != 0 || mode > 0o777 {
+            return Err(format!(
+                "[admin] socket_mode = {:?} lets any local user reach the admin API: use 600 or 660",
+                self.socket_mode
+            ));
+        }
+        Ok(mode)
+    }
+}
+
+/// Deadlines and caps of every listener (court, federation, admin), against slow or
+/// silent clients and connection floods. The defaults suit a court data centre.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectionsConfig {
+    /// A TLS handshake must finish within this, in milliseconds.
+    pub handshake_timeout_ms: u64,
+    /// A request's headers must arrive within this of the connection opening, or of the
+    /// previous request ending (HTTP/1.1), in milliseconds.
+    pub header_read_timeout_ms: u64,
+    /// A connection with no request for this long is closed, in milliseconds.
+    pub idle_timeout_ms: u64,
+    /// A request's body must arrive, and its answer leave, within this of its headers,
+    /// in milliseconds (JSON routes).
+    pub request_timeout_ms: u64,
+    /// The same for attachment uploads and downloads, in milliseconds.
+    pub transfer_timeout_ms: u64,
+    /// A connection older than this is closed gracefully after its current requests, in
+    /// milliseconds: a revoked certificate stops working within this bound.
+    pub max_connection_age_ms: u64,
+    /// Open connections per listener, at most. When full, the oldest connection with no
+    /// request in flight makes room; if none, the new one is closed.
+    pub max_connections: usize,
+    /// Open connections per client identity (certificate), at most, likewise.
+    pub max_connections_per_client: usize,
+    /// TLS handshakes in progress per listener, at most; when full, the oldest makes room.
+    pub max_handshakes: usize,
+    /// Concurrent HTTP/2 streams per connection.
+    pub http2_max_streams: u32,
+    /// HTTP/2 keep-alive ping interval, in milliseconds; a peer that does not answer a
+    /// ping within `http2_keepalive_timeout_ms` is disconnected.
+    pub http2_keepalive_interval_ms: u64,
+    /// See `http2_keepalive_interval_ms`.
+    pub http2_keepalive_timeout_ms: u64,
+    /// At shutdown, and when a connection reaches its maximum age, how long its requests
+    /// get to finish, in milliseconds.
+    pub drain_deadline_ms: u64,
+}
+
+impl Default for ConnectionsConfig {
+    fn default() -> Self {
+        ConnectionsConfig {
+            handshake_timeout_ms: 10_000,
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 90_000,
+            request_timeout_ms: 60_000,
+            transfer_timeout_ms: 30 * 60_000,
+            max_connection_age_ms: 60 * 60_000,
+            max_connections: 4096,
+            max_connections_per_client: 64,
+            max_handshakes: 256,
+            http2_max_streams: 64,
+            http2_keepalive_interval_ms: 20_000,
+            http2_keepalive_timeout_ms: 10_000,
+            drain_deadline_ms: 10_000,
+        }
     }
 }
 
@@ -214,21 +332,27 @@ impl GatewayConfig {
         let base = path.parent().unwrap_or(Path::new("."));
         config.resolve_paths(base);
         if let Some(admin) = &config.admin {
-            let some = [&admin.cert, &admin.key, &admin.client_ca]
+            let tls = [&admin.cert, &admin.key, &admin.client_ca]
                 .iter()
                 .filter(|p| p.is_some())
                 .count();
-            if some != 0 && some != 3 {
+            if admin.listen.is_some() && tls != 3 {
                 return Err(err(
-                    "[admin] takes cert, key and client_ca together, or none of them".into(),
+                    "[admin] listen needs cert, key and client_ca: the admin API over TCP is TLS with \
+                     administrator certificates, never plain HTTP (for local administration use \
+                     socket = \"/run/kuayu/admin.sock\" instead)"
+                        .into(),
                 ));
             }
-            if !admin.listen.ip().is_loopback() && admin.tls().is_none() {
-                return Err(err(format!(
-                    "[admin] listen = {} is not a loopback address: set cert, key and client_ca so administrators must present certificates",
-                    admin.listen
-                )));
+            if admin.listen.is_none() && tls != 0 {
+                return Err(err("[admin] cert, key and client_ca need listen".into()));
             }
+            if admin.listen.is_none() && admin.socket.is_none() {
+                return Err(err(
+                    "[admin] needs listen (TLS) or socket (a Unix domain socket), or both".into(),
+                ));
+            }
+            admin.socket_mode().map_err(err)?;
         }
         if config.courts.iter().any(|c| c.id.region() != config.region) {
             return Err(err(format!(
@@ -254,13 +378,21 @@ impl GatewayConfig {
         fix(&mut self.court_api.cert);
         fix(&mut self.court_api.key);
         fix(&mut self.court_api.client_ca);
+        self.court_api.crls.iter_mut().for_each(fix);
+        self.federation.crls.iter_mut().for_each(fix);
         if let Some(admin) = &mut self.admin {
-            for p in [&mut admin.cert, &mut admin.key, &mut admin.client_ca]
-                .into_iter()
-                .flatten()
+            for p in [
+                &mut admin.cert,
+                &mut admin.key,
+                &mut admin.client_ca,
+                &mut admin.socket,
+            ]
+            .into_iter()
+            .flatten()
             {
                 fix(p);
             }
+            admin.crls.iter_mut().for_each(fix);
         }
     }
 

@@ -14,11 +14,12 @@ use crate::agreement::{self, Agreement, Terms};
 use crate::client::CourtClient;
 use crate::clock::SharedClock;
 use crate::config::{
-    CourtApiConfig, CourtEntry, FederationConfig, GatewayConfig, PrintCentreEntry, RelayConfig,
+    ConnectionsConfig, CourtApiConfig, CourtEntry, FederationConfig, GatewayConfig,
+    PrintCentreEntry, RelayConfig,
 };
 use crate::gateway::Gateway;
 use crate::ids::{CourtId, PrintCentreId, RegionId};
-use crate::pki::{self, DevPki, RegionSpec};
+use crate::pki::{self, DevCa, DevPki, RegionSpec};
 use crate::server::{self, Listeners, RunningGateway};
 use crate::tls::Identity;
 
@@ -57,6 +58,8 @@ pub struct DevOptions {
     /// Changes to the sample agreement's terms before both parties sign it (the benchmark
     /// lifts the per-court rate this way).
     pub amend: Option<TermsChange>,
+    /// Deadlines and caps of every listener.
+    pub connections: ConnectionsConfig,
 }
 
 impl DevOptions {
@@ -72,6 +75,7 @@ impl DevOptions {
             regions: crate::cli::default_regions(),
             relay,
             amend: None,
+            connections: ConnectionsConfig::default(),
         }
     }
 }
@@ -108,6 +112,7 @@ impl DevFederation {
                     federation,
                     court,
                     admin,
+                    admin_socket: None,
                 },
             );
         }
@@ -136,14 +141,14 @@ impl DevFederation {
             pki,
             agreement,
             configs: BTreeMap::new(),
-            clock: options.clock,
+            clock: Arc::clone(&options.clock),
             gateways: BTreeMap::new(),
         };
         for spec in &options.regions {
             let l = listeners
                 .remove(&spec.region)
                 .ok_or_else(|| DevError("listener missing".into()))?;
-            let config = fed.write_config(spec, &l, &agreement_file, &options.relay)?;
+            let config = fed.write_config(spec, &l, &agreement_file, &options)?;
             fed.configs.insert(spec.region.clone(), config);
             fed.launch(&spec.region, l).await?;
         }
@@ -155,9 +160,10 @@ impl DevFederation {
         spec: &RegionSpec,
         l: &Listeners,
         agreement: &Path,
-        relay: &RelayConfig,
+        options: &DevOptions,
     ) -> Result<PathBuf, DevError> {
         let r = &spec.region;
+        let peers = options.regions.iter().filter(|s| &s.region != r);
         let config = GatewayConfig {
             region: r.clone(),
             database: self.dir.join(r.as_str()).join("kuayu.db"),
@@ -168,19 +174,26 @@ impl DevFederation {
                 cert: self.pki.file(r, "gateway.crt"),
                 key: self.pki.file(r, "gateway.key"),
                 max_clock_skew_ms: 5 * 60 * 1000,
+                crls: peers
+                    .map(|p| self.pki.crl(&p.region, DevCa::Federation))
+                    .collect(),
             },
             court_api: CourtApiConfig {
                 listen: l.court.local_addr().map_err(err)?,
                 cert: self.pki.file(r, "court-api.crt"),
                 key: self.pki.file(r, "court-api.key"),
                 client_ca: self.pki.file(r, "court-ca.crt"),
+                crls: vec![self.pki.crl(r, DevCa::Court)],
             },
             admin: match &l.admin {
                 Some(a) => Some(crate::config::AdminConfig {
-                    listen: a.local_addr().map_err(err)?,
-                    cert: None,
-                    key: None,
-                    client_ca: None,
+                    listen: Some(a.local_addr().map_err(err)?),
+                    cert: Some(self.pki.file(r, "admin-api.crt")),
+                    key: Some(self.pki.file(r, "admin-api.key")),
+                    client_ca: Some(self.pki.file(r, "admin-ca.crt")),
+                    crls: vec![self.pki.crl(r, DevCa::Admin)],
+                    socket: Some(self.dir.join(r.as_str()).join("admin.sock")),
+                    ..Default::default()
                 }),
                 None => None,
             },
@@ -221,7 +234,8 @@ impl DevFederation {
                 })
                 .into_iter()
                 .collect(),
-            relay: relay.clone(),
+            relay: options.relay.clone(),
+            connections: options.connections.clone(),
             danger: Default::default(),
         };
         let path = self.dir.join(r.as_str()).join("gateway.toml");
@@ -245,10 +259,14 @@ impl DevFederation {
         listeners: Listeners,
         config: GatewayConfig,
     ) -> Result<(), DevError> {
-        let (gateway, tls) = Gateway::prepare(&config, Arc::clone(&self.clock))
+        let gateway = Gateway::prepare(&config, Arc::clone(&self.clock))
             .await
             .map_err(err)?;
-        let running = server::start(gateway, tls, listeners).map_err(err)?;
+        let mut listeners = listeners;
+        if listeners.admin_socket.is_none() {
+            listeners.admin_socket = Listeners::admin_socket(&config).map_err(err)?;
+        }
+        let running = server::start(gateway, listeners).map_err(err)?;
         self.gateways.insert(region.clone(), running);
         Ok(())
     }
@@ -323,13 +341,49 @@ impl DevFederation {
         self.court_api_client(&centre.region(), &cert, &key)
     }
 
-    /// An admin client of `region`'s gateway (loopback), acting as `name`.
+    /// An admin client of `region`'s gateway over TLS, presenting an administrator
+    /// certificate naming `urn:kuayu:admin:<name>` (issued by the region's admin CA on
+    /// first use).
     pub fn admin(&self, region: &str, name: &str) -> Result<AdminClient, DevError> {
         let addr = self
             .gateway(region)
             .admin_addr
             .ok_or_else(|| DevError(format!("{region} has no admin listener")))?;
-        AdminClient::loopback(&format!("http://{addr}"), name).map_err(err)
+        let r = RegionId::parse(region).map_err(err)?;
+        let who = crate::tls::Participant::Admin(name.to_owned());
+        let stem = format!("admin-{name}");
+        let (mut cert, mut key) = (
+            self.pki
+                .dir
+                .join(region)
+                .join("extra")
+                .join(format!("{stem}.crt")),
+            self.pki
+                .dir
+                .join(region)
+                .join("extra")
+                .join(format!("{stem}.key")),
+        );
+        if !cert.exists() {
+            (cert, key) = self
+                .pki
+                .issue_client(&r, DevCa::Admin, &stem, Some(&who), true)
+                .map_err(err)?;
+        }
+        let identity = Identity::load(&cert, &key).map_err(err)?;
+        let ca = self.pki.pem(&r, "admin-ca.crt").map_err(err)?;
+        AdminClient::tls(&format!("https://{addr}"), &ca, &identity).map_err(err)
+    }
+
+    /// An admin client of `region`'s gateway over its Unix domain socket: the caller is
+    /// this process's user.
+    pub fn admin_socket(&self, region: &str) -> Result<AdminClient, DevError> {
+        let path = self
+            .gateway(region)
+            .admin_socket
+            .clone()
+            .ok_or_else(|| DevError(format!("{region} has no admin socket")))?;
+        AdminClient::unix(&path).map_err(err)
     }
 
     /// The current agreement with `change` applied to its terms and its version raised,

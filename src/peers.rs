@@ -3,32 +3,53 @@
 //! Connections are pooled and reused; handshakes are rare.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
 use crate::agreement::ActiveAgreement;
 use crate::ids::{RegionId, Sha256};
 use crate::tls::{self, Identity};
 
-/// The clients, built on first use.
-#[derive(Default)]
-pub struct PeerClients(Mutex<HashMap<(Sha256, RegionId), reqwest::Client>>);
+/// The clients, built on first use, presenting this gateway's federation certificate
+/// (which a TLS reload replaces: the clients are then built again).
+pub struct PeerClients {
+    identity: RwLock<Identity>,
+    clients: Mutex<HashMap<(Sha256, RegionId), reqwest::Client>>,
+}
 
 impl PeerClients {
+    /// No clients yet; they will present `identity`.
+    pub fn new(identity: Identity) -> Self {
+        PeerClients {
+            identity: RwLock::new(identity),
+            clients: Mutex::default(),
+        }
+    }
+
+    /// From now on present `identity`; clients built with the old one are dropped (their
+    /// open connections close once in-flight requests finish).
+    pub fn set_identity(&self, identity: Identity) {
+        *self.identity.write().unwrap_or_else(|p| p.into_inner()) = identity;
+        self.clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
     /// The client for `peer` under `agreement`.
     pub fn get(
         &self,
         agreement: &ActiveAgreement,
         peer: &RegionId,
-        identity: &Identity,
         timeout: Duration,
     ) -> Result<reqwest::Client, String> {
         let key = (agreement.digest, peer.clone());
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = map.get(&key) {
             return Ok(c.clone());
         }
-        let client = tls::http_client(agreement.anchors(peer), identity, timeout)
+        let identity = self.identity.read().unwrap_or_else(|p| p.into_inner());
+        let client = tls::http_client(agreement.anchors(peer), &identity, timeout)
             .map_err(|e| e.to_string())?;
         map.insert(key, client.clone());
         Ok(client)

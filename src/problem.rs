@@ -64,6 +64,8 @@ pub enum Code {
     MethodNotAllowed,
     /// 409: the request conflicts with what is stored (reused idempotency key, finished request).
     Conflict,
+    /// 409: a signed notice that was already taken (a revocation notice is taken once).
+    Replayed,
     /// 500: something failed inside the gateway; the detail is in its log.
     Internal,
     /// 503: the gateway cannot take work right now; retry later.
@@ -98,6 +100,7 @@ impl Code {
         Code::NotFound,
         Code::MethodNotAllowed,
         Code::Conflict,
+        Code::Replayed,
         Code::Internal,
         Code::Unavailable,
     ];
@@ -130,6 +133,7 @@ impl Code {
             Code::NotFound => "not_found",
             Code::MethodNotAllowed => "method_not_allowed",
             Code::Conflict => "conflict",
+            Code::Replayed => "replayed",
             Code::Internal => "internal",
             Code::Unavailable => "unavailable",
         }
@@ -147,7 +151,8 @@ impl Code {
             Code::AgreementMismatch
             | Code::AgreementRevoked
             | Code::IllegalTransition
-            | Code::Conflict => 409,
+            | Code::Conflict
+            | Code::Replayed => 409,
             Code::PayloadTooLarge => 413,
             Code::RateLimited => 429,
             Code::UnknownAgreement
@@ -192,6 +197,7 @@ impl Code {
             Code::NotFound => "Not found",
             Code::MethodNotAllowed => "Method not allowed",
             Code::Conflict => "Conflict",
+            Code::Replayed => "Already taken",
             Code::Internal => "Internal error",
             Code::Unavailable => "Temporarily unavailable",
         }

@@ -1,27 +1,31 @@
-//! Starting and stopping a gateway: prepare everything, bind, serve both listeners and
-//! run the relay; on shutdown, stop accepting, drain connections and the relay, close
-//! the database.
+//! Starting and stopping a gateway: prepare everything, bind, serve the listeners and
+//! run the relay; on SIGHUP, reload the TLS files; on shutdown, stop accepting, drain
+//! connections and the relay, close the database.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::clock::SharedClock;
 use crate::config::GatewayConfig;
-use crate::gateway::{Gateway, ServerTls, StartError};
+use crate::gateway::{Gateway, StartError};
+use crate::http::connections::Limits;
 use crate::{http, relay, watcher};
 
-/// The two listening sockets of a gateway.
+/// The listening sockets of a gateway.
 pub struct Listeners {
     /// For peer gateways.
     pub federation: TcpListener,
     /// For this region's courts.
     pub court: TcpListener,
-    /// For administrators, if configured.
+    /// For administrators over TLS, if configured.
     pub admin: Option<TcpListener>,
+    /// For administrators on this machine (a Unix domain socket), if configured.
+    pub admin_socket: Option<(UnixListener, PathBuf)>,
 }
 
 impl Listeners {
@@ -32,15 +36,57 @@ impl Listeners {
                 .await
                 .map_err(|e| StartError(format!("cannot listen on {addr} ({what}): {e}")))
         };
+        let admin = config.admin.as_ref();
         Ok(Listeners {
             federation: bind(config.federation.listen, "federation").await?,
             court: bind(config.court_api.listen, "court API").await?,
-            admin: match &config.admin {
-                Some(a) => Some(bind(a.listen, "admin").await?),
+            admin: match admin.and_then(|a| a.listen) {
+                Some(addr) => Some(bind(addr, "admin").await?),
                 None => None,
             },
+            admin_socket: Self::admin_socket(config)?,
         })
     }
+
+    /// Binds the admin API's Unix domain socket, if `config` has one.
+    pub fn admin_socket(
+        config: &GatewayConfig,
+    ) -> Result<Option<(UnixListener, PathBuf)>, StartError> {
+        let admin = config.admin.as_ref();
+        match admin.and_then(|a| a.socket.as_ref().map(|s| (a, s))) {
+            Some((a, path)) => {
+                let mode = a.socket_mode().map_err(StartError)?;
+                Ok(Some((bind_socket(path, mode)?, path.clone())))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// Binds a Unix domain socket at `path` with file mode `mode`: made under a temporary
+/// name, restricted, then renamed into place, so it is never reachable with a wider mode.
+/// A stale socket at `path` (left by a gateway that was killed) is replaced; any other
+/// file there is an error.
+fn bind_socket(path: &Path, mode: u32) -> Result<UnixListener, StartError> {
+    use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
+    let fail = |why: String| StartError(format!("admin socket {}: {why}", path.display()));
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            return Err(fail("a file that is not a socket is in the way".into()));
+        }
+        std::fs::remove_file(path)
+            .map_err(|e| fail(format!("cannot replace the old socket: {e}")))?;
+    }
+    let staging = path.with_extension(format!("{}.tmp", std::process::id()));
+    let _ = std::fs::remove_file(&staging);
+    let listener = UnixListener::bind(&staging).map_err(|e| fail(e.to_string()))?;
+    std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(mode))
+        .and_then(|()| std::fs::rename(&staging, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&staging);
+            fail(e.to_string())
+        })?;
+    Ok(listener)
 }
 
 /// A gateway that is serving.
@@ -51,54 +97,70 @@ pub struct RunningGateway {
     pub federation_addr: SocketAddr,
     /// Where the court API listens.
     pub court_addr: SocketAddr,
-    /// Where the admin API listens, if it does.
+    /// Where the admin API listens over TLS, if it does.
     pub admin_addr: Option<SocketAddr>,
+    /// The admin API's Unix domain socket, if it has one.
+    pub admin_socket: Option<PathBuf>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 /// Serves the listeners and runs the relay and the deadline watcher.
-pub fn start(
-    gateway: Arc<Gateway>,
-    tls: ServerTls,
-    listeners: Listeners,
-) -> Result<RunningGateway, StartError> {
+pub fn start(gateway: Arc<Gateway>, listeners: Listeners) -> Result<RunningGateway, StartError> {
     let addr = |l: &TcpListener| {
         l.local_addr()
             .map_err(|e| StartError(format!("listener address: {e}")))
     };
     let (federation_addr, court_addr) = (addr(&listeners.federation)?, addr(&listeners.court)?);
     let admin_addr = listeners.admin.as_ref().map(addr).transpose()?;
+    let limits = Limits::from(&gateway.config.connections);
     let (shutdown, signal) = watch::channel(false);
+    let tls = &gateway.tls;
     let mut tasks = vec![
         tokio::spawn(http::serve(
             listeners.federation,
-            tls.federation,
+            tls.federation(),
             http::federation::router(Arc::clone(&gateway)),
+            limits.clone(),
             signal.clone(),
         )),
         tokio::spawn(http::serve(
             listeners.court,
-            tls.court,
+            tls.court(),
             http::court::router(Arc::clone(&gateway)),
+            limits.clone(),
             signal.clone(),
         )),
         tokio::spawn(relay::run(Arc::clone(&gateway), signal.clone())),
         tokio::spawn(watcher::run(Arc::clone(&gateway), signal.clone())),
     ];
-    if let Some(listener) = listeners.admin {
+    if let (Some(listener), Some(source)) = (listeners.admin, tls.admin()) {
         let app = http::admin::router(Arc::clone(&gateway));
-        tasks.push(match tls.admin {
-            Some(config) => tokio::spawn(http::serve(listener, config, app, signal)),
-            None => tokio::spawn(http::serve_plain(listener, app, signal)),
-        });
+        tasks.push(tokio::spawn(http::serve(
+            listener,
+            source,
+            app,
+            limits.clone(),
+            signal.clone(),
+        )));
     }
+    let admin_socket = listeners.admin_socket.map(|(listener, path)| {
+        let app = http::admin::router(Arc::clone(&gateway));
+        tasks.push(tokio::spawn(http::serve_unix(
+            listener,
+            app,
+            limits.clone(),
+            signal.clone(),
+        )));
+        path
+    });
     tracing::info!(region = %gateway.region, %federation_addr, %court_addr, "gateway serving");
     Ok(RunningGateway {
         gateway,
         federation_addr,
         court_addr,
         admin_addr,
+        admin_socket,
         shutdown,
         tasks,
     })
@@ -111,39 +173,44 @@ impl RunningGateway {
         for task in self.tasks {
             let _ = task.await;
         }
+        if let Some(path) = &self.admin_socket {
+            let _ = std::fs::remove_file(path);
+        }
         self.gateway.close().await;
         tracing::info!(region = %self.gateway.region, "gateway stopped");
     }
 }
 
-/// `kuayu serve`: prepare, bind, serve until SIGINT or SIGTERM, then shut down gracefully.
+/// `kuayu serve`: prepare, bind, serve until SIGINT or SIGTERM (reloading the TLS files
+/// on SIGHUP), then shut down gracefully.
 pub async fn run(config: GatewayConfig, clock: SharedClock) -> Result<(), StartError> {
-    let (gateway, tls) = Gateway::prepare(&config, clock).await?;
+    let gateway = Gateway::prepare(&config, clock).await?;
     let listeners = Listeners::bind(&config).await?;
-    let running = start(gateway, tls, listeners)?;
-    shutdown_signal().await;
+    let running = start(gateway, listeners)?;
+    signals(&running.gateway).await;
     tracing::info!("shutting down");
     running.shutdown().await;
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = interrupt.await;
-                    return;
-                }
-            };
+/// Waits for SIGINT or SIGTERM; on each SIGHUP meanwhile, reloads the TLS files.
+async fn signals(g: &Gateway) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    loop {
         tokio::select! {
-            _ = interrupt => {}
-            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => return,
+            _ = term.recv() => return,
+            _ = hup.recv() => match g.reload_tls() {
+                Ok(report) => tracing::info!(files = report.files.len(), crls = report.crls, "SIGHUP: TLS files reloaded"),
+                Err(e) => tracing::error!(error = %e, "SIGHUP: TLS reload failed; the previous certificates stay in force"),
+            },
         }
     }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
 }

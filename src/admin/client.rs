@@ -1,6 +1,6 @@
-//! A client of the admin API, for `kuayu agreement load|list|show|revoke|simulate` and
-//! tests. Plain HTTP to a loopback listener (naming the administrator in `Kuayu-Admin`),
-//! or HTTPS with an administrator certificate.
+//! A client of the admin API, for `kuayu agreement load|list|show|revoke|simulate`,
+//! `kuayu tls reload` and tests: over the gateway's Unix domain socket (the operating
+//! system tells the gateway who calls), or HTTPS with an administrator certificate.
 
 use std::time::Duration;
 
@@ -19,21 +19,21 @@ use crate::tls::{self, Identity};
 pub struct AdminClient {
     http: reqwest::Client,
     base: String,
-    name: String,
 }
 
 impl AdminClient {
-    /// Plain HTTP to a loopback admin listener, acting as `name`.
-    pub fn loopback(base: &str, name: &str) -> Result<Self, ClientError> {
+    /// Over the admin API's Unix domain socket at `path`.
+    pub fn unix(path: &std::path::Path) -> Result<Self, ClientError> {
         tls::install_default_provider();
         let http = reqwest::Client::builder()
+            .unix_socket(path)
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| ClientError::Transport(error_text(&e)))?;
         Ok(AdminClient {
             http,
-            base: base.trim_end_matches('/').to_owned(),
-            name: name.to_owned(),
+            base: "http://kuayu-admin".to_owned(),
         })
     }
 
@@ -46,7 +46,6 @@ impl AdminClient {
         Ok(AdminClient {
             http,
             base: base.trim_end_matches('/').to_owned(),
-            name: String::new(),
         })
     }
 
@@ -54,11 +53,6 @@ impl AdminClient {
         &self,
         req: reqwest::RequestBuilder,
     ) -> Result<T, ClientError> {
-        let req = if self.name.is_empty() {
-            req
-        } else {
-            req.header("Kuayu-Admin", &self.name)
-        };
         decode(req.send().await, |status| status.is_success()).await
     }
 
@@ -95,6 +89,13 @@ impl AdminClient {
                 .json(&json!({"reason": reason})),
         )
         .await
+    }
+
+    /// `POST /admin/v1/tls/reload`: read every certificate, key, CA file and revocation
+    /// list again.
+    pub async fn reload_tls(&self) -> Result<Value, ClientError> {
+        self.call(self.http.post(format!("{}/admin/v1/tls/reload", self.base)))
+            .await
     }
 
     /// `POST /admin/v1/agreements/simulate`.

@@ -90,7 +90,7 @@ pub enum AgreementCommand {
     Simulate {
         /// The candidate agreement file (signatures not needed).
         file: PathBuf,
-        /// A gateway's SQLite file, or its admin API URL (http://… or https://…).
+        /// A gateway's SQLite file, or its admin API (unix:/…/admin.sock or https://…).
         #[arg(long)]
         against: String,
         /// How many days of traffic.
@@ -104,12 +104,14 @@ pub enum AgreementCommand {
 /// How to reach a gateway's admin API.
 #[derive(Debug, Args)]
 pub struct AdminArgs {
-    /// The admin API, e.g. http://127.0.0.1:9443 (loopback) or https://gw:9443.
-    #[arg(long, env = "KUAYU_ADMIN", default_value = "http://127.0.0.1:9443")]
-    admin: String,
-    /// Your name in the audit log (plain HTTP on loopback).
-    #[arg(long = "as", env = "USER", default_value = "admin")]
-    name: String,
+    /// The admin API: its Unix domain socket (`unix:/run/kuayu/admin.sock`, or just the
+    /// path), or its TLS listener (`https://gw:9443`, with --ca, --cert and --key).
+    #[arg(
+        long,
+        env = "KUAYU_ADMIN",
+        default_value = "unix:/run/kuayu/admin.sock"
+    )]
+    pub admin: String,
     /// For https: the CA that issued the gateway's admin certificate.
     #[arg(long)]
     ca: Option<PathBuf>,
@@ -122,18 +124,31 @@ pub struct AdminArgs {
 }
 
 impl AdminArgs {
-    fn client(&self, url: &str) -> anyhow::Result<AdminClient> {
-        if url.starts_with("https://") {
+    /// Whether `target` names an admin API (rather than, say, a database file).
+    pub fn is_admin_api(target: &str) -> bool {
+        target.starts_with("https://") || target.starts_with("unix:") || target.ends_with(".sock")
+    }
+
+    /// A client of the admin API at `target`.
+    pub fn client(&self, target: &str) -> anyhow::Result<AdminClient> {
+        if target.starts_with("https://") {
             let (Some(ca), Some(cert), Some(key)) = (&self.ca, &self.cert, &self.key) else {
                 anyhow::bail!("an https admin API needs --ca, --cert and --key");
             };
             return Ok(AdminClient::tls(
-                url,
+                target,
                 &std::fs::read_to_string(ca)?,
                 &Identity::load(cert, key)?,
             )?);
         }
-        Ok(AdminClient::loopback(url, &self.name)?)
+        if target.starts_with("http://") {
+            anyhow::bail!(
+                "the admin API is never plain HTTP over TCP: give its socket (unix:/path/admin.sock) \
+                 or its TLS address (https://…, with --ca, --cert and --key)"
+            );
+        }
+        let path = target.strip_prefix("unix:").unwrap_or(target);
+        Ok(AdminClient::unix(Path::new(path))?)
     }
 }
 
@@ -292,7 +307,7 @@ pub fn run(command: AgreementCommand) -> anyhow::Result<ExitCode> {
         } => {
             let candidate = read_agreement(&file)?;
             let report = runtime()?.block_on(async {
-                if against.starts_with("http://") || against.starts_with("https://") {
+                if AdminArgs::is_admin_api(&against) {
                     return args
                         .client(&against)?
                         .simulate(&candidate, days)

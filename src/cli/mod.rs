@@ -54,6 +54,11 @@ enum Command {
         #[command(subcommand)]
         command: AgreementCommand,
     },
+    /// The gateway's TLS files.
+    Tls {
+        #[command(subcommand)]
+        command: TlsCommand,
+    },
     /// Interoperability schemas and their fixtures.
     Schemas {
         #[command(subcommand)]
@@ -99,6 +104,16 @@ enum Command {
         /// JSON documents to check.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TlsCommand {
+    /// Make a running gateway read its certificates, keys, CA files and revocation lists
+    /// again (as SIGHUP does); the next handshake uses them. Audited with your identity.
+    Reload {
+        #[command(flatten)]
+        admin: agreement::AdminArgs,
     },
 }
 
@@ -185,6 +200,14 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Agreement { command } => agreement::run(command),
+        Command::Tls {
+            command: TlsCommand::Reload { admin },
+        } => {
+            let client = admin.client(&admin.admin)?;
+            let report = runtime()?.block_on(client.reload_tls())?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Schemas {
             command: SchemasCommand::Check { dir },
         } => {

@@ -1,6 +1,7 @@
-//! The admin API, on its own listener: loopback by default (plain HTTP; the caller names
-//! itself in `Kuayu-Admin`), or anywhere with TLS and an admin client certificate naming
-//! `urn:kuayu:admin:<name>`.
+//! The admin API, never unauthenticated: on a TLS listener (an administrator client
+//! certificate naming `urn:kuayu:admin:<name>`) and/or a Unix domain socket (the kernel
+//! names the connecting user; the socket's file mode says who may connect). Every action
+//! that changes something is audited with the administrator's identity.
 //!
 //! | route | answer |
 //! |---|---|
@@ -9,6 +10,7 @@
 //! | `GET /admin/v1/agreements/{id}` | 200 every version of `id`, with documents |
 //! | `POST /admin/v1/agreements/{id}/revoke` `{"reason": …}` | 200 what was returned, which peers were told |
 //! | `POST /admin/v1/agreements/simulate` `{"agreement": …, "days": 30}` | 200 the dry-run report |
+//! | `POST /admin/v1/tls/reload` | 200 the files read: certificates, keys, CA files, revocation lists |
 
 use std::sync::Arc;
 
@@ -19,8 +21,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::PeerCertificates;
 use super::problem::{JsonBody, method_not_allowed, not_found};
+use super::{LocalUser, PeerCertificates};
 use crate::admin::{self, revoke, simulate};
 use crate::agreement::Agreement;
 use crate::gateway::Gateway;
@@ -38,21 +40,17 @@ pub fn router(g: Arc<Gateway>) -> Router {
         .route("/admin/v1/agreements/simulate", post(dry_run))
         .route("/admin/v1/agreements/{id}", get(show))
         .route("/admin/v1/agreements/{id}/revoke", post(revoke_one))
+        .route("/admin/v1/tls/reload", post(reload_tls))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(g)
 }
 
-/// The administrator making a call, as the audit log names it: `admin:<name>`.
+/// The administrator making a call, as the audit log names it: `admin:<name>` from an
+/// administrator certificate, or `admin:unix:<user>` for the operating-system user that
+/// connected to the admin socket. There is no other way in: no header names a caller.
 pub struct AdminIdentity(pub String);
-
-fn valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b))
-}
 
 impl<S: Send + Sync> FromRequestParts<S> for AdminIdentity {
     type Rejection = Problem;
@@ -71,18 +69,30 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminIdentity {
                 )),
             };
         }
-        let name = parts
-            .headers
-            .get("kuayu-admin")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        if !valid_name(name) {
-            return Err(Problem::new(
-                Code::Unauthenticated,
-                "name yourself in the Kuayu-Admin header (1 to 64 of A-Z a-z 0-9 . _ - @); it goes into the audit log",
-            ));
+        if let Some(user) = parts.extensions.get::<LocalUser>() {
+            return Ok(AdminIdentity(format!("admin:unix:{}", user_name(user.uid))));
         }
-        Ok(AdminIdentity(format!("admin:{name}@loopback")))
+        Err(Problem::new(
+            Code::Unauthenticated,
+            "the admin API takes an administrator certificate, or a call on its Unix domain socket",
+        ))
+    }
+}
+
+/// The name of user `uid` from /etc/passwd, with the id (`alice(1000)`), or the id alone.
+fn user_name(uid: u32) -> String {
+    let name = std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|passwd| {
+            passwd.lines().find_map(|line| {
+                let mut fields = line.split(':');
+                let name = fields.next()?;
+                (fields.nth(1)? == uid.to_string()).then(|| name.to_owned())
+            })
+        });
+    match name {
+        Some(name) => format!("{name}({uid})"),
+        None => format!("uid{uid}"),
     }
 }
 
@@ -176,4 +186,28 @@ async fn dry_run(
     .await
     .map(Json)
     .map_err(|e| Problem::new(Code::BadRequest, format!("cannot run the candidate: {e}")))
+}
+
+async fn reload_tls(
+    State(g): State<Arc<Gateway>>,
+    AdminIdentity(actor): AdminIdentity,
+) -> Result<Json<Value>, Problem> {
+    let outcome = g.reload_tls();
+    let detail = match &outcome {
+        Ok(report) => json!({"files": report.files, "crls": report.crls}),
+        Err(why) => json!({"error": why}),
+    };
+    g.store
+        .record_admin_action(&actor, "tls.reload", "tls", &detail, g.clock.now())
+        .await
+        .map_err(Problem::internal)?;
+    match outcome {
+        Ok(report) => Ok(Json(
+            json!({"reloaded": true, "files": report.files, "crls": report.crls}),
+        )),
+        Err(why) => Err(Problem::new(
+            Code::BadRequest,
+            format!("the TLS files were not reloaded (the previous ones stay in force): {why}"),
+        )),
+    }
 }

@@ -21,6 +21,7 @@ use tokio_util::io::ReaderStream;
 
 use super::PeerCertificates;
 use super::court::CourtIdentity;
+use super::deadline::RequestDeadline;
 use crate::api::StoredAttachment;
 use crate::attachments::{self, IngestError, body::CHUNK, peers};
 use crate::gateway::Gateway;
@@ -62,41 +63,65 @@ async fn court_put(
     State(g): State<Arc<Gateway>>,
     CourtIdentity(court): CourtIdentity,
     Path(name): Path<String>,
+    deadline: Option<Extension<RequestDeadline>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
     let sha256 = named(&name)?;
     let limit = attachments::upload_limit(&g);
-    store(&g, sha256, &headers, body, limit, BlobSource::Court(court)).await
+    let upload = Upload {
+        sha256,
+        limit,
+        source: BlobSource::Court(court),
+        deadline: deadline.map(|d| d.0),
+    };
+    store(&g, upload, &headers, body).await
 }
 
 async fn peer_put(
     State(g): State<Arc<Gateway>>,
     Extension(chain): Extension<PeerCertificates>,
     Path(name): Path<String>,
+    deadline: Option<Extension<RequestDeadline>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
     let peer = peers::authenticate(&g, &chain.0)?;
-    let sha256 = named(&name)?;
-    let source = BlobSource::Gateway(peer.region);
-    let answer = store(&g, sha256, &headers, body, peer.limit, source).await;
+    let upload = Upload {
+        sha256: named(&name)?,
+        limit: peer.limit,
+        source: BlobSource::Gateway(peer.region),
+        deadline: deadline.map(|d| d.0),
+    };
+    let answer = store(&g, upload, &headers, body).await;
     if let Err(p) = &answer {
         tracing::info!(code = %p.code, detail = %p.detail, "refused an attachment from a peer");
     }
     answer
 }
 
+/// One upload: what it is named, the most it may be, who sends it, and by when.
+struct Upload {
+    sha256: Sha256,
+    limit: u64,
+    source: BlobSource,
+    deadline: Option<RequestDeadline>,
+}
+
 /// Streams the body into the blob store, verifies it, records it; answers once both the
 /// bytes and the record are durable.
 async fn store(
     g: &Gateway,
-    sha256: Sha256,
+    upload: Upload,
     headers: &HeaderMap,
     body: Body,
-    limit: u64,
-    source: BlobSource,
 ) -> Result<Response, Problem> {
+    let Upload {
+        sha256,
+        limit,
+        source,
+        deadline,
+    } = upload;
     let too_large = |bytes: String| {
         Problem::new(
             Code::PayloadTooLarge,
@@ -129,10 +154,15 @@ async fn store(
                      nothing was kept"
                 ),
             ),
-            IngestError::Body(why) => Problem::new(
-                Code::BadRequest,
-                format!("the upload did not arrive whole ({why}); nothing was kept, send it again"),
-            ),
+            IngestError::Body(why) => match deadline.filter(|d| d.passed()) {
+                Some(late) => late.problem(None),
+                None => Problem::new(
+                    Code::BadRequest,
+                    format!(
+                        "the upload did not arrive whole ({why}); nothing was kept, send it again"
+                    ),
+                ),
+            },
             IngestError::Io(why) => Problem::internal(format!("blob store: {why}")),
         })?;
     let stored = g

@@ -54,8 +54,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 "send the body as JSON with Content-Type: application/json",
             ));
         }
+        let deadline = req
+            .extensions()
+            .get::<super::deadline::RequestDeadline>()
+            .copied();
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            if let Some(d) = deadline.filter(|d| d.passed()) {
+                d.problem(None)
+            } else if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 Problem::new(
                     Code::PayloadTooLarge,
                     format!("the request body is over this gateway's limit: {e}"),

@@ -274,10 +274,7 @@ async fn attempt(g: &Gateway, item: &OutboxItem, e: &Envelope) -> Outcome {
         };
     };
     let timeout = Duration::from_millis(g.relay.request_timeout_ms);
-    let client = match g
-        .peers
-        .get(&agreement, &item.peer, &g.federation_identity, timeout)
-    {
+    let client = match g.peers.get(&agreement, &item.peer, timeout) {
         Ok(c) => c,
         Err(e) => return Outcome::Retry(e),
     };

@@ -246,4 +246,15 @@ pub trait Store: Send + Sync {
         sha256: &Sha256,
         peer: &RegionId,
     ) -> Result<(), StoreError>;
+
+    /// Appends an audit entry for an administrator's action that changes no other record
+    /// (a TLS reload), in its own transaction.
+    async fn record_admin_action(
+        &self,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        detail: &serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
 }

@@ -23,7 +23,7 @@ async fn load(t: &TestFed, agreement: &Agreement, clock: Arc<ManualClock>) -> Re
     config.agreements = vec![file];
     config.database = t.fed.dir.join("candidate.db");
     match Gateway::prepare(&config, clock).await {
-        Ok((g, _)) => {
+        Ok(g) => {
             g.close().await;
             Ok(())
         }

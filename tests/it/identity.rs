@@ -54,6 +54,8 @@ async fn every_federation_route_refuses_a_certificate_under_the_right_anchor_nam
     );
     let notice = json!({
         "agreementId": t.fed.agreement.terms.id,
+        "version": t.fed.agreement.terms.version,
+        "sha256": t.fed.agreement.terms.digest().unwrap(),
         "region": "SC",
         "reason": "impostor",
         "at": "2026-11-25T08:00:00.000Z",

@@ -2,9 +2,12 @@
 //! certificates, real SQLite, real HTTP. One test binary (see Cargo.toml).
 #![allow(clippy::unwrap_used)]
 
+mod admin_access;
 mod agreement_load;
 mod agreements;
 mod attachments;
+mod certificate_revocation;
+mod connections;
 mod court_api;
 mod deadlines;
 mod demo;

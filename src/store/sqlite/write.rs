@@ -365,4 +365,18 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         self.delete_attachment_sent(sha256, peer).await
     }
+
+    async fn record_admin_action(
+        &self,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        detail: &serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await?;
+        super::tx::append_audit(&mut tx, unix_millis(now), actor, action, subject, detail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }

@@ -1,5 +1,12 @@
 //! The gateway core: everything one region's gateway holds, built from its configuration
 //! and checked in full before any port is bound.
+//!
+//! - [`tls`]: the listeners' TLS, built from the configuration's files and rebuilt on
+//!   reload.
+
+pub mod tls;
+
+pub use self::tls::{ServerTls, TlsReport, TlsState};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,7 +23,7 @@ use crate::ratelimit::RateLimits;
 use crate::schema::SchemaCatalog;
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
-use crate::tls::{self, Identity};
+use crate::tls as rustls_setup;
 use time::OffsetDateTime;
 
 /// Why a gateway cannot start. Each message names the file or setting at fault.
@@ -44,8 +51,10 @@ pub struct Gateway {
     pub print_centres: Vec<crate::config::PrintCentreEntry>,
     /// Party root keys agreements must be signed with.
     pub party_roots: PartyRoots,
-    /// This gateway's certificate towards peers.
-    pub federation_identity: Identity,
+    /// The listeners' TLS in force (a reload swaps it).
+    pub tls: Arc<TlsState>,
+    /// The configuration it was built from (a reload reads its files again).
+    pub config: GatewayConfig,
     /// Wakes the relay when new outbox work is committed.
     pub relay_wake: Notify,
     /// Relay tuning.
@@ -65,16 +74,6 @@ pub struct Gateway {
     sqlite: Option<SqliteStore>,
 }
 
-/// The TLS configurations of the two listeners.
-pub struct ServerTls {
-    /// Federation listener: requires certificates under a peer party's trust anchor.
-    pub federation: Arc<rustls::ServerConfig>,
-    /// Court listener: requires certificates from this region's court CA.
-    pub court: Arc<rustls::ServerConfig>,
-    /// Admin listener, when it is not plain HTTP on loopback.
-    pub admin: Option<Arc<rustls::ServerConfig>>,
-}
-
 fn read(path: &std::path::Path, what: &str) -> Result<String, StartError> {
     std::fs::read_to_string(path)
         .map_err(|e| StartError(format!("cannot read {what} {}: {e}", path.display())))
@@ -86,8 +85,8 @@ impl Gateway {
     pub async fn prepare(
         config: &GatewayConfig,
         clock: SharedClock,
-    ) -> Result<(Arc<Gateway>, ServerTls), StartError> {
-        tls::install_default_provider();
+    ) -> Result<Arc<Gateway>, StartError> {
+        rustls_setup::install_default_provider();
         if !config.danger.is_off() {
             tracing::warn!(danger = ?config.danger, "DANGER: this gateway skips checks the agreement requires; use it only to test conformance tools");
         }
@@ -97,18 +96,6 @@ impl Gateway {
         let key =
             SigningKey::from_pem(&read(&config.signing_key, "signing key")?).map_err(|e| {
                 StartError(format!("signing key {}: {e}", config.signing_key.display()))
-            })?;
-        let federation_identity =
-            Identity::load(&config.federation.cert, &config.federation.key)
-                .map_err(|e| StartError(format!("federation certificate: {e}")))?;
-        let court_identity = Identity::load(&config.court_api.cert, &config.court_api.key)
-            .map_err(|e| StartError(format!("court API certificate: {e}")))?;
-        let court_ca = tls::parse_certs(&read(&config.court_api.client_ca, "court client CA")?)
-            .map_err(|e| {
-                StartError(format!(
-                    "court client CA {}: {e}",
-                    config.court_api.client_ca.display()
-                ))
             })?;
         let mut party_roots = PartyRoots::new();
         for (region, text) in &config.party_roots {
@@ -130,25 +117,13 @@ impl Gateway {
             ))
         })?;
         let agreements = Arc::new(registry);
-        let federation_verifier = {
-            let (agreements, clock) = (Arc::clone(&agreements), Arc::clone(&clock));
-            tls::DynamicVerifier::new(move || agreements.peer_anchors(clock.now()), Vec::new())
-        };
-        let tls = ServerTls {
-            federation: tls::server_config(&federation_identity, federation_verifier)
-                .map_err(|e| StartError(format!("federation TLS: {e}")))?,
-            court: tls::server_config(
-                &court_identity,
-                tls::client_verifier(&court_ca, &[])
-                    .map_err(|e| StartError(format!("court client CA: {e}")))?,
-            )
-            .map_err(|e| StartError(format!("court API TLS: {e}")))?,
-            admin: admin_tls(config)?,
-        };
+        let server_tls = tls::build(config, &agreements, &clock).map_err(StartError)?;
+        let peers = PeerClients::new(server_tls.federation_identity.clone());
+        let tls = TlsState::new(server_tls);
         let gateway = Gateway {
             region: config.region.clone(),
             rates: RateLimits::new(Arc::clone(&clock)),
-            peers: PeerClients::default(),
+            peers,
             danger: config.danger.clone(),
             blobs,
             max_clock_skew: time::Duration::milliseconds(
@@ -166,13 +141,30 @@ impl Gateway {
                 .collect(),
             print_centres: config.print_centres.clone(),
             party_roots,
-            federation_identity,
+            tls,
+            config: config.clone(),
             relay_wake: Notify::new(),
             relay: config.relay.clone(),
             admission: Default::default(),
             sqlite: Some(sqlite),
         };
-        Ok((Arc::new(gateway), tls))
+        Ok(Arc::new(gateway))
+    }
+
+    /// Reads every certificate, key, CA file and revocation list again and puts them in
+    /// force for the next handshake (listeners) and the next connection (peers). On any
+    /// error nothing changes.
+    pub fn reload_tls(&self) -> Result<TlsReport, String> {
+        let fresh = tls::build(&self.config, &self.agreements, &self.clock)?;
+        let report = fresh.report.clone();
+        self.peers.set_identity(fresh.federation_identity.clone());
+        self.tls.swap(fresh);
+        tracing::info!(
+            files = report.files.len(),
+            crls = report.crls,
+            "TLS reloaded"
+        );
+        Ok(report)
     }
 
     /// Closes the database.
@@ -234,20 +226,4 @@ async fn load_agreements(
         registry.install_active(active);
     }
     Ok(registry)
-}
-
-/// The admin listener's TLS configuration, if it has one.
-fn admin_tls(config: &GatewayConfig) -> Result<Option<Arc<rustls::ServerConfig>>, StartError> {
-    let Some((cert, key, ca)) = config.admin.as_ref().and_then(|a| a.tls()) else {
-        return Ok(None);
-    };
-    let identity =
-        Identity::load(cert, key).map_err(|e| StartError(format!("admin certificate: {e}")))?;
-    let anchors = tls::parse_certs(&read(ca, "admin client CA")?)
-        .map_err(|e| StartError(format!("admin client CA: {e}")))?;
-    let verifier = tls::client_verifier(&anchors, &[])
-        .map_err(|e| StartError(format!("admin client CA: {e}")))?;
-    tls::server_config(&identity, verifier)
-        .map(Some)
-        .map_err(|e| StartError(format!("admin TLS: {e}")))
 }
