@@ -163,9 +163,10 @@ pub async fn receive(
         if e.kind.as_str() == "preservation.result" && e.payload["status"] == "lifted" {
             let lift = crate::outbound::request_payload(g, &request_id).await?;
             if let Some(ruling) = lift["originalRuling"].as_str() {
+                let ruling = crate::workflow::queue::case_number(ruling);
                 let freezes = g
                     .store
-                    .freezes_under(ruling)
+                    .freezes_under(&ruling)
                     .await
                     .map_err(Problem::internal)?;
                 clocks.close = freezes

@@ -283,7 +283,15 @@ pub fn check_terms(
         let schema = pin.schema_ref();
         let found = match catalog.get(&schema) {
             None => "this gateway has no such schema".to_owned(),
-            Some(c) if c.sha256 == pin.sha256 => continue,
+            Some(c) if c.sha256 == pin.sha256 => {
+                // The pinned bytes are the whole rule set only with what they refer to.
+                if let Some(r) = c.refs.iter().find(|r| terms.pin(r).is_none()) {
+                    return Err(bad(format!(
+                        "schema {schema} refers to schema {r}, which is not pinned under schemas"
+                    )));
+                }
+                continue;
+            }
             Some(c) => format!("this gateway's copy has sha256 {}", c.sha256),
         };
         return Err(AgreementError::SchemaPin {
@@ -347,5 +355,42 @@ pub fn check_not_expired(terms: &Terms, now: OffsetDateTime) -> Result<(), Agree
     match check_validity(terms, now) {
         Err(e @ AgreementError::Expired { .. }) => Err(e),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agreement::VersionWindow;
+    use crate::ids::MessageKind;
+
+    #[test]
+    fn a_schema_is_pinned_only_with_the_shared_definitions_it_refers_to() {
+        let catalog = SchemaCatalog::embedded().unwrap();
+        let mut agreement = Agreement::from_json(crate::devnet::SAMPLE_AGREEMENT).unwrap();
+        let sc = RegionId::parse("SC").unwrap();
+        let kind = MessageKind::parse("printing.request").unwrap();
+        agreement
+            .terms
+            .kinds
+            .get_mut(&kind)
+            .unwrap()
+            .versions
+            .push(VersionWindow {
+                version: 2,
+                from: None,
+                until: None,
+            });
+        // Pinning adds printing-request@2 and the common@1 it refers to.
+        super::super::admin::pin(&mut agreement, &catalog).unwrap();
+        check_terms(&agreement.terms, &sc, &catalog).unwrap();
+        // Without common@1 the pins are not the whole rule set.
+        agreement.terms.schemas.retain(|p| p.id != "common");
+        let err = check_terms(&agreement.terms, &sc, &catalog).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("refers to schema common@1, which is not pinned"),
+            "{err}"
+        );
     }
 }
