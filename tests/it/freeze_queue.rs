@@ -91,7 +91,8 @@ async fn a_second_freeze_of_a_frozen_account_queues_behind_the_first_until_it_is
     let mut lift = submission("preservation.request", "CQ01");
     lift.payload =
         kuayu::demo::court::fixture("preservation-request", |d| d["mode"] == "lift").unwrap();
-    lift.payload["originalRuling"] = json!(r1);
+    // The freeze was written with ASCII brackets, the lift as case systems print it.
+    lift.payload["originalRuling"] = json!("（2026）川01民初312号");
     let lifting = open(&t, &lift).await;
     let lifted =
         kuayu::demo::court::fixture("preservation-result", |d| d["status"] == "lifted").unwrap();

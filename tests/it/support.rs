@@ -111,7 +111,9 @@ impl TestFed {
         let terms = &self.fed.agreement.terms;
         let kind = MessageKind::parse(kind).unwrap();
         let now = kuayu::clock::Clock::now(&*self.clock);
-        let schema = terms.schema_for(&kind, 1, now).unwrap_or(SchemaRef {
+        // The version a sending gateway picks: the newest the agreement accepts now.
+        let version = terms.current_version(&kind, now).unwrap_or(1);
+        let schema = terms.schema_for(&kind, version, now).unwrap_or(SchemaRef {
             id: "service-request".into(),
             version: 1,
         });
