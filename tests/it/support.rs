@@ -262,3 +262,43 @@ pub async fn accept(executor: &CourtClient, id: MessageId, family: &str) {
         .await
         .expect("accepted");
 }
+
+/// A print centre's `event` on print job `job`, with `extra` fields.
+pub fn event(job: &str, event: &str, extra: Value) -> Value {
+    let mut e =
+        serde_json::json!({"jobId": job, "event": event, "at": "2026-11-26T10:00:00+08:00"});
+    e.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    e
+}
+
+/// The next print job handed out from `centre`'s work queue (each is handed out once).
+pub async fn next_job(centre: &CourtClient) -> Value {
+    eventually("the print job in the centre's inbox", || async {
+        centre
+            .work_queue(10)
+            .await
+            .ok()?
+            .items
+            .into_iter()
+            .find_map(|i| i.notice)
+    })
+    .await
+}
+
+/// The id of the print job waiting in `centre`'s work queue.
+pub async fn job_of(centre: &CourtClient) -> String {
+    next_job(centre).await["jobId"].as_str().unwrap().to_owned()
+}
+
+/// The centre reports each `(event, fields)` on `job`, in order.
+pub async fn report_all(centre: &CourtClient, job: &str, events: &[(&str, Value)]) {
+    for (name, extra) in events {
+        let e = event(job, name, extra.clone());
+        centre
+            .print_event(job, &e)
+            .await
+            .unwrap_or_else(|err| panic!("{e}: {err}"));
+    }
+}
