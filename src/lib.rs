@@ -11,7 +11,7 @@
 //! | concept | module |
 //! |---|---|
 //! | identifiers that parse | [`ids`] |
-//! | Ed25519 over RFC 8785 canonical JSON | [`crypto`] |
+//! | Ed25519 over RFC 8785 canonical JSON; signed documents kept as received | [`crypto`], [`received`] |
 //! | the envelope, its seal and verification | [`envelope`] |
 //! | signed agreements, their checks, the active registry | [`agreement`] |
 //! | JSON Schemas pinned by hash, fixture checks | [`schema`] |
@@ -60,6 +60,7 @@ pub mod postal;
 pub mod problem;
 pub mod ratelimit;
 pub mod receipt;
+pub mod received;
 pub mod relay;
 pub mod schema;
 pub mod server;

@@ -175,7 +175,7 @@ pub async fn receive(
     chain: &[CertificateDer<'static>],
     body: Value,
 ) -> Result<Value, Problem> {
-    let notice: Notice = serde_json::from_value(body)
+    let notice: Notice = serde_json::from_value(body.clone())
         .map_err(|e| Problem::new(Code::BadRequest, format!("not a revocation notice: {e}")))?;
     let agreement = newest(g, &notice.agreement_id).ok_or_else(|| {
         Problem::new(
@@ -199,10 +199,11 @@ pub async fn receive(
     let signature = notice
         .signature
         .ok_or_else(|| Problem::new(Code::BadSignature, "the notice is not signed"))?;
-    let unsigned = Notice {
-        signature: None,
-        ..notice.clone()
-    };
+    // Over the notice as received (its JSON without `signature`), never a re-serialisation.
+    let mut unsigned = body;
+    if let Some(map) = unsigned.as_object_mut() {
+        map.remove("signature");
+    }
     party
         .message_key
         .verify_canonical(&unsigned, &signature)

@@ -80,8 +80,9 @@ pub fn pin(
             pins.len()
         ));
     }
-    agreement.terms.schemas = pins;
+    // Unchanged terms stay exactly as written (and signed); changed ones are kuayu's own.
     if !changes.is_empty() {
+        agreement.terms.schemas = pins;
         agreement.signatures.clear();
     }
     Ok(changes)
