@@ -6,7 +6,8 @@ use serde_json::Value;
 use crate::envelope::AttachmentRef;
 use crate::ids::{CourtId, MessageId, MessageKind, Sha256};
 use crate::receipt::Receipt;
-use crate::store::InboxItem;
+use crate::store::{InboxItem, RequestView};
+use crate::workflow::addressees::Addressee;
 
 /// `POST /v1/requests`: a court asks a court of another region to do work.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -57,6 +58,30 @@ pub struct Accepted {
     pub envelope_sha256: Sha256,
     /// This gateway's signed submission receipt.
     pub receipt: Receipt,
+}
+
+/// `GET /v1/requests/{id}`: the request as its court sees it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestAnswer {
+    /// The request, its history, messages, receipts and deadlines.
+    #[serde(flatten)]
+    pub view: RequestView,
+    /// A service request: where each addressee stands, with its certificate of service
+    /// once it has one (absent for other kinds of work).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub addressees: Vec<Addressee>,
+}
+
+impl RequestAnswer {
+    /// The answer for `view`, as of `now`.
+    pub fn new(view: RequestView, now: time::OffsetDateTime) -> Self {
+        let addressees = view.addressees();
+        RequestAnswer {
+            view: view.as_of(now),
+            addressees,
+        }
+    }
 }
 
 /// `GET /v1/inbox`: a page of messages addressed to the calling court.

@@ -1,5 +1,5 @@
 //! The certificate of service (送达回证) as a document a court can print and file with
-//! the case: rendered from the signed `service.result` a request completed with, with
+//! the case: rendered from the signed `service.result` of each addressee, with
 //! the way it was served (channel evidence or postal tracking), every attempt, and the
 //! seal that makes it verifiable (message id, envelope SHA-256, sealing gateway and
 //! signature, relay receipt).
@@ -10,19 +10,70 @@ use serde_json::Value;
 
 use crate::store::RequestView;
 
-/// The certificate of `view`'s request, if a certificate of service completed it.
+/// The certificates of `view`'s request: one section per addressee certified so far (a
+/// request to several addressees has one certificate each), or none if there is none yet.
 pub fn render(view: &RequestView) -> Option<String> {
     let request = view.messages.iter().find(|m| m.id == view.record.id)?;
-    let result = view
+    let results: Vec<_> = view
         .messages
         .iter()
-        .rev()
-        .find(|m| m.kind.as_str() == "service.result")?;
-    let (q, c, e) = (
-        &request.envelope["payload"],
-        &result.envelope["payload"],
-        &result.envelope,
+        .filter(|m| m.kind.as_str() == "service.result")
+        .collect();
+    if results.is_empty() {
+        return None;
+    }
+    let q = &request.envelope["payload"];
+    let mut html = String::from(
+        "<!DOCTYPE html>\n<html lang=\"zh\"><head><meta charset=\"utf-8\"><title>送达回证 Certificate of service</title>\n\
+         <style>body{font-family:serif;max-width:48em;margin:2em auto}td{padding:.3em .8em;vertical-align:top;border-bottom:1px solid #ccc}th{text-align:left;white-space:nowrap;padding-right:1em}section{break-after:page;margin-bottom:3em}</style></head><body>\n",
     );
+    let addressees = view.addressees();
+    let total = addressees.len().max(1);
+    for (n, result) in results.iter().enumerate() {
+        let heading = if total > 1 {
+            format!("送达回证 Certificate of service ({} / {total})", n + 1)
+        } else {
+            "送达回证 Certificate of service".to_owned()
+        };
+        writeln!(html, "<section>\n<h1>{}</h1>\n<table>", escape(&heading)).ok();
+        for (label, value) in rows(view, q, result) {
+            writeln!(
+                html,
+                "<tr><th>{}</th><td>{}</td></tr>",
+                escape(label),
+                escape(&value)
+            )
+            .ok();
+        }
+        html.push_str("</table>\n</section>\n");
+    }
+    let waiting: Vec<&str> = addressees
+        .iter()
+        .filter(|a| !a.certified())
+        .map(|a| a.name.as_str())
+        .collect();
+    if !waiting.is_empty() {
+        writeln!(
+            html,
+            "<p>尚未出具送达回证 Not yet certified: {}</p>",
+            escape(&waiting.join(", "))
+        )
+        .ok();
+    }
+    html.push_str(
+        "<p>The signed envelope named in each certificate is the record; verify it with the sealing region's message key in the agreement (GET /v1/agreements).</p>\n</body></html>\n",
+    );
+    Some(html)
+}
+
+/// The rows of one certificate: the case, the addressee, how it was served, every
+/// attempt, and the signed message it rests on.
+fn rows(
+    view: &RequestView,
+    q: &Value,
+    result: &crate::store::MessageRecord,
+) -> Vec<(&'static str, String)> {
+    let (c, e) = (&result.envelope["payload"], &result.envelope);
     let mut rows: Vec<(&str, String)> = vec![
         ("案号 Case", text(&q["case"]["number"])),
         (
@@ -117,24 +168,7 @@ pub fn render(view: &RequestView) -> Option<String> {
             format!("{} at {}", r.issuer, crate::clock::rfc3339(r.at)),
         ));
     }
-    let mut html = String::from(
-        "<!DOCTYPE html>\n<html lang=\"zh\"><head><meta charset=\"utf-8\"><title>送达回证 Certificate of service</title>\n\
-         <style>body{font-family:serif;max-width:48em;margin:2em auto}td{padding:.3em .8em;vertical-align:top;border-bottom:1px solid #ccc}th{text-align:left;white-space:nowrap;padding-right:1em}</style></head><body>\n\
-         <h1>送达回证 Certificate of service</h1>\n<table>\n",
-    );
-    for (label, value) in rows {
-        writeln!(
-            html,
-            "<tr><th>{}</th><td>{}</td></tr>",
-            escape(label),
-            escape(&value)
-        )
-        .ok();
-    }
-    html.push_str(
-        "</table>\n<p>The signed envelope above is the record; verify it with the sealing region's message key in the agreement (GET /v1/agreements).</p>\n</body></html>\n",
-    );
-    Some(html)
+    rows
 }
 
 fn text(v: &Value) -> String {

@@ -2,7 +2,9 @@
 //!
 //! Everything kuayu signs (envelopes, agreements, receipts) is signed over the
 //! JCS form of a JSON value, so two parties that hold the same JSON compute the
-//! same bytes whatever their serialiser's key order or number formatting.
+//! same bytes whatever their serialiser's key order or number formatting. What is
+//! verified is the JSON as received ([`crate::received`]); docs/SIGNATURES.md says
+//! byte for byte what each signature and digest covers.
 
 use std::fmt;
 

@@ -13,7 +13,7 @@ use crate::problem::{Code, Problem};
 use crate::receipt::{Hop, Receipt};
 use crate::store::{Event, Inbound, InboundOutcome, RequestRecord, Role, StateChange};
 use crate::workflow::deadlines::{self, Clocks};
-use crate::workflow::{self, lifecycle};
+use crate::workflow::{self, addressees};
 
 /// Handles `POST /federation/v1/messages`.
 pub async fn receive(
@@ -133,9 +133,6 @@ pub async fn receive(
                 ),
             ));
         }
-        let event = lifecycle::event_of(&e.kind, &e.payload);
-        let state = lifecycle::transition(record.family, &record.state, &event)
-            .map_err(|illegal| Problem::illegal(record.family, &request_id, illegal))?;
         if record.family != e.kind.family() {
             return Err(Problem::new(
                 Code::BadRequest,
@@ -143,6 +140,16 @@ pub async fn receive(
             ));
         }
 
+        let addressees = crate::outbound::addressees_of(g, &record).await?;
+        let step = addressees::next(
+            record.family,
+            &request_id,
+            &record.state,
+            &addressees,
+            &e.kind,
+            &e.payload,
+        )?;
+        let (state, event) = (step.state, step.event);
         let mut start = deadlines::on_result(terms, &e.kind, &e.payload);
         start.extend(deadlines::on_update(terms, &event, &e.payload));
         let mut clocks = Clocks {
@@ -154,9 +161,10 @@ pub async fn receive(
         if e.kind.as_str() == "preservation.result" && e.payload["status"] == "lifted" {
             let lift = crate::outbound::request_payload(g, &request_id).await?;
             if let Some(ruling) = lift["originalRuling"].as_str() {
+                let ruling = crate::workflow::queue::case_number(ruling);
                 let freezes = g
                     .store
-                    .freezes_under(ruling)
+                    .freezes_under(&ruling)
                     .await
                     .map_err(Problem::internal)?;
                 clocks.close = freezes

@@ -12,7 +12,7 @@
 //! |---|---|
 //! | identifiers that parse | [`ids`] |
 //! | strict JSON: duplicate keys refused | [`json`] |
-//! | Ed25519 over RFC 8785 canonical JSON | [`crypto`] |
+//! | Ed25519 over RFC 8785 canonical JSON; signed documents kept as received | [`crypto`], [`received`] |
 //! | the envelope, its seal and verification | [`envelope`] |
 //! | signed agreements, their checks, the active registry | [`agreement`] |
 //! | JSON Schemas pinned by hash, fixture checks | [`schema`] |
@@ -63,6 +63,7 @@ pub mod postal;
 pub mod problem;
 pub mod ratelimit;
 pub mod receipt;
+pub mod received;
 pub mod relay;
 pub mod schema;
 pub mod server;

@@ -164,7 +164,9 @@ pub async fn report(
     };
     let attempt = attempt_payload(&facts, &event, outcome, centre);
     let attempt_kind = MessageKind::parse("service.attempt").map_err(Problem::internal)?;
-    let (mut out, accepted) = outbound::prepare_update(g, &record, &attempt_kind, attempt, &actor)?;
+    let addressees = outbound::addressees_of(g, &record).await?;
+    let (mut out, accepted) =
+        outbound::prepare_update(g, &record, &addressees, &attempt_kind, attempt, &actor)?;
     out.jobs.push(advance);
     if let Some(certificate) = certificate(&facts, &event, &step) {
         // The request moves on from the attempt's state to completed.
@@ -174,7 +176,10 @@ pub async fn report(
             _ => record.state.clone(),
         };
         let result_kind = MessageKind::parse("service.result").map_err(Problem::internal)?;
-        let (result, _) = outbound::prepare_update(g, &after, &result_kind, certificate, &actor)?;
+        // A postal step leaves the addressee where it was (postal), so the addressees as
+        // they stood before it decide whether this certificate completes the request.
+        let (result, _) =
+            outbound::prepare_update(g, &after, &addressees, &result_kind, certificate, &actor)?;
         out.followups.push(result);
     }
     outbound::store(g, out).await?;

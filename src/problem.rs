@@ -310,6 +310,11 @@ impl Problem {
         request: &crate::ids::MessageId,
         e: crate::workflow::lifecycle::Illegal,
     ) -> Self {
+        Self::illegal_for(&format!("{family} request {request}"), e)
+    }
+
+    /// `illegal_transition` for `subject` (a request, or one addressee of it).
+    pub fn illegal_for(subject: &str, e: crate::workflow::lifecycle::Illegal) -> Self {
         let allowed = if e.allowed.is_empty() {
             "nothing: it is finished".to_owned()
         } else {
@@ -318,7 +323,7 @@ impl Problem {
         let mut p = Problem::new(
             Code::IllegalTransition,
             format!(
-                "{family} request {request} is {}; {} is not a legal next step (allowed: {allowed})",
+                "{subject} is {}; {} is not a legal next step (allowed: {allowed})",
                 e.state, e.event
             ),
         );

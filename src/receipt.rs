@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use crate::crypto::{PublicKey, Signature, SigningKey};
 use crate::ids::{CourtId, MessageId, RegionId, Sha256};
+use crate::received::AsReceived;
 
 /// Which hop a receipt proves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,10 +34,15 @@ impl Hop {
     }
 }
 
-/// A signed receipt.
+/// A signed receipt, kept as received: its signature is checked over the JSON it came as
+/// (any time offset, any member order), never over kuayu's re-serialisation. It derefs to
+/// its [`ReceiptFields`].
+pub type Receipt = AsReceived<ReceiptFields>;
+
+/// A receipt, field by field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Receipt {
+pub struct ReceiptFields {
     /// The hop.
     pub hop: Hop,
     /// The message.
@@ -67,7 +73,7 @@ impl Receipt {
         at: OffsetDateTime,
         key: &SigningKey,
     ) -> Self {
-        let mut r = Receipt {
+        let mut r = ReceiptFields {
             hop,
             message_id,
             envelope_sha256,
@@ -78,19 +84,17 @@ impl Receipt {
         };
         // Invariant: a receipt is plain data that always serialises.
         r.signature = Some(key.sign_canonical(&r).expect("a receipt always serialises"));
-        r
+        AsReceived::new(r)
     }
 
-    /// Checks the signature with the issuer's message key.
+    /// Checks the signature with the issuer's message key, over the receipt's JSON as
+    /// received without its `signature` member (RFC 8785 canonical form).
     pub fn verify(&self, key: &PublicKey) -> bool {
         let Some(signature) = self.signature else {
             return false;
         };
-        let unsigned = Receipt {
-            signature: None,
-            ..self.clone()
-        };
-        key.verify_canonical(&unsigned, &signature).is_ok()
+        self.canonical_without(Some("signature"))
+            .is_ok_and(|bytes| key.verify(&bytes, &signature).is_ok())
     }
 }
 
@@ -119,5 +123,34 @@ mod tests {
         later.at = datetime!(2026-11-25 09:00 UTC);
         assert!(!later.verify(&key.public()));
         assert!(!r.verify(&SigningKey::generate().public()));
+    }
+
+    /// A receipt another gateway wrote with a +08:00 time and its members in its own
+    /// order verifies over the JSON as it came, and fails if a byte of it changes.
+    #[test]
+    fn a_receipt_written_by_another_implementation_verifies_as_received() {
+        let key = SigningKey::generate();
+        let mut fields = serde_json::json!({
+            "hop": "relay",
+            "messageId": MessageId::new(),
+            "envelopeSha256": Sha256::digest(b"envelope"),
+            "issuer": "CQ",
+            "at": "2026-11-25T16:00:00.5+08:00",
+        });
+        let signature = key.sign(&crate::crypto::canonical(&fields).unwrap());
+        fields["signature"] = serde_json::json!(signature.to_string());
+        let text = fields.to_string();
+        let received: Receipt = serde_json::from_str(&text).unwrap();
+        assert!(
+            received.verify(&key.public()),
+            "verifies over the JSON received"
+        );
+        assert_eq!(received.at, datetime!(2026-11-25 08:00:00.5 UTC));
+        // A re-serialisation would have written the time in UTC and broken the signature;
+        // the receipt stored and served is the JSON received.
+        assert_eq!(serde_json::to_value(&received).unwrap(), fields);
+        let tampered: Receipt =
+            serde_json::from_str(&text.replace("16:00:00.5", "16:00:01.5")).unwrap();
+        assert!(!tampered.verify(&key.public()));
     }
 }

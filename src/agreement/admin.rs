@@ -23,6 +23,25 @@ pub fn pin(
             }
         }
     }
+    // And every schema those refer to (the shared definitions), so the pins cover the
+    // whole rule set.
+    let mut i = 0;
+    while i < wanted.len() {
+        let schema = crate::envelope::SchemaRef {
+            id: wanted[i].0.clone(),
+            version: wanted[i].1,
+        };
+        for r in catalog
+            .get(&schema)
+            .map(|c| c.refs.clone())
+            .unwrap_or_default()
+        {
+            if !wanted.contains(&(r.id.clone(), r.version)) {
+                wanted.push((r.id, r.version));
+            }
+        }
+        i += 1;
+    }
     wanted.sort();
     let mut pins = Vec::new();
     let mut changes = Vec::new();
@@ -61,8 +80,9 @@ pub fn pin(
             pins.len()
         ));
     }
-    agreement.terms.schemas = pins;
+    // Unchanged terms stay exactly as written (and signed); changed ones are kuayu's own.
     if !changes.is_empty() {
+        agreement.terms.schemas = pins;
         agreement.signatures.clear();
     }
     Ok(changes)

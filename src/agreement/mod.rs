@@ -1,7 +1,8 @@
 //! Cooperation agreements: the signed document that fixes what two regions may exchange.
 //!
 //! An agreement file is `{"terms": {...}, "signatures": [...]}`. Every party signs
-//! the RFC 8785 canonical form of `terms`; the SHA-256 of that form is the
+//! the RFC 8785 canonical form of `terms` as the file has them (kept as received, see
+//! [`crate::received`]); the SHA-256 of that form is the
 //! agreement hash every envelope carries. See `agreements/README.md` for the
 //! format field by field.
 //!
@@ -18,7 +19,7 @@ pub mod verify;
 
 pub use model::{
     Agreement, CourtInfo, CourtLevel, KindRule, Limits, Party, Period, PolicyDoc, Rate, SchemaPin,
-    Terms, VersionWindow,
+    Terms, TermsFields, VersionWindow,
 };
 pub use registry::{
     ActiveAgreement, AgreementRegistry, Loaded, Named, ResolveError, Revocation, Status,

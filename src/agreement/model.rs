@@ -7,9 +7,10 @@ use time::OffsetDateTime;
 
 pub use super::schemas::{KindRule, SchemaPin, VersionWindow};
 use crate::calendar::Calendar;
-use crate::crypto::{self, PublicKey, Signature};
+use crate::crypto::{PublicKey, Signature};
 use crate::envelope::SchemaRef;
 use crate::ids::{AgreementId, CourtId, MessageKind, RegionId, Sha256};
+use crate::received::AsReceived;
 
 /// A signed agreement document, as stored in `agreements/`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,10 +33,17 @@ pub struct PartySignature {
     pub signature: Signature,
 }
 
-/// What the parties agreed.
+/// What the parties agreed, kept as received: the agreement hash and every party's
+/// signature cover the RFC 8785 form of the `terms` JSON exactly as it stands in the file
+/// (times with any offset, members in any order), never kuayu's re-serialisation of it.
+/// It derefs to its [`TermsFields`]; changing one drops the received JSON (the terms are
+/// then kuayu's own, to be signed again).
+pub type Terms = AsReceived<TermsFields>;
+
+/// The terms, field by field.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Terms {
+pub struct TermsFields {
     /// Agreement id, e.g. `SC-CQ-2026`.
     pub id: AgreementId,
     /// Version of this agreement; an amendment has a higher version and the same id.
@@ -222,11 +230,18 @@ impl Agreement {
 }
 
 impl Terms {
-    /// The agreement hash: SHA-256 of the canonical form of the terms.
-    pub fn digest(&self) -> Result<Sha256, serde_json::Error> {
-        crypto::canonical_digest(self)
+    /// What every party signs: the RFC 8785 canonical form of the terms as received.
+    pub fn signed_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
+        self.canonical_without(None)
     }
 
+    /// The agreement hash: SHA-256 of [`Terms::signed_bytes`].
+    pub fn digest(&self) -> Result<Sha256, serde_json::Error> {
+        Ok(Sha256::digest(&self.signed_bytes()?))
+    }
+}
+
+impl TermsFields {
     /// The calendar deadlines are counted on.
     pub fn calendar(&self) -> &Calendar {
         static DEFAULT: std::sync::LazyLock<Calendar> = std::sync::LazyLock::new(Calendar::default);

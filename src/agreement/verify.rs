@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use super::model::{Agreement, PartySignature, Terms};
 use super::registry::{ActiveAgreement, Loaded};
 use crate::clock::rfc3339;
-use crate::crypto::{self, PublicKey, SigningKey};
+use crate::crypto::{PublicKey, SigningKey};
 use crate::ids::RegionId;
 use crate::schema::SchemaCatalog;
 
@@ -102,8 +102,10 @@ pub fn sign(
     region: &RegionId,
     key: &SigningKey,
 ) -> Result<Agreement, AgreementError> {
-    let signature = key
-        .sign_canonical(&agreement.terms)
+    let signature = agreement
+        .terms
+        .signed_bytes()
+        .map(|bytes| key.sign(&bytes))
         .map_err(|e| AgreementError::Malformed(e.to_string()))?;
     agreement.signatures.retain(|s| &s.region != region);
     agreement.signatures.push(PartySignature {
@@ -134,8 +136,9 @@ pub fn check_present_signatures(
             region: s.region.clone(),
         });
     }
-    let canonical =
-        crypto::canonical(terms).map_err(|e| AgreementError::Malformed(e.to_string()))?;
+    let canonical = terms
+        .signed_bytes()
+        .map_err(|e| AgreementError::Malformed(e.to_string()))?;
     for s in &agreement.signatures {
         let root = roots
             .get(&s.region)
@@ -283,7 +286,15 @@ pub fn check_terms(
         let schema = pin.schema_ref();
         let found = match catalog.get(&schema) {
             None => "this gateway has no such schema".to_owned(),
-            Some(c) if c.sha256 == pin.sha256 => continue,
+            Some(c) if c.sha256 == pin.sha256 => {
+                // The pinned bytes are the whole rule set only with what they refer to.
+                if let Some(r) = c.refs.iter().find(|r| terms.pin(r).is_none()) {
+                    return Err(bad(format!(
+                        "schema {schema} refers to schema {r}, which is not pinned under schemas"
+                    )));
+                }
+                continue;
+            }
             Some(c) => format!("this gateway's copy has sha256 {}", c.sha256),
         };
         return Err(AgreementError::SchemaPin {
@@ -347,5 +358,114 @@ pub fn check_not_expired(terms: &Terms, now: OffsetDateTime) -> Result<(), Agree
     match check_validity(terms, now) {
         Err(e @ AgreementError::Expired { .. }) => Err(e),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agreement::VersionWindow;
+    use crate::crypto;
+    use crate::ids::MessageKind;
+
+    /// Signs `terms` (JSON as another implementation wrote it) the way the docs say: Ed25519
+    /// over the RFC 8785 form of the terms exactly as written.
+    fn signed_elsewhere(terms: &serde_json::Value, keys: &[(&str, &SigningKey)]) -> String {
+        let bytes = crypto::canonical(terms).unwrap();
+        let signatures: Vec<serde_json::Value> = keys
+            .iter()
+            .map(|(r, k)| serde_json::json!({"region": r, "signature": k.sign(&bytes).to_string()}))
+            .collect();
+        serde_json::json!({"terms": terms, "signatures": signatures}).to_string()
+    }
+
+    #[test]
+    fn terms_are_signed_and_hashed_as_written_whatever_the_time_offset() {
+        let (sc_key, cq_key) = (SigningKey::generate(), SigningKey::generate());
+        let roots: PartyRoots = [("SC", &sc_key), ("CQ", &cq_key)]
+            .into_iter()
+            .map(|(r, k)| (RegionId::parse(r).unwrap(), k.public()))
+            .collect();
+        let sample: serde_json::Value =
+            serde_json::from_str(crate::devnet::SAMPLE_AGREEMENT).unwrap();
+        let mut terms = sample["terms"].clone();
+        terms["validFrom"] = serde_json::json!("2026-01-01T08:00:00+08:00");
+        let text = signed_elsewhere(&terms, &[("SC", &sc_key), ("CQ", &cq_key)]);
+        let agreement = Agreement::from_json(&text).unwrap();
+        check_signatures(&agreement, &roots).unwrap();
+        assert_eq!(
+            agreement.terms.digest().unwrap(),
+            crate::ids::Sha256::digest(&crypto::canonical(&terms).unwrap()),
+            "the agreement hash is over the terms as written"
+        );
+        assert_eq!(
+            agreement.terms.valid_from,
+            time::macros::datetime!(2026-01-01 00:00 UTC)
+        );
+        // Written, stored and served as received.
+        let again: serde_json::Value = serde_json::to_value(&agreement).unwrap();
+        assert_eq!(again["terms"], terms);
+        // The same instant written in UTC is other terms: the signatures do not cover it.
+        let mut utc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        utc["terms"]["validFrom"] = serde_json::json!("2026-01-01T00:00:00.000Z");
+        let utc = Agreement::from_json(&utc.to_string()).unwrap();
+        assert!(matches!(
+            check_signatures(&utc, &roots),
+            Err(AgreementError::Tampered { .. })
+        ));
+    }
+
+    #[test]
+    fn the_sample_agreement_verifies_with_the_test_only_root_keys() {
+        let agreement = Agreement::from_json(crate::devnet::SAMPLE_AGREEMENT).unwrap();
+        let roots: PartyRoots = [
+            (
+                "SC",
+                include_str!("../../agreements/test-only/SC/root-key.pub"),
+            ),
+            (
+                "CQ",
+                include_str!("../../agreements/test-only/CQ/root-key.pub"),
+            ),
+        ]
+        .into_iter()
+        .map(|(r, k)| (RegionId::parse(r).unwrap(), PublicKey::parse(k).unwrap()))
+        .collect();
+        check_signatures(&agreement, &roots).unwrap();
+        assert_eq!(
+            agreement.terms.received().unwrap()["validFrom"],
+            "2026-01-01T00:00:00+08:00",
+            "written with the offset of the parties"
+        );
+    }
+
+    #[test]
+    fn a_schema_is_pinned_only_with_the_shared_definitions_it_refers_to() {
+        let catalog = SchemaCatalog::embedded().unwrap();
+        let mut agreement = Agreement::from_json(crate::devnet::SAMPLE_AGREEMENT).unwrap();
+        let sc = RegionId::parse("SC").unwrap();
+        let kind = MessageKind::parse("printing.request").unwrap();
+        agreement
+            .terms
+            .kinds
+            .get_mut(&kind)
+            .unwrap()
+            .versions
+            .push(VersionWindow {
+                version: 2,
+                from: None,
+                until: None,
+            });
+        // Pinning adds printing-request@2 and the common@1 it refers to.
+        super::super::admin::pin(&mut agreement, &catalog).unwrap();
+        check_terms(&agreement.terms, &sc, &catalog).unwrap();
+        // Without common@1 the pins are not the whole rule set.
+        agreement.terms.schemas.retain(|p| p.id != "common");
+        let err = check_terms(&agreement.terms, &sc, &catalog).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("refers to schema common@1, which is not pinned"),
+            "{err}"
+        );
     }
 }

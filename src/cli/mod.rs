@@ -92,15 +92,22 @@ enum Command {
         #[arg(long)]
         to_court: Option<CourtId>,
     },
-    /// Check documents against the schema of a message kind (as the sample agreement maps
-    /// it) or a named schema.
+    /// Check documents against the schema of a message kind (the version an agreement
+    /// gives a submission of that kind without `schemaVersion` today) or a named schema.
     Validate {
-        /// A message kind, e.g. `service.request` (uses the newest schema version).
+        /// A message kind, e.g. `service.request`: checked against the newest schema
+        /// version the agreement (`--agreement`, default the built-in sample) accepts for
+        /// that kind now, which is what a gateway checks a submission against when it
+        /// names no `schemaVersion`. The version used is printed.
         #[arg(long, conflicts_with = "schema", required_unless_present = "schema")]
         kind: Option<MessageKind>,
         /// A schema and version, e.g. `service-request@1`.
         #[arg(long)]
         schema: Option<String>,
+        /// With `--kind`: the agreement file that maps kinds to schema versions (default:
+        /// the sample agreement built into this binary, agreements/sc-cq.json).
+        #[arg(long, requires = "kind")]
+        agreement: Option<PathBuf>,
         /// JSON documents to check.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -230,8 +237,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Validate {
             kind,
             schema,
+            agreement,
             files,
-        } => validate(kind, schema, &files),
+        } => validate(kind, schema, agreement, &files),
         Command::Conformance {
             peer,
             agreement,
@@ -300,6 +308,7 @@ fn parse_regions(args: &[String]) -> anyhow::Result<Vec<RegionSpec>> {
 fn validate(
     kind: Option<MessageKind>,
     schema: Option<String>,
+    agreement: Option<PathBuf>,
     files: &[PathBuf],
 ) -> anyhow::Result<ExitCode> {
     let catalog = SchemaCatalog::embedded()?;
@@ -314,16 +323,34 @@ fn validate(
             }
         }
         (Some(kind), None) => {
-            let sample = Agreement::from_json(crate::devnet::SAMPLE_AGREEMENT)?;
+            let (name, text) = match &agreement {
+                Some(path) => (
+                    path.display().to_string(),
+                    std::fs::read_to_string(path)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
+                ),
+                None => (
+                    "the sample agreement".to_owned(),
+                    crate::devnet::SAMPLE_AGREEMENT.to_owned(),
+                ),
+            };
+            let document = Agreement::from_json(&text)
+                .map_err(|e| anyhow::anyhow!("{name} is not an agreement: {e}"))?;
             let now = SystemClock.now();
-            let version = sample
-                .terms
+            let terms = &document.terms;
+            let version = terms
                 .current_version(&kind, now)
-                .ok_or_else(|| anyhow::anyhow!("the sample agreement maps no schema to {kind}"))?;
-            sample
-                .terms
+                .ok_or_else(|| anyhow::anyhow!("{name} accepts no schema for {kind} now"))?;
+            let schema = terms
                 .schema_for(&kind, version, now)
-                .ok_or_else(|| anyhow::anyhow!("no schema for {kind}"))?
+                .ok_or_else(|| anyhow::anyhow!("no schema for {kind}"))?;
+            println!(
+                "using {schema}: the newest version {name} ({} v{}) accepts for {kind} on {}",
+                terms.id,
+                terms.version,
+                crate::clock::rfc3339(now).get(..10).unwrap_or_default()
+            );
+            schema
         }
         (None, None) => anyhow::bail!("give --kind or --schema"),
     };

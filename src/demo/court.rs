@@ -23,10 +23,23 @@ pub struct CourtSystem {
     pub poll: Duration,
 }
 
-/// The first must-pass fixture of `schema` for which `pick` holds.
+/// The first must-pass fixture of `schema` for which `pick` holds, newest schema version
+/// first (the version a submission without `schemaVersion` is checked against, while the
+/// agreement accepts it).
 pub fn fixture(schema: &str, pick: impl Fn(&Value) -> bool) -> Option<Value> {
-    embedded_fixtures()
+    let mut all: Vec<_> = embedded_fixtures()
         .filter(|f| f.valid && f.schema == schema)
+        .collect();
+    all.sort_by_key(|f| std::cmp::Reverse(f.version));
+    all.into_iter()
+        .filter_map(|f| f.document().ok())
+        .find(|doc| pick(doc))
+}
+
+/// The first must-pass fixture of `schema` version `version` for which `pick` holds.
+pub fn fixture_of(schema: &str, version: u32, pick: impl Fn(&Value) -> bool) -> Option<Value> {
+    embedded_fixtures()
+        .filter(|f| f.valid && f.schema == schema && f.version == version)
         .filter_map(|f| f.document().ok())
         .find(|doc| pick(doc))
 }

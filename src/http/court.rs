@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `POST /v1/requests` (optional `Idempotency-Key`) | 202 [`Accepted`] |
 //! | `GET /v1/requests?overdue=true&limit=M` | 200 `{items}`: the court's requests, newest first (only overdue ones with `overdue=true`) |
-//! | `GET /v1/requests/{id}` | 200 request, history, messages, receipts, deadlines, `overdue` |
+//! | `GET /v1/requests/{id}` | 200 [`RequestAnswer`]: request, history, messages, receipts, deadlines, `overdue`; a service request's `addressees` |
 //! | `POST /v1/requests/{id}/updates` | 202 [`Accepted`] |
 //! | `GET /v1/inbox?after=N&limit=M` | 200 [`InboxPage`]: everything after cursor N, in arrival order |
 //! | `GET /v1/inbox?order=urgent&limit=M` | 200 [`InboxPage`]: not yet retrieved, preservation first, then oldest |
@@ -28,7 +28,7 @@ use axum::{Json, Router};
 
 use super::PeerCertificates;
 use super::problem::{JsonBody, method_not_allowed, not_found};
-use crate::api::{Accepted, InboxEntry, InboxPage, Submission, UpdateSubmission};
+use crate::api::{Accepted, InboxEntry, InboxPage, RequestAnswer, Submission, UpdateSubmission};
 use crate::gateway::Gateway;
 use crate::ids::{CourtId, MessageId, PrintCentreId};
 use crate::outbound;
@@ -214,7 +214,7 @@ async fn show(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let view = visible(&g, &court, request_id(&id)?).await?;
-    Ok(Json(view.as_of(g.clock.now())).into_response())
+    Ok(Json(RequestAnswer::new(view, g.clock.now())).into_response())
 }
 
 /// Request `id` as `court` may see it (its own side of the work), or 404.

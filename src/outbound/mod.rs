@@ -22,6 +22,7 @@ mod idempotency;
 pub use idempotency::MAX_IDEMPOTENCY_KEY;
 use idempotency::{Idempotent, idempotency, replay};
 
+use crate::workflow::addressees::{self, Addressee};
 use crate::workflow::deadlines::{self, Clocks};
 use crate::workflow::queue::{self, Holds};
 use crate::workflow::{self, lifecycle};
@@ -123,9 +124,11 @@ pub async fn update(
     pipeline::attachments(g, &agreement, &body.attachments, Uploader::Court).await?;
     let actor = format!("court:{court}");
     let step = lifecycle::event_of(&body.kind, &body.payload);
+    let addressees = addressees_of(g, &record).await?;
     let (mut out, accepted) = prepare(
         g,
         &record,
+        &addressees,
         &body.kind,
         body.schema_version,
         body.payload,
@@ -171,6 +174,20 @@ async fn queue_holds(
     Ok(holds)
 }
 
+/// Where each addressee of service request `record` stands, from the request and the
+/// updates this gateway holds (none for other kinds of work).
+pub async fn addressees_of(g: &Gateway, record: &RequestRecord) -> Result<Vec<Addressee>, Problem> {
+    if record.family != Family::Service {
+        return Ok(Vec::new());
+    }
+    let view = g
+        .store
+        .request_view(&record.id)
+        .await
+        .map_err(Problem::internal)?;
+    Ok(view.map(|v| v.addressees()).unwrap_or_default())
+}
+
 /// The payload of request `id`, as this gateway stored it.
 pub async fn request_payload(g: &Gateway, id: &MessageId) -> Result<Value, Problem> {
     let view = g.store.request_view(id).await.map_err(Problem::internal)?;
@@ -184,16 +201,28 @@ pub async fn request_payload(g: &Gateway, id: &MessageId) -> Result<Value, Probl
 pub fn prepare_update(
     g: &Gateway,
     record: &RequestRecord,
+    addressees: &[Addressee],
     kind: &MessageKind,
     payload: Value,
     actor: &str,
 ) -> Result<(Outbound, Accepted), Problem> {
-    prepare(g, record, kind, None, payload, Vec::new(), actor)
+    prepare(
+        g,
+        record,
+        addressees,
+        kind,
+        None,
+        payload,
+        Vec::new(),
+        actor,
+    )
 }
 
+#[allow(clippy::too_many_arguments)]
 fn prepare(
     g: &Gateway,
     record: &RequestRecord,
+    addressees: &[Addressee],
     kind: &MessageKind,
     schema_version: Option<u32>,
     payload: Value,
@@ -201,9 +230,15 @@ fn prepare(
     actor: &str,
 ) -> Result<(Outbound, Accepted), Problem> {
     let request_id = record.id;
-    let event = lifecycle::event_of(kind, &payload);
-    let state = lifecycle::transition(record.family, &record.state, &event)
-        .map_err(|e| Problem::illegal(record.family, &request_id, e))?;
+    let step = addressees::next(
+        record.family,
+        &request_id,
+        &record.state,
+        addressees,
+        kind,
+        &payload,
+    )?;
+    let (state, event) = (step.state, step.event);
     let recipient = Address::of(&record.requesting_court);
     // Work finishes under the agreement version it was accepted with.
     let agreement = pipeline::resolve_accepted(g, &record.agreement_sha256)?;

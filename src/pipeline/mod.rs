@@ -27,9 +27,11 @@ use crate::schema::SchemaCatalog;
 use time::OffsetDateTime;
 
 mod resolve;
+mod rules;
 mod validate;
 
 pub use resolve::{resolve_accepted, resolve_named, resolve_route};
+pub use rules::rules;
 pub use validate::{validate, validate_payload};
 
 /// authenticate (inbound): the TLS client certificate must name the gateway of the
@@ -196,12 +198,6 @@ pub fn timely(
         ));
     }
     Ok(())
-}
-
-/// rules: what the law fixes beyond the schema, with the agreement's figures (a freeze no
-/// longer than its asset type allows).
-pub fn rules(agreement: &ActiveAgreement, e: &Envelope) -> Result<(), Problem> {
-    crate::workflow::deadlines::check_freeze_periods(agreement.terms(), &e.kind, &e.payload)
 }
 
 /// policy: the agreement's Cedar policies permit the message, with time facts at `at`.

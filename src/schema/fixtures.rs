@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{CompiledSchema, SchemaError, list_dir};
+use super::{CompiledSchema, Library, SchemaError, list_dir};
 use crate::envelope::SchemaRef;
 
 /// The fewest must-pass documents a schema needs.
@@ -106,12 +106,36 @@ impl fmt::Display for Report {
     }
 }
 
-/// Checks every schema under `dir` against its fixtures.
+/// Checks every schema under `dir` against its fixtures. A schema may refer to the
+/// others of the same folder (`$ref` to `urn:kuayu:schema:<id>:v<N>`).
 pub fn check_dir(dir: &Path) -> Result<Report, SchemaError> {
     let mut report = Report::default();
-    for (schema, file) in list_dir(dir)? {
+    let listed = list_dir(dir)?;
+    let mut library = Library::default();
+    let mut unreadable = Vec::new();
+    for (schema, file) in &listed {
+        let added = std::fs::read(file)
+            .map_err(|e| SchemaError {
+                schema: schema.to_string(),
+                why: e.to_string(),
+            })
+            .and_then(|bytes| library.add(schema, &bytes));
+        if let Err(e) = added {
+            unreadable.push((schema.clone(), e));
+        }
+    }
+    for (schema, file) in listed {
         let folder = file.parent().map(Path::to_path_buf).unwrap_or_default();
-        report.schemas.push(check_schema(schema, &file, &folder));
+        let compiled = match unreadable.iter().find(|(s, _)| s == &schema) {
+            Some((_, e)) => Err(SchemaError {
+                schema: e.schema.clone(),
+                why: e.why.clone(),
+            }),
+            None => library.compile(&schema),
+        };
+        report
+            .schemas
+            .push(check_schema(schema, compiled, &file, &folder));
     }
     if report.schemas.is_empty() {
         return Err(SchemaError {
@@ -122,9 +146,14 @@ pub fn check_dir(dir: &Path) -> Result<Report, SchemaError> {
     Ok(report)
 }
 
-fn check_schema(schema: SchemaRef, file: &Path, folder: &Path) -> SchemaReport {
+fn check_schema(
+    schema: SchemaRef,
+    compiled: Result<CompiledSchema, SchemaError>,
+    file: &Path,
+    folder: &Path,
+) -> SchemaReport {
     let mut report = SchemaReport {
-        schema: schema.clone(),
+        schema,
         valid: 0,
         invalid: 0,
         surprises: Vec::new(),
@@ -133,13 +162,7 @@ fn check_schema(schema: SchemaRef, file: &Path, folder: &Path) -> SchemaReport {
         path: path.to_path_buf(),
         what,
     };
-    let compiled = match std::fs::read(file)
-        .map_err(|e| SchemaError {
-            schema: schema.to_string(),
-            why: e.to_string(),
-        })
-        .and_then(|bytes| CompiledSchema::compile(schema, &bytes))
-    {
+    let compiled = match compiled {
         Ok(c) => c,
         Err(e) => {
             report.surprises.push(surprise(file, e.to_string()));

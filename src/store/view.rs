@@ -67,6 +67,21 @@ pub struct RequestView {
 }
 
 impl RequestView {
+    /// Where each addressee of a service request stands, from the request and its updates
+    /// in the order they were committed (empty for other kinds of work).
+    pub fn addressees(&self) -> Vec<crate::workflow::addressees::Addressee> {
+        let Some(request) = self.messages.iter().find(|m| m.id == self.record.id) else {
+            return Vec::new();
+        };
+        crate::workflow::addressees::progress(
+            &request.envelope["payload"],
+            self.messages
+                .iter()
+                .filter(|m| m.id != self.record.id)
+                .map(|m| (m.id, &m.kind, &m.envelope["payload"])),
+        )
+    }
+
     /// The view as of `now`: each deadline's status, and whether the request is overdue.
     pub fn as_of(mut self, now: OffsetDateTime) -> Self {
         let open = !crate::workflow::is_terminal(&self.record.state);

@@ -6,6 +6,7 @@
 //! `rejected` means the peer gateway refused the message itself; `failed`, that it
 //! could not be delivered before it expired.
 
+pub mod addressees;
 pub mod deadlines;
 pub mod lifecycle;
 pub mod queue;

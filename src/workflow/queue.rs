@@ -10,7 +10,8 @@ use serde_json::Value;
 use crate::ids::MessageId;
 use crate::problem::{Code, Problem};
 
-/// An asset as the registers know it: bank and account, title number, company code.
+/// An asset as the registers know it: bank and account, title number, company code,
+/// vehicle identification number, securities firm and account.
 pub fn asset_key(asset: &Value) -> Option<String> {
     let text = |f: &str| asset.get(f).and_then(Value::as_str);
     match text("type")? {
@@ -21,8 +22,20 @@ pub fn asset_key(asset: &Value) -> Option<String> {
         )),
         "real_estate" => Some(format!("estate:{}", text("registryNumber")?)),
         "equity" => Some(format!("equity:{}", text("companyCode")?)),
+        "vehicle" => Some(format!("vehicle:{}", text("vin")?)),
+        "securities" => Some(format!(
+            "securities:{}:{}",
+            text("securitiesFirm")?,
+            text("securitiesAccount")?
+        )),
         other => Some(format!("{other}:{}", text("description")?)),
     }
+}
+
+/// A case or ruling number in the form kuayu compares: ASCII brackets read as the
+/// full-width ones case systems print (`(2026)川01民初1号` is `（2026）川01民初1号`).
+pub fn case_number(number: &str) -> String {
+    number.replace('(', "（").replace(')', "）")
 }
 
 /// One asset a freeze result says is frozen.
@@ -51,7 +64,7 @@ pub struct Holds {
 /// The holds a result on `request` makes, and the queue positions it must report: for
 /// each frozen asset, `holders` gives the earlier freezes still holding it.
 pub fn holds_of(request: &Value, result: &Value) -> Holds {
-    let ruling = |d: &Value, f: &str| d.get(f).and_then(Value::as_str).map(str::to_owned);
+    let ruling = |d: &Value, f: &str| d.get(f).and_then(Value::as_str).map(case_number);
     let mut holds = Holds::default();
     match result.get("status").and_then(Value::as_str) {
         Some("lifted") => holds
@@ -131,4 +144,38 @@ pub fn check_positions(
         return Err(Problem::new(Code::QueuePositionMismatch, detail));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod key_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn vehicles_and_securities_are_known_by_their_register_numbers() {
+        let car = json!({"type": "vehicle", "plateNumber": "川A7K29Q", "vin": "LZZ5CLSB4MA123456"});
+        assert_eq!(asset_key(&car).unwrap(), "vehicle:LZZ5CLSB4MA123456");
+        let shares = json!({"type": "securities", "securitiesFirm": "西南证券", "securitiesAccount": "A123456789"});
+        assert_eq!(
+            asset_key(&shares).unwrap(),
+            "securities:西南证券:A123456789"
+        );
+    }
+
+    #[test]
+    fn a_ruling_number_with_ascii_brackets_is_the_same_ruling() {
+        assert_eq!(
+            case_number("(2026)川01民初1045号"),
+            "（2026）川01民初1045号"
+        );
+        let request = json!({"rulingNumber": "(2026)川01民初1045号", "assets": [{"type": "equity", "companyCode": "91500112MA60K7PR3A"}]});
+        let result =
+            json!({"status": "frozen", "assets": [{"assetIndex": 0, "outcome": "frozen"}]});
+        let holds = holds_of(&request, &result);
+        assert_eq!(holds.freeze[0].ruling, "（2026）川01民初1045号");
+        let lift = json!({"originalRuling": "（2026）川01民初1045号"});
+        let holds = holds_of(&lift, &json!({"status": "lifted"}));
+        assert_eq!(holds.lift, ["（2026）川01民初1045号"]);
+    }
 }

@@ -458,10 +458,8 @@ async fn schema_v1_and_v2_both_pass_during_the_migration_window_and_v1_is_refuse
             .await
             .unwrap();
     }
-    let v2_doc = kuayu::demo::court::fixture("service-request", |d| {
-        d.get("returnCertificateTo").is_some()
-    })
-    .unwrap();
+    let v1_doc = kuayu::demo::court::fixture_of("service-request", 1, |_| true).unwrap();
+    let v2_doc = kuayu::demo::court::fixture_of("service-request", 2, |_| true).unwrap();
     let versioned = |version: u32, payload: Value| {
         let mut s = submission("service.request", "CQ0103");
         s.schema_version = Some(version);
@@ -470,12 +468,9 @@ async fn schema_v1_and_v2_both_pass_during_the_migration_window_and_v1_is_refuse
     };
     let sc = t.court("SC0104");
     // During the window: both versions pass, each checked against its own schema.
-    submit(&sc, &versioned(1, valid("service-request"))).await;
+    submit(&sc, &versioned(1, v1_doc.clone())).await;
     submit(&sc, &versioned(2, v2_doc.clone())).await;
-    let p = problem(
-        sc.submit(&versioned(2, valid("service-request")), None)
-            .await,
-    );
+    let p = problem(sc.submit(&versioned(2, v1_doc.clone()), None).await);
     assert!(
         p.is(Code::SchemaViolation)
             && p.errors
@@ -484,12 +479,8 @@ async fn schema_v1_and_v2_both_pass_during_the_migration_window_and_v1_is_refuse
         "a v1 document is not a v2 one: {p}"
     );
     let sealed_in_window = {
-        let mut e = t.envelope(
-            "service.request",
-            "SC0104",
-            "CQ0103",
-            valid("service-request"),
-        );
+        let mut e = t.envelope("service.request", "SC0104", "CQ0103", v1_doc.clone());
+        e.schema.version = 1;
         e.agreement.version = 2;
         e.agreement.sha256 = migration.terms.digest().unwrap();
         e.created_at = until - time::Duration::minutes(1);
@@ -500,10 +491,7 @@ async fn schema_v1_and_v2_both_pass_during_the_migration_window_and_v1_is_refuse
     // After it: v1 is refused at the sender and at the receiver; v2 still passes.
     t.clock
         .advance(time::Duration::days(7) + time::Duration::minutes(1));
-    let p = problem(
-        sc.submit(&versioned(1, valid("service-request")), None)
-            .await,
-    );
+    let p = problem(sc.submit(&versioned(1, v1_doc.clone()), None).await);
     assert!(
         p.is(Code::SchemaViolation) && p.detail.contains("does not accept schema version 1"),
         "{p}"
@@ -522,6 +510,118 @@ async fn schema_v1_and_v2_both_pass_during_the_migration_window_and_v1_is_refuse
     // The receiver's clock decides: a message that claims to have been sealed inside the
     // window (a backdated createdAt) is judged by when it arrives, after it.
     let (status, body) = t.relay_as("SC", "CQ", sealed_in_window).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("schema_violation")),
+        "{body}"
+    );
+    t.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_sample_agreement_takes_old_and_new_versions_until_its_migration_window_closes() {
+    use kuayu::demo::court::fixture_of;
+    let t = TestFed::start().await;
+    let terms = &t.fed.agreement.terms;
+    let kind = |k: &str| kuayu::ids::MessageKind::parse(k).unwrap();
+    // The window the sample gives version 1 of every kind that has a newer version.
+    let closes = terms.kinds[&kind("service.request")].versions[0]
+        .until
+        .expect("version 1 has a window");
+    let versioned = |kind: &str, to: &str, version: u32, payload: Value| {
+        let mut s = submission(kind, to);
+        s.schema_version = Some(version);
+        s.payload = payload;
+        s
+    };
+    let requests = [
+        ("service.request", "service-request", 3, "SC0104", "CQ0103"),
+        (
+            "printing.request",
+            "printing-request",
+            2,
+            "SC0104",
+            "CQ0103",
+        ),
+        ("evidence.request", "evidence-request", 2, "SC01", "CQ01"),
+        (
+            "preservation.request",
+            "preservation-request",
+            2,
+            "SC01",
+            "CQ01",
+        ),
+    ];
+    for (k, schema, new, _, _) in requests {
+        let rule = &terms.kinds[&kind(k)];
+        assert_eq!(rule.versions[0].until, Some(closes), "{k}");
+        assert_eq!(
+            terms.current_version(&kind(k), now(&t)),
+            Some(new),
+            "{k}: a submission without schemaVersion gets {schema}@{new}"
+        );
+    }
+    // Inside the window: version 1 and the new version both pass.
+    let mut open = Vec::new();
+    for (k, schema, new, from, to) in requests {
+        let court = t.court(from);
+        let old = fixture_of(schema, 1, |_| true).unwrap();
+        let current = fixture_of(schema, new, |_| true).unwrap();
+        open.push(submit(&court, &versioned(k, to, 1, old)).await.request_id);
+        open.push(
+            submit(&court, &versioned(k, to, new, current))
+                .await
+                .request_id,
+        );
+    }
+    // Results too: a version 1 freeze result for the version 1 order.
+    let (sc01, cq01) = (t.court("SC01"), t.court("CQ01"));
+    let freeze_v1 = open[6];
+    reaches(&sc01, freeze_v1, "relayed").await;
+    accept(&cq01, freeze_v1, "preservation").await;
+    let mut result = update(
+        "preservation.result",
+        fixture_of("preservation-result", 1, |_| true).unwrap(),
+    );
+    result.schema_version = Some(1);
+    cq01.update(freeze_v1, &result).await.unwrap();
+
+    // After it: version 1 is refused at the sender, for requests and results alike.
+    t.clock.set(closes + time::Duration::minutes(1));
+    for (k, schema, new, from, to) in requests {
+        let court = t.court(from);
+        let old = fixture_of(schema, 1, |_| true).unwrap();
+        let p = problem(court.submit(&versioned(k, to, 1, old), None).await);
+        assert!(
+            p.is(Code::SchemaViolation) && p.detail.contains("does not accept schema version 1"),
+            "{k}: {p}"
+        );
+        let current = fixture_of(schema, new, |_| true).unwrap();
+        submit(&court, &versioned(k, to, new, current)).await;
+    }
+    let evidence = open[5];
+    reaches(&sc01, evidence, "relayed").await;
+    accept(&cq01, evidence, "evidence").await;
+    let completion = |version: u32| {
+        let mut u = update(
+            "evidence.result",
+            fixture_of("evidence-result", version, |d| d["type"] == "completion").unwrap(),
+        );
+        u.schema_version = Some(version);
+        u
+    };
+    let p = problem(cq01.update(evidence, &completion(1)).await);
+    assert!(p.detail.contains("does not accept schema version 1"), "{p}");
+    cq01.update(evidence, &completion(2)).await.unwrap();
+    // And at the receiver: a version 1 order sealed now is refused there too.
+    let mut late = t.envelope(
+        "preservation.request",
+        "SC01",
+        "CQ01",
+        fixture_of("preservation-request", 1, |_| true).unwrap(),
+    );
+    late.schema.version = 1;
+    let (status, body) = t.relay_as("SC", "CQ", late).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (422, Some("schema_violation")),

@@ -207,7 +207,9 @@ async fn conformance_passes_against_kuayu_and_names_the_exact_failures_of_a_misc
         failed,
         [
             "evidence.request evidence-request@1 valid/04-site-inspection-left-to-policy.json expected policy_denied got accepted",
+            "evidence.request evidence-request@2 valid/06-site-inspection-ascii-brackets.json expected policy_denied got accepted",
             "printing.request printing-request@1 valid/03-ten-thousand-pages.json expected policy_denied got accepted",
+            "printing.request printing-request@2 valid/07-ten-thousand-pages-left-to-policy.json expected policy_denied got accepted",
         ],
         "{report}"
     );

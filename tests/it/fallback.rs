@@ -11,14 +11,6 @@ use crate::support::*;
 
 const TRACKING: &str = "1158472036518";
 
-fn event(job: &str, event: &str, extra: Value) -> Value {
-    let mut e = json!({"jobId": job, "event": event, "at": "2026-11-26T10:00:00+08:00"});
-    e.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    e
-}
-
 /// A service request from SC0104 that CQ0103 accepts and tries once by `attempt`, which
 /// fails; the courts, the print centre and the request id.
 async fn failed_once(
@@ -36,32 +28,6 @@ async fn failed_once(
         .await
         .unwrap();
     (sc, cq, centre, id)
-}
-
-/// The id of the print job waiting in `centre`'s work queue.
-async fn job_of(centre: &CourtClient) -> String {
-    let job = eventually("the print job in the centre's inbox", || async {
-        centre
-            .work_queue(10)
-            .await
-            .ok()?
-            .items
-            .into_iter()
-            .find_map(|i| i.notice)
-    })
-    .await;
-    job["jobId"].as_str().unwrap().to_owned()
-}
-
-/// The centre reports each `(event, fields)` on `job`, in order.
-async fn report_all(centre: &CourtClient, job: &str, events: &[(&str, Value)]) {
-    for (name, extra) in events {
-        let e = event(job, name, extra.clone());
-        centre
-            .print_event(job, &e)
-            .await
-            .unwrap_or_else(|err| panic!("{e}: {err}"));
-    }
 }
 
 #[tokio::test]

@@ -115,7 +115,9 @@ async fn a_flipped_byte_in_the_envelope_gets_bad_signature() {
         .as_str()
         .unwrap()
         .to_owned();
-    let at = text.find(&case).expect("case number in the text") + 1; // the first digit of the year
+    // The first digit of the year, after the (full-width) bracket.
+    let at = text.find(&case).expect("case number in the text")
+        + case.find(|c: char| c.is_ascii_digit()).unwrap();
     let mut bytes = text.into_bytes();
     bytes[at] = if bytes[at] == b'2' { b'3' } else { b'2' };
     let flipped: Value = serde_json::from_slice(&bytes).expect("still JSON");

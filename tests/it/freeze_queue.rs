@@ -72,8 +72,9 @@ async fn a_second_freeze_of_a_frozen_account_queues_behind_the_first_until_it_is
         .await
         .unwrap_err();
     assert!(p.is(Code::QueuePositionMismatch), "{p}");
+    // Ruling numbers are named as kuayu compares them: ASCII brackets read as full-width.
     assert!(
-        p.detail.contains(r1) && p.detail.contains("queueRank 1"),
+        p.detail.contains("（2026）川01民初312号") && p.detail.contains("queueRank 1"),
         "{p}"
     );
     answer(&t, second, result(r2, "waiting", Some(1)))
@@ -90,7 +91,8 @@ async fn a_second_freeze_of_a_frozen_account_queues_behind_the_first_until_it_is
     let mut lift = submission("preservation.request", "CQ01");
     lift.payload =
         kuayu::demo::court::fixture("preservation-request", |d| d["mode"] == "lift").unwrap();
-    lift.payload["originalRuling"] = json!(r1);
+    // The freeze was written with ASCII brackets, the lift as case systems print it.
+    lift.payload["originalRuling"] = json!("（2026）川01民初312号");
     let lifting = open(&t, &lift).await;
     let lifted =
         kuayu::demo::court::fixture("preservation-result", |d| d["status"] == "lifted").unwrap();
@@ -99,7 +101,10 @@ async fn a_second_freeze_of_a_frozen_account_queues_behind_the_first_until_it_is
     let p = answer(&t, third, result(r3, "waiting", Some(2)))
         .await
         .unwrap_err();
-    assert!(p.detail.contains(r2) && !p.detail.contains(r1), "{p}");
+    assert!(
+        p.detail.contains("（2026）川0104民初999号") && !p.detail.contains("川01民初312号"),
+        "{p}"
+    );
     answer(&t, third, result(r3, "waiting", Some(1)))
         .await
         .unwrap();

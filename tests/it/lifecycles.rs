@@ -23,6 +23,13 @@ fn addressed(name: &str) -> Value {
     d
 }
 
+/// A certificate-of-service fixture for that addressee.
+fn certificate(name: &str) -> Value {
+    let mut d = doc("service-result", name);
+    d["addresseeName"] = json!("王建国");
+    d
+}
+
 fn status(s: &str) -> Value {
     json!({"status": s, "at": "2026-11-25T09:00:00Z", "reason": {"code": "test", "text": "a reason a clerk gives"}})
 }
@@ -98,7 +105,7 @@ async fn commissioned_service_accepted_then_certified_or_refused() {
             ("service.status", status("in_progress"), "accepted"),
             (
                 "service.result",
-                doc("service-result", "03-served-court-express.json"),
+                certificate("03-served-court-express.json"),
                 "completed",
             ),
         ],
@@ -137,7 +144,7 @@ async fn commissioned_service_accepted_then_certified_or_refused() {
             ),
             (
                 "service.result",
-                doc("service-result", "01-served-sms.json"),
+                certificate("01-served-sms.json"),
                 "completed",
             ),
         ],
@@ -167,7 +174,7 @@ async fn commissioned_service_accepted_then_certified_or_refused() {
             ),
             (
                 "service.result",
-                doc("service-result", "03-served-court-express.json"),
+                certificate("03-served-court-express.json"),
                 "completed",
             ),
         ],
@@ -188,7 +195,7 @@ async fn commissioned_service_accepted_then_certified_or_refused() {
         "SC0104",
         "CQ0103",
         "service.attempt",
-        doc("service-attempt", "04-postal-posted.json"),
+        addressed("04-postal-posted.json"),
         &[
             "attempt",
             "postal_fallback",
@@ -208,7 +215,7 @@ async fn commissioned_service_accepted_then_certified_or_refused() {
         "SC0104",
         "CQ0103",
         "service.result",
-        doc("service-result", "01-served-sms.json"),
+        certificate("01-served-sms.json"),
         &["acknowledged", "accepted", "refused", "returned"],
     )
     .await;

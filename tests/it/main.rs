@@ -2,6 +2,7 @@
 //! certificates, real SQLite, real HTTP. One test binary (see Cargo.toml).
 #![allow(clippy::unwrap_used)]
 
+mod addressees;
 mod admin_access;
 mod agreement_load;
 mod agreements;

@@ -59,7 +59,10 @@ async fn allows_and_denies(
 #[tokio::test]
 async fn a_large_freeze_is_denied_from_a_basic_court_and_allowed_from_an_intermediate_one() {
     let t = TestFed::start().await;
-    let mut large = named("preservation-request", "01-in-suit-bank-freeze.json");
+    let mut large = named(
+        "preservation-request",
+        "01-in-suit-debtor-and-guarantor-bank-deposits.json",
+    );
     large["amount"]["value"] = json!(6_000_000);
     allows_and_denies(
         &t,
@@ -78,7 +81,10 @@ async fn a_large_freeze_is_denied_from_a_basic_court_and_allowed_from_an_interme
         &with(
             "preservation.request",
             "CQ01",
-            named("preservation-request", "01-in-suit-bank-freeze.json"),
+            named(
+                "preservation-request",
+                "01-in-suit-debtor-and-guarantor-bank-deposits.json",
+            ),
         ),
     )
     .await;
@@ -88,7 +94,7 @@ async fn a_large_freeze_is_denied_from_a_basic_court_and_allowed_from_an_interme
 #[tokio::test]
 async fn an_evidence_request_for_a_site_inspection_is_denied_and_its_twin_allowed() {
     let t = TestFed::start().await;
-    let inspection = named("evidence-request", "04-site-inspection-left-to-policy.json");
+    let inspection = named("evidence-request", "06-site-inspection-ascii-brackets.json");
     let mut inquiry = inspection.clone();
     inquiry["items"][0]["kind"] = json!("property_inquiry");
     allows_and_denies(
@@ -108,7 +114,10 @@ async fn an_evidence_request_for_a_site_inspection_is_denied_and_its_twin_allowe
 #[tokio::test]
 async fn a_print_job_over_the_page_limit_is_denied_and_its_twin_allowed() {
     let t = TestFed::start().await;
-    let huge = named("printing-request", "03-ten-thousand-pages.json");
+    let huge = named(
+        "printing-request",
+        "07-ten-thousand-pages-left-to-policy.json",
+    );
     let mut fits = huge.clone();
     fits["documents"][0]["pages"] = json!(480);
     allows_and_denies(

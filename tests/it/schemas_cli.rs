@@ -102,7 +102,8 @@ fn schemas_check_fails_when_a_must_fail_fixture_starts_passing() {
 #[test]
 fn validate_reports_each_failing_field_of_a_document() {
     let dir = tempfile::tempdir().unwrap();
-    let good = std::fs::read_dir(schemas().join("preservation-request/v1/valid"))
+    // --kind checks against the newest version the sample agreement accepts today.
+    let good = std::fs::read_dir(schemas().join("preservation-request/v2/valid"))
         .unwrap()
         .flatten()
         .map(|e| e.path())
@@ -122,7 +123,10 @@ fn validate_reports_each_failing_field_of_a_document() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "{text}");
     assert!(
-        text.contains("ok ") && text.contains("FAIL") && text.contains("enum at \"/urgency\""),
+        text.contains("ok ")
+            && text.contains("FAIL")
+            && text.contains("enum at \"/urgency\"")
+            && text.contains("preservation-request@2"),
         "{text}"
     );
 }

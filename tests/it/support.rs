@@ -129,7 +129,9 @@ impl TestFed {
         let terms = &self.fed.agreement.terms;
         let kind = MessageKind::parse(kind).unwrap();
         let now = kuayu::clock::Clock::now(&*self.clock);
-        let schema = terms.schema_for(&kind, 1, now).unwrap_or(SchemaRef {
+        // The version a sending gateway picks: the newest the agreement accepts now.
+        let version = terms.current_version(&kind, now).unwrap_or(1);
+        let schema = terms.schema_for(&kind, version, now).unwrap_or(SchemaRef {
             id: "service-request".into(),
             version: 1,
         });
@@ -285,4 +287,44 @@ pub async fn accept(executor: &CourtClient, id: MessageId, family: &str) {
         .update(id, &update(&format!("{family}.status"), status))
         .await
         .expect("accepted");
+}
+
+/// A print centre's `event` on print job `job`, with `extra` fields.
+pub fn event(job: &str, event: &str, extra: Value) -> Value {
+    let mut e =
+        serde_json::json!({"jobId": job, "event": event, "at": "2026-11-26T10:00:00+08:00"});
+    e.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    e
+}
+
+/// The next print job handed out from `centre`'s work queue (each is handed out once).
+pub async fn next_job(centre: &CourtClient) -> Value {
+    eventually("the print job in the centre's inbox", || async {
+        centre
+            .work_queue(10)
+            .await
+            .ok()?
+            .items
+            .into_iter()
+            .find_map(|i| i.notice)
+    })
+    .await
+}
+
+/// The id of the print job waiting in `centre`'s work queue.
+pub async fn job_of(centre: &CourtClient) -> String {
+    next_job(centre).await["jobId"].as_str().unwrap().to_owned()
+}
+
+/// The centre reports each `(event, fields)` on `job`, in order.
+pub async fn report_all(centre: &CourtClient, job: &str, events: &[(&str, Value)]) {
+    for (name, extra) in events {
+        let e = event(job, name, extra.clone());
+        centre
+            .print_event(job, &e)
+            .await
+            .unwrap_or_else(|err| panic!("{e}: {err}"));
+    }
 }

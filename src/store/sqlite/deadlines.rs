@@ -113,7 +113,7 @@ impl SqliteStore {
         let ids: Vec<String> = sqlx::query_scalar(
             "SELECT r.id FROM requests r JOIN messages m ON m.id = r.id
              WHERE r.role = 'requester' AND r.family = 'preservation'
-               AND json_extract(m.envelope, '$.payload.rulingNumber') = ?
+               AND replace(replace(json_extract(m.envelope, '$.payload.rulingNumber'), '(', '（'), ')', '）') = ?
                AND json_extract(m.envelope, '$.payload.mode') <> 'lift'",
         )
         .bind(ruling)
