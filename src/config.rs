@@ -59,6 +59,9 @@ pub struct GatewayConfig {
     /// Deadlines and caps of every listener.
     #[serde(default)]
     pub connections: ConnectionsConfig,
+    /// Quotas on uploads, removal of unlisted ones, and the free-disk watermark.
+    #[serde(default)]
+    pub attachments: AttachmentsConfig,
     /// Settings that weaken verification, for testing conformance tools only. They exist
     /// only in a build made with the `danger` cargo feature (never in a release build): a
     /// default build refuses a configuration that has a `[danger]` table at all. The
@@ -284,6 +287,40 @@ pub struct PrintCentreEntry {
     /// Postcode prefixes of the area it serves (e.g. `40` for Chongqing); the longest
     /// matching prefix picks the centre for an address.
     pub postcodes: Vec<String>,
+}
+
+/// Bounds on attachments: what an uploader may keep that no message lists, how fast it
+/// may upload, how long an unlisted upload is kept, and how much disk must stay free.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttachmentsConfig {
+    /// Bytes a court may have stored here that no message lists yet (its uploads in
+    /// waiting); an upload beyond it is refused (413 `quota_exceeded`), nothing kept.
+    /// Blobs listed in a message no longer count: they are bounded by the agreement's
+    /// limits and rates on messages.
+    pub pending_quota_bytes_per_court: u64,
+    /// The same for a peer gateway's transfers.
+    pub pending_quota_bytes_per_peer: u64,
+    /// Uploads per minute, per court and per peer gateway (429 `rate_limited` beyond).
+    pub uploads_per_minute: u32,
+    /// An upload that no message lists is removed this many hours after it was stored.
+    pub unreferenced_ttl_hours: u64,
+    /// Below this many free bytes on the disk of the blob store (and database), uploads
+    /// and ordinary submissions get 503 `insufficient_storage` with `Retry-After`; reads,
+    /// and preservation orders and their answers, go on.
+    pub min_free_bytes: u64,
+}
+
+impl Default for AttachmentsConfig {
+    fn default() -> Self {
+        AttachmentsConfig {
+            pending_quota_bytes_per_court: 2 << 30,
+            pending_quota_bytes_per_peer: 20 << 30,
+            uploads_per_minute: 120,
+            unreferenced_ttl_hours: 72,
+            min_free_bytes: 1 << 30,
+        }
+    }
 }
 
 /// Outbox relay tuning.

@@ -14,8 +14,8 @@ use crate::agreement::{self, Agreement, Terms};
 use crate::client::CourtClient;
 use crate::clock::SharedClock;
 use crate::config::{
-    ConnectionsConfig, CourtApiConfig, CourtEntry, FederationConfig, GatewayConfig,
-    PrintCentreEntry, RelayConfig,
+    AttachmentsConfig, ConnectionsConfig, CourtApiConfig, CourtEntry, FederationConfig,
+    GatewayConfig, PrintCentreEntry, RelayConfig,
 };
 use crate::gateway::Gateway;
 use crate::ids::{CourtId, PrintCentreId, RegionId};
@@ -60,6 +60,8 @@ pub struct DevOptions {
     pub amend: Option<TermsChange>,
     /// Deadlines and caps of every listener.
     pub connections: ConnectionsConfig,
+    /// Attachment quotas, upload rate and the free-disk watermark.
+    pub attachments: AttachmentsConfig,
 }
 
 impl DevOptions {
@@ -76,6 +78,7 @@ impl DevOptions {
             relay,
             amend: None,
             connections: ConnectionsConfig::default(),
+            attachments: AttachmentsConfig::default(),
         }
     }
 }
@@ -236,6 +239,7 @@ impl DevFederation {
                 .collect(),
             relay: options.relay.clone(),
             connections: options.connections.clone(),
+            attachments: options.attachments.clone(),
             danger: Default::default(),
         };
         let path = self.dir.join(r.as_str()).join("gateway.toml");

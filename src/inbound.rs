@@ -6,7 +6,6 @@ use rustls_pki_types::CertificateDer;
 use serde_json::Value;
 
 use crate::api::RelayAnswer;
-use crate::attachments::check::Uploader;
 use crate::gateway::Gateway;
 use crate::pipeline;
 use crate::problem::{Code, Problem};
@@ -60,7 +59,10 @@ pub async fn receive(
     pipeline::timely(&agreement, e, now, g.max_clock_skew)?;
     pipeline::check(g, &agreement, e)?;
     // The sending gateway transfers each blob before the envelope; retryable if not yet.
-    pipeline::attachments(g, &agreement, &e.attachments, Uploader::Gateway).await?;
+    g.uploads
+        .disk_room(e.kind.family() == crate::ids::Family::Preservation)?;
+    let who = crate::store::BlobSource::Gateway(e.sender.region.clone());
+    pipeline::attachments(g, &agreement, &e.attachments, &who).await?;
     if !g.courts.contains_key(&e.recipient.court) {
         return Err(Problem::new(
             Code::UnknownRecipient,
@@ -204,7 +206,7 @@ pub async fn receive(
             now,
         })
         .await
-        .map_err(Problem::internal)?;
+        .map_err(crate::store::StoreError::into_problem)?;
     match outcome {
         InboundOutcome::Committed => Ok(RelayAnswer { receipt }),
         // A concurrent copy of the same message committed first.

@@ -66,6 +66,12 @@ pub enum Code {
     Conflict,
     /// 409: a signed notice that was already taken (a revocation notice is taken once).
     Replayed,
+    /// 413: an upload would take its sender over its quota of stored bytes not yet listed
+    /// in any message; nothing was kept.
+    QuotaExceeded,
+    /// 503: free disk space is below the gateway's watermark: uploads and ordinary work
+    /// wait (`Retry-After`); reads and preservation go on.
+    InsufficientStorage,
     /// 500: something failed inside the gateway; the detail is in its log.
     Internal,
     /// 503: the gateway cannot take work right now; retry later.
@@ -101,6 +107,8 @@ impl Code {
         Code::MethodNotAllowed,
         Code::Conflict,
         Code::Replayed,
+        Code::QuotaExceeded,
+        Code::InsufficientStorage,
         Code::Internal,
         Code::Unavailable,
     ];
@@ -134,6 +142,8 @@ impl Code {
             Code::MethodNotAllowed => "method_not_allowed",
             Code::Conflict => "conflict",
             Code::Replayed => "replayed",
+            Code::QuotaExceeded => "quota_exceeded",
+            Code::InsufficientStorage => "insufficient_storage",
             Code::Internal => "internal",
             Code::Unavailable => "unavailable",
         }
@@ -153,7 +163,7 @@ impl Code {
             | Code::IllegalTransition
             | Code::Conflict
             | Code::Replayed => 409,
-            Code::PayloadTooLarge => 413,
+            Code::PayloadTooLarge | Code::QuotaExceeded => 413,
             Code::RateLimited => 429,
             Code::UnknownAgreement
             | Code::SchemaViolation
@@ -165,7 +175,7 @@ impl Code {
             | Code::HashMismatch
             | Code::AttachmentMissing => 422,
             Code::Internal => 500,
-            Code::Unavailable => 503,
+            Code::Unavailable | Code::InsufficientStorage => 503,
         }
     }
 
@@ -198,6 +208,8 @@ impl Code {
             Code::MethodNotAllowed => "Method not allowed",
             Code::Conflict => "Conflict",
             Code::Replayed => "Already taken",
+            Code::QuotaExceeded => "Over the upload quota",
+            Code::InsufficientStorage => "Disk space low",
             Code::Internal => "Internal error",
             Code::Unavailable => "Temporarily unavailable",
         }

@@ -1,5 +1,7 @@
 //! The deadline watcher: tells courts when a deadline passes unmet or a warning falls due
-//! (a history entry on the request and a notice in the court's inbox, once each).
+//! (a history entry on the request and a notice in the court's inbox, once each); once a
+//! minute it also removes uploads no message lists past their age
+//! ([`crate::attachments::sweep`]).
 //!
 //! It looks at the gateway clock every [`INTERVAL`] of real time, so a hand-driven clock
 //! in tests and the demo is followed too. What a court reads never waits for it: a
@@ -16,9 +18,17 @@ use crate::gateway::Gateway;
 /// How often the clock is looked at.
 pub const INTERVAL: Duration = Duration::from_millis(250);
 
+/// How often unlisted uploads past their age are looked for.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
 /// Runs until `shutdown` turns true.
 pub async fn run(g: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
+    let mut next_sweep = tokio::time::Instant::now();
     loop {
+        if tokio::time::Instant::now() >= next_sweep {
+            crate::attachments::sweep::sweep(&g).await;
+            next_sweep = tokio::time::Instant::now() + SWEEP_EVERY;
+        }
         match g.store.pass_deadlines(g.clock.now()).await {
             Ok(passed) => {
                 for p in passed {

@@ -7,34 +7,24 @@ use crate::agreement::ActiveAgreement;
 use crate::envelope::AttachmentRef;
 use crate::gateway::Gateway;
 use crate::problem::{Code, Problem};
+use crate::store::BlobSource;
 
-/// Who was supposed to put the blob here, for the refusal's detail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Uploader {
-    /// The submitting court (`PUT /v1/attachments/{sha256}`).
-    Court,
-    /// The sending gateway (`PUT /federation/v1/attachments/{sha256}`).
-    Gateway,
-}
-
-impl Uploader {
-    fn route(self) -> &'static str {
-        match self {
-            Uploader::Court => "/v1/attachments",
-            Uploader::Gateway => "/federation/v1/attachments",
-        }
-    }
-}
-
-/// Each of `list` is within `agreement`'s size limit and held here with its stated size.
+/// Each of `list` is within `agreement`'s size limit, held here with its stated size, and
+/// visible to `who` (the court submitting, or the peer gateway relaying): one cannot list
+/// a blob it only learned the hash of. A blob `who` may not see gets the same refusal as
+/// one that is not here, which reveals nothing about it (not even its size).
 pub async fn held(
     g: &Gateway,
     agreement: &ActiveAgreement,
     list: &[AttachmentRef],
-    uploader: Uploader,
+    who: &BlobSource,
 ) -> Result<(), Problem> {
     let terms = agreement.terms();
     let limit = super::max_bytes(&terms.limits);
+    let route = match who {
+        BlobSource::Court(_) => "/v1/attachments",
+        BlobSource::Gateway(_) => "/federation/v1/attachments",
+    };
     for a in list {
         if a.bytes > limit {
             return Err(Problem::new(
@@ -45,19 +35,26 @@ pub async fn held(
                 ),
             ));
         }
-        let route = uploader.route();
-        match g
+        let visible = g
             .store
-            .attachment(&a.sha256)
+            .attachment_visible(&a.sha256, who)
             .await
-            .map_err(Problem::internal)?
-        {
+            .map_err(Problem::internal)?;
+        let blob = if visible {
+            g.store
+                .attachment(&a.sha256)
+                .await
+                .map_err(Problem::internal)?
+        } else {
+            None
+        };
+        match blob {
             Some(blob) if blob.bytes == a.bytes => {}
             Some(blob) => {
                 return Err(Problem::new(
                     Code::AttachmentMissing,
                     format!(
-                        "attachment {} says {} bytes, but the blob {} stored at the {} gateway has {}; \
+                        "attachment {} says {} bytes, but the blob {} you delivered to the {} gateway has {}; \
                          state its true size",
                         a.doc_id, a.bytes, a.sha256, g.region, blob.bytes
                     ),
@@ -67,7 +64,7 @@ pub async fn held(
                 return Err(Problem::new(
                     Code::AttachmentMissing,
                     format!(
-                        "attachment {} ({}, {} bytes) is not stored at the {} gateway; upload it first \
+                        "attachment {} ({}, {} bytes) is not stored at the {} gateway for {who}; upload it first \
                          with PUT {route}/{}",
                         a.doc_id, a.sha256, a.bytes, g.region, a.sha256
                     ),

@@ -7,6 +7,12 @@
 //! - [`body`]: a streamed HTTP request body of a blob or any byte stream.
 //! - [`check`]: the pipeline stage: every attachment a message lists is held here, whole.
 //! - [`peers`]: which peer gateway is calling, by its certificate, and its limit.
+//! - [`guard`]: quotas on uploads in waiting, the upload rate, the free-disk watermark.
+//! - [`sweep`]: removal of uploads no message lists, after the configured age.
+//!
+//! A blob is seen only by those it concerns: a court that uploaded it or sent or received
+//! a message listing it, a peer gateway that delivered it or was sent it. To anyone else
+//! every route answers as if it did not exist.
 //!
 //! A court uploads with `PUT /v1/attachments/{sha256}` before it submits a message that
 //! lists the attachment; the relay transfers each blob to a peer once (HEAD, then PUT if
@@ -16,8 +22,10 @@
 pub mod blobs;
 pub mod body;
 pub mod check;
+pub mod guard;
 pub mod ingest;
 pub mod peers;
+pub mod sweep;
 
 pub use blobs::BlobStore;
 pub use body::StreamBody;

@@ -69,6 +69,8 @@ pub struct Gateway {
     pub danger: crate::config::Danger,
     /// Attachment bytes, by SHA-256, beside the database.
     pub blobs: crate::attachments::BlobStore,
+    /// Quotas, upload rate and the free-disk watermark.
+    pub uploads: crate::attachments::guard::Guard,
     /// How far ahead of this gateway's clock a peer's times may be.
     pub max_clock_skew: time::Duration,
     sqlite: Option<SqliteStore>,
@@ -120,12 +122,18 @@ impl Gateway {
         let server_tls = tls::build(config, &agreements, &clock).map_err(StartError)?;
         let peers = PeerClients::new(server_tls.federation_identity.clone());
         let tls = TlsState::new(server_tls);
+        let uploads = crate::attachments::guard::Guard::new(
+            config.attachments.clone(),
+            Arc::clone(&clock),
+            blobs.root().to_path_buf(),
+        );
         let gateway = Gateway {
             region: config.region.clone(),
             rates: RateLimits::new(Arc::clone(&clock)),
             peers,
             danger: config.danger.clone(),
             blobs,
+            uploads,
             max_clock_skew: time::Duration::milliseconds(
                 i64::try_from(config.federation.max_clock_skew_ms).unwrap_or(i64::MAX),
             ),

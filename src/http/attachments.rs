@@ -4,9 +4,9 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | court: `PUT /v1/attachments/{sha256}`, raw bytes | 201 [`StoredAttachment`] stored, 200 already held; 422 `hash_mismatch`, 413 `payload_too_large` |
+//! | court: `PUT /v1/attachments/{sha256}`, raw bytes | 201 [`StoredAttachment`] stored, 200 this court held it already; 422 `hash_mismatch`, 413 `payload_too_large` or `quota_exceeded`, 429 `rate_limited`, 503 `insufficient_storage` |
 //! | court: `GET /v1/attachments/{sha256}` | 200 the bytes, to a court that uploaded it or sent or received a message listing it; else 404 |
-//! | federation: `HEAD /federation/v1/attachments/{sha256}` | 200 held (`Content-Length` its size) / 404 |
+//! | federation: `HEAD /federation/v1/attachments/{sha256}` | 200 held for this peer (it delivered it or was sent it; `Content-Length` its size) / 404 |
 //! | federation: `PUT /federation/v1/attachments/{sha256}` | as the court's PUT, for a peer gateway known by its certificate |
 
 use std::sync::Arc;
@@ -23,6 +23,7 @@ use super::PeerCertificates;
 use super::court::CourtIdentity;
 use super::deadline::RequestDeadline;
 use crate::api::StoredAttachment;
+use crate::attachments::guard::Guard;
 use crate::attachments::{self, IngestError, body::CHUNK, peers};
 use crate::gateway::Gateway;
 use crate::ids::Sha256;
@@ -109,7 +110,9 @@ struct Upload {
 }
 
 /// Streams the body into the blob store, verifies it, records it; answers once both the
-/// bytes and the record are durable.
+/// bytes and the record are durable. Within the uploader's rate and quota, with room on
+/// disk. 201 if the caller did not hold the blob before, 200 if it did: whether someone
+/// else stored the same bytes is not told.
 async fn store(
     g: &Gateway,
     upload: Upload,
@@ -137,11 +140,27 @@ async fn store(
     if let Some(bytes) = declared.filter(|b| *b > limit) {
         return Err(too_large(bytes.to_string()));
     }
+    let admitted = g
+        .uploads
+        .admit(g.store.as_ref(), &source, declared, limit)
+        .await?;
+    let held_before = g
+        .store
+        .attachment_visible(&sha256, &source)
+        .await
+        .map_err(Problem::internal)?;
     let ingested = g
         .blobs
-        .ingest(&sha256, body.into_data_stream(), limit)
+        .ingest(&sha256, body.into_data_stream(), admitted.budget)
         .await
         .map_err(|e| match e {
+            IngestError::TooLarge { .. } if admitted.by_quota => {
+                let quota = match &source {
+                    BlobSource::Court(_) => g.uploads.config().pending_quota_bytes_per_court,
+                    BlobSource::Gateway(_) => g.uploads.config().pending_quota_bytes_per_peer,
+                };
+                Guard::over_quota(&source, quota, quota - admitted.budget.min(quota), None)
+            }
             IngestError::TooLarge { .. } => too_large("more than that".to_owned()),
             IngestError::Mismatch {
                 expected,
@@ -165,16 +184,16 @@ async fn store(
             },
             IngestError::Io(why) => Problem::internal(format!("blob store: {why}")),
         })?;
-    let stored = g
-        .store
+    g.store
         .record_attachment(&sha256, ingested.bytes, &source, g.clock.now())
         .await
         .map_err(Problem::internal)?;
-    tracing::info!(%sha256, bytes = ingested.bytes, %source, stored, "attachment received");
-    let status = if stored {
-        StatusCode::CREATED
-    } else {
+    drop(admitted);
+    tracing::info!(%sha256, bytes = ingested.bytes, %source, held_before, "attachment received");
+    let status = if held_before {
         StatusCode::OK
+    } else {
+        StatusCode::CREATED
     };
     let answer = StoredAttachment {
         sha256,
@@ -199,7 +218,7 @@ async fn court_get(
     let sha256 = Sha256::parse(&name).map_err(|_| hidden())?;
     let visible = g
         .store
-        .attachment_visible(&sha256, &court)
+        .attachment_visible(&sha256, &BlobSource::Court(court.clone()))
         .await
         .map_err(Problem::internal)?;
     if !visible {
@@ -233,13 +252,23 @@ async fn peer_head(
     Extension(chain): Extension<PeerCertificates>,
     Path(name): Path<String>,
 ) -> Result<Response, Problem> {
-    peers::authenticate(&g, &chain.0)?;
+    let peer = peers::authenticate(&g, &chain.0)?;
     let sha256 = named(&name)?;
-    let blob = g
+    // Only a blob this peer delivered or was sent counts as held: to it, the others do
+    // not exist (it sends the bytes, which proves it has them).
+    let visible = g
         .store
-        .attachment(&sha256)
+        .attachment_visible(&sha256, &BlobSource::Gateway(peer.region))
         .await
         .map_err(Problem::internal)?;
+    let blob = if visible {
+        g.store
+            .attachment(&sha256)
+            .await
+            .map_err(Problem::internal)?
+    } else {
+        None
+    };
     match blob {
         Some(blob) => Ok((StatusCode::OK, [(header::CONTENT_LENGTH, blob.bytes)]).into_response()),
         None => Err(Problem::new(

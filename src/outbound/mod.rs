@@ -6,7 +6,6 @@ use serde_json::Value;
 
 use crate::agreement::ActiveAgreement;
 use crate::api::{Accepted, Submission, UpdateSubmission};
-use crate::attachments::check::Uploader;
 use crate::clock::unix_millis;
 use crate::envelope::{Address, AgreementRef, AttachmentRef, Envelope, Priority, SchemaRef};
 use crate::gateway::Gateway;
@@ -15,7 +14,7 @@ use crate::pipeline;
 use crate::problem::{Code, Problem};
 use crate::receipt::{Hop, Receipt};
 use crate::store::{
-    Event, Idempotency, Outbound, OutboundOutcome, RequestRecord, Role, StateChange,
+    BlobSource, Event, Idempotency, Outbound, OutboundOutcome, RequestRecord, Role, StateChange,
 };
 mod idempotency;
 
@@ -59,7 +58,10 @@ pub async fn submit(
         ));
     }
     let agreement = pipeline::resolve_route(g, &g.region, &recipient.region, &body.kind)?;
-    pipeline::attachments(g, &agreement, &body.attachments, Uploader::Court).await?;
+    g.uploads
+        .disk_room(body.kind.family() == Family::Preservation)?;
+    let who = BlobSource::Court(court.clone());
+    pipeline::attachments(g, &agreement, &body.attachments, &who).await?;
     let id = MessageId::new();
     let envelope = build(
         g,
@@ -121,7 +123,9 @@ pub async fn update(
         ));
     }
     let agreement = pipeline::resolve_accepted(g, &record.agreement_sha256)?;
-    pipeline::attachments(g, &agreement, &body.attachments, Uploader::Court).await?;
+    g.uploads.disk_room(record.family == Family::Preservation)?;
+    let who = BlobSource::Court(court.clone());
+    pipeline::attachments(g, &agreement, &body.attachments, &who).await?;
     let actor = format!("court:{court}");
     let step = lifecycle::event_of(&body.kind, &body.payload);
     let addressees = addressees_of(g, &record).await?;
@@ -408,7 +412,7 @@ pub async fn store(g: &Gateway, out: Outbound) -> Result<OutboundOutcome, Proble
         .store
         .commit_outbound(out)
         .await
-        .map_err(Problem::internal)?;
+        .map_err(crate::store::StoreError::into_problem)?;
     drop(turn);
     if let OutboundOutcome::Committed = outcome {
         g.relay_wake.notify_one();

@@ -311,7 +311,7 @@ pub async fn attachments(
     g: &Gateway,
     agreement: &ActiveAgreement,
     list: &[crate::envelope::AttachmentRef],
-    uploader: crate::attachments::check::Uploader,
+    who: &crate::store::BlobSource,
 ) -> Result<(), Problem> {
-    crate::attachments::check::held(g, agreement, list, uploader).await
+    crate::attachments::check::held(g, agreement, list, who).await
 }

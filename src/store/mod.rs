@@ -31,6 +31,24 @@ pub enum StoreError {
     /// The database failed.
     #[error("database: {0}")]
     Backend(String),
+    /// A message lists a blob that was removed (unlisted past its age) after the pipeline
+    /// checked it: nothing was stored; the sender uploads it again.
+    #[error("{0}")]
+    AttachmentGone(String),
+}
+
+impl StoreError {
+    /// The refusal for a commit that failed: `attachment_missing` for a blob that went,
+    /// anything else internal (logged, never shown).
+    pub fn into_problem(self) -> crate::problem::Problem {
+        match self {
+            StoreError::AttachmentGone(why) => crate::problem::Problem::new(
+                crate::problem::Code::AttachmentMissing,
+                format!("{why}; upload it again"),
+            ),
+            other => crate::problem::Problem::internal(other),
+        }
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -218,12 +236,31 @@ pub trait Store: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
 
-    /// Whether `court` may read the blob: it delivered it, or it is the sender or the
-    /// recipient of a stored message that lists it.
+    /// Whether `who` may see the blob (list it in a message, read it, learn its size): a
+    /// court that delivered it, or is the sender or recipient of a stored message that
+    /// lists it; a peer gateway that delivered it, or to which it was sent.
     async fn attachment_visible(
         &self,
         sha256: &Sha256,
-        court: &CourtId,
+        who: &BlobSource,
+    ) -> Result<bool, StoreError>;
+
+    /// The bytes of blobs `who` delivered that no stored message lists yet.
+    async fn pending_attachment_bytes(&self, who: &BlobSource) -> Result<u64, StoreError>;
+
+    /// Blobs stored before `stored_before` that no stored message lists, oldest first.
+    async fn unreferenced_attachments(
+        &self,
+        stored_before: OffsetDateTime,
+        limit: i64,
+    ) -> Result<Vec<StoredBlob>, StoreError>;
+
+    /// Forgets the blob if still no message lists it, with an audit entry, in one
+    /// transaction; true if it was forgotten (the caller then deletes its file).
+    async fn remove_unreferenced_attachment(
+        &self,
+        sha256: &Sha256,
+        now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
 
     /// Every delivery of the blob to this gateway, oldest first.

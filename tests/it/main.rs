@@ -6,6 +6,7 @@ mod addressees;
 mod admin_access;
 mod agreement_load;
 mod agreements;
+mod attachment_bounds;
 mod attachments;
 mod certificate_revocation;
 mod connections;

@@ -8,7 +8,7 @@ use super::SqliteStore;
 use super::tx::{Tx, append_audit};
 use crate::clock::{from_unix_millis, unix_millis};
 use crate::envelope::Envelope;
-use crate::ids::{CourtId, RegionId, Sha256};
+use crate::ids::{RegionId, Sha256};
 use crate::store::{BlobDelivery, BlobSource, StoreError, StoredBlob};
 
 fn size(bytes: u64) -> Result<i64, StoreError> {
@@ -16,7 +16,9 @@ fn size(bytes: u64) -> Result<i64, StoreError> {
 }
 
 /// Records, inside the transaction that stores a message, which attachments it lists:
-/// its two courts may read them.
+/// its two courts may read them. Every blob must still be held: one removed as unlisted
+/// since the pipeline checked it fails the commit (`Conflict`), so nothing is stored that
+/// names a blob this gateway no longer has.
 pub(super) async fn insert_message_attachments(
     tx: &mut Tx<'_>,
     e: &Envelope,
@@ -24,7 +26,7 @@ pub(super) async fn insert_message_attachments(
     for a in &e.attachments {
         sqlx::query(
             "INSERT OR IGNORE INTO message_attachments (sha256, message_id, sender_court, recipient_court)
-             VALUES (?, ?, ?, ?)",
+             SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM attachments WHERE sha256 = ?1)",
         )
         .bind(a.sha256.to_string())
         .bind(e.id.to_string())
@@ -32,6 +34,16 @@ pub(super) async fn insert_message_attachments(
         .bind(e.recipient.court.as_str())
         .execute(&mut **tx)
         .await?;
+        let held: Option<i64> = sqlx::query_scalar("SELECT 1 FROM attachments WHERE sha256 = ?")
+            .bind(a.sha256.to_string())
+            .fetch_optional(&mut **tx)
+            .await?;
+        if held.is_none() {
+            return Err(StoreError::AttachmentGone(format!(
+                "attachment {} was removed (no message listed it) before this message was stored",
+                a.sha256
+            )));
+        }
     }
     Ok(())
 }
@@ -97,20 +109,121 @@ impl SqliteStore {
     pub(super) async fn read_attachment_visible(
         &self,
         sha256: &Sha256,
-        court: &CourtId,
+        who: &BlobSource,
     ) -> Result<bool, StoreError> {
-        let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM attachment_deliveries WHERE sha256 = ?1 AND source = ?2
-             UNION ALL
-             SELECT 1 FROM message_attachments WHERE sha256 = ?1 AND (sender_court = ?3 OR recipient_court = ?3)
-             LIMIT 1",
-        )
-        .bind(sha256.to_string())
-        .bind(BlobSource::Court(court.clone()).to_string())
-        .bind(court.as_str())
-        .fetch_optional(&self.read)
-        .await?;
+        let found: Option<i64> = match who {
+            BlobSource::Court(court) => {
+                sqlx::query_scalar(
+                    "SELECT 1 FROM attachment_deliveries WHERE sha256 = ?1 AND source = ?2
+                     UNION ALL
+                     SELECT 1 FROM message_attachments WHERE sha256 = ?1 AND (sender_court = ?3 OR recipient_court = ?3)
+                     LIMIT 1",
+                )
+                .bind(sha256.to_string())
+                .bind(who.to_string())
+                .bind(court.as_str())
+                .fetch_optional(&self.read)
+                .await?
+            }
+            BlobSource::Gateway(peer) => {
+                sqlx::query_scalar(
+                    "SELECT 1 FROM attachment_deliveries WHERE sha256 = ?1 AND source = ?2
+                     UNION ALL
+                     SELECT 1 FROM attachments_sent WHERE sha256 = ?1 AND peer = ?3
+                     LIMIT 1",
+                )
+                .bind(sha256.to_string())
+                .bind(who.to_string())
+                .bind(peer.as_str())
+                .fetch_optional(&self.read)
+                .await?
+            }
+        };
         Ok(found.is_some())
+    }
+
+    pub(super) async fn read_pending_bytes(&self, who: &BlobSource) -> Result<u64, StoreError> {
+        let bytes: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(a.bytes), 0) FROM attachments a
+             WHERE a.sha256 IN (SELECT sha256 FROM attachment_deliveries WHERE source = ?)
+               AND NOT EXISTS (SELECT 1 FROM message_attachments m WHERE m.sha256 = a.sha256)",
+        )
+        .bind(who.to_string())
+        .fetch_one(&self.read)
+        .await?;
+        Ok(u64::try_from(bytes).unwrap_or_default())
+    }
+
+    pub(super) async fn read_unreferenced(
+        &self,
+        stored_before: OffsetDateTime,
+        limit: i64,
+    ) -> Result<Vec<StoredBlob>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT sha256, bytes, stored_at FROM attachments a
+             WHERE stored_at < ?
+               AND NOT EXISTS (SELECT 1 FROM message_attachments m WHERE m.sha256 = a.sha256)
+             ORDER BY stored_at LIMIT ?",
+        )
+        .bind(unix_millis(stored_before))
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let text: String = r.try_get("sha256")?;
+                let bytes: i64 = r.try_get("bytes")?;
+                Ok(StoredBlob {
+                    sha256: Sha256::parse(&text)
+                        .map_err(|e| StoreError::Backend(format!("attachments.sha256: {e}")))?,
+                    bytes: u64::try_from(bytes).unwrap_or_default(),
+                    stored_at: from_unix_millis(r.try_get("stored_at")?),
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn delete_unreferenced(
+        &self,
+        sha256: &Sha256,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write.begin().await?;
+        let listed: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM message_attachments WHERE sha256 = ? LIMIT 1")
+                .bind(sha256.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if listed.is_some() {
+            return Ok(false);
+        }
+        let key = sha256.to_string();
+        for delete in [
+            "DELETE FROM attachment_deliveries WHERE sha256 = ?",
+            "DELETE FROM attachments_sent WHERE sha256 = ?",
+        ] {
+            sqlx::query(delete).bind(&key).execute(&mut *tx).await?;
+        }
+        let gone = sqlx::query("DELETE FROM attachments WHERE sha256 = ?")
+            .bind(&key)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+        if gone {
+            let detail = serde_json::json!({"reason": "no message lists it"});
+            append_audit(
+                &mut tx,
+                unix_millis(now),
+                "system",
+                "attachment.removed",
+                &key,
+                &detail,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(gone)
     }
 
     pub(super) async fn read_attachment_sent(

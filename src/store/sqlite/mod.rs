@@ -83,6 +83,11 @@ fn migrator() -> Migrator {
             "deadline_meets",
             include_str!("../../../migrations/sqlite/0008_deadline_meets.sql"),
         ),
+        migration(
+            10,
+            "attachment_bounds",
+            include_str!("../../../migrations/sqlite/0010_attachment_bounds.sql"),
+        ),
     ])
 }
 

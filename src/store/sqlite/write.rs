@@ -13,6 +13,7 @@ use crate::audit::AuditEntry;
 use crate::clock::unix_millis;
 use crate::ids::{CourtId, MessageId, RegionId, Sha256};
 use crate::receipt::Receipt;
+use crate::store::{BlobSource, StoredBlob};
 use crate::store::{
     Event, Idempotency, Inbound, InboundOutcome, InboxItem, InboxOrder, JobChange, Outbound,
     OutboundOutcome, OutboxItem, Passed, PrintJob, RequestRecord, RequestView, Returned, Revoke,
@@ -333,9 +334,29 @@ impl Store for SqliteStore {
     async fn attachment_visible(
         &self,
         sha256: &Sha256,
-        court: &CourtId,
+        who: &BlobSource,
     ) -> Result<bool, StoreError> {
-        self.read_attachment_visible(sha256, court).await
+        self.read_attachment_visible(sha256, who).await
+    }
+
+    async fn pending_attachment_bytes(&self, who: &BlobSource) -> Result<u64, StoreError> {
+        self.read_pending_bytes(who).await
+    }
+
+    async fn unreferenced_attachments(
+        &self,
+        stored_before: OffsetDateTime,
+        limit: i64,
+    ) -> Result<Vec<StoredBlob>, StoreError> {
+        self.read_unreferenced(stored_before, limit).await
+    }
+
+    async fn remove_unreferenced_attachment(
+        &self,
+        sha256: &Sha256,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.delete_unreferenced(sha256, now).await
     }
 
     async fn attachment_deliveries(
