@@ -96,3 +96,70 @@ async fn serve_refuses_danger_settings_in_a_default_build() {
     );
     t.shutdown().await;
 }
+
+/// A client of CQ0103 for Chongqing's court API as its configuration names it (the
+/// gateway may run in another process).
+fn cq0103(t: &TestFed) -> kuayu::client::CourtClient {
+    let cq = RegionId::parse("CQ").unwrap();
+    let config = kuayu::config::GatewayConfig::load(&t.fed.configs[&cq]).unwrap();
+    let (cert, key) = t
+        .fed
+        .pki
+        .court(&kuayu::ids::CourtId::parse("CQ0103").unwrap());
+    kuayu::client::CourtClient::new(
+        &format!("https://{}", config.court_api.listen),
+        &t.fed.pki.pem(&cq, "court-ca.crt").unwrap(),
+        &kuayu::tls::Identity::load(&cert, &key).unwrap(),
+    )
+    .unwrap()
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sighup_makes_a_running_gateway_read_its_revocation_lists_again() {
+    let mut t = TestFed::start().await;
+    let cq = RegionId::parse("CQ").unwrap();
+    // Chongqing runs as its own `kuayu serve` process, on the same ports and files.
+    t.fed.stop("CQ").await;
+    let mut process = Command::new(env!("CARGO_BIN_EXE_kuayu"))
+        .arg("serve")
+        .arg("--config")
+        .arg(&t.fed.configs[&cq])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = cq0103(&t);
+    eventually("the CQ process answers", || async {
+        client.inbox(0, 1).await.ok().map(|_| ())
+    })
+    .await;
+    let (cert, _) = t
+        .fed
+        .pki
+        .court(&kuayu::ids::CourtId::parse("CQ0103").unwrap());
+    t.fed
+        .pki
+        .revoke(&cq, kuayu::pki::DevCa::Court, &[&cert])
+        .unwrap();
+    let hup = Command::new("kill")
+        .arg("-HUP")
+        .arg(process.id().to_string())
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    // A fresh client (a new handshake) is refused once the process has read the list.
+    eventually("the revoked court is refused", || async {
+        let err = cq0103(&t).inbox(0, 1).await.err()?;
+        err.to_string().contains("Revoked").then_some(())
+    })
+    .await;
+    // The process is still serving: SIGHUP did not stop it.
+    assert!(process.try_wait().unwrap().is_none());
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(process.id().to_string())
+        .status();
+    let _ = tokio::task::spawn_blocking(move || process.wait()).await;
+    t.shutdown().await;
+}
