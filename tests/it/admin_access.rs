@@ -73,14 +73,7 @@ async fn the_admin_socket_is_private_and_the_audit_log_names_the_operating_syste
         .amendment(|terms| terms.title.push_str(" v2"))
         .unwrap();
     assert_eq!(admin.load(&v2).await.unwrap().status, "active");
-    let log = t
-        .fed
-        .gateway("SC")
-        .gateway
-        .store
-        .audit_entries(0, 1000)
-        .await
-        .unwrap();
+    let log = t.audit_log("SC").await;
     let actor = log
         .iter()
         .rev()

@@ -302,27 +302,8 @@ async fn revocation_stops_new_traffic_on_both_sides_and_returns_in_flight_work_w
     assert!(p.is(Code::UnknownAgreement), "{p}");
     // The revoked agreement's trust anchors left the TLS trust store at once: a peer that
     // still tries does not get past the handshake.
-    let body = t.seal(
-        t.envelope(
-            "service.request",
-            "SC0104",
-            "CQ0103",
-            valid("service-request"),
-        ),
-        "SC",
-    );
-    let refused = t
-        .as_gateway("SC", "CQ")
-        .post(t.federation_url("CQ"))
-        .json(&body)
-        .send()
-        .await
-        .expect_err("the handshake fails");
-    assert!(
-        kuayu::client::error_text(&refused).contains("UnknownCA"),
-        "{}",
-        kuayu::client::error_text(&refused)
-    );
+    let refused = t.relay_handshake_fails("SC", "CQ").await;
+    assert!(refused.contains("UnknownCA"), "{refused}");
     // Revocation survives a restart.
     t.fed.stop("CQ").await;
     t.fed.restart("CQ").await.unwrap();
@@ -370,14 +351,7 @@ async fn admin_actions_are_audited_with_who_did_them_and_bad_agreements_are_refu
         "{p}"
     );
 
-    let log = t
-        .fed
-        .gateway("SC")
-        .gateway
-        .store
-        .audit_entries(0, 1000)
-        .await
-        .unwrap();
+    let log = t.audit_log("SC").await;
     let loads: Vec<&str> = log
         .iter()
         .filter(|e| e.action == "agreement.loaded")
@@ -649,14 +623,7 @@ async fn an_admin_listener_with_tls_requires_an_administrator_certificate() {
         .amendment(|terms| terms.title.push_str(" v2"))
         .unwrap();
     assert_eq!(client.load(&v2).await.unwrap().status, "active");
-    let log = t
-        .fed
-        .gateway("SC")
-        .gateway
-        .store
-        .audit_entries(0, 100)
-        .await
-        .unwrap();
+    let log = t.audit_log("SC").await;
     assert!(
         log.iter()
             .any(|e| e.action == "agreement.loaded" && e.actor == "admin:alice"),

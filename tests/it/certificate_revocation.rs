@@ -45,36 +45,10 @@ async fn a_certificate_listed_in_a_reloaded_crl_fails_its_next_handshake_without
     // Another court of the same CA goes on.
     t.court("SC01").inbox(0, 10).await.unwrap();
     // Chongqing's gateway certificate no longer opens Sichuan's federation listener.
-    let body = t.seal(
-        t.envelope(
-            "service.request",
-            "CQ0103",
-            "SC0104",
-            valid("service-request"),
-        ),
-        "CQ",
-    );
-    let refused = t
-        .as_gateway("CQ", "SC")
-        .post(t.federation_url("SC"))
-        .json(&body)
-        .send()
-        .await
-        .expect_err("the handshake fails");
-    assert!(
-        kuayu::client::error_text(&refused).contains("Revoked"),
-        "{}",
-        kuayu::client::error_text(&refused)
-    );
+    let refused = t.relay_handshake_fails("CQ", "SC").await;
+    assert!(refused.contains("Revoked"), "{refused}");
     // The reload is in the audit log with who asked for it.
-    let log = t
-        .fed
-        .gateway("SC")
-        .gateway
-        .store
-        .audit_entries(0, 1000)
-        .await
-        .unwrap();
+    let log = t.audit_log("SC").await;
     assert!(
         log.iter()
             .any(|e| e.action == "tls.reload" && e.actor == "admin:alice"),

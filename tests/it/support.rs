@@ -176,6 +176,38 @@ impl TestFed {
         post_raw(&self.as_gateway(region, to), &self.federation_url(to), body).await
     }
 
+    /// `region`'s gateway relays a fresh service request to `to` with its own credentials;
+    /// the handshake must fail. Returns the transport error's text.
+    pub async fn relay_handshake_fails(&self, region: &str, to: &str) -> String {
+        let (from, court) = match region {
+            "SC" => ("SC0104", "CQ0103"),
+            _ => ("CQ0103", "SC0104"),
+        };
+        let body = self.seal(
+            self.envelope("service.request", from, court, valid("service-request")),
+            region,
+        );
+        let err = self
+            .as_gateway(region, to)
+            .post(self.federation_url(to))
+            .json(&body)
+            .send()
+            .await
+            .expect_err("the handshake fails");
+        kuayu::client::error_text(&err)
+    }
+
+    /// `region`'s audit log, oldest first.
+    pub async fn audit_log(&self, region: &str) -> Vec<kuayu::audit::AuditEntry> {
+        self.fed
+            .gateway(region)
+            .gateway
+            .store
+            .audit_entries(0, 10_000)
+            .await
+            .unwrap()
+    }
+
     pub async fn shutdown(self) {
         self.fed.shutdown().await;
     }

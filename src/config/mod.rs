@@ -12,6 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{CourtId, RegionId};
 
+mod bounds;
+
+pub use bounds::{AttachmentsConfig, ConnectionsConfig, RelayConfig};
+
 /// A configuration that cannot be used, with the field and the reason.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration {path}: {why}")]
@@ -207,65 +211,6 @@ impl AdminConfig {
     }
 }
 
-/// Deadlines and caps of every listener (court, federation, admin), against slow or
-/// silent clients and connection floods. The defaults suit a court data centre.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ConnectionsConfig {
-    /// A TLS handshake must finish within this, in milliseconds.
-    pub handshake_timeout_ms: u64,
-    /// A request's headers must arrive within this of the connection opening, or of the
-    /// previous request ending (HTTP/1.1), in milliseconds.
-    pub header_read_timeout_ms: u64,
-    /// A connection with no request for this long is closed, in milliseconds.
-    pub idle_timeout_ms: u64,
-    /// A request's body must arrive, and its answer leave, within this of its headers,
-    /// in milliseconds (JSON routes).
-    pub request_timeout_ms: u64,
-    /// The same for attachment uploads and downloads, in milliseconds.
-    pub transfer_timeout_ms: u64,
-    /// A connection older than this is closed gracefully after its current requests, in
-    /// milliseconds: a revoked certificate stops working within this bound.
-    pub max_connection_age_ms: u64,
-    /// Open connections per listener, at most. When full, the oldest connection with no
-    /// request in flight makes room; if none, the new one is closed.
-    pub max_connections: usize,
-    /// Open connections per client identity (certificate), at most, likewise.
-    pub max_connections_per_client: usize,
-    /// TLS handshakes in progress per listener, at most; when full, the oldest makes room.
-    pub max_handshakes: usize,
-    /// Concurrent HTTP/2 streams per connection.
-    pub http2_max_streams: u32,
-    /// HTTP/2 keep-alive ping interval, in milliseconds; a peer that does not answer a
-    /// ping within `http2_keepalive_timeout_ms` is disconnected.
-    pub http2_keepalive_interval_ms: u64,
-    /// See `http2_keepalive_interval_ms`.
-    pub http2_keepalive_timeout_ms: u64,
-    /// At shutdown, and when a connection reaches its maximum age, how long its requests
-    /// get to finish, in milliseconds.
-    pub drain_deadline_ms: u64,
-}
-
-impl Default for ConnectionsConfig {
-    fn default() -> Self {
-        ConnectionsConfig {
-            handshake_timeout_ms: 10_000,
-            header_read_timeout_ms: 10_000,
-            idle_timeout_ms: 90_000,
-            request_timeout_ms: 60_000,
-            transfer_timeout_ms: 30 * 60_000,
-            max_connection_age_ms: 60 * 60_000,
-            max_connections: 4096,
-            max_connections_per_client: 64,
-            max_handshakes: 256,
-            http2_max_streams: 64,
-            http2_keepalive_interval_ms: 20_000,
-            http2_keepalive_timeout_ms: 10_000,
-            drain_deadline_ms: 10_000,
-        }
-    }
-}
-
 /// A court of this region.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -287,65 +232,6 @@ pub struct PrintCentreEntry {
     /// Postcode prefixes of the area it serves (e.g. `40` for Chongqing); the longest
     /// matching prefix picks the centre for an address.
     pub postcodes: Vec<String>,
-}
-
-/// Bounds on attachments: what an uploader may keep that no message lists, how fast it
-/// may upload, how long an unlisted upload is kept, and how much disk must stay free.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AttachmentsConfig {
-    /// Bytes a court may have stored here that no message lists yet (its uploads in
-    /// waiting); an upload beyond it is refused (413 `quota_exceeded`), nothing kept.
-    /// Blobs listed in a message no longer count: they are bounded by the agreement's
-    /// limits and rates on messages.
-    pub pending_quota_bytes_per_court: u64,
-    /// The same for a peer gateway's transfers.
-    pub pending_quota_bytes_per_peer: u64,
-    /// Uploads per minute, per court and per peer gateway (429 `rate_limited` beyond).
-    pub uploads_per_minute: u32,
-    /// An upload that no message lists is removed this many hours after it was stored.
-    pub unreferenced_ttl_hours: u64,
-    /// Below this many free bytes on the disk of the blob store (and database), uploads
-    /// and ordinary submissions get 503 `insufficient_storage` with `Retry-After`; reads,
-    /// and preservation orders and their answers, go on.
-    pub min_free_bytes: u64,
-}
-
-impl Default for AttachmentsConfig {
-    fn default() -> Self {
-        AttachmentsConfig {
-            pending_quota_bytes_per_court: 2 << 30,
-            pending_quota_bytes_per_peer: 20 << 30,
-            uploads_per_minute: 120,
-            unreferenced_ttl_hours: 72,
-            min_free_bytes: 1 << 30,
-        }
-    }
-}
-
-/// Outbox relay tuning.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RelayConfig {
-    /// Most messages in flight to peers at once.
-    pub max_in_flight: usize,
-    /// First retry delay, in milliseconds; doubles per attempt.
-    pub backoff_initial_ms: u64,
-    /// Longest retry delay, in milliseconds.
-    pub backoff_max_ms: u64,
-    /// Timeout of one delivery attempt, in milliseconds.
-    pub request_timeout_ms: u64,
-}
-
-impl Default for RelayConfig {
-    fn default() -> Self {
-        RelayConfig {
-            max_in_flight: 16,
-            backoff_initial_ms: 500,
-            backoff_max_ms: 300_000,
-            request_timeout_ms: 30_000,
-        }
-    }
 }
 
 impl GatewayConfig {
