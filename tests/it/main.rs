@@ -13,6 +13,7 @@ mod durability;
 mod fallback;
 mod federation_checks;
 mod freeze_queue;
+mod fuzz_smoke;
 mod journeys;
 mod lifecycles;
 mod policy;
