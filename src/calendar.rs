@@ -76,6 +76,12 @@ mod dates {
     }
 }
 
+/// The last instant the calendar can name: a period that would end later ends here.
+pub const LATEST: OffsetDateTime = PrimitiveDateTime::MAX.assume_utc();
+
+/// The first instant the calendar can name: a warning that would fall earlier falls here.
+pub const EARLIEST: OffsetDateTime = PrimitiveDateTime::MIN.assume_utc();
+
 impl Calendar {
     fn offset(&self) -> UtcOffset {
         UtcOffset::from_hms(self.utc_offset_hours, 0, 0).unwrap_or(UtcOffset::UTC)
@@ -90,78 +96,118 @@ impl Calendar {
             && !self.holidays.contains(&day)
     }
 
-    /// The local date of `t`.
+    /// The local date of `t` (the first or last day the calendar has, for an instant
+    /// beyond them in local time).
     pub fn local_date(&self, t: OffsetDateTime) -> Date {
-        t.to_offset(self.offset()).date()
+        match t.checked_to_offset(self.offset()) {
+            Some(local) => local.date(),
+            None if t.year() > 0 => Date::MAX,
+            None => Date::MIN,
+        }
+    }
+
+    /// The instant of local time `local`, in UTC ([`EARLIEST`] or [`LATEST`] beyond them).
+    fn instant(&self, local: PrimitiveDateTime) -> OffsetDateTime {
+        let beyond = if local.year() > 0 { LATEST } else { EARLIEST };
+        local
+            .assume_offset(self.offset())
+            .checked_to_offset(UtcOffset::UTC)
+            .unwrap_or(beyond)
     }
 
     /// 24:00 local time at the end of `day`, as an instant.
     pub fn end_of(&self, day: Date) -> OffsetDateTime {
-        let next = day.next_day().unwrap_or(day);
-        PrimitiveDateTime::new(next, Time::MIDNIGHT)
-            .assume_offset(self.offset())
-            .to_offset(UtcOffset::UTC)
+        match day.next_day() {
+            Some(next) => self.instant(PrimitiveDateTime::new(next, Time::MIDNIGHT)),
+            None => LATEST,
+        }
     }
 
-    fn next_working_day(&self, mut day: Date) -> Date {
+    /// The first working day after `day`, if the calendar has one.
+    fn next_working_day(&self, mut day: Date) -> Option<Date> {
         loop {
-            day = match day.next_day() {
-                Some(d) => d,
-                None => return day,
-            };
+            day = day.next_day()?;
             if self.is_working_day(day) {
-                return day;
+                return Some(day);
             }
         }
     }
 
-    /// When a period of `period` that starts at `start` ends.
+    /// When a period of `period` that starts at `start` ends ([`LATEST`] if the calendar
+    /// ends first).
     pub fn due(&self, start: OffsetDateTime, period: Period) -> OffsetDateTime {
         let day = self.local_date(start);
-        match period {
-            Period::Hours(n) => start + Duration::hours(i64::from(n)),
+        let last = match period {
+            Period::Hours(n) => {
+                return start
+                    .checked_to_offset(UtcOffset::UTC)
+                    .and_then(|s| s.checked_add(Duration::hours(i64::from(n))))
+                    .unwrap_or(LATEST);
+            }
             Period::WorkingDays(n) => {
+                // Each working day is a later day: more of them than days left cannot fit.
+                if i64::from(n) > i64::from(Date::MAX.to_julian_day() - day.to_julian_day()) {
+                    return LATEST;
+                }
                 let mut d = day;
                 for _ in 0..n.max(1) {
-                    d = self.next_working_day(d);
+                    match self.next_working_day(d) {
+                        Some(next) => d = next,
+                        None => return LATEST,
+                    }
                 }
-                self.end_of(d)
+                d
             }
             Period::Days(n) => {
-                let last = day + Duration::days(i64::from(n));
-                let last = if self.is_working_day(last) {
-                    last
-                } else {
-                    self.next_working_day(last)
+                let Some(nth) = day.checked_add(Duration::days(i64::from(n))) else {
+                    return LATEST;
                 };
-                self.end_of(last)
+                if self.is_working_day(nth) {
+                    nth
+                } else {
+                    match self.next_working_day(nth) {
+                        Some(d) => d,
+                        None => return LATEST,
+                    }
+                }
             }
-            Period::Months(n) => self.end_of(add_months(day, n)),
-        }
+            Period::Months(n) => match add_months(day, n) {
+                Some(d) => d,
+                None => return LATEST,
+            },
+        };
+        self.end_of(last)
     }
 }
 
 impl Calendar {
     /// The start (00:00 local time) of `day`.
     pub fn start_of(&self, day: Date) -> OffsetDateTime {
-        PrimitiveDateTime::new(day, Time::MIDNIGHT)
-            .assume_offset(self.offset())
-            .to_offset(UtcOffset::UTC)
+        self.instant(PrimitiveDateTime::new(day, Time::MIDNIGHT))
     }
 
     /// When to warn `period` ahead of something that ends with `day`: the start of the day
-    /// that many days, working days or months before it, or that many hours before its end.
+    /// that many days, working days or months before it, or that many hours before its end
+    /// ([`EARLIEST`] if the calendar begins later).
     pub fn before(&self, day: Date, period: Period) -> OffsetDateTime {
         match period {
-            Period::Hours(n) => self.end_of(day) - Duration::hours(i64::from(n)),
-            Period::Days(n) => self.start_of(day - Duration::days(i64::from(n))),
+            Period::Hours(n) => self
+                .end_of(day)
+                .checked_sub(Duration::hours(i64::from(n)))
+                .unwrap_or(EARLIEST),
+            Period::Days(n) => day
+                .checked_sub(Duration::days(i64::from(n)))
+                .map_or(EARLIEST, |d| self.start_of(d)),
             Period::WorkingDays(n) => {
+                if i64::from(n) > i64::from(day.to_julian_day() - Date::MIN.to_julian_day()) {
+                    return EARLIEST;
+                }
                 let mut d = day;
                 let mut left = n;
                 while left > 0 {
                     d = match d.previous_day() {
                         Some(p) => p,
-                        None => break,
+                        None => return EARLIEST,
                     };
                     if self.is_working_day(d) {
                         left -= 1;
@@ -169,27 +215,33 @@ impl Calendar {
                 }
                 self.start_of(d)
             }
-            Period::Months(n) => self.start_of(sub_months(day, n)),
+            Period::Months(n) => sub_months(day, n).map_or(EARLIEST, |d| self.start_of(d)),
         }
     }
 }
 
-/// The same day of the month `n` months earlier, or the last day of that month.
-fn sub_months(day: Date, n: u32) -> Date {
+/// The same day of the month `n` months earlier, or the last day of that month; `None`
+/// before the calendar begins.
+fn sub_months(day: Date, n: u32) -> Option<Date> {
     let months = i64::from(day.year()) * 12 + i64::from(day.month() as u8) - 1 - i64::from(n);
-    let year = months.div_euclid(12) as i32;
-    let month = Month::try_from((months.rem_euclid(12) + 1) as u8).unwrap_or(Month::January);
-    let last = time::util::days_in_month(month, year);
-    Date::from_calendar_date(year, month, day.day().min(last)).unwrap_or(day)
+    month_day(months, day.day())
 }
 
-/// The same day of the month `n` months on, or the last day of that month.
-fn add_months(day: Date, n: u32) -> Date {
-    let months = i64::from(day.month() as u8) - 1 + i64::from(n);
-    let year = day.year() + (months / 12) as i32;
-    let month = Month::try_from((months % 12 + 1) as u8).unwrap_or(Month::January);
-    let last = time::util::days_in_month(month, year);
-    Date::from_calendar_date(year, month, day.day().min(last)).unwrap_or(day)
+/// The same day of the month `n` months on, or the last day of that month; `None` after
+/// the calendar ends.
+fn add_months(day: Date, n: u32) -> Option<Date> {
+    let months = i64::from(day.year()) * 12 + i64::from(day.month() as u8) - 1 + i64::from(n);
+    month_day(months, day.day())
+}
+
+/// Day `day` (or the last day) of the month `months` months after January of year 0.
+fn month_day(months: i64, day: u8) -> Option<Date> {
+    let year = i32::try_from(months.div_euclid(12)).ok()?;
+    let month = Month::try_from(u8::try_from(months.rem_euclid(12) + 1).ok()?).ok()?;
+    // Checks the year is in range before asking how long its month is.
+    let first = Date::from_calendar_date(year, month, 1).ok()?;
+    let last = time::util::days_in_month(month, first.year());
+    Date::from_calendar_date(year, month, day.min(last)).ok()
 }
 
 #[cfg(test)]
@@ -280,6 +332,52 @@ mod tests {
         assert_eq!(
             calendar().due(start, Period::Months(12)),
             datetime!(2027-09-30 16:00 UTC)
+        );
+    }
+
+    #[test]
+    fn periods_that_would_outlast_the_calendar_end_at_its_last_instant() {
+        // Found by fuzzing: these overflowed (a panic), or ended before they started.
+        let c = calendar();
+        let start = datetime!(9999-12-31 20:00 UTC);
+        assert_eq!(c.local_date(start), Date::MAX);
+        for period in [
+            Period::Hours(10),
+            Period::Days(2),
+            Period::WorkingDays(5),
+            Period::Months(1),
+        ] {
+            assert_eq!(c.due(start, period), LATEST, "{period:?}");
+        }
+        // 100,000 months from 2026 is past the year 9999, not the end of today.
+        let start = datetime!(2026-09-30 16:30 +08:00);
+        assert_eq!(c.due(start, Period::Months(100_000)), LATEST);
+        assert_eq!(c.due(start, Period::WorkingDays(u32::MAX)), LATEST);
+        // Local midnight of the last day, 25 hours west, is past the end in UTC.
+        let west = Calendar {
+            utc_offset_hours: -25,
+            ..calendar()
+        };
+        assert_eq!(west.start_of(Date::MAX), LATEST);
+    }
+
+    #[test]
+    fn warnings_that_would_fall_before_the_calendar_begins_fall_at_its_first_instant() {
+        // Found by fuzzing: these overflowed (a panic).
+        let c = calendar();
+        let day = Date::MIN.next_day().unwrap();
+        assert_eq!(c.start_of(Date::MIN), EARLIEST);
+        for period in [
+            Period::Hours(100),
+            Period::Days(5),
+            Period::WorkingDays(5),
+            Period::Months(1),
+        ] {
+            assert_eq!(c.before(day, period), EARLIEST, "{period:?}");
+        }
+        assert_eq!(
+            c.before(date!(2026 - 10 - 31), Period::WorkingDays(u32::MAX)),
+            EARLIEST
         );
     }
 

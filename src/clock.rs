@@ -69,9 +69,17 @@ pub fn from_unix_millis(ms: i64) -> OffsetDateTime {
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-/// RFC 3339 text of `t` with millisecond precision, e.g. `2026-11-25T08:30:00.123Z`.
+/// RFC 3339 text of `t` with millisecond precision, e.g. `2026-11-25T08:30:00.123Z`
+/// (a local time past the last or before the first instant UTC can name is written as
+/// that instant).
 pub fn rfc3339(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
+    let t = t
+        .checked_to_offset(time::UtcOffset::UTC)
+        .unwrap_or(if t.year() > 0 {
+            crate::calendar::LATEST
+        } else {
+            crate::calendar::EARLIEST
+        });
     let ms = t.millisecond();
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
@@ -100,6 +108,31 @@ mod tests {
     }
 
     #[test]
+    fn times_that_utc_cannot_name_are_refused_when_read_and_never_panic_when_written() {
+        // Found by fuzzing: a peer's `9999-12-31T23:59:59-23:59` parsed, and writing it
+        // in UTC (to seal, store or report it) panicked.
+        #[derive(serde::Deserialize)]
+        struct At {
+            #[serde(with = "ts")]
+            at: OffsetDateTime,
+        }
+        let err = serde_json::from_str::<At>(r#"{"at": "9999-12-31T23:59:59-23:59"}"#)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("between 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z"),
+            "{err}"
+        );
+        let at = serde_json::from_str::<At>(r#"{"at": "9999-12-31T23:59:59+08:00"}"#).unwrap();
+        assert_eq!(rfc3339(at.at), "9999-12-31T15:59:59.000Z");
+        let beyond = datetime!(9999-12-31 23:59:59 -23:59);
+        assert_eq!(rfc3339(beyond), "9999-12-31T23:59:59.999Z");
+        let before = datetime!(-9999-01-01 00:00 +23:59);
+        assert_eq!(rfc3339(before), "-9999-01-01T00:00:00.000Z");
+    }
+
+    #[test]
     fn millis_round_trip_and_text_is_rfc3339() {
         let t = datetime!(2026-11-25 08:30:00.123 +08:00);
         assert_eq!(from_unix_millis(unix_millis(t)), t);
@@ -121,8 +154,20 @@ pub mod ts {
     /// Reads RFC 3339 text.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
         let text = String::deserialize(d)?;
-        OffsetDateTime::parse(&text, &Rfc3339)
-            .map_err(|e| serde::de::Error::custom(format!("{text:?} is not an RFC 3339 time: {e}")))
+        parse(&text).map_err(serde::de::Error::custom)
+    }
+
+    /// RFC 3339 text as a time that can also be written in UTC (so stores, receipts and
+    /// deadlines can work with it): `9999-12-31T23:00:00-05:00` is past the end.
+    fn parse(text: &str) -> Result<OffsetDateTime, String> {
+        let t = OffsetDateTime::parse(text, &Rfc3339)
+            .map_err(|e| format!("{text:?} is not an RFC 3339 time: {e}"))?;
+        match t.checked_to_offset(time::UtcOffset::UTC) {
+            Some(_) => Ok(t),
+            None => Err(format!(
+                "{text:?} is not an RFC 3339 time between 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z"
+            )),
+        }
     }
 
     /// The same for optional timestamps.
@@ -145,12 +190,8 @@ pub mod ts {
             d: D,
         ) -> Result<Option<OffsetDateTime>, D::Error> {
             let text = Option::<String>::deserialize(d)?;
-            text.map(|text| {
-                OffsetDateTime::parse(&text, &Rfc3339).map_err(|e| {
-                    serde::de::Error::custom(format!("{text:?} is not an RFC 3339 time: {e}"))
-                })
-            })
-            .transpose()
+            text.map(|text| parse(&text).map_err(serde::de::Error::custom))
+                .transpose()
         }
     }
 }

@@ -267,7 +267,10 @@ pub fn facts(e: &Envelope, at: OffsetDateTime) -> Vec<(String, RestrictedExpress
                 .collect()
         })
         .unwrap_or_default();
-    let local = at.to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC));
+    // China Standard Time; a time too close to the end of the calendar to move keeps UTC.
+    let local = at
+        .checked_to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC))
+        .unwrap_or(at);
     vec![
         ("amount".into(), RestrictedExpression::new_long(amount)),
         (
@@ -296,4 +299,37 @@ pub fn facts(e: &Envelope, at: OffsetDateTime) -> Vec<(String, RestrictedExpress
         ),
         ("test".into(), RestrictedExpression::new_bool(e.test)),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facts_of_a_message_created_at_the_end_of_the_calendar_are_read_not_a_panic() {
+        // Found by fuzzing: 9999-12-31T23:00Z has no date in UTC+8, and moving it there
+        // panicked.
+        let e: Envelope = serde_json::from_value(serde_json::json!({
+            "id": "0190c2a4-6f1e-7d2a-8b3c-4d5e6f708192",
+            "kind": "service.request",
+            "schema": {"id": "service-request", "version": 1},
+            "agreement": {"id": "SC-CQ-2026", "version": 1, "sha256": "00".repeat(32)},
+            "sender": {"region": "SC", "court": "SC0104"},
+            "recipient": {"region": "CQ", "court": "CQ0103"},
+            "createdAt": "9999-12-31T23:00:00Z",
+            "expiresAt": "9999-12-31T23:30:00Z",
+            "priority": "normal",
+            "payload": {},
+        }))
+        .unwrap();
+        let facts = facts(&e, e.created_at);
+        let hour = facts
+            .iter()
+            .find(|(k, _)| k == "hour")
+            .map(|(_, v)| format!("{v:?}"));
+        assert!(
+            hour.as_deref().is_some_and(|h| h.contains("Long(23)")),
+            "{hour:?}"
+        );
+    }
 }

@@ -25,9 +25,16 @@ pub struct IdError {
 
 impl IdError {
     fn new(what: &'static str, value: &str, rule: &'static str) -> Self {
-        let mut value = value.to_owned();
-        value.truncate(80);
-        IdError { what, value, rule }
+        // At most 80 bytes of the offending text, cut on a character boundary.
+        let mut end = value.len().min(80);
+        while !value.is_char_boundary(end) {
+            end -= 1;
+        }
+        IdError {
+            what,
+            value: value[..end].to_owned(),
+            rule,
+        }
     }
 }
 
@@ -306,6 +313,15 @@ mod tests {
         ] {
             assert!(CourtId::parse(bad).is_err(), "{bad} should not parse");
         }
+    }
+
+    #[test]
+    fn a_long_bad_id_of_wide_characters_is_refused_not_a_panic() {
+        // Found by fuzzing: the error quoted the first 80 bytes, cutting a character.
+        let bad = "川".repeat(40);
+        let err = CourtId::parse(&bad).unwrap_err().to_string();
+        assert!(err.contains(&"川".repeat(26)), "{err}");
+        assert!(!err.contains(&"川".repeat(27)), "{err}");
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod durability;
 mod fallback;
 mod federation_checks;
 mod freeze_queue;
+mod fuzz_smoke;
 mod identity;
 mod journeys;
 mod lifecycles;
