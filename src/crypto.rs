@@ -131,6 +131,15 @@ impl PublicKey {
     }
 }
 
+crate::ids::schema::text_schema!(
+    PublicKey,
+    crate::ids::schema::text(
+        "An Ed25519 public key: standard base64 (with padding) of its 32 bytes.",
+        Some("^[A-Za-z0-9+/]{43}=$"),
+        "yPCbF83rONAzsp/uYUubQH/mPTguKIF7mkJSlza4Gvs="
+    )
+);
+
 impl fmt::Display for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&B64.encode(self.0.as_bytes()))
@@ -175,6 +184,15 @@ impl Signature {
         Ok(Signature(bytes))
     }
 }
+
+crate::ids::schema::text_schema!(
+    Signature,
+    crate::ids::schema::text(
+        "An Ed25519 signature: standard base64 (with padding) of its 64 bytes, over the RFC 8785 canonical bytes of the signed JSON (docs/SIGNATURES.md).",
+        Some("^[A-Za-z0-9+/]{86}==$"),
+        "ZCBFBrrWBImkLDFnto8/5AQZZsXtdXL0ol0WvYwHWfKokZ30mcLSYoGNYNQOMT6cZ6tG7raBdZcCEBnV/4TJDQ=="
+    )
+);
 
 impl fmt::Display for Signature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -5,11 +5,13 @@
 //! - [`federation`]: the gateway-to-gateway API (`/federation/v1/...`).
 //! - [`attachments`]: attachment routes of both, streamed and verified.
 //! - [`problem`]: RFC 9457 responses and the JSON body extractor.
+//! - [`openapi`]: the court and federation APIs as OpenAPI 3.1 documents.
 
 pub mod admin;
 pub mod attachments;
 pub mod court;
 pub mod federation;
+pub mod openapi;
 pub mod print_jobs;
 pub mod problem;
 

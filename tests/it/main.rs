@@ -5,6 +5,7 @@
 mod addressees;
 mod agreement_load;
 mod agreements;
+mod api_examples;
 mod attachments;
 mod court_api;
 mod deadlines;
@@ -16,6 +17,7 @@ mod federation_checks;
 mod freeze_queue;
 mod journeys;
 mod lifecycles;
+mod openapi;
 mod policy;
 mod priority;
 mod schemas_cli;
