@@ -60,11 +60,17 @@ impl SigningKey {
             })
     }
 
-    /// The key as PKCS#8 PEM.
+    /// The key as PKCS#8 PEM, version 1 (RFC 5208: the private key alone, the 48-byte
+    /// form `openssl genpkey -algorithm ed25519` writes). Version 2 with the public key
+    /// included is what ed25519-dalek writes by default, and OpenSSL 3 and Python's
+    /// `cryptography` refuse to read it.
     pub fn to_pem(&self) -> String {
-        // Invariant: encoding a valid in-memory key cannot fail.
-        self.0
-            .to_pkcs8_pem(Default::default())
+        let v1 = ed25519_dalek::pkcs8::KeypairBytes {
+            secret_key: self.0.to_bytes(),
+            public_key: None,
+        };
+        // Invariant: encoding 32 bytes as PKCS#8 cannot fail.
+        v1.to_pkcs8_pem(Default::default())
             .map(|pem| pem.to_string())
             .expect("encoding an Ed25519 key as PKCS#8 cannot fail")
     }
@@ -284,7 +290,20 @@ mod tests {
     #[test]
     fn keys_round_trip_through_pem_and_base64() {
         let key = SigningKey::generate();
-        let again = SigningKey::from_pem(&key.to_pem()).unwrap();
+        let pem = key.to_pem();
+        let der = B64
+            .decode(
+                pem.lines()
+                    .filter(|l| !l.starts_with("-----"))
+                    .collect::<String>(),
+            )
+            .unwrap();
+        assert_eq!(der.len(), 48, "PKCS#8 version 1, as OpenSSL writes it");
+        assert_eq!(
+            der[..16],
+            hex::decode("302e020100300506032b657004220420").unwrap()
+        );
+        let again = SigningKey::from_pem(&pem).unwrap();
         assert_eq!(key.public(), again.public());
         assert_eq!(
             PublicKey::parse(&key.public().to_string()).unwrap(),

@@ -20,6 +20,7 @@ mod lifecycles;
 mod openapi;
 mod policy;
 mod priority;
+mod python_client;
 mod schemas_cli;
 mod store;
 mod support;
