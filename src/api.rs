@@ -10,7 +10,7 @@ use crate::store::{InboxItem, RequestView};
 use crate::workflow::addressees::Addressee;
 
 /// `POST /v1/requests`: a court asks a court of another region to do work.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Submission {
     /// A request kind: `service.request`, `printing.request`, `evidence.request`,
@@ -29,7 +29,7 @@ pub struct Submission {
 }
 
 /// `POST /v1/requests/{id}/updates`: the executing court reports progress or a result.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdateSubmission {
     /// An update kind of the request's family, e.g. `service.result`, `evidence.status`.
@@ -45,7 +45,7 @@ pub struct UpdateSubmission {
 }
 
 /// The 202 answer to a submission or an update: committed here, on its way to the peer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Accepted {
     /// The request.
@@ -61,7 +61,7 @@ pub struct Accepted {
 }
 
 /// `GET /v1/requests/{id}`: the request as its court sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestAnswer {
     /// The request, its history, messages, receipts and deadlines.
@@ -84,8 +84,29 @@ impl RequestAnswer {
     }
 }
 
+/// `GET /v1/requests`: the court's requests, newest first.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RequestList {
+    /// The requests (without history or messages: `GET /v1/requests/{id}` has those).
+    pub items: Vec<crate::store::RequestRecord>,
+}
+
+/// One active agreement in `GET /v1/agreements`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AgreementListing {
+    /// Agreement id.
+    pub id: crate::ids::AgreementId,
+    /// Its version.
+    pub version: u32,
+    /// The agreement hash: SHA-256 of the RFC 8785 form of `document.terms` as written.
+    pub sha256: Sha256,
+    /// The signed document, as loaded (terms exactly as signed).
+    pub document: crate::agreement::Agreement,
+}
+
 /// `GET /v1/inbox`: a page of messages addressed to the calling court.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InboxPage {
     /// The messages, oldest first.
@@ -95,7 +116,7 @@ pub struct InboxPage {
 }
 
 /// One inbox message, with the gateway's retrieval receipt.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InboxEntry {
     /// Position; pass the last one as `after`.
@@ -134,7 +155,7 @@ impl InboxEntry {
 }
 
 /// The answer of the federation API: the receiving gateway's signed relay receipt.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RelayAnswer {
     /// The relay receipt.
@@ -143,7 +164,7 @@ pub struct RelayAnswer {
 
 /// The answer to `PUT /v1/attachments/{sha256}` (and its federation twin): 201 when the
 /// blob was stored, 200 when it was already held.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StoredAttachment {
     /// SHA-256 of the bytes: the blob's name.

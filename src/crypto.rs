@@ -136,6 +136,15 @@ impl PublicKey {
     }
 }
 
+crate::ids::schema::text_schema!(
+    PublicKey,
+    crate::ids::schema::text(
+        "An Ed25519 public key: standard base64 (with padding) of its 32 bytes.",
+        Some("^[A-Za-z0-9+/]{43}=$"),
+        "yPCbF83rONAzsp/uYUubQH/mPTguKIF7mkJSlza4Gvs="
+    )
+);
+
 impl fmt::Display for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&B64.encode(self.0.as_bytes()))
@@ -180,6 +189,15 @@ impl Signature {
         Ok(Signature(bytes))
     }
 }
+
+crate::ids::schema::text_schema!(
+    Signature,
+    crate::ids::schema::text(
+        "An Ed25519 signature: standard base64 (with padding) of its 64 bytes, over the RFC 8785 canonical bytes of the signed JSON (docs/SIGNATURES.md).",
+        Some("^[A-Za-z0-9+/]{86}==$"),
+        "ZCBFBrrWBImkLDFnto8/5AQZZsXtdXL0ol0WvYwHWfKokZ30mcLSYoGNYNQOMT6cZ6tG7raBdZcCEBnV/4TJDQ=="
+    )
+);
 
 impl fmt::Display for Signature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -288,7 +306,20 @@ mod tests {
     #[test]
     fn keys_round_trip_through_pem_and_base64() {
         let key = SigningKey::generate();
-        let again = SigningKey::from_pem(&key.to_pem()).unwrap();
+        let pem = key.to_pem();
+        let der = B64
+            .decode(
+                pem.lines()
+                    .filter(|l| !l.starts_with("-----"))
+                    .collect::<String>(),
+            )
+            .unwrap();
+        assert_eq!(der.len(), 48, "PKCS#8 version 1, as OpenSSL writes it");
+        assert_eq!(
+            der[..16],
+            hex::decode("302e020100300506032b657004220420").unwrap()
+        );
+        let again = SigningKey::from_pem(&pem).unwrap();
         assert_eq!(key.public(), again.public());
         assert_eq!(
             PublicKey::parse(&key.public().to_string()).unwrap(),

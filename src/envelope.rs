@@ -13,7 +13,7 @@ use crate::crypto::{self, CryptoError, PublicKey, Signature, SigningKey};
 use crate::ids::{AgreementId, CourtId, MessageId, MessageKind, RegionId, Sha256};
 
 /// A court and the region whose gateway speaks for it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Address {
     /// The region (and so the gateway).
@@ -33,7 +33,7 @@ impl Address {
 }
 
 /// Which schema, and which version of it, the payload claims to satisfy.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SchemaRef {
     /// Schema id, e.g. `service-request`.
@@ -49,7 +49,7 @@ impl std::fmt::Display for SchemaRef {
 }
 
 /// The agreement the message is sent under, by id and by the hash of its signed terms.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgreementRef {
     /// Agreement id.
@@ -61,7 +61,19 @@ pub struct AgreementRef {
 }
 
 /// How urgently the message must move. Preservation orders always travel `high`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    Default,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     /// Ordinary work.
@@ -82,7 +94,7 @@ impl Priority {
 }
 
 /// A reference to an attachment (the bytes travel separately, addressed by hash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AttachmentRef {
     /// The id the payload uses for it.
@@ -103,7 +115,7 @@ pub struct AttachmentRef {
 }
 
 /// The sending gateway's seal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Seal {
     /// The region whose gateway key made the signature.
@@ -113,7 +125,7 @@ pub struct Seal {
 }
 
 /// One message between gateways: a request, or an update on one.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Envelope {
     /// Stable id; the same id sent twice yields the first answer.

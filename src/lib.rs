@@ -18,7 +18,7 @@
 //! | JSON Schemas pinned by hash, fixture checks | [`schema`] |
 //! | the pipeline stages shared by both directions | [`pipeline`] |
 //! | a court submits (outbound) / a peer relays (inbound) | [`outbound`], [`inbound`] |
-//! | request states, lifecycles, legal deadlines, the freeze queue | [`workflow`], [`calendar`], [`watcher`] |
+//! | request states, lifecycles, several addressees, legal deadlines, the freeze queue | [`workflow`], [`calendar`], [`watcher`] |
 //! | electronic first, postal fallback; the certificate of service | [`postal`], [`certificate`] |
 //! | preservation first at court submission | [`admission`] |
 //! | storage interface and the SQLite engine | [`store`] |
@@ -26,7 +26,7 @@
 //! | attachments: blobs by SHA-256, streamed and verified | [`attachments`] |
 //! | signed receipts, hash-chained audit | [`receipt`], [`audit`] |
 //! | TLS configs and identities from certificates | [`tls`] |
-//! | HTTP: court API, federation API, problem+json | [`http`], [`problem`], [`api`] |
+//! | HTTP: court API, federation API, problem+json, the OpenAPI documents | [`http`], [`problem`], [`api`] |
 //! | configuration, the gateway core, start/stop | [`config`], [`gateway`], [`server`] |
 //! | time as a dependency | [`clock`] |
 #![forbid(unsafe_code)]

@@ -191,7 +191,7 @@ pub async fn report(
 }
 
 /// What a centre's report answers.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobAnswer {
     /// The job.

@@ -216,14 +216,98 @@ impl Code {
     }
 }
 
+impl Code {
+    /// When a gateway answers with it, in words (the API reference's table).
+    pub fn when(self) -> &'static str {
+        match self {
+            Code::BadRequest => {
+                "malformed JSON, fields or identifiers; an update kind posted as a request; an update naming an addressee the service request does not name"
+            }
+            Code::Unauthenticated => "no acceptable client certificate identity",
+            Code::IdentityMismatch => {
+                "the TLS identity is not the party the envelope claims, or a print centre calls a court route"
+            }
+            Code::BadSignature => {
+                "the envelope (or revocation notice) signature does not verify, or is missing"
+            }
+            Code::UnknownAgreement => {
+                "no active agreement by that id, or none joins the two regions"
+            }
+            Code::AgreementMismatch => {
+                "the envelope's agreement hash differs from the receiver's copy of that version"
+            }
+            Code::KindNotPermitted => "the agreement does not permit this kind in this direction",
+            Code::PolicyDenied => {
+                "a Cedar policy of the agreement denies it; `policies` names them"
+            }
+            Code::AgreementRevoked => "the agreement it travels under was revoked",
+            Code::IllegalTransition => {
+                "the update is not a legal next step of the request's (or the addressee's) lifecycle; `allowed` lists the events that are"
+            }
+            Code::FreezePeriodExceeded => {
+                "a freeze result freezes an asset beyond the agreement's maximum for its type"
+            }
+            Code::QueuePositionMismatch => {
+                "a freeze result reports an asset `first` that an earlier freeze still holds, or the wrong rank: it queues behind (轮候)"
+            }
+            Code::RateLimited => {
+                "over the agreement's rate for this court and kind; `Retry-After` and `retryAfter` say when to try again"
+            }
+            Code::SchemaViolation => {
+                "the payload fails its pinned schema, or the schema version is not accepted now; `errors` lists `pointer`, `keyword`, `message` per failing field"
+            }
+            Code::PayloadTooLarge => {
+                "over the agreement's payload, attachment count or attachment size limit, or the body limit"
+            }
+            Code::Expired => "the message expired before it arrived",
+            Code::DuplicateKey => {
+                "a JSON object in the body has the same key twice; `pointer` names the second one"
+            }
+            Code::RequestTimeout => {
+                "the request body did not arrive within the listener's deadline; nothing was kept"
+            }
+            Code::ClockSkew => {
+                "a time the sender wrote is outside what the receiver allows: `createdAt` ahead of its clock by more than the skew, `expiresAt` beyond `createdAt` plus the agreement's message lifetime, a notice's `at` outside the skew"
+            }
+            Code::Replayed => "a signed notice already taken (a revocation notice is taken once)",
+            Code::QuotaExceeded => {
+                "an upload would take the court (or peer) over its quota of uploads no message lists yet; nothing was kept"
+            }
+            Code::InsufficientStorage => {
+                "the gateway's free disk is under its watermark: uploads and ordinary work wait (`Retry-After`); preservation and reads go on"
+            }
+            Code::UnknownRecipient => "the receiving gateway serves no such court",
+            Code::HashMismatch => {
+                "an uploaded attachment's bytes do not hash to the SHA-256 it was sent under; nothing was kept"
+            }
+            Code::AttachmentMissing => {
+                "a listed attachment is not stored at this gateway (or not with that size): upload it first; between gateways the sender retries"
+            }
+            Code::NotFound => {
+                "no such path, or no such request, print job or attachment for this caller"
+            }
+            Code::MethodNotAllowed => "the path exists, the method does not",
+            Code::Conflict => {
+                "an idempotency key reused for another request; the same message id with other content; a request already finished"
+            }
+            Code::Internal => {
+                "something failed inside the gateway (its log says what); retry later"
+            }
+            Code::Unavailable => {
+                "the gateway cannot take the work now, or has not yet loaded the agreement version the envelope names; retry later (`retryAfter`)"
+            }
+        }
+    }
+}
+
 impl fmt::Display for Code {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-/// An RFC 9457 problem document, as sent and as received.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// An RFC 9457 problem document, as sent and as received (`application/problem+json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Problem {
     /// `urn:kuayu:problem:<code>`.
@@ -236,6 +320,7 @@ pub struct Problem {
     /// What went wrong with this request, for a person.
     pub detail: String,
     /// Stable machine code, e.g. `schema_violation`.
+    #[schema(schema_with = code_schema)]
     pub code: String,
     /// For `schema_violation`: each failing field.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -252,6 +337,21 @@ pub struct Problem {
     /// For `rate_limited` and `unavailable`: seconds to wait (also the `Retry-After` header).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+}
+
+/// The `code` member in the OpenAPI documents: every code, with its status and meaning.
+fn code_schema() -> utoipa::openapi::schema::Object {
+    let mut table = String::from(
+        "The stable machine code of the refusal. Match on it, not on `title` or `detail`.\n\n| code | status | when |\n|---|---|---|\n",
+    );
+    for c in Code::ALL {
+        table.push_str(&format!("| `{c}` | {} | {} |\n", c.status(), c.when()));
+    }
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(Code::ALL.iter().map(|c| c.as_str())))
+        .description(Some(table))
+        .build()
 }
 
 impl Problem {

@@ -12,7 +12,7 @@ use crate::ids::{CourtId, MessageId, RegionId, Sha256};
 use crate::received::AsReceived;
 
 /// Which hop a receipt proves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Hop {
     /// The sending gateway accepted the message from its court.
@@ -40,7 +40,8 @@ impl Hop {
 pub type Receipt = AsReceived<ReceiptFields>;
 
 /// A receipt, field by field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = Receipt)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ReceiptFields {
     /// The hop.

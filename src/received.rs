@@ -86,6 +86,27 @@ impl<T: PartialEq> PartialEq for AsReceived<T> {
 
 impl<T: Eq> Eq for AsReceived<T> {}
 
+impl<T: utoipa::PartialSchema> utoipa::PartialSchema for AsReceived<T> {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        T::schema()
+    }
+}
+
+impl<T: utoipa::ToSchema> utoipa::ToSchema for AsReceived<T> {
+    fn name() -> std::borrow::Cow<'static, str> {
+        T::name()
+    }
+
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        T::schemas(schemas)
+    }
+}
+
 impl<T: Serialize> Serialize for AsReceived<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match &self.json {

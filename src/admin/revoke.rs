@@ -25,7 +25,7 @@ use std::time::Duration;
 /// The signed notice one gateway sends its peers when its region revokes an agreement.
 /// The signature is Ed25519, by the region's gateway message key, over the RFC 8785
 /// canonical form of the notice's JSON without `signature`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Notice {
     /// The agreement withdrawn (every version).

@@ -13,10 +13,12 @@ use crate::ids::{AgreementId, CourtId, MessageKind, RegionId, Sha256};
 use crate::received::AsReceived;
 
 /// A signed agreement document, as stored in `agreements/`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Agreement {
-    /// What the parties agreed.
+    /// What the parties agreed: the terms field by field are in agreements/README.md.
+    /// Signatures and the agreement hash cover their RFC 8785 form as written.
+    #[schema(value_type = Object)]
     pub terms: Terms,
     /// One signature per party over the canonical form of `terms`.
     #[serde(default)]
@@ -24,7 +26,7 @@ pub struct Agreement {
 }
 
 /// One party's signature over the terms.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PartySignature {
     /// The signing party.

@@ -60,7 +60,22 @@ fn named(text: &str) -> Result<Sha256, Problem> {
     })
 }
 
-async fn court_put(
+/// Upload an attachment: the raw bytes, streamed, named by their SHA-256.
+///
+/// Stored and fsynced before the answer. Upload each file before the submission or
+/// update that lists it in `attachments`.
+#[utoipa::path(
+    put,
+    path = "/v1/attachments/{sha256}",
+    tag = "attachments",
+    params(("sha256" = Sha256, Path, description = "SHA-256 of the bytes, 64 lower-case hex digits.")),
+    request_body(content = String, content_type = "application/octet-stream", description = "The file's bytes, at most the agreements' `maxAttachmentBytes`."),
+    responses(
+        (status = 201, description = "Stored.", body = StoredAttachment),
+        (status = 200, description = "Already held.", body = StoredAttachment)
+    )
+)]
+pub(super) async fn court_put(
     State(g): State<Arc<Gateway>>,
     CourtIdentity(court): CourtIdentity,
     Path(name): Path<String>,
@@ -79,7 +94,20 @@ async fn court_put(
     store(&g, upload, &headers, body).await
 }
 
-async fn peer_put(
+/// A peer gateway transfers an attachment before the envelope that lists it: as the
+/// court's PUT, for a gateway known by its certificate.
+#[utoipa::path(
+    put,
+    path = "/federation/v1/attachments/{sha256}",
+    tag = "federation",
+    params(("sha256" = Sha256, Path, description = "SHA-256 of the bytes.")),
+    request_body(content = String, content_type = "application/octet-stream", description = "The file's bytes."),
+    responses(
+        (status = 201, description = "Stored.", body = StoredAttachment),
+        (status = 200, description = "Already held.", body = StoredAttachment)
+    )
+)]
+pub(super) async fn peer_put(
     State(g): State<Arc<Gateway>>,
     Extension(chain): Extension<PeerCertificates>,
     Path(name): Path<String>,
@@ -202,7 +230,17 @@ async fn store(
     Ok((status, Json(answer)).into_response())
 }
 
-async fn court_get(
+/// Download an attachment, streamed, to a court that uploaded it or sent or received a
+/// message listing it (404 for anyone else). Check the bytes against the name.
+#[utoipa::path(
+    get,
+    path = "/v1/attachments/{sha256}",
+    tag = "attachments",
+    params(("sha256" = Sha256, Path, description = "SHA-256 of the bytes.")),
+    responses((status = 200, description = "The bytes.", content_type = "application/octet-stream", body = String,
+        headers(("ETag" = String, description = "The SHA-256 in quotes."), ("Content-Length" = u64, description = "Its size."))))
+)]
+pub(super) async fn court_get(
     State(g): State<Arc<Gateway>>,
     CourtIdentity(court): CourtIdentity,
     Path(name): Path<String>,
@@ -247,7 +285,15 @@ async fn court_get(
     Ok(response)
 }
 
-async fn peer_head(
+/// Whether this gateway holds an attachment (a peer asks before transferring it).
+#[utoipa::path(
+    head,
+    path = "/federation/v1/attachments/{sha256}",
+    tag = "federation",
+    params(("sha256" = Sha256, Path, description = "SHA-256 of the bytes.")),
+    responses((status = 200, description = "Held.", headers(("Content-Length" = u64, description = "Its size."))))
+)]
+pub(super) async fn peer_head(
     State(g): State<Arc<Gateway>>,
     Extension(chain): Extension<PeerCertificates>,
     Path(name): Path<String>,

@@ -28,7 +28,10 @@ use axum::{Json, Router};
 
 use super::PeerCertificates;
 use super::problem::{JsonBody, method_not_allowed, not_found};
-use crate::api::{Accepted, InboxEntry, InboxPage, RequestAnswer, Submission, UpdateSubmission};
+use crate::api::{
+    Accepted, AgreementListing, InboxEntry, InboxPage, RequestAnswer, RequestList, Submission,
+    UpdateSubmission,
+};
 use crate::gateway::Gateway;
 use crate::ids::{CourtId, MessageId, PrintCentreId};
 use crate::outbound;
@@ -178,7 +181,24 @@ fn request_id(text: &str) -> Result<MessageId, Problem> {
         .map_err(|e| Problem::new(Code::NotFound, format!("no such request: {e}")))
 }
 
-async fn submit(
+/// Submit a request: a court asks a court of another region to do work.
+///
+/// The payload is checked against the schema the agreement pins for the kind (the newest
+/// version it accepts now, or `schemaVersion`), the agreement's limits and policies, and
+/// the attachments it lists must be uploaded first. The 202 comes only once the request
+/// is committed; its `receipt` is this gateway's signed submission receipt.
+#[utoipa::path(
+    post,
+    path = "/v1/requests",
+    tag = "requests",
+    request_body = Submission,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Visible ASCII, at most 200 characters, chosen by the court per request: the same key with the same body gets the first answer again (no second request); with another body, 409 `conflict`. Send one with every POST.")),
+    responses(
+        (status = 202, description = "Committed and on its way to the peer gateway.", body = Accepted,
+            headers(("Location" = String, description = "`/v1/requests/{requestId}`")))
+    )
+)]
+pub(super) async fn submit(
     State(g): State<Arc<Gateway>>,
     CourtIdentity(court): CourtIdentity,
     headers: HeaderMap,
@@ -197,7 +217,24 @@ async fn submit(
     Ok(accepted(outbound::submit(&g, &court, body, key).await?))
 }
 
-async fn update(
+/// Report on a request this court was asked to do: a status, an attempt, a result.
+///
+/// Only the executing court of the request may post; the update must be a legal next
+/// step of the request's lifecycle (for a service request with several addressees, of
+/// the addressee it names). Which updates complete each kind: docs/API.md.
+#[utoipa::path(
+    post,
+    path = "/v1/requests/{id}/updates",
+    tag = "requests",
+    request_body = UpdateSubmission,
+    params(("id" = MessageId, Path, description = "The request id (`requestId` of its 202 or inbox entry)."),
+        ("Idempotency-Key" = Option<String>, Header, description = "Send one with every POST, as for POST /v1/requests: accepted here today, and required, with the same replay rule, once the court API requires it on every POST.")),
+    responses(
+        (status = 202, description = "Committed and on its way to the requesting court's gateway.", body = Accepted,
+            headers(("Location" = String, description = "`/v1/requests/{requestId}`")))
+    )
+)]
+pub(super) async fn update(
     State(g): State<Arc<Gateway>>,
     CourtIdentity(court): CourtIdentity,
     Path(id): Path<String>,
@@ -208,7 +245,16 @@ async fn update(
     ))
 }
 
-async fn show(
+/// One request as this court sees it: state, history, every message both ways, every
+/// receipt, legal deadlines, and for a service request each addressee's state.
+#[utoipa::path(
+    get,
+    path = "/v1/requests/{id}",
+    tag = "requests",
+    params(("id" = MessageId, Path, description = "The request id.")),
+    responses((status = 200, description = "The request.", body = RequestAnswer))
+)]
+pub(super) async fn show(
     State(g): State<Arc<Gateway>>,
     CourtIdentity(court): CourtIdentity,
     Path(id): Path<String>,
@@ -231,7 +277,18 @@ async fn visible(
     .ok_or_else(|| Problem::new(Code::NotFound, format!("court {court} has no request {id}")))
 }
 
-async fn list(
+/// This court's requests (both sides), newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/requests",
+    tag = "requests",
+    params(
+        ("overdue" = Option<bool>, Query, description = "`true`: only requests with a legal deadline passed unmet."),
+        ("limit" = Option<i64>, Query, description = "At most this many (default 50, at most 500).")
+    ),
+    responses((status = 200, description = "The requests.", body = RequestList))
+)]
+pub(super) async fn list(
     State(g): State<Arc<Gateway>>,
     CourtIdentity(court): CourtIdentity,
     RawQuery(query): RawQuery,
@@ -256,11 +313,19 @@ async fn list(
         .requests(&court, overdue.then_some(now), limit)
         .await
         .map_err(Problem::internal)?;
-    Ok(Json(serde_json::json!({ "items": items })).into_response())
+    Ok(Json(RequestList { items }).into_response())
 }
 
-/// The certificate of service of a completed service request, as a printable document.
-async fn certificate(
+/// The certificates of service (送达回证) of a service request as printable HTML, one
+/// section per addressee certified so far.
+#[utoipa::path(
+    get,
+    path = "/v1/requests/{id}/certificate",
+    tag = "requests",
+    params(("id" = MessageId, Path, description = "The service request id.")),
+    responses((status = 200, description = "The certificates.", content_type = "text/html; charset=utf-8", body = String))
+)]
+pub(super) async fn certificate(
     State(g): State<Arc<Gateway>>,
     CourtIdentity(court): CourtIdentity,
     Path(id): Path<String>,
@@ -296,7 +361,20 @@ fn query_number(query: &str, name: &str) -> Result<Option<i64>, Problem> {
         .transpose()
 }
 
-async fn inbox(
+/// The calling court's (or print centre's) inbox: new requests, updates on its own
+/// requests, and the gateway's notices. The first retrieval of each message is receipted.
+#[utoipa::path(
+    get,
+    path = "/v1/inbox",
+    tag = "inbox",
+    params(
+        ("after" = Option<i64>, Query, description = "Arrival order: only entries after this cursor (pass the last `nextCursor`). Default 0."),
+        ("limit" = Option<i64>, Query, description = "At most this many (default 50, at most 500)."),
+        ("order" = Option<String>, Query, description = "`arrival` (default): everything after `after`, oldest first. `urgent`: the work queue, entries not retrieved yet, preservation first, then oldest first; each entry is handed out once.")
+    ),
+    responses((status = 200, description = "A page of the inbox.", body = InboxPage))
+)]
+pub(super) async fn inbox(
     State(g): State<Arc<Gateway>>,
     caller: Caller,
     RawQuery(query): RawQuery,
@@ -361,12 +439,28 @@ async fn inbox(
     .into_response())
 }
 
-async fn agreements(State(g): State<Arc<Gateway>>, CourtIdentity(_): CourtIdentity) -> Response {
-    let list: Vec<serde_json::Value> = g
+/// The active signed agreements: to verify seals and receipts offline (each party's
+/// `messageKey`) and to know the schemas, limits and deadlines in force.
+#[utoipa::path(
+    get,
+    path = "/v1/agreements",
+    tag = "agreements",
+    responses((status = 200, description = "The active agreements.", body = Vec<AgreementListing>))
+)]
+pub(super) async fn agreements(
+    State(g): State<Arc<Gateway>>,
+    CourtIdentity(_): CourtIdentity,
+) -> Response {
+    let list: Vec<AgreementListing> = g
         .agreements
         .snapshot()
         .iter()
-        .map(|a| serde_json::json!({"id": a.terms().id, "version": a.terms().version, "sha256": a.digest, "document": a.document}))
+        .map(|a| AgreementListing {
+            id: a.terms().id.clone(),
+            version: a.terms().version,
+            sha256: a.digest,
+            document: a.document.clone(),
+        })
         .collect();
     Json(list).into_response()
 }

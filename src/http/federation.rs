@@ -34,7 +34,16 @@ pub fn router(g: Arc<Gateway>) -> Router {
         .with_state(g)
 }
 
-async fn receive(
+/// A peer gateway relays one signed envelope. The answer, once it is committed here, is
+/// this gateway's signed relay receipt; the same message id again gets the same receipt.
+#[utoipa::path(
+    post,
+    path = "/federation/v1/messages",
+    tag = "federation",
+    request_body(content = crate::envelope::Envelope, description = "The sealed envelope (docs/SIGNATURES.md)."),
+    responses((status = 200, description = "Committed.", body = crate::api::RelayAnswer))
+)]
+pub(super) async fn receive(
     State(g): State<Arc<Gateway>>,
     Extension(peer): Extension<PeerCertificates>,
     JsonBody(body): JsonBody<Value>,
@@ -46,7 +55,15 @@ async fn receive(
     Ok(Json(answer?).into_response())
 }
 
-async fn revocation(
+/// A party's signed notice that it revokes an agreement: open work under it is returned.
+#[utoipa::path(
+    post,
+    path = "/federation/v1/revocations",
+    tag = "federation",
+    request_body(content = crate::admin::revoke::Notice, description = "The notice, signed by the revoking region's gateway key."),
+    responses((status = 200, description = "Withdrawn here: `{\"agreementId\", \"returned\": n}` (open requests returned to their courts), with `\"alreadyRevoked\": true` if it was.", body = Object))
+)]
+pub(super) async fn revocation(
     State(g): State<Arc<Gateway>>,
     Extension(peer): Extension<PeerCertificates>,
     JsonBody(body): JsonBody<Value>,

@@ -8,6 +8,7 @@
 //! - [`attachments`]: attachment routes of both, streamed and verified.
 //! - [`admin`]: the admin API, over TLS or a Unix domain socket.
 //! - [`problem`]: RFC 9457 responses and the JSON body extractor.
+//! - [`openapi`]: the court and federation APIs as OpenAPI 3.1 documents.
 
 pub mod admin;
 pub mod attachments;
@@ -15,6 +16,7 @@ pub mod connections;
 pub mod court;
 pub mod deadline;
 pub mod federation;
+pub mod openapi;
 pub mod print_jobs;
 pub mod problem;
 

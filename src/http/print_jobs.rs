@@ -42,7 +42,21 @@ fn print_centre(caller: Caller) -> Result<PrintCentreId, Problem> {
     }
 }
 
-async fn print_event(
+/// A print centre reports a step on one of its jobs: a `printing.event` payload.
+///
+/// Each step the addressee would see reaches the requesting court as a
+/// `service.attempt`; delivery or return completes the addressee with a certificate of
+/// service, sent by the gateway on behalf of the executing court.
+#[utoipa::path(
+    post,
+    path = "/v1/print-jobs/{id}/events",
+    tag = "print jobs",
+    params(("id" = MessageId, Path, description = "The print job id (`jobId`)."),
+        ("Idempotency-Key" = Option<String>, Header, description = "Send one with every POST, as for POST /v1/requests.")),
+    request_body(content = Object, description = "A `printing.event` document (schemas/printing-event): `jobId`, `event` (printed, enveloped, posted, delivery_attempt, delivered, returned, return_receipt_scanned), `at`, and what the event needs."),
+    responses((status = 202, description = "Recorded.", body = crate::postal::JobAnswer))
+)]
+pub(super) async fn print_event(
     State(g): State<Arc<Gateway>>,
     caller: Caller,
     Path(id): Path<String>,
@@ -53,7 +67,15 @@ async fn print_event(
     Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
 }
 
-async fn print_job(
+/// A print job, to its print centre or to the court whose service fell back to it.
+#[utoipa::path(
+    get,
+    path = "/v1/print-jobs/{id}",
+    tag = "print jobs",
+    params(("id" = MessageId, Path, description = "The print job id.")),
+    responses((status = 200, description = "The job.", body = crate::store::PrintJob))
+)]
+pub(super) async fn print_job(
     State(g): State<Arc<Gateway>>,
     caller: Caller,
     Path(id): Path<String>,

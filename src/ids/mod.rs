@@ -10,8 +10,10 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub(crate) mod schema;
 mod sha256;
 
+use schema::text_schema;
 pub use sha256::Sha256;
 
 /// Why a string is not a valid identifier.
@@ -172,8 +174,66 @@ impl CourtId {
     }
 }
 
+text_schema!(
+    RegionId,
+    schema::text(
+        "A region code: two upper-case letters (SC Sichuan, CQ Chongqing).",
+        Some("^[A-Z]{2}$"),
+        "SC"
+    )
+);
+text_schema!(
+    CourtId,
+    schema::text(
+        "A court, in the machine-safe form of its case-number abbreviation: the region code and 2 to 6 digits (SC0104 is 川0104, CQ01 is 渝01).",
+        Some("^[A-Z]{2}[0-9]{2,6}$"),
+        "SC0104"
+    )
+);
+text_schema!(
+    AgreementId,
+    schema::text(
+        "A cooperation agreement's id.",
+        Some("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"),
+        "SC-CQ-2026"
+    )
+);
+text_schema!(
+    MessageKind,
+    schema::text(
+        "A message kind: family.document, e.g. service.request, service.attempt, service.result, service.status, printing.request, printing.event, evidence.request, evidence.result, preservation.request, preservation.result.",
+        Some("^(service|printing|evidence|preservation)\\.[a-z_]{1,32}$"),
+        "service.request"
+    )
+);
+text_schema!(
+    PrintCentreId,
+    schema::text(
+        "A print-and-mail centre: the code of the court it belongs to, a hyphen and 1 to 8 of A-Z 0-9.",
+        Some("^[A-Z]{2}[0-9]{2,6}-[A-Z0-9]{1,8}$"),
+        "CQ01-PC1"
+    )
+);
+text_schema!(
+    MessageId,
+    schema::formatted(
+        "A message id: a hyphenated UUID (kuayu makes version 7).",
+        "uuid",
+        "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        "01a1c3f0-5c3e-7d41-9a0b-3f6e2c8d1a47"
+    )
+);
+text_schema!(
+    Sha256,
+    schema::text(
+        "A SHA-256 digest: 64 lower-case hex digits.",
+        Some("^[0-9a-f]{64}$"),
+        "5e4d405336a7b5d9e2043090c8d5842f0fa59564b6aed9004962c9ba5bd9ec5c"
+    )
+);
+
 /// The four kinds of cross-region work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Family {
     /// Commissioned service of documents (委托送达).

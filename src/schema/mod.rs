@@ -22,7 +22,7 @@ mod embedded {
 }
 
 /// One failing rule of a document, for `schema_violation` problems.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Violation {
     /// JSON pointer of the failing value in the document (`""` is the whole document).
     pub pointer: String,

@@ -12,7 +12,7 @@ use crate::receipt::Receipt;
 use crate::workflow::deadlines::Clocks;
 
 /// Which side of a request this gateway's court is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// One of our courts asked for the work.
@@ -32,7 +32,7 @@ impl Role {
 }
 
 /// A request as this gateway tracks it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestRecord {
     /// The request id (the id of the request message).
@@ -169,7 +169,7 @@ pub struct Outbound {
 
 /// A print job at one of this region's print centres (postal service a commissioned
 /// service fell back to).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PrintJob {
     /// The job id.

@@ -11,7 +11,7 @@ use crate::receipt::Receipt;
 use crate::workflow::deadlines::DEADLINE;
 
 /// One entry of a request's history.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryEntry {
     /// When.
@@ -32,7 +32,7 @@ pub struct HistoryEntry {
 }
 
 /// A message of a request, as stored.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageRecord {
     /// Message id.
@@ -48,7 +48,7 @@ pub struct MessageRecord {
 }
 
 /// Everything a court may see of a request.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestView {
     /// The request.
@@ -94,7 +94,7 @@ impl RequestView {
 }
 
 /// A legal clock on a request.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeadlineRecord {
     /// The agreement's name for it, e.g. `service.serve`.

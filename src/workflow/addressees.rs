@@ -25,7 +25,7 @@ use crate::problem::{Code, Problem};
 const ADDRESSEE_EVENTS: &[&str] = &["attempt", "postal_fallback", "postal_progress", "result"];
 
 /// Where one addressee stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Addressee {
     /// As the request names it.
@@ -44,7 +44,7 @@ pub struct Addressee {
 }
 
 /// The certificate of service an addressee was certified with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Certificate {
     /// The `service.result` message.

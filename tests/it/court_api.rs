@@ -158,3 +158,27 @@ async fn bad_requests_get_problem_documents_and_nothing_is_stored() {
     );
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_asset_owned_by_no_respondent_of_the_order_is_refused_on_both_gateways() {
+    let t = TestFed::start().await;
+    let mut order = submission("preservation.request", "CQ01");
+    assert_eq!(order.payload["respondents"].as_array().unwrap().len(), 2);
+    order.payload["assets"][1]["ownerIndex"] = json!(2);
+    let p = problem(t.court("SC01").submit(&order, None).await);
+    assert!(p.is(Code::SchemaViolation), "{p}");
+    assert_eq!(
+        (p.errors[0].pointer.as_str(), p.errors[0].keyword.as_str()),
+        ("/assets/1/ownerIndex", "ownerIndex"),
+        "{p}"
+    );
+    // A peer that let it through meets the same refusal.
+    let e = t.envelope("preservation.request", "SC01", "CQ01", order.payload);
+    let (status, body) = t.relay_as("SC", "CQ", e).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("schema_violation")),
+        "{body}"
+    );
+    t.shutdown().await;
+}

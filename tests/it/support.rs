@@ -360,3 +360,65 @@ pub async fn report_all(centre: &CourtClient, job: &str, events: &[(&str, Value)
             .unwrap_or_else(|err| panic!("{e}: {err}"));
     }
 }
+
+/// A court API client that keeps the raw answers: status and JSON body as sent.
+pub struct RawCourt {
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+impl TestFed {
+    /// The raw client of court (or print centre) `who` at its own region's court API.
+    pub fn raw(&self, who: &str) -> RawCourt {
+        let (region, cert, key) = match kuayu::ids::PrintCentreId::parse(who) {
+            Ok(centre) => {
+                let (c, k) = self.fed.pki.print_centre(&centre);
+                (centre.region(), c, k)
+            }
+            Err(_) => {
+                let court = CourtId::parse(who).unwrap();
+                let (c, k) = self.fed.pki.court(&court);
+                (court.region(), c, k)
+            }
+        };
+        let anchors =
+            tls::parse_certs(&self.fed.pki.pem(&region, "court-ca.crt").unwrap()).unwrap();
+        let http = tls::http_client(
+            &anchors,
+            &Identity::load(&cert, &key).unwrap(),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        RawCourt {
+            http,
+            base: format!("https://{}", self.fed.gateway(region.as_str()).court_addr),
+        }
+    }
+}
+
+impl RawCourt {
+    async fn answer(r: reqwest::RequestBuilder) -> (u16, Value) {
+        let r = r.send().await.expect("request sent");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        Self::answer(self.http.get(format!("{}{path}", self.base))).await
+    }
+
+    /// POSTs `body` with a fresh `Idempotency-Key`, as every court client should.
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        Self::answer(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .header("Idempotency-Key", MessageId::new().to_string())
+                .json(body),
+        )
+        .await
+    }
+
+    pub async fn put(&self, path: &str, bytes: Vec<u8>) -> (u16, Value) {
+        Self::answer(self.http.put(format!("{}{path}", self.base)).body(bytes)).await
+    }
+}

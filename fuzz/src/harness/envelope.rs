@@ -65,9 +65,7 @@ fn receive(w: &World, json: Value, original: Option<&Sealed>) {
     };
     let claimed = &unverified.envelope;
     let opens = claimed.kind.is_request();
-    let _ = w
-        .registry
-        .named(&claimed.agreement, opens, w.now);
+    let _ = w.registry.named(&claimed.agreement, opens, w.now);
     match pipeline::verify(&w.active, unverified) {
         Ok(sealed) => {
             if let Some(original) = original {
