@@ -69,17 +69,18 @@ pub fn from_unix_millis(ms: i64) -> OffsetDateTime {
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
+/// The first instant RFC 3339 can write: 0000-01-01T00:00:00Z.
+const FIRST: OffsetDateTime = time::macros::datetime!(0000-01-01 00:00 UTC);
+
 /// RFC 3339 text of `t` with millisecond precision, e.g. `2026-11-25T08:30:00.123Z`
-/// (a local time past the last or before the first instant UTC can name is written as
-/// that instant).
+/// (an instant before 0000-01-01T00:00:00Z or after 9999-12-31T23:59:59.999Z is written
+/// as that end, so the text always reads back).
 pub fn rfc3339(t: OffsetDateTime) -> String {
-    let t = t
-        .checked_to_offset(time::UtcOffset::UTC)
-        .unwrap_or(if t.year() > 0 {
-            crate::calendar::LATEST
-        } else {
-            crate::calendar::EARLIEST
-        });
+    let t = match t.checked_to_offset(time::UtcOffset::UTC) {
+        Some(utc) if utc >= FIRST => utc,
+        None if t.year() > 0 => crate::calendar::LATEST,
+        _ => FIRST,
+    };
     let ms = t.millisecond();
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
@@ -129,7 +130,18 @@ mod tests {
         let beyond = datetime!(9999-12-31 23:59:59 -23:59);
         assert_eq!(rfc3339(beyond), "9999-12-31T23:59:59.999Z");
         let before = datetime!(-9999-01-01 00:00 +23:59);
-        assert_eq!(rfc3339(before), "-9999-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(before), "0000-01-01T00:00:00.000Z");
+        // Found by fuzzing: year -1 in UTC was written "-001-12-31T19:00:00.000Z", which
+        // no RFC 3339 reader (kuayu's included) reads back.
+        let err = serde_json::from_str::<At>(r#"{"at": "0000-01-01T00:00:00+05:00"}"#)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("between 0000-01-01T00:00:00Z"), "{err}");
+        assert_eq!(
+            rfc3339(datetime!(-0001-12-31 19:00 UTC)),
+            "0000-01-01T00:00:00.000Z"
+        );
     }
 
     #[test]
@@ -158,13 +170,14 @@ pub mod ts {
     }
 
     /// RFC 3339 text as a time that can also be written in UTC (so stores, receipts and
-    /// deadlines can work with it): `9999-12-31T23:00:00-05:00` is past the end.
+    /// deadlines can work with it): `9999-12-31T23:00:00-05:00` is past the end, and
+    /// `0000-01-01T00:00:00+05:00` before the beginning.
     fn parse(text: &str) -> Result<OffsetDateTime, String> {
         let t = OffsetDateTime::parse(text, &Rfc3339)
             .map_err(|e| format!("{text:?} is not an RFC 3339 time: {e}"))?;
         match t.checked_to_offset(time::UtcOffset::UTC) {
-            Some(_) => Ok(t),
-            None => Err(format!(
+            Some(utc) if utc >= super::FIRST => Ok(t),
+            _ => Err(format!(
                 "{text:?} is not an RFC 3339 time between 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z"
             )),
         }
