@@ -13,6 +13,7 @@
 //! | `PUT`, `GET /v1/attachments/{sha256}` | streamed attachments: see [`super::attachments`] |
 //! | `GET /v1/requests/{id}/certificate` | 200 `text/html`: the certificate of service, printable |
 //! | `GET /v1/print-jobs/{id}`, `POST /v1/print-jobs/{id}/events` | print jobs: see [`super::print_jobs`] |
+//! | `GET /openapi.json` | 200 this API's OpenAPI 3.1 document ([`super::reference`]) |
 //!
 //! Print centres call with their own certificates (`urn:kuayu:printcentre:<code>`): they
 //! read their inbox (print jobs arrive there) and report on their jobs, nothing else.
@@ -54,6 +55,7 @@ pub fn router(g: Arc<Gateway>) -> Router {
         .route("/v1/inbox", get(inbox))
         .route("/v1/requests/{id}/certificate", get(certificate))
         .route("/v1/agreements", get(agreements))
+        .route("/openapi.json", get(super::reference::court_document))
         // Streamed, outside the JSON body limit (the agreement's attachment limit applies).
         .merge(super::attachments::court())
         .merge(super::print_jobs::court())
@@ -361,6 +363,17 @@ fn query_number(query: &str, name: &str) -> Result<Option<i64>, Problem> {
         .transpose()
 }
 
+/// The `order` of `GET /v1/inbox`, as the API reference lists it.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // read from the query by hand (query_value); here for the reference
+pub(super) enum InboxOrderParam {
+    /// Everything after `after`, oldest first.
+    Arrival,
+    /// The work queue.
+    Urgent,
+}
+
 /// The calling court's (or print centre's) inbox: new requests, updates on its own
 /// requests, and the gateway's notices. The first retrieval of each message is receipted.
 #[utoipa::path(
@@ -370,7 +383,7 @@ fn query_number(query: &str, name: &str) -> Result<Option<i64>, Problem> {
     params(
         ("after" = Option<i64>, Query, description = "Arrival order: only entries after this cursor (pass the last `nextCursor`). Default 0."),
         ("limit" = Option<i64>, Query, description = "At most this many (default 50, at most 500)."),
-        ("order" = Option<String>, Query, description = "`arrival` (default): everything after `after`, oldest first. `urgent`: the work queue, entries not retrieved yet, preservation first, then oldest first; each entry is handed out once.")
+        ("order" = Option<InboxOrderParam>, Query, description = "`arrival` (default): everything after `after`, oldest first. `urgent`: the work queue, entries not retrieved yet, preservation first, then oldest first; each entry is handed out once.")
     ),
     responses((status = 200, description = "A page of the inbox.", body = InboxPage))
 )]

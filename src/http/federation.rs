@@ -2,7 +2,8 @@
 //! envelope and answers 200 with the signed relay receipt once it is committed;
 //! `POST /federation/v1/revocations` takes a party's signed revocation notice;
 //! `HEAD` and `PUT /federation/v1/attachments/{sha256}` ([`super::attachments`]) tell
-//! whether a blob is held and take one, streamed and verified.
+//! whether a blob is held and take one, streamed and verified; `GET /federation/openapi.json`
+//! is this API's OpenAPI 3.1 document ([`super::reference`]).
 
 use std::sync::Arc;
 
@@ -26,6 +27,10 @@ pub fn router(g: Arc<Gateway>) -> Router {
     Router::new()
         .route("/federation/v1/messages", post(receive))
         .route("/federation/v1/revocations", post(revocation))
+        .route(
+            "/federation/openapi.json",
+            axum::routing::get(super::reference::federation_document),
+        )
         // Streamed, outside the JSON body limit (the agreement's attachment limit applies).
         .merge(super::attachments::federation())
         .fallback(not_found)

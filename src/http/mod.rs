@@ -1,14 +1,16 @@
 //! HTTPS serving: one accept loop for every listener, TLS handshakes in per-connection
 //! tasks, the peer's certificate chain handed to handlers as a request extension, and the
 //! connection discipline of [`connections`] and [`deadline`]: handshake, header, idle,
-//! request and age deadlines, caps in total and per client identity.
+//! request and age deadlines, caps in total and per client identity; connections close
+//! lingering ([`linger`]), so that an early refusal reaches a client still sending.
 //!
 //! - [`court`]: the court-facing API (`/v1/...`).
 //! - [`federation`]: the gateway-to-gateway API (`/federation/v1/...`).
 //! - [`attachments`]: attachment routes of both, streamed and verified.
 //! - [`admin`]: the admin API, over TLS or a Unix domain socket.
 //! - [`problem`]: RFC 9457 responses and the JSON body extractor.
-//! - [`openapi`]: the court and federation APIs as OpenAPI 3.1 documents.
+//! - [`openapi`]: the court and federation APIs as OpenAPI 3.1 documents; [`reference`]
+//!   serves them.
 
 pub mod admin;
 pub mod attachments;
@@ -16,9 +18,11 @@ pub mod connections;
 pub mod court;
 pub mod deadline;
 pub mod federation;
+pub mod linger;
 pub mod openapi;
 pub mod print_jobs;
 pub mod problem;
+pub mod reference;
 
 use std::sync::Arc;
 
@@ -144,7 +148,7 @@ pub async fn serve(
             };
             let mut extensions = http::Extensions::new();
             extensions.insert(PeerCertificates(Arc::new(chain)));
-            connection(TokioIo::new(tls), slot, &table, app, extensions, shutdown).await;
+            connection(TokioIo::new(linger::Linger::new(tls)), slot, &table, app, extensions, shutdown).await;
         });
     }
     drop(listener);
@@ -186,7 +190,7 @@ pub async fn serve_unix(
             let mut extensions = http::Extensions::new();
             extensions.insert(user);
             connection(
-                TokioIo::new(stream),
+                TokioIo::new(linger::Linger::new(stream)),
                 slot,
                 &table,
                 app,
