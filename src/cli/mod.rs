@@ -1,4 +1,5 @@
-//! The command line: `serve`, `demo`, `pki`, `agreement`, `schemas`, `validate`.
+//! The command line: `serve`, `check-config`, `demo`, `pki`, `agreement`, `schemas`,
+//! `validate`.
 //!
 //! Each subcommand parses its arguments and calls into the library.
 //!
@@ -36,6 +37,13 @@ enum Command {
         /// The gateway configuration (TOML).
         #[arg(long, short)]
         config: PathBuf,
+    },
+    /// Check a gateway configuration as `serve` would before binding (files, key modes,
+    /// certificates, revocation lists, agreements, the database), without binding a port
+    /// or changing anything; one line per check. Exits 0 only if `serve` would start.
+    CheckConfig {
+        /// The gateway configuration (TOML).
+        file: PathBuf,
     },
     /// Start Sichuan and Chongqing gateways with court systems on loopback, send one
     /// request of each kind, print each journey; exit 0 only if all completed and verified.
@@ -184,6 +192,16 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let config = GatewayConfig::load(&config)?;
             runtime()?.block_on(crate::server::run(config, Arc::new(SystemClock)))?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig { file } => {
+            let report =
+                runtime()?.block_on(crate::gateway::check::check(&file, Arc::new(SystemClock)));
+            println!("{report}");
+            Ok(if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Demo { state } => runtime()?.block_on(crate::demo::run(&state)),
         Command::Pki {

@@ -10,6 +10,7 @@ mod api_examples;
 mod attachment_bounds;
 mod attachments;
 mod certificate_revocation;
+mod check_config;
 mod connections;
 mod court_api;
 mod deadlines;

@@ -464,3 +464,16 @@ pub async fn failed_once(
         .unwrap();
     (sc, cq, centre, id)
 }
+
+/// Chongqing's configuration written again to `name` with `change` applied to its text.
+pub fn variant(
+    t: &TestFed,
+    name: &str,
+    change: impl FnOnce(String) -> String,
+) -> std::path::PathBuf {
+    let cq = &t.fed.configs[&RegionId::parse("CQ").unwrap()];
+    let text = std::fs::read_to_string(cq).unwrap();
+    let path = t.fed.dir.join(name);
+    std::fs::write(&path, change(text)).unwrap();
+    path
+}
