@@ -75,6 +75,8 @@ pub struct Gateway {
     pub uploads: crate::attachments::guard::Guard,
     /// How far ahead of this gateway's clock a peer's times may be.
     pub max_clock_skew: time::Duration,
+    /// Its metrics, and what readiness rests on.
+    pub observer: Arc<crate::observe::Observer>,
     sqlite: Option<SqliteStore>,
 }
 
@@ -148,6 +150,7 @@ impl Gateway {
             relay_wake: Notify::new(),
             relay: config.relay.clone(),
             admission: Default::default(),
+            observer: crate::observe::Observer::new(config.region.as_str(), &config.database),
             sqlite: Some(sqlite),
         };
         Ok(Arc::new(gateway))

@@ -35,6 +35,7 @@ use crate::api::{
 };
 use crate::gateway::Gateway;
 use crate::ids::{CourtId, MessageId, PrintCentreId};
+use crate::observe::journey::Direction;
 use crate::outbound;
 use crate::problem::{Code, Problem};
 use crate::receipt::{Hop, Receipt};
@@ -216,7 +217,8 @@ pub(super) async fn submit(
                 .to_owned(),
         ),
     };
-    Ok(accepted(outbound::submit(&g, &court, body, key).await?))
+    let work = outbound::submit(&g, &court, body, key);
+    Ok(accepted(journey(&g, &headers, work).await?))
 }
 
 /// Report on a request this court was asked to do: a status, an attempt, a result.
@@ -240,11 +242,23 @@ pub(super) async fn update(
     State(g): State<Arc<Gateway>>,
     CourtIdentity(court): CourtIdentity,
     Path(id): Path<String>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<UpdateSubmission>,
 ) -> Result<Response, Problem> {
-    Ok(accepted(
-        outbound::update(&g, &court, request_id(&id)?, body).await?,
-    ))
+    let work = outbound::update(&g, &court, request_id(&id)?, body);
+    Ok(accepted(journey(&g, &headers, work).await?))
+}
+
+/// Runs a court's message through the pipeline as an outbound journey (its span, stage
+/// times, outcome log line and counts), with the trace id of its `traceparent`, if any.
+pub(super) async fn journey<T>(
+    g: &Gateway,
+    headers: &HeaderMap,
+    work: impl std::future::Future<Output = Result<T, Problem>>,
+) -> Result<T, Problem> {
+    let trace = headers.get("traceparent").and_then(|v| v.to_str().ok());
+    let trace = crate::observe::journey::trace_id(trace);
+    crate::observe::journey::follow(&g.observer.metrics, Direction::Outbound, trace, work).await
 }
 
 /// One request as this court sees it: state, history, every message both ways, every

@@ -147,6 +147,9 @@ pub(super) fn listeners(report: &mut Report, config: &GatewayConfig) {
     if let Some(addr) = config.admin.as_ref().and_then(|a| a.listen) {
         addresses.push(("admin API", addr));
     }
+    if let Some(health) = &config.health {
+        addresses.push(("health", health.listen));
+    }
     let mut seen = BTreeSet::new();
     for (what, addr) in &addresses {
         if !seen.insert(*addr) {
