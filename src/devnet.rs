@@ -62,6 +62,8 @@ pub struct DevOptions {
     pub connections: ConnectionsConfig,
     /// Attachment quotas, upload rate and the free-disk watermark.
     pub attachments: AttachmentsConfig,
+    /// A plain-HTTP health listener per gateway (with `/metrics`).
+    pub health: bool,
 }
 
 impl DevOptions {
@@ -79,6 +81,7 @@ impl DevOptions {
             amend: None,
             connections: ConnectionsConfig::default(),
             attachments: AttachmentsConfig::default(),
+            health: false,
         }
     }
 }
@@ -116,6 +119,11 @@ impl DevFederation {
                     court,
                     admin,
                     admin_socket: None,
+                    health: if options.health {
+                        Some(TcpListener::bind("127.0.0.1:0").await.map_err(err)?)
+                    } else {
+                        None
+                    },
                 },
             );
         }
@@ -240,6 +248,14 @@ impl DevFederation {
             relay: options.relay.clone(),
             connections: options.connections.clone(),
             attachments: options.attachments.clone(),
+            log_format: Default::default(),
+            health: match &l.health {
+                Some(h) => Some(crate::config::HealthConfig {
+                    listen: h.local_addr().map_err(err)?,
+                    metrics: true,
+                }),
+                None => None,
+            },
             danger: Default::default(),
         };
         let path = self.dir.join(r.as_str()).join("gateway.toml");

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::api::RelayAnswer;
 use crate::gateway::Gateway;
+use crate::observe::journey::{self, stage};
 use crate::pipeline;
 use crate::problem::{Code, Problem};
 use crate::receipt::{Hop, Receipt};
@@ -20,12 +21,18 @@ pub async fn receive(
     chain: &[CertificateDer<'static>],
     body: Value,
 ) -> Result<RelayAnswer, Problem> {
+    stage("parse");
     let unverified = pipeline::parse(body)?;
     let claimed = unverified.envelope.clone();
+    journey::describe(&claimed);
+    stage("resolve");
     let agreement = pipeline::resolve_named(g, &claimed)?;
+    stage("authenticate");
     pipeline::authenticate_peer(&agreement, &claimed.sender.region, chain)?;
+    stage("verify");
     let sealed = pipeline::verify(&agreement, unverified)?;
     let e = &sealed.envelope;
+    stage("dedupe");
 
     // The same message again: the first answer, never a second copy.
     if let Some((digest, receipt)) = g
@@ -56,8 +63,10 @@ pub async fn receive(
         ));
     }
     let now = g.clock.now();
+    stage("timely");
     pipeline::timely(&agreement, e, now, g.max_clock_skew)?;
     pipeline::check(g, &agreement, e)?;
+    stage("attachments");
     // The sending gateway transfers each blob before the envelope; retryable if not yet.
     g.uploads
         .disk_room(e.kind.family() == crate::ids::Family::Preservation)?;
@@ -73,6 +82,7 @@ pub async fn receive(
         ));
     }
 
+    stage("lifecycle");
     let actor = format!("gateway:{}", e.sender.region);
     let terms = agreement.terms();
     let (change, event, clocks) = if e.test {
@@ -194,6 +204,7 @@ pub async fn receive(
         &g.key,
     );
     let inbox = (!e.test).then(|| e.recipient.court.clone());
+    stage("commit");
     let outcome = g
         .store
         .commit_inbound(Inbound {

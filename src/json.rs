@@ -7,6 +7,9 @@
 //! agreement file goes through [`parse`]. Written here rather than taken from a crate
 //! because the refusal must name the pointer (cedar's `JsonValueWithNoDuplicateKeys`
 //! only says that a key repeats).
+//!
+//! A number written with a fraction or an exponent that is a whole number (`12.0`, `1e3`)
+//! is read as that integer, as JSON Schema and RFC 8785 read it ([`number`]).
 
 use std::cell::RefCell;
 use std::fmt;
@@ -55,6 +58,26 @@ pub fn parse(bytes: &[u8]) -> Result<Value, StrictJsonError> {
 /// Parses `bytes` strictly, then into `T`.
 pub fn from_slice<T: de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StrictJsonError> {
     serde_json::from_value(parse(bytes)?).map_err(StrictJsonError::Syntax)
+}
+
+/// A number read as a float: an integral one (`12.0`, `1e3`) as the integer it is, which
+/// is how JSON Schema (its `integer` type) and RFC 8785 (its canonical form, which signatures
+/// cover) read it; so a typed integer field takes it, and a payload's integer reads as one.
+/// Anything else stays a float.
+fn number(v: f64) -> Value {
+    // 2^63 and 2^64, exactly representable as floats.
+    const I64_END: f64 = 9_223_372_036_854_775_808.0;
+    const U64_END: f64 = 18_446_744_073_709_551_616.0;
+    if v.fract() == 0.0 {
+        if (-I64_END..I64_END).contains(&v) {
+            return Value::from(v as i64);
+        }
+        if (0.0..U64_END).contains(&v) {
+            return Value::from(v as u64);
+        }
+    }
+    // serde_json never yields a non-finite float; `Null` would be its own reading.
+    serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
 }
 
 /// Escapes one reference token of a JSON pointer (RFC 6901: `~` as `~0`, `/` as `~1`).
@@ -111,8 +134,7 @@ impl<'de> Visitor<'de> for Strict<'_> {
     }
 
     fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        // serde_json never yields a non-finite float; `Null` would be its own reading.
-        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+        Ok(number(v))
     }
 
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
@@ -206,6 +228,32 @@ mod tests {
             duplicate(r#"{"a/b": {"c~d": 1, "c~d": 2}}"#),
             ("/a~1b/c~0d".into(), "c~d".into())
         );
+    }
+
+    #[test]
+    fn integral_numbers_written_with_a_fraction_or_exponent_read_as_integers() {
+        let v = parse(br#"[12.0, -3.0, 1e3, -0.0, 1.8e19, 2.5, 1e300, 12]"#).unwrap();
+        assert_eq!(
+            v,
+            json!([
+                12,
+                -3,
+                1000,
+                0,
+                18_000_000_000_000_000_000u64,
+                2.5,
+                1e300,
+                12
+            ])
+        );
+        assert_eq!(v[0].as_u64(), Some(12));
+        #[derive(serde::Deserialize)]
+        struct Typed {
+            n: u32,
+        }
+        let typed: Typed = from_slice(br#"{"n": 3004.0}"#).unwrap();
+        assert_eq!(typed.n, 3004);
+        assert!(from_slice::<Typed>(br#"{"n": 3004.5}"#).is_err());
     }
 
     #[test]

@@ -28,6 +28,7 @@
 //! | TLS configs and identities from certificates | [`tls`] |
 //! | HTTP: court API, federation API, problem+json, the OpenAPI documents | [`http`], [`problem`], [`api`] |
 //! | configuration, the gateway core, start/stop | [`config`], [`gateway`], [`server`] |
+//! | metrics, structured logs, what health rests on | [`observe`] |
 //! | time as a dependency | [`clock`] |
 #![forbid(unsafe_code)]
 
@@ -54,6 +55,7 @@ pub mod ids;
 pub mod inbound;
 pub mod json;
 pub mod keyfile;
+pub mod observe;
 pub mod outbound;
 pub mod peers;
 pub mod pipeline;

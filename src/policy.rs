@@ -162,13 +162,19 @@ impl PolicyEngine {
         let response = self
             .authorizer
             .is_authorized(&request, &self.policies, &entities);
-        let errors: Vec<String> = response
+        // The policies, not the errors: an evaluation error may quote a value of the
+        // payload, and no log line carries one.
+        let erring: Vec<String> = response
             .diagnostics()
             .errors()
-            .map(|e| e.to_string())
+            .map(
+                |cedar_policy::AuthorizationError::PolicyEvaluationError(e)| {
+                    e.policy_id().to_string()
+                },
+            )
             .collect();
-        if !errors.is_empty() {
-            tracing::warn!(?errors, %action, "policy evaluation errors (those policies were skipped)");
+        if !erring.is_empty() {
+            tracing::warn!(policies = ?erring, %action, "policy evaluation errors (those policies were skipped)");
         }
         if response.decision() == Decision::Allow {
             return Ok(());

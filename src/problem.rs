@@ -37,6 +37,10 @@ pub enum Code {
     PolicyDenied,
     /// 409: the agreement the message travels under was revoked.
     AgreementRevoked,
+    /// 409: the agreement version the envelope (or notice) names is not in force here yet:
+    /// newer than any loaded, scheduled, or awaiting signatures. The sender retries after
+    /// `retryAfter` (the state of this gateway, not a fault of it: never a 5xx).
+    AgreementPending,
     /// 409: the update is not a legal next step of the request; `allowed` lists those that are.
     IllegalTransition,
     /// 422: a freeze longer than the agreement allows for the asset's type.
@@ -93,6 +97,7 @@ impl Code {
         Code::KindNotPermitted,
         Code::PolicyDenied,
         Code::AgreementRevoked,
+        Code::AgreementPending,
         Code::IllegalTransition,
         Code::FreezePeriodExceeded,
         Code::QueuePositionMismatch,
@@ -128,6 +133,7 @@ impl Code {
             Code::KindNotPermitted => "kind_not_permitted",
             Code::PolicyDenied => "policy_denied",
             Code::AgreementRevoked => "agreement_revoked",
+            Code::AgreementPending => "agreement_pending",
             Code::IllegalTransition => "illegal_transition",
             Code::FreezePeriodExceeded => "freeze_period_exceeded",
             Code::QueuePositionMismatch => "queue_position_mismatch",
@@ -160,6 +166,7 @@ impl Code {
             Code::MethodNotAllowed => 405,
             Code::AgreementMismatch
             | Code::AgreementRevoked
+            | Code::AgreementPending
             | Code::IllegalTransition
             | Code::Conflict
             | Code::Replayed => 409,
@@ -194,6 +201,7 @@ impl Code {
             Code::KindNotPermitted => "Kind not permitted in this direction",
             Code::PolicyDenied => "Denied by the agreement's policy",
             Code::AgreementRevoked => "Agreement revoked",
+            Code::AgreementPending => "Agreement version not in force here yet",
             Code::IllegalTransition => "Not a legal next step",
             Code::FreezePeriodExceeded => "Freeze longer than the law allows",
             Code::QueuePositionMismatch => "Wrong queue position for a frozen asset",
@@ -241,6 +249,9 @@ impl Code {
                 "a Cedar policy of the agreement denies it; `policies` names them"
             }
             Code::AgreementRevoked => "the agreement it travels under was revoked",
+            Code::AgreementPending => {
+                "the agreement version the envelope names is not in force at the receiver yet (newer than any it loaded, scheduled, or awaiting signatures); the sender retries after `retryAfter`"
+            }
             Code::IllegalTransition => {
                 "the update is not a legal next step of the request's (or the addressee's) lifecycle; `allowed` lists the events that are"
             }
@@ -293,9 +304,7 @@ impl Code {
             Code::Internal => {
                 "something failed inside the gateway (its log says what); retry later"
             }
-            Code::Unavailable => {
-                "the gateway cannot take the work now, or has not yet loaded the agreement version the envelope names; retry later (`retryAfter`)"
-            }
+            Code::Unavailable => "the gateway cannot take the work now; retry later (`retryAfter`)",
         }
     }
 }
@@ -334,7 +343,7 @@ pub struct Problem {
     /// For `duplicate_key`: the JSON pointer (RFC 6901) of the repeated member.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pointer: Option<String>,
-    /// For `rate_limited` and `unavailable`: seconds to wait (also the `Retry-After` header).
+    /// For `rate_limited`, `agreement_pending` and `unavailable`: seconds to wait (also the `Retry-After` header).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
 }
@@ -448,13 +457,15 @@ impl Problem {
         self.code == code.as_str()
     }
 
-    /// Whether trying again later may succeed (server errors, rate limits, timeouts, and
-    /// an attachment the receiver does not hold yet: the sender transfers it first).
+    /// Whether trying again later may succeed (server errors, rate limits, timeouts, an
+    /// attachment the receiver does not hold yet: the sender transfers it first, and an
+    /// agreement version the receiver has not put in force yet).
     pub fn retryable(&self) -> bool {
         self.status >= 500
             || self.status == 429
             || self.status == 408
             || self.is(Code::AttachmentMissing)
+            || self.is(Code::AgreementPending)
     }
 }
 

@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use crate::clock::SharedClock;
 use crate::config::GatewayConfig;
 use crate::gateway::{Gateway, StartError};
+use crate::http::Watch;
 use crate::http::connections::Limits;
 use crate::{http, relay, watcher};
 
@@ -26,6 +27,8 @@ pub struct Listeners {
     pub admin: Option<TcpListener>,
     /// For administrators on this machine (a Unix domain socket), if configured.
     pub admin_socket: Option<(UnixListener, PathBuf)>,
+    /// For load balancers and Prometheus (plain HTTP), if configured.
+    pub health: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -45,6 +48,10 @@ impl Listeners {
                 None => None,
             },
             admin_socket: Self::admin_socket(config)?,
+            health: match &config.health {
+                Some(h) => Some(bind(h.listen, "health").await?),
+                None => None,
+            },
         })
     }
 
@@ -101,6 +108,8 @@ pub struct RunningGateway {
     pub admin_addr: Option<SocketAddr>,
     /// The admin API's Unix domain socket, if it has one.
     pub admin_socket: Option<PathBuf>,
+    /// Where the plain-HTTP health listener listens, if it does.
+    pub health_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -113,47 +122,65 @@ pub fn start(gateway: Arc<Gateway>, listeners: Listeners) -> Result<RunningGatew
     };
     let (federation_addr, court_addr) = (addr(&listeners.federation)?, addr(&listeners.court)?);
     let admin_addr = listeners.admin.as_ref().map(addr).transpose()?;
+    let health_addr = listeners.health.as_ref().map(addr).transpose()?;
     let limits = Limits::from(&gateway.config.connections);
     let (shutdown, signal) = watch::channel(false);
     let tls = &gateway.tls;
+    let watch = |name| Watch::new(name, &gateway.observer);
+    let tracked = |app, name| http::access::track(app, &watch(name));
     let mut tasks = vec![
         tokio::spawn(http::serve(
             listeners.federation,
             tls.federation(),
-            http::federation::router(Arc::clone(&gateway)),
+            tracked(http::federation::router(Arc::clone(&gateway)), "federation"),
             limits.clone(),
             signal.clone(),
+            watch("federation"),
         )),
         tokio::spawn(http::serve(
             listeners.court,
             tls.court(),
-            http::court::router(Arc::clone(&gateway)),
+            tracked(http::court::router(Arc::clone(&gateway)), "court"),
             limits.clone(),
             signal.clone(),
+            watch("court"),
         )),
         tokio::spawn(relay::run(Arc::clone(&gateway), signal.clone())),
         tokio::spawn(watcher::run(Arc::clone(&gateway), signal.clone())),
+        tokio::spawn(upkeep(Arc::clone(&gateway), signal.clone())),
     ];
     if let (Some(listener), Some(source)) = (listeners.admin, tls.admin()) {
-        let app = http::admin::router(Arc::clone(&gateway));
+        let app = tracked(http::admin::router(Arc::clone(&gateway)), "admin");
         tasks.push(tokio::spawn(http::serve(
             listener,
             source,
             app,
             limits.clone(),
             signal.clone(),
+            watch("admin"),
         )));
     }
     let admin_socket = listeners.admin_socket.map(|(listener, path)| {
-        let app = http::admin::router(Arc::clone(&gateway));
+        let app = tracked(http::admin::router(Arc::clone(&gateway)), "admin_socket");
         tasks.push(tokio::spawn(http::serve_unix(
             listener,
             app,
             limits.clone(),
             signal.clone(),
+            watch("admin_socket"),
         )));
         path
     });
+    if let (Some(listener), Some(config)) = (listeners.health, &gateway.config.health) {
+        let app = http::health::router(Arc::clone(&gateway), config.metrics);
+        tasks.push(tokio::spawn(http::health::serve_plain(
+            listener,
+            tracked(app, "health"),
+            limits.clone(),
+            signal.clone(),
+            watch("health"),
+        )));
+    }
     tracing::info!(region = %gateway.region, %federation_addr, %court_addr, "gateway serving");
     Ok(RunningGateway {
         gateway,
@@ -161,6 +188,7 @@ pub fn start(gateway: Arc<Gateway>, listeners: Listeners) -> Result<RunningGatew
         court_addr,
         admin_addr,
         admin_socket,
+        health_addr,
         shutdown,
         tasks,
     })
@@ -178,6 +206,17 @@ impl RunningGateway {
         }
         self.gateway.close().await;
         tracing::info!(region = %self.gateway.region, "gateway stopped");
+    }
+}
+
+/// Folds the metrics' recorded samples every few seconds until shutdown.
+async fn upkeep(g: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = every.tick() => g.observer.metrics.upkeep(),
+            _ = shutdown.changed() => return,
+        }
     }
 }
 

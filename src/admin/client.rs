@@ -1,5 +1,5 @@
 //! A client of the admin API, for `kuayu agreement load|list|show|revoke|simulate`,
-//! `kuayu tls reload` and tests: over the gateway's Unix domain socket (the operating
+//! `kuayu tls reload`, health and metrics, and tests: over the gateway's Unix domain socket (the operating
 //! system tells the gateway who calls), or HTTPS with an administrator certificate.
 
 use std::time::Duration;
@@ -111,5 +111,22 @@ impl AdminClient {
                 .json(&body),
         )
         .await
+    }
+
+    /// `GET` one of the health routes (`/healthz`, `/readyz`, `/metrics`): the status and
+    /// the body as text (a `/readyz` that is not ready answers 503 with its checks).
+    pub async fn health(&self, path: &str) -> Result<(u16, String), ClientError> {
+        let answer = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .map_err(|e| ClientError::Transport(error_text(&e)))?;
+        let status = answer.status().as_u16();
+        let text = answer
+            .text()
+            .await
+            .map_err(|e| ClientError::Transport(error_text(&e)))?;
+        Ok((status, text))
     }
 }

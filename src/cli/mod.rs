@@ -1,4 +1,5 @@
-//! The command line: `serve`, `demo`, `pki`, `agreement`, `schemas`, `validate`.
+//! The command line: `serve`, `check-config`, `demo`, `pki`, `agreement`, `schemas`,
+//! `validate`.
 //!
 //! Each subcommand parses its arguments and calls into the library.
 //!
@@ -14,7 +15,7 @@ use clap::{Parser, Subcommand};
 
 use crate::agreement::Agreement;
 use crate::clock::{Clock, SystemClock};
-use crate::config::GatewayConfig;
+use crate::config::{GatewayConfig, LogFormat};
 use crate::envelope::SchemaRef;
 use crate::ids::{CourtId, MessageKind, RegionId};
 use crate::pki::{self, RegionSpec};
@@ -25,6 +26,10 @@ use agreement::AgreementCommand;
 #[derive(Debug, Parser)]
 #[command(name = "kuayu", version, about, long_about = None)]
 pub struct Cli {
+    /// How log lines are written to standard error: `text`, or `json` (one object a line,
+    /// for a log pipeline). For `serve`, the default is the configuration's `log_format`.
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Command,
 }
@@ -36,6 +41,13 @@ enum Command {
         /// The gateway configuration (TOML).
         #[arg(long, short)]
         config: PathBuf,
+    },
+    /// Check a gateway configuration as `serve` would before binding (files, key modes,
+    /// certificates, revocation lists, agreements, the database), without binding a port
+    /// or changing anything; one line per check. Exits 0 only if `serve` would start.
+    CheckConfig {
+        /// The gateway configuration (TOML).
+        file: PathBuf,
     },
     /// Start Sichuan and Chongqing gateways with court systems on loopback, send one
     /// request of each kind, print each journey; exit 0 only if all completed and verified.
@@ -153,7 +165,14 @@ enum SchemasCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let quiet = matches!(cli.command, Command::Demo { .. });
-    init_tracing(if quiet { "warn" } else { "info" });
+    let format = cli.log_format.unwrap_or_else(|| match &cli.command {
+        // (A configuration that cannot be read is reported by `serve` itself.)
+        Command::Serve { config } => GatewayConfig::load(config)
+            .map(|c| c.log_format)
+            .unwrap_or_default(),
+        _ => LogFormat::Text,
+    });
+    crate::observe::logs::init(format, if quiet { "warn" } else { "info" });
     match run(cli.command) {
         Ok(code) => code,
         Err(e) => {
@@ -161,15 +180,6 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn init_tracing(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -184,6 +194,16 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let config = GatewayConfig::load(&config)?;
             runtime()?.block_on(crate::server::run(config, Arc::new(SystemClock)))?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig { file } => {
+            let report =
+                runtime()?.block_on(crate::gateway::check::check(&file, Arc::new(SystemClock)));
+            println!("{report}");
+            Ok(if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Demo { state } => runtime()?.block_on(crate::demo::run(&state)),
         Command::Pki {

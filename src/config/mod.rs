@@ -13,8 +13,10 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{CourtId, RegionId};
 
 mod bounds;
+mod ops;
 
 pub use bounds::{AttachmentsConfig, ConnectionsConfig, RelayConfig};
+pub use ops::{HealthConfig, LogFormat};
 
 /// A configuration that cannot be used, with the field and the reason.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +68,13 @@ pub struct GatewayConfig {
     /// Quotas on uploads, removal of unlisted ones, and the free-disk watermark.
     #[serde(default)]
     pub attachments: AttachmentsConfig,
+    /// How log lines are written: `text` (the default) or `json`; `kuayu serve
+    /// --log-format` overrides it.
+    #[serde(default, skip_serializing_if = "LogFormat::is_text")]
+    pub log_format: LogFormat,
+    /// The plain-HTTP health listener for load balancers (and Prometheus); none if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthConfig>,
     /// Settings that weaken verification, for testing conformance tools only. They exist
     /// only in a build made with the `danger` cargo feature (never in a release build): a
     /// default build refuses a configuration that has a `[danger]` table at all. The

@@ -3,7 +3,9 @@
 //!
 //! - [`tls`]: the listeners' TLS, built from the configuration's files and rebuilt on
 //!   reload.
+//! - [`check`]: `kuayu check-config`, the same checks without binding or changing anything.
 
+pub mod check;
 pub mod tls;
 
 pub use self::tls::{ServerTls, TlsReport, TlsState};
@@ -73,6 +75,8 @@ pub struct Gateway {
     pub uploads: crate::attachments::guard::Guard,
     /// How far ahead of this gateway's clock a peer's times may be.
     pub max_clock_skew: time::Duration,
+    /// Its metrics, and what readiness rests on.
+    pub observer: Arc<crate::observe::Observer>,
     sqlite: Option<SqliteStore>,
 }
 
@@ -95,16 +99,8 @@ impl Gateway {
         for (path, what) in config.private_keys() {
             crate::keyfile::check_private(path, what).map_err(StartError)?;
         }
-        let key =
-            SigningKey::from_pem(&read(&config.signing_key, "signing key")?).map_err(|e| {
-                StartError(format!("signing key {}: {e}", config.signing_key.display()))
-            })?;
-        let mut party_roots = PartyRoots::new();
-        for (region, text) in &config.party_roots {
-            let root = PublicKey::parse(text)
-                .map_err(|e| StartError(format!("party_roots.{region}: {e}")))?;
-            party_roots.insert(region.clone(), root);
-        }
+        let key = signing_key(config)?;
+        let party_roots = party_roots(config)?;
         let schemas =
             SchemaCatalog::embedded().map_err(|e| StartError(format!("embedded schemas: {e}")))?;
         let sqlite = SqliteStore::open(&config.database)
@@ -154,6 +150,7 @@ impl Gateway {
             relay_wake: Notify::new(),
             relay: config.relay.clone(),
             admission: Default::default(),
+            observer: crate::observe::Observer::new(config.region.as_str(), &config.database),
             sqlite: Some(sqlite),
         };
         Ok(Arc::new(gateway))
@@ -183,6 +180,64 @@ impl Gateway {
     }
 }
 
+/// The gateway's message-signing key, from `signing_key`.
+pub fn signing_key(config: &GatewayConfig) -> Result<SigningKey, StartError> {
+    SigningKey::from_pem(&read(&config.signing_key, "signing key")?)
+        .map_err(|e| StartError(format!("signing key {}: {e}", config.signing_key.display())))
+}
+
+/// The party root keys of `[party_roots]`.
+pub fn party_roots(config: &GatewayConfig) -> Result<PartyRoots, StartError> {
+    let mut roots = PartyRoots::new();
+    for (region, text) in &config.party_roots {
+        let root =
+            PublicKey::parse(text).map_err(|e| StartError(format!("party_roots.{region}: {e}")))?;
+        roots.insert(region.clone(), root);
+    }
+    Ok(roots)
+}
+
+/// The agreement file at `path` (one of `agreements`), read, fully signed by the party
+/// roots and unexpired at `now`: ready to activate.
+pub fn configured_agreement(
+    path: &std::path::Path,
+    config: &GatewayConfig,
+    roots: &PartyRoots,
+    catalog: &SchemaCatalog,
+    now: OffsetDateTime,
+) -> Result<agreement::ActiveAgreement, StartError> {
+    let document = Agreement::from_json(&read(path, "agreement")?)
+        .map_err(|e| StartError(format!("agreement {}: malformed: {e}", path.display())))?;
+    agreement::activate(document, &config.region, roots, catalog, now).map_err(
+        |e: AgreementError| StartError(format!("agreement {} refused: {e}", path.display())),
+    )
+}
+
+/// Installs in `registry` each stored agreement version that still passes this gateway's
+/// checks (with its revocation, if any); says why of each that does not.
+pub fn install_stored(
+    registry: &AgreementRegistry,
+    stored: &[crate::store::StoredAgreement],
+    config: &GatewayConfig,
+    roots: &PartyRoots,
+    catalog: &SchemaCatalog,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for s in stored {
+        match agreement::admit(s.document.clone(), &config.region, roots, catalog) {
+            Ok(mut loaded) => {
+                loaded.revoked = s.revoked.clone();
+                registry.install(loaded);
+            }
+            Err(e) => problems.push(format!(
+                "agreement {} v{} stored here no longer passes this gateway's checks: {e}",
+                s.document.terms.id, s.document.terms.version
+            )),
+        }
+    }
+    problems
+}
+
 /// The registry at start: every version stored before (loaded through the admin API, or
 /// from configuration at an earlier start), then the configured files, which must be
 /// fully signed and unexpired. A version revoked earlier stays revoked.
@@ -198,25 +253,11 @@ async fn load_agreements(
         .stored_agreements()
         .await
         .map_err(|e| StartError(format!("stored agreements: {e}")))?;
-    for s in &stored {
-        match agreement::admit(s.document.clone(), &config.region, roots, catalog) {
-            Ok(mut loaded) => {
-                loaded.revoked = s.revoked.clone();
-                registry.install(loaded);
-            }
-            Err(e) => {
-                tracing::error!(agreement = %s.document.terms.id, version = s.document.terms.version, error = %e,
-                "a stored agreement no longer passes this gateway's checks; it is not loaded")
-            }
-        }
+    for problem in install_stored(&registry, &stored, config, roots, catalog) {
+        tracing::error!(%problem, "a stored agreement is not loaded");
     }
     for path in &config.agreements {
-        let document = Agreement::from_json(&read(path, "agreement")?)
-            .map_err(|e| StartError(format!("agreement {}: malformed: {e}", path.display())))?;
-        let refused =
-            |e: AgreementError| StartError(format!("agreement {} refused: {e}", path.display()));
-        let active =
-            agreement::activate(document, &config.region, roots, catalog, now).map_err(refused)?;
+        let active = configured_agreement(path, config, roots, catalog, now)?;
         if let Some(s) = stored.iter().find(|s| s.digest == active.digest) {
             if s.revoked.is_some() {
                 tracing::warn!(agreement = %active.terms().id, "configured agreement was revoked earlier; it stays revoked");

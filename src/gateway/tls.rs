@@ -154,41 +154,9 @@ pub fn build(
     let mut read = Reader {
         report: &mut report,
     };
-    let federation_identity = read.identity(
-        &config.federation.cert,
-        &config.federation.key,
-        "federation",
-    )?;
-    let peer_crls = read.crls(&config.federation.crls, "peer anchors'")?;
-    let federation_verifier = {
-        let (agreements, clock) = (Arc::clone(agreements), Arc::clone(clock));
-        tls::DynamicVerifier::new(move || agreements.peer_anchors(clock.now()), peer_crls)
-    };
-    let federation = tls::server_config(&federation_identity, federation_verifier)
-        .map_err(|e| format!("federation TLS: {e}"))?;
-
-    let court_identity =
-        read.identity(&config.court_api.cert, &config.court_api.key, "court API")?;
-    let court_ca = read.anchors(&config.court_api.client_ca, "court client CA")?;
-    let court_crls = read.crls(&config.court_api.crls, "court CA")?;
-    let court = tls::server_config(
-        &court_identity,
-        tls::client_verifier(&court_ca, &court_crls)
-            .map_err(|e| format!("court client CA: {e}"))?,
-    )
-    .map_err(|e| format!("court API TLS: {e}"))?;
-
-    let admin = match config.admin.as_ref().and_then(|a| a.tls().map(|t| (a, t))) {
-        Some((a, (_, cert, key, ca))) => {
-            let identity = read.identity(cert, key, "admin API")?;
-            let anchors = read.anchors(ca, "admin client CA")?;
-            let crls = read.crls(&a.crls, "admin CA")?;
-            let verifier = tls::client_verifier(&anchors, &crls)
-                .map_err(|e| format!("admin client CA: {e}"))?;
-            Some(tls::server_config(&identity, verifier).map_err(|e| format!("admin TLS: {e}"))?)
-        }
-        None => None,
-    };
+    let (federation, federation_identity) = federation(&mut read, config, agreements, clock)?;
+    let court = court(&mut read, config)?;
+    let admin = admin(&mut read, config)?;
     Ok(ServerTls {
         federation,
         court,
@@ -196,4 +164,87 @@ pub fn build(
         federation_identity,
         report,
     })
+}
+
+/// Each listener's TLS built on its own, exactly as [`build`] builds it: what was read, or
+/// why it cannot be. `kuayu check-config` reports these, one line a listener.
+pub fn check(
+    config: &GatewayConfig,
+    agreements: &Arc<AgreementRegistry>,
+    clock: &SharedClock,
+) -> Vec<(&'static str, Result<TlsReport, String>)> {
+    fn part<T>(
+        build: impl FnOnce(&mut Reader<'_>) -> Result<T, String>,
+    ) -> Result<TlsReport, String> {
+        let mut report = TlsReport::default();
+        build(&mut Reader {
+            report: &mut report,
+        })?;
+        Ok(report)
+    }
+    let mut out = vec![
+        (
+            "federation TLS",
+            part(|r| federation(r, config, agreements, clock)),
+        ),
+        ("court API TLS", part(|r| court(r, config))),
+    ];
+    if config.admin.as_ref().is_some_and(|a| a.tls().is_some()) {
+        out.push(("admin API TLS", part(|r| admin(r, config))));
+    }
+    out
+}
+
+/// The federation listener (trust anchors from `agreements`, the peers' revocation lists)
+/// and the certificate this gateway presents to peers.
+fn federation(
+    read: &mut Reader<'_>,
+    config: &GatewayConfig,
+    agreements: &Arc<AgreementRegistry>,
+    clock: &SharedClock,
+) -> Result<(Arc<ServerConfig>, Identity), String> {
+    let identity = read.identity(
+        &config.federation.cert,
+        &config.federation.key,
+        "federation",
+    )?;
+    let peer_crls = read.crls(&config.federation.crls, "peer anchors'")?;
+    let verifier = {
+        let (agreements, clock) = (Arc::clone(agreements), Arc::clone(clock));
+        tls::DynamicVerifier::new(move || agreements.peer_anchors(clock.now()), peer_crls)
+    };
+    let server =
+        tls::server_config(&identity, verifier).map_err(|e| format!("federation TLS: {e}"))?;
+    Ok((server, identity))
+}
+
+/// The court listener: certificates from this region's court CA.
+fn court(read: &mut Reader<'_>, config: &GatewayConfig) -> Result<Arc<ServerConfig>, String> {
+    let identity = read.identity(&config.court_api.cert, &config.court_api.key, "court API")?;
+    let ca = read.anchors(&config.court_api.client_ca, "court client CA")?;
+    let crls = read.crls(&config.court_api.crls, "court CA")?;
+    tls::server_config(
+        &identity,
+        tls::client_verifier(&ca, &crls).map_err(|e| format!("court client CA: {e}"))?,
+    )
+    .map_err(|e| format!("court API TLS: {e}"))
+}
+
+/// The admin listener over TLS, when configured.
+fn admin(
+    read: &mut Reader<'_>,
+    config: &GatewayConfig,
+) -> Result<Option<Arc<ServerConfig>>, String> {
+    let Some((a, (_, cert, key, ca))) = config.admin.as_ref().and_then(|a| a.tls().map(|t| (a, t)))
+    else {
+        return Ok(None);
+    };
+    let identity = read.identity(cert, key, "admin API")?;
+    let anchors = read.anchors(ca, "admin client CA")?;
+    let crls = read.crls(&a.crls, "admin CA")?;
+    let verifier =
+        tls::client_verifier(&anchors, &crls).map_err(|e| format!("admin client CA: {e}"))?;
+    Ok(Some(
+        tls::server_config(&identity, verifier).map_err(|e| format!("admin TLS: {e}"))?,
+    ))
 }

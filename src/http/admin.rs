@@ -11,6 +11,7 @@
 //! | `POST /admin/v1/agreements/{id}/revoke` `{"reason": …}` | 200 what was returned, which peers were told |
 //! | `POST /admin/v1/agreements/simulate` `{"agreement": …, "days": 30}` | 200 the dry-run report |
 //! | `POST /admin/v1/tls/reload` | 200 the files read: certificates, keys, CA files, revocation lists |
+//! | `GET /healthz`, `GET /readyz`, `GET /metrics` | health and metrics: see [`super::health`] |
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::health;
 use super::problem::{JsonBody, method_not_allowed, not_found};
 use super::{LocalUser, PeerCertificates};
 use crate::admin::{self, revoke, simulate};
@@ -41,6 +43,17 @@ pub fn router(g: Arc<Gateway>) -> Router {
         .route("/admin/v1/agreements/{id}", get(show))
         .route("/admin/v1/agreements/{id}/revoke", post(revoke_one))
         .route("/admin/v1/tls/reload", post(reload_tls))
+        // Health and metrics, for administrators (the health listener serves them
+        // without a certificate, where configured).
+        .route("/healthz", get(|_: AdminIdentity| health::healthz()))
+        .route(
+            "/readyz",
+            get(|_: AdminIdentity, g: State<Arc<Gateway>>| health::readyz(g)),
+        )
+        .route(
+            "/metrics",
+            get(|_: AdminIdentity, g: State<Arc<Gateway>>| health::metrics(g)),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))

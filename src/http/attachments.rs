@@ -124,7 +124,7 @@ pub(super) async fn peer_put(
     };
     let answer = store(&g, upload, &headers, body).await;
     if let Err(p) = &answer {
-        tracing::info!(code = %p.code, detail = %p.detail, "refused an attachment from a peer");
+        tracing::info!(code = %p.code, "refused an attachment from a peer");
     }
     answer
 }

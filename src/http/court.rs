@@ -13,6 +13,7 @@
 //! | `PUT`, `GET /v1/attachments/{sha256}` | streamed attachments: see [`super::attachments`] |
 //! | `GET /v1/requests/{id}/certificate` | 200 `text/html`: the certificate of service, printable |
 //! | `GET /v1/print-jobs/{id}`, `POST /v1/print-jobs/{id}/events` | print jobs: see [`super::print_jobs`] |
+//! | `GET /openapi.json` | 200 this API's OpenAPI 3.1 document ([`super::reference`]) |
 //!
 //! Print centres call with their own certificates (`urn:kuayu:printcentre:<code>`): they
 //! read their inbox (print jobs arrive there) and report on their jobs, nothing else.
@@ -34,6 +35,7 @@ use crate::api::{
 };
 use crate::gateway::Gateway;
 use crate::ids::{CourtId, MessageId, PrintCentreId};
+use crate::observe::journey::Direction;
 use crate::outbound;
 use crate::problem::{Code, Problem};
 use crate::receipt::{Hop, Receipt};
@@ -54,6 +56,7 @@ pub fn router(g: Arc<Gateway>) -> Router {
         .route("/v1/inbox", get(inbox))
         .route("/v1/requests/{id}/certificate", get(certificate))
         .route("/v1/agreements", get(agreements))
+        .route("/openapi.json", get(super::reference::court_document))
         // Streamed, outside the JSON body limit (the agreement's attachment limit applies).
         .merge(super::attachments::court())
         .merge(super::print_jobs::court())
@@ -214,7 +217,8 @@ pub(super) async fn submit(
                 .to_owned(),
         ),
     };
-    Ok(accepted(outbound::submit(&g, &court, body, key).await?))
+    let work = outbound::submit(&g, &court, body, key);
+    Ok(accepted(journey(&g, &headers, work).await?))
 }
 
 /// Report on a request this court was asked to do: a status, an attempt, a result.
@@ -238,11 +242,23 @@ pub(super) async fn update(
     State(g): State<Arc<Gateway>>,
     CourtIdentity(court): CourtIdentity,
     Path(id): Path<String>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<UpdateSubmission>,
 ) -> Result<Response, Problem> {
-    Ok(accepted(
-        outbound::update(&g, &court, request_id(&id)?, body).await?,
-    ))
+    let work = outbound::update(&g, &court, request_id(&id)?, body);
+    Ok(accepted(journey(&g, &headers, work).await?))
+}
+
+/// Runs a court's message through the pipeline as an outbound journey (its span, stage
+/// times, outcome log line and counts), with the trace id of its `traceparent`, if any.
+pub(super) async fn journey<T>(
+    g: &Gateway,
+    headers: &HeaderMap,
+    work: impl std::future::Future<Output = Result<T, Problem>>,
+) -> Result<T, Problem> {
+    let trace = headers.get("traceparent").and_then(|v| v.to_str().ok());
+    let trace = crate::observe::journey::trace_id(trace);
+    crate::observe::journey::follow(&g.observer.metrics, Direction::Outbound, trace, work).await
 }
 
 /// One request as this court sees it: state, history, every message both ways, every
@@ -361,6 +377,17 @@ fn query_number(query: &str, name: &str) -> Result<Option<i64>, Problem> {
         .transpose()
 }
 
+/// The `order` of `GET /v1/inbox`, as the API reference lists it.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // read from the query by hand (query_value); here for the reference
+pub(super) enum InboxOrderParam {
+    /// Everything after `after`, oldest first.
+    Arrival,
+    /// The work queue.
+    Urgent,
+}
+
 /// The calling court's (or print centre's) inbox: new requests, updates on its own
 /// requests, and the gateway's notices. The first retrieval of each message is receipted.
 #[utoipa::path(
@@ -370,7 +397,7 @@ fn query_number(query: &str, name: &str) -> Result<Option<i64>, Problem> {
     params(
         ("after" = Option<i64>, Query, description = "Arrival order: only entries after this cursor (pass the last `nextCursor`). Default 0."),
         ("limit" = Option<i64>, Query, description = "At most this many (default 50, at most 500)."),
-        ("order" = Option<String>, Query, description = "`arrival` (default): everything after `after`, oldest first. `urgent`: the work queue, entries not retrieved yet, preservation first, then oldest first; each entry is handed out once.")
+        ("order" = Option<InboxOrderParam>, Query, description = "`arrival` (default): everything after `after`, oldest first. `urgent`: the work queue, entries not retrieved yet, preservation first, then oldest first; each entry is handed out once.")
     ),
     responses((status = 200, description = "A page of the inbox.", body = InboxPage))
 )]

@@ -2,11 +2,13 @@
 //! envelope and answers 200 with the signed relay receipt once it is committed;
 //! `POST /federation/v1/revocations` takes a party's signed revocation notice;
 //! `HEAD` and `PUT /federation/v1/attachments/{sha256}` ([`super::attachments`]) tell
-//! whether a blob is held and take one, streamed and verified.
+//! whether a blob is held and take one, streamed and verified; `GET /federation/openapi.json`
+//! is this API's OpenAPI 3.1 document ([`super::reference`]).
 
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Json, Router};
@@ -16,6 +18,7 @@ use super::PeerCertificates;
 use super::problem::{JsonBody, method_not_allowed, not_found};
 use crate::gateway::Gateway;
 use crate::inbound;
+use crate::observe::journey::{self, Direction};
 use crate::problem::Problem;
 
 /// Largest envelope the federation API reads; the agreement's limits are checked after.
@@ -26,6 +29,10 @@ pub fn router(g: Arc<Gateway>) -> Router {
     Router::new()
         .route("/federation/v1/messages", post(receive))
         .route("/federation/v1/revocations", post(revocation))
+        .route(
+            "/federation/openapi.json",
+            axum::routing::get(super::reference::federation_document),
+        )
         // Streamed, outside the JSON body limit (the agreement's attachment limit applies).
         .merge(super::attachments::federation())
         .fallback(not_found)
@@ -46,12 +53,15 @@ pub fn router(g: Arc<Gateway>) -> Router {
 pub(super) async fn receive(
     State(g): State<Arc<Gateway>>,
     Extension(peer): Extension<PeerCertificates>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, Problem> {
-    let answer = inbound::receive(&g, &peer.0, body).await;
-    if let Err(p) = &answer {
-        tracing::info!(code = %p.code, detail = %p.detail, "refused a relayed message");
-    }
+    // The journey logs a refusal with its code and stage; never the detail, which may
+    // quote what the envelope carries.
+    let trace = headers.get("traceparent").and_then(|v| v.to_str().ok());
+    let trace = journey::trace_id(trace);
+    let work = inbound::receive(&g, &peer.0, body);
+    let answer = journey::follow(&g.observer.metrics, Direction::Inbound, trace, work).await;
     Ok(Json(answer?).into_response())
 }
 

@@ -1,24 +1,31 @@
 //! HTTPS serving: one accept loop for every listener, TLS handshakes in per-connection
 //! tasks, the peer's certificate chain handed to handlers as a request extension, and the
 //! connection discipline of [`connections`] and [`deadline`]: handshake, header, idle,
-//! request and age deadlines, caps in total and per client identity.
+//! request and age deadlines, caps in total and per client identity; connections close
+//! lingering ([`linger`]), so that an early refusal reaches a client still sending.
 //!
 //! - [`court`]: the court-facing API (`/v1/...`).
 //! - [`federation`]: the gateway-to-gateway API (`/federation/v1/...`).
 //! - [`attachments`]: attachment routes of both, streamed and verified.
 //! - [`admin`]: the admin API, over TLS or a Unix domain socket.
 //! - [`problem`]: RFC 9457 responses and the JSON body extractor.
-//! - [`openapi`]: the court and federation APIs as OpenAPI 3.1 documents.
+//! - [`openapi`]: the court and federation APIs as OpenAPI 3.1 documents; [`reference`]
+//!   serves them.
 
+pub mod access;
 pub mod admin;
 pub mod attachments;
 pub mod connections;
 pub mod court;
 pub mod deadline;
 pub mod federation;
+pub mod health;
+pub mod linger;
+pub mod listening;
 pub mod openapi;
 pub mod print_jobs;
 pub mod problem;
+pub mod reference;
 
 use std::sync::Arc;
 
@@ -39,6 +46,7 @@ use tower::ServiceExt as _;
 
 use connections::{ConnSlot, Limits, Table};
 use deadline::{DeadlineBody, RequestDeadline};
+pub use listening::Watch;
 
 /// The client certificate chain of the connection a request came on (end entity first).
 /// The server configs require a client certificate, so it is never empty in practice.
@@ -76,16 +84,19 @@ fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
 }
 
 /// Serves `app` over TLS on `listener` until `shutdown` turns true, then drains open
-/// connections for up to the drain deadline. Each connection gets `limits`.
+/// connections for up to the drain deadline. Each connection gets `limits`; handshakes,
+/// connections and whether it is accepting are reported to `watch`.
 pub async fn serve(
     listener: TcpListener,
     tls: TlsSource,
     app: Router,
     limits: Limits,
     mut shutdown: watch::Receiver<bool>,
+    watch: Watch,
 ) {
     let table = Table::new(limits);
     let tasks = TaskTracker::new();
+    watch.accepting(true);
     loop {
         let (stream, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -101,11 +112,12 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let handshake = table.handshake();
-        let (acceptor, app, table, mut shutdown) = (
+        let (acceptor, app, table, mut shutdown, watch) = (
             TlsAcceptor::from(tls()),
             app.clone(),
             Arc::clone(&table),
             shutdown.clone(),
+            watch.clone(),
         );
         tasks.spawn(async move {
             let limit = table.limits().handshake;
@@ -114,15 +126,19 @@ pub async fn serve(
                 done = tokio::time::timeout(limit, acceptor.accept(stream)) => match done {
                     Ok(Ok(tls)) => tls,
                     Ok(Err(e)) => {
-                        tracing::info!(%remote, error = %e, "TLS handshake refused");
+                        let reason = listening::handshake_failure(&e);
+                        watch.handshake_failed(reason);
+                        tracing::info!(%remote, reason, error = %e, "TLS handshake refused");
                         return;
                     }
                     Err(_) => {
+                        watch.handshake_failed("timeout");
                         tracing::info!(%remote, "TLS handshake timed out");
                         return;
                     }
                 },
                 () = handshake.evicted() => {
+                    watch.handshake_failed("evicted");
                     tracing::info!(%remote, "TLS handshake dropped to make room for newer ones");
                     return;
                 }
@@ -139,15 +155,18 @@ pub async fn serve(
                 .and_then(crate::tls::participant)
                 .map_or_else(|| "unnamed".to_owned(), |p| p.uri());
             let Some(slot) = table.admit(identity.clone()) else {
+                watch.refused("busy");
                 tracing::warn!(%remote, %identity, "connection refused: every connection of this client is busy");
                 return;
             };
+            let _open = watch.open();
             let mut extensions = http::Extensions::new();
             extensions.insert(PeerCertificates(Arc::new(chain)));
-            connection(TokioIo::new(tls), slot, &table, app, extensions, shutdown).await;
+            connection(TokioIo::new(linger::Linger::new(tls)), slot, &table, app, extensions, shutdown).await;
         });
     }
     drop(listener);
+    watch.accepting(false);
     drain(tasks, &table).await;
 }
 
@@ -157,45 +176,70 @@ pub async fn serve_unix(
     listener: UnixListener,
     app: Router,
     limits: Limits,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
+    watch: Watch,
 ) {
-    let table = Table::new(limits);
-    let tasks = TaskTracker::new();
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed (admin socket)");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => break,
+    let listener = &listener;
+    let accept = move || async move {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed (admin socket)");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                return None;
+            }
         };
         let Ok(cred) = stream.peer_cred() else {
             tracing::warn!("admin socket: the caller's credentials are unknown; refused");
-            continue;
+            return None;
         };
         let user = LocalUser { uid: cred.uid() };
-        let Some(slot) = table.admit(format!("uid:{}", user.uid)) else {
+        let mut extensions = http::Extensions::new();
+        extensions.insert(user);
+        Some((stream, format!("uid:{}", user.uid), extensions))
+    };
+    serve_accepted(accept, app, limits, shutdown, watch).await;
+}
+
+/// Serves `app` over plain HTTP (no TLS) on what `accept` yields: a stream, the key the
+/// connection table counts it under (a user, an address), and what its requests carry
+/// as extensions; `None` when a connection was refused or accepting failed. Until
+/// `shutdown` turns true, then drains.
+async fn serve_accepted<S, F, Fut>(
+    mut accept: F,
+    app: Router,
+    limits: Limits,
+    mut shutdown: watch::Receiver<bool>,
+    watch: Watch,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<(S, String, http::Extensions)>>,
+{
+    let table = Table::new(limits);
+    let tasks = TaskTracker::new();
+    watch.accepting(true);
+    loop {
+        let accepted = tokio::select! {
+            accepted = accept() => accepted,
+            _ = shutdown.changed() => break,
+        };
+        let Some((stream, key, extensions)) = accepted else {
+            continue;
+        };
+        let Some(slot) = table.admit(key) else {
+            watch.refused("busy");
             continue;
         };
         let (app, table, shutdown) = (app.clone(), Arc::clone(&table), shutdown.clone());
+        let open = watch.open();
         tasks.spawn(async move {
-            let mut extensions = http::Extensions::new();
-            extensions.insert(user);
-            connection(
-                TokioIo::new(stream),
-                slot,
-                &table,
-                app,
-                extensions,
-                shutdown,
-            )
-            .await;
+            let _open = open;
+            let io = TokioIo::new(linger::Linger::new(stream));
+            connection(io, slot, &table, app, extensions, shutdown).await;
         });
     }
+    watch.accepting(false);
     drain(tasks, &table).await;
 }
 

@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
-use super::{attachments, court, federation, print_jobs};
+use super::{attachments, court, federation, print_jobs, reference};
 use crate::problem::Code;
 
 #[derive(OpenApi)]
@@ -31,14 +31,20 @@ use crate::problem::Code;
         attachments::court_get,
         print_jobs::print_job,
         print_jobs::print_event,
+        reference::court_document,
     ),
-    components(schemas(crate::problem::Problem, crate::receipt::ReceiptFields)),
+    components(schemas(
+        crate::problem::Problem,
+        crate::receipt::ReceiptFields,
+        court::InboxOrderParam
+    )),
     tags(
         (name = "requests", description = "Requests this court sent or was asked to do, and the updates on them."),
         (name = "inbox", description = "What arrived for this court."),
         (name = "attachments", description = "Files, named by their SHA-256, uploaded before the message that lists them."),
         (name = "print jobs", description = "Print-and-mail centres report on their jobs."),
-        (name = "agreements", description = "The signed agreements in force: keys, schemas, limits.")
+        (name = "agreements", description = "The signed agreements in force: keys, schemas, limits."),
+        (name = "reference", description = "This document, served by the gateway.")
     )
 )]
 struct CourtApi;
@@ -48,7 +54,7 @@ struct CourtApi;
     info(
         title = "kuayu federation API",
         version = "1",
-        description = "The API one region's kuayu gateway offers the gateways of its partner regions: relayed envelopes, attachments, revocation notices. Mutual TLS: the client certificate must be issued under the trust anchor the agreement gives the sender's region. Every refusal is RFC 9457 `application/problem+json` with a stable `code`; a sender retries `unavailable`, `attachment_missing` and 5xx answers. Signatures: docs/SIGNATURES.md.",
+        description = "The API one region's kuayu gateway offers the gateways of its partner regions: relayed envelopes, attachments, revocation notices. Mutual TLS: the client certificate must be issued under the trust anchor the agreement gives the sender's region. Every refusal is RFC 9457 `application/problem+json` with a stable `code`; a sender retries `agreement_pending`, `attachment_missing`, `rate_limited`, `request_timeout` and 5xx answers. Signatures: docs/SIGNATURES.md.",
         license(name = "Apache-2.0")
     ),
     paths(
@@ -56,9 +62,13 @@ struct CourtApi;
         federation::revocation,
         attachments::peer_head,
         attachments::peer_put,
+        reference::federation_document,
     ),
     components(schemas(crate::problem::Problem)),
-    tags((name = "federation", description = "Gateway to gateway."))
+    tags(
+        (name = "federation", description = "Gateway to gateway."),
+        (name = "reference", description = "This document, served by the gateway.")
+    )
 )]
 struct FederationApi;
 
@@ -180,6 +190,8 @@ pub const PROBLEMS: &[(&str, &str, &[Code])] = &[
             RequestTimeout,
         ],
     ),
+    ("get", "/openapi.json", &[]),
+    ("get", "/federation/openapi.json", &[]),
     (
         "post",
         "/federation/v1/messages",
@@ -204,7 +216,7 @@ pub const PROBLEMS: &[(&str, &str, &[Code])] = &[
             FreezePeriodExceeded,
             QueuePositionMismatch,
             RateLimited,
-            Unavailable,
+            AgreementPending,
             DuplicateKey,
             RequestTimeout,
             ClockSkew,

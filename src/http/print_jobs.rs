@@ -60,10 +60,12 @@ pub(super) async fn print_event(
     State(g): State<Arc<Gateway>>,
     caller: Caller,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
     JsonBody(event): JsonBody<serde_json::Value>,
 ) -> Result<Response, Problem> {
     let centre = print_centre(caller)?;
-    let answer = crate::postal::report(&g, &centre, job_id(&id)?, event).await?;
+    let work = crate::postal::report(&g, &centre, job_id(&id)?, event);
+    let answer = super::court::journey(&g, &headers, work).await?;
     Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
 }
 

@@ -13,6 +13,10 @@ use crate::problem::{Code, Problem};
 /// The media type of problem documents.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// The problem code of an answer, as a response extension (for the metrics).
+#[derive(Debug, Clone, Copy)]
+pub struct ProblemCode(pub &'static str);
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -21,6 +25,9 @@ impl IntoResponse for Problem {
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        response
+            .extensions_mut()
+            .insert(ProblemCode(crate::observe::journey::static_code(&self)));
         if let Some(seconds) = self.retry_after {
             response
                 .headers_mut()

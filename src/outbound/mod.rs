@@ -10,6 +10,7 @@ use crate::clock::unix_millis;
 use crate::envelope::{Address, AgreementRef, AttachmentRef, Envelope, Priority, SchemaRef};
 use crate::gateway::Gateway;
 use crate::ids::{CourtId, Family, MessageId, MessageKind};
+use crate::observe::journey::{self, stage};
 use crate::pipeline;
 use crate::problem::{Code, Problem};
 use crate::receipt::{Hop, Receipt};
@@ -33,6 +34,7 @@ pub async fn submit(
     body: Submission,
     idempotency_key: Option<String>,
 ) -> Result<Accepted, Problem> {
+    stage("idempotency");
     let key = match idempotency(g, court, &body, idempotency_key).await? {
         Idempotent::Replay(first) => return Ok(first),
         Idempotent::New(key) => Some(key),
@@ -47,6 +49,7 @@ pub async fn submit(
             ),
         ));
     }
+    stage("resolve");
     let recipient = Address::of(&body.recipient_court);
     if recipient.region == g.region {
         return Err(Problem::new(
@@ -58,6 +61,7 @@ pub async fn submit(
         ));
     }
     let agreement = pipeline::resolve_route(g, &g.region, &recipient.region, &body.kind)?;
+    stage("attachments");
     g.uploads
         .disk_room(body.kind.family() == Family::Preservation)?;
     let who = BlobSource::Court(court.clone());
@@ -100,6 +104,7 @@ pub async fn update(
     request_id: MessageId,
     body: UpdateSubmission,
 ) -> Result<Accepted, Problem> {
+    stage("lookup");
     let record = g
         .store
         .request(&request_id)
@@ -122,10 +127,13 @@ pub async fn update(
             ),
         ));
     }
+    stage("resolve");
     let agreement = pipeline::resolve_accepted(g, &record.agreement_sha256)?;
+    stage("attachments");
     g.uploads.disk_room(record.family == Family::Preservation)?;
     let who = BlobSource::Court(court.clone());
     pipeline::attachments(g, &agreement, &body.attachments, &who).await?;
+    stage("lifecycle");
     let actor = format!("court:{court}");
     let step = lifecycle::event_of(&body.kind, &body.payload);
     let addressees = addressees_of(g, &record).await?;
@@ -140,6 +148,9 @@ pub async fn update(
         &actor,
     )?;
     // Electronic service failed: postal service at the addressee's print centre, now.
+    if step == "postal_fallback" {
+        stage("postal");
+    }
     if step == "postal_fallback"
         && let Some(job) =
             crate::postal::fallback_job(g, &record, &out.sealed.envelope.payload).await?
@@ -149,6 +160,7 @@ pub async fn update(
     }
     // No double freeze: the result must say where each asset stands in the queue.
     if body.kind.as_str() == "preservation.result" {
+        stage("queue");
         out.holds = queue_holds(g, &record, &out.sealed.envelope.payload).await?;
     }
     store(g, out).await?;
@@ -316,6 +328,7 @@ fn build(
         attachments,
         signature: None,
     };
+    journey::describe(&envelope);
     pipeline::check(g, agreement, &envelope)?;
     Ok(envelope)
 }
@@ -357,6 +370,7 @@ pub fn seal(
     event: Event,
     clocks: Clocks,
 ) -> Result<(Outbound, Accepted), Problem> {
+    stage("seal");
     let now = envelope.created_at;
     let sealed = envelope
         .seal(&g.region, &g.key)
@@ -405,7 +419,9 @@ pub fn seal(
 /// commit: stores the message (and what rides with it) in one transaction, then wakes the
 /// relay. Preservation does not wait behind ordinary submissions ([`crate::admission`]).
 pub async fn store(g: &Gateway, out: Outbound) -> Result<OutboundOutcome, Problem> {
+    stage("admission");
     let turn = g.admission.enter(out.sealed.envelope.priority).await;
+    stage("commit");
     let (message, request) = (out.sealed.envelope.id, out.change.request_id());
     let at = unix_millis(out.now);
     let outcome = g
@@ -416,7 +432,7 @@ pub async fn store(g: &Gateway, out: Outbound) -> Result<OutboundOutcome, Proble
     drop(turn);
     if let OutboundOutcome::Committed = outcome {
         g.relay_wake.notify_one();
-        tracing::info!(%message, %request, at, "accepted from court");
+        tracing::info!(message_id = %message, request_id = %request, at, "committed");
     }
     Ok(outcome)
 }

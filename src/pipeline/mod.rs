@@ -22,6 +22,7 @@ use crate::crypto;
 use crate::envelope::{Envelope, EnvelopeError, Sealed, Unverified};
 use crate::gateway::Gateway;
 use crate::ids::RegionId;
+use crate::observe::journey::stage;
 use crate::problem::{Code, Problem};
 use crate::schema::SchemaCatalog;
 use time::OffsetDateTime;
@@ -116,13 +117,19 @@ pub fn parse(json: serde_json::Value) -> Result<Unverified, Problem> {
 /// at its clock, never at the `createdAt` the sender wrote.
 pub fn check(g: &Gateway, agreement: &ActiveAgreement, envelope: &Envelope) -> Result<(), Problem> {
     let now = g.clock.now();
+    stage("authorize");
     authorize(agreement, envelope)?;
+    stage("limits");
     limits(agreement, envelope)?;
+    stage("validate");
     validate(&g.schemas, agreement, envelope, now)?;
+    stage("rules");
     rules(agreement, envelope)?;
     if !g.danger.skip_policy {
+        stage("policy");
         policy(agreement, envelope, now)?;
     }
+    stage("rate");
     rate(g, agreement, envelope)
 }
 

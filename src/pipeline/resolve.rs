@@ -78,7 +78,7 @@ pub fn resolve_named(g: &Gateway, e: &Envelope) -> Result<Arc<ActiveAgreement>, 
         )),
         Named::Unusable(status @ (Status::Scheduled | Status::PendingSignatures), why) => {
             let mut p = Problem::new(
-                Code::Unavailable,
+                Code::AgreementPending,
                 format!(
                     "{name} is {} at the {here} gateway ({why}); retry later",
                     status.as_str()
@@ -97,7 +97,7 @@ pub fn resolve_named(g: &Gateway, e: &Envelope) -> Result<Arc<ActiveAgreement>, 
         )),
         Named::NotLoadedYet => {
             let mut p = Problem::new(
-                Code::Unavailable,
+                Code::AgreementPending,
                 format!(
                     "{name} is newer than any version loaded at the {here} gateway; retry once it is loaded"
                 ),

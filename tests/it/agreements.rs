@@ -377,7 +377,7 @@ async fn a_peer_that_loaded_a_newer_version_first_is_asked_to_retry_not_refused(
     let (status, body) = t.relay_as("SC", "CQ", e.clone()).await;
     assert_eq!(
         (status, body["code"].as_str()),
-        (503, Some("unavailable")),
+        (409, Some("agreement_pending")),
         "{body}"
     );
     assert!(body["retryAfter"].as_u64().is_some());

@@ -4,17 +4,13 @@
 //! These deadlines are network timeouts on real sockets, so the tests run them short
 //! (hundreds of milliseconds) on the wall clock.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kuayu::ids::{CourtId, RegionId};
 use kuayu::pki::DevCa;
-use rustls_pki_types::ServerName;
 use time::macros::datetime;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
-use tokio_rustls::client::TlsStream;
 
 use crate::support::*;
 
@@ -23,25 +19,6 @@ async fn with_limits(change: impl FnOnce(&mut kuayu::config::ConnectionsConfig))
         change(&mut o.connections)
     })
     .await
-}
-
-/// A TLS connection to Sichuan's court API as `court`, offering `alpn`.
-async fn tls_as(t: &TestFed, court: &str, alpn: &[u8]) -> TlsStream<TcpStream> {
-    let court = CourtId::parse(court).unwrap();
-    let sc = court.region();
-    let (cert, key) = t.fed.pki.court(&court);
-    let anchors = kuayu::tls::parse_certs(&t.fed.pki.pem(&sc, "court-ca.crt").unwrap()).unwrap();
-    let mut config =
-        kuayu::tls::client_config(&anchors, &kuayu::tls::Identity::load(&cert, &key).unwrap())
-            .unwrap();
-    config.alpn_protocols = vec![alpn.to_vec()];
-    let tcp = TcpStream::connect(t.fed.gateway("SC").court_addr)
-        .await
-        .unwrap();
-    TlsConnector::from(Arc::new(config))
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-        .unwrap()
 }
 
 /// Reads until the server closes the connection (or 10 s pass); returns when that was.

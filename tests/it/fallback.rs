@@ -3,32 +3,11 @@
 //! reports reach the requesting court, and delivery completes the request with a
 //! certificate of service by post, with no step by the requesting court after its request.
 
-use kuayu::client::CourtClient;
-use kuayu::ids::MessageId;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::support::*;
 
 const TRACKING: &str = "1158472036518";
-
-/// A service request from SC0104 that CQ0103 accepts and tries once by `attempt`, which
-/// fails; the courts, the print centre and the request id.
-async fn failed_once(
-    t: &TestFed,
-    attempt: Value,
-) -> (CourtClient, CourtClient, CourtClient, MessageId) {
-    let (sc, cq) = (t.court("SC0104"), t.court("CQ0103"));
-    let centre = t.fed.print_centre_client("CQ01-PC1").unwrap();
-    let id = submit(&sc, &submission("service.request", "CQ0103"))
-        .await
-        .request_id;
-    reaches(&sc, id, "relayed").await;
-    accept(&cq, id, "service").await;
-    cq.update(id, &update("service.attempt", attempt))
-        .await
-        .unwrap();
-    (sc, cq, centre, id)
-}
 
 #[tokio::test]
 async fn failed_electronic_service_completes_by_post_through_the_print_centre() {

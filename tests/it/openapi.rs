@@ -93,3 +93,32 @@ fn the_reference_lists_every_problem_code_as_the_code_has_it() {
          KUAYU_WRITE_OPENAPI=1 cargo test --test it openapi"
     );
 }
+
+/// Each gateway serves its documents: the court API's on the court listener, the
+/// federation API's on the federation listener, to any certificate their handshakes take.
+#[tokio::test]
+async fn the_gateways_serve_the_documents_on_their_listeners() {
+    let t = crate::support::TestFed::start().await;
+    for who in ["SC0104", "SC01-PC1"] {
+        let (status, doc) = t.raw(who).get("/openapi.json").await;
+        assert_eq!(status, 200, "{who}");
+        assert_eq!(doc, openapi::court(), "{who}");
+    }
+    let peer = t.as_gateway("CQ", "SC");
+    let url = format!(
+        "https://{}/federation/openapi.json",
+        t.fed.gateway("SC").federation_addr
+    );
+    let answer = peer.get(url).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(
+        answer.headers()["content-type"].to_str().unwrap(),
+        "application/json"
+    );
+    let doc: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(doc, openapi::federation());
+    // Not the other way round: each listener serves its own API.
+    let (status, _) = t.raw("SC0104").get("/federation/openapi.json").await;
+    assert_eq!(status, 404);
+    t.shutdown().await;
+}

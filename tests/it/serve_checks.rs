@@ -27,15 +27,6 @@ async fn serve(config: PathBuf) -> (bool, String) {
     )
 }
 
-/// Chongqing's configuration written again to `name` with `change` applied to its text.
-fn variant(t: &TestFed, name: &str, change: impl FnOnce(String) -> String) -> PathBuf {
-    let cq = &t.fed.configs[&RegionId::parse("CQ").unwrap()];
-    let text = std::fs::read_to_string(cq).unwrap();
-    let path = t.fed.dir.join(name);
-    std::fs::write(&path, change(text)).unwrap();
-    path
-}
-
 #[cfg(unix)]
 fn chmod(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt as _;

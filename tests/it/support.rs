@@ -13,8 +13,12 @@ use kuayu::envelope::{Address, AgreementRef, Envelope, Priority, SchemaRef};
 use kuayu::ids::{CourtId, MessageId, MessageKind, RegionId};
 use kuayu::problem::Problem;
 use kuayu::tls::{self, Identity};
+use rustls_pki_types::ServerName;
 use serde_json::Value;
 use time::macros::datetime;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 
 /// A two-region federation in a temporary folder, on a hand-driven clock.
 pub struct TestFed {
@@ -421,4 +425,55 @@ impl RawCourt {
     pub async fn put(&self, path: &str, bytes: Vec<u8>) -> (u16, Value) {
         Self::answer(self.http.put(format!("{}{path}", self.base)).body(bytes)).await
     }
+}
+
+/// A TLS connection to Sichuan's court API as `court`, offering `alpn`.
+pub async fn tls_as(t: &TestFed, court: &str, alpn: &[u8]) -> TlsStream<TcpStream> {
+    let court = CourtId::parse(court).unwrap();
+    let sc = court.region();
+    let (cert, key) = t.fed.pki.court(&court);
+    let anchors = kuayu::tls::parse_certs(&t.fed.pki.pem(&sc, "court-ca.crt").unwrap()).unwrap();
+    let mut config =
+        kuayu::tls::client_config(&anchors, &kuayu::tls::Identity::load(&cert, &key).unwrap())
+            .unwrap();
+    config.alpn_protocols = vec![alpn.to_vec()];
+    let tcp = TcpStream::connect(t.fed.gateway("SC").court_addr)
+        .await
+        .unwrap();
+    TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap()
+}
+
+/// A service request from SC0104 that CQ0103 accepts and tries once by `attempt`, which
+/// fails; the courts, the print centre and the request id.
+pub async fn failed_once(
+    t: &TestFed,
+    attempt: Value,
+) -> (CourtClient, CourtClient, CourtClient, MessageId) {
+    let (sc, cq) = (t.court("SC0104"), t.court("CQ0103"));
+    let centre = t.fed.print_centre_client("CQ01-PC1").unwrap();
+    let id = submit(&sc, &submission("service.request", "CQ0103"))
+        .await
+        .request_id;
+    reaches(&sc, id, "relayed").await;
+    accept(&cq, id, "service").await;
+    cq.update(id, &update("service.attempt", attempt))
+        .await
+        .unwrap();
+    (sc, cq, centre, id)
+}
+
+/// Chongqing's configuration written again to `name` with `change` applied to its text.
+pub fn variant(
+    t: &TestFed,
+    name: &str,
+    change: impl FnOnce(String) -> String,
+) -> std::path::PathBuf {
+    let cq = &t.fed.configs[&RegionId::parse("CQ").unwrap()];
+    let text = std::fs::read_to_string(cq).unwrap();
+    let path = t.fed.dir.join(name);
+    std::fs::write(&path, change(text)).unwrap();
+    path
 }

@@ -1,0 +1,195 @@
+//! The gateway's metrics, in the Prometheus text format: a recorder of the `metrics` crate
+//! per gateway (not the process-wide one, so that two gateways in one process, as in the
+//! tests and the demo, each count their own), rendered by `GET /metrics`. The names are
+//! listed in [`super`] and in the README.
+
+use std::time::Duration;
+
+use metrics::{
+    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
+
+/// Latency buckets, in seconds: 1 ms to a minute.
+const BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+/// One gateway's metrics.
+pub struct Metrics {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh set, every metric described.
+    pub fn new() -> Self {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
+            // Invariant: BUCKETS is not empty.
+            .expect("latency buckets are set")
+            .build_recorder();
+        let handle = recorder.handle();
+        let metrics = Metrics { recorder, handle };
+        metrics.with(describe);
+        metrics
+    }
+
+    fn with<T>(&self, f: impl FnOnce() -> T) -> T {
+        metrics::with_local_recorder(&self.recorder, f)
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        self.handle.render()
+    }
+
+    /// Folds recorded samples into the histograms; run it now and then (the server does,
+    /// every few seconds), so that samples do not pile up between scrapes.
+    pub fn upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+
+    /// An HTTP request answered on `listener`, at `route` (the route's template, never
+    /// the path with its ids), with `status`, in `took`; `code` if it was a problem.
+    pub fn http(
+        &self,
+        listener: &'static str,
+        method: &str,
+        route: &str,
+        status: u16,
+        code: Option<&'static str>,
+        took: Duration,
+    ) {
+        let (method, route) = (method.to_owned(), route.to_owned());
+        self.with(|| {
+            counter!("kuayu_http_requests_total", "listener" => listener, "method" => method.clone(), "route" => route.clone(), "status" => status.to_string()).increment(1);
+            histogram!("kuayu_http_request_duration_seconds", "listener" => listener, "method" => method.clone(), "route" => route.clone()).record(took.as_secs_f64());
+            if let Some(code) = code {
+                counter!("kuayu_refusals_total", "listener" => listener, "method" => method, "route" => route, "code" => code).increment(1);
+            }
+        });
+    }
+
+    /// A message through the pipeline (`direction` outbound from a court, inbound from a
+    /// peer): accepted, or refused with `code` at `stage`; `took` from its arrival to its
+    /// answer.
+    pub fn message(
+        &self,
+        direction: &'static str,
+        kind: &str,
+        refused: Option<(&'static str, &'static str)>,
+        took: Duration,
+    ) {
+        let kind = kind.to_owned();
+        let outcome = if refused.is_some() {
+            "refused"
+        } else {
+            "accepted"
+        };
+        self.with(|| {
+            counter!("kuayu_messages_total", "direction" => direction, "kind" => kind.clone(), "outcome" => outcome).increment(1);
+            histogram!("kuayu_message_duration_seconds", "direction" => direction, "kind" => kind.clone(), "outcome" => outcome).record(took.as_secs_f64());
+            if let Some((code, stage)) = refused {
+                counter!("kuayu_message_refusals_total", "direction" => direction, "kind" => kind, "code" => code, "stage" => stage).increment(1);
+            }
+        });
+    }
+
+    /// One pipeline stage of a message took `took`.
+    pub fn stage(&self, direction: &'static str, stage: &'static str, took: Duration) {
+        self.with(|| {
+            histogram!("kuayu_stage_duration_seconds", "direction" => direction, "stage" => stage)
+                .record(took.as_secs_f64());
+        });
+    }
+
+    /// A TLS handshake on `listener` failed for `reason`.
+    pub fn handshake_failed(&self, listener: &'static str, reason: &'static str) {
+        self.with(|| {
+            counter!("kuayu_tls_handshake_failures_total", "listener" => listener, "reason" => reason)
+                .increment(1);
+        });
+    }
+
+    /// A connection on `listener` opened (`+1`) or closed (`-1`).
+    pub fn connections(&self, listener: &'static str, change: f64) {
+        self.with(|| gauge!("kuayu_connections_open", "listener" => listener).increment(change));
+    }
+
+    /// A connection on `listener` was turned away (`busy`: every connection its client may
+    /// have is in use).
+    pub fn connection_refused(&self, listener: &'static str, reason: &'static str) {
+        self.with(|| {
+            counter!("kuayu_connections_refused_total", "listener" => listener, "reason" => reason)
+                .increment(1);
+        });
+    }
+
+    /// This build and region, as a constant 1 with labels.
+    pub fn build_info(&self, region: &str) {
+        let region = region.to_owned();
+        self.with(|| {
+            gauge!("kuayu_build_info", "version" => env!("CARGO_PKG_VERSION"), "region" => region)
+                .set(1.0);
+        });
+    }
+}
+
+fn describe() {
+    describe_counter!(
+        "kuayu_http_requests_total",
+        "HTTP requests answered, by listener, method, route template and status."
+    );
+    describe_histogram!(
+        "kuayu_http_request_duration_seconds",
+        Unit::Seconds,
+        "Time from a request's headers to its answer's headers, by listener, method and route template."
+    );
+    describe_counter!(
+        "kuayu_refusals_total",
+        "Problem answers (RFC 9457), by listener, method, route template and problem code."
+    );
+    describe_counter!(
+        "kuayu_messages_total",
+        "Messages through the pipeline, by direction (outbound: a court's; inbound: a peer's), kind and outcome (accepted, refused)."
+    );
+    describe_histogram!(
+        "kuayu_message_duration_seconds",
+        Unit::Seconds,
+        "Time from a message's arrival to its answer (for an accepted one: committed), by direction, kind and outcome."
+    );
+    describe_counter!(
+        "kuayu_message_refusals_total",
+        "Refused messages, by direction, kind, problem code and the pipeline stage that refused them."
+    );
+    describe_histogram!(
+        "kuayu_stage_duration_seconds",
+        Unit::Seconds,
+        "Time spent in each pipeline stage, by direction and stage."
+    );
+    describe_counter!(
+        "kuayu_tls_handshake_failures_total",
+        "TLS handshakes that failed, by listener and reason."
+    );
+    describe_gauge!(
+        "kuayu_connections_open",
+        "Connections open (past the TLS handshake), by listener."
+    );
+    describe_counter!(
+        "kuayu_connections_refused_total",
+        "Connections turned away after the handshake, by listener and reason."
+    );
+    describe_gauge!(
+        "kuayu_build_info",
+        "1, labelled with the build's version and the region served."
+    );
+}
