@@ -126,7 +126,13 @@ pub fn start(gateway: Arc<Gateway>, listeners: Listeners) -> Result<RunningGatew
     let limits = Limits::from(&gateway.config.connections);
     let (shutdown, signal) = watch::channel(false);
     let tls = &gateway.tls;
-    let watch = |name| Watch::new(name, &gateway.observer);
+    // Each listener is bound already: it counts as accepting from here (readiness), until
+    // its loop stops.
+    let watch = |name| {
+        let watch = Watch::new(name, &gateway.observer);
+        watch.accepting(true);
+        watch
+    };
     let tracked = |app, name| http::access::track(app, &watch(name));
     let mut tasks = vec![
         tokio::spawn(http::serve(

@@ -21,6 +21,8 @@ use super::Metrics;
 use crate::envelope::Envelope;
 use crate::problem::{Code, Problem};
 
+const RECEIVED: &str = "received";
+
 tokio::task_local! {
     static JOURNEY: Arc<Mutex<Journey>>;
 }
@@ -57,11 +59,14 @@ impl Journey {
     /// Ends the stage in progress (its time recorded) and starts `next`.
     fn enter(&mut self, next: &'static str) {
         let now = Instant::now();
-        self.metrics.stage(
-            self.direction.as_str(),
-            self.stage,
-            now - self.stage_started,
-        );
+        // `received` is the moment before the first stage, not a stage.
+        if self.stage != RECEIVED {
+            self.metrics.stage(
+                self.direction.as_str(),
+                self.stage,
+                now - self.stage_started,
+            );
+        }
         self.stage = next;
         self.stage_started = now;
     }
@@ -95,7 +100,7 @@ pub async fn follow<T>(
         direction,
         metrics: Arc::clone(metrics),
         span: span.clone(),
-        stage: "received",
+        stage: RECEIVED,
         stage_started: started,
         kind: None,
     }));
