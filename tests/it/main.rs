@@ -21,6 +21,7 @@ mod engines;
 mod exactly_once;
 mod fallback;
 mod federation_checks;
+mod filing;
 mod freeze_queue;
 mod fuzz_smoke;
 mod health;
