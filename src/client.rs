@@ -66,31 +66,41 @@ impl CourtClient {
         })
     }
 
-    /// `POST /v1/requests`.
+    /// `POST /v1/requests` under `idempotency_key` (a fresh key if none: send the same
+    /// key again to retry safely).
     pub async fn submit(
         &self,
         submission: &Submission,
         idempotency_key: Option<&str>,
     ) -> Result<Accepted, ClientError> {
-        let mut req = self
+        let req = self
             .http
             .post(format!("{}/v1/requests", self.base))
+            .header("Idempotency-Key", key_or_fresh(idempotency_key))
             .json(submission);
-        if let Some(key) = idempotency_key {
-            req = req.header("Idempotency-Key", key);
-        }
         answer(req.send().await, StatusCode::ACCEPTED).await
     }
 
-    /// `POST /v1/requests/{id}/updates`.
+    /// `POST /v1/requests/{id}/updates` under a fresh idempotency key.
     pub async fn update(
         &self,
         request: MessageId,
         update: &UpdateSubmission,
     ) -> Result<Accepted, ClientError> {
+        self.update_with_key(request, update, None).await
+    }
+
+    /// `POST /v1/requests/{id}/updates` under `idempotency_key` (fresh if none).
+    pub async fn update_with_key(
+        &self,
+        request: MessageId,
+        update: &UpdateSubmission,
+        idempotency_key: Option<&str>,
+    ) -> Result<Accepted, ClientError> {
         let req = self
             .http
             .post(format!("{}/v1/requests/{request}/updates", self.base))
+            .header("Idempotency-Key", key_or_fresh(idempotency_key))
             .json(update);
         answer(req.send().await, StatusCode::ACCEPTED).await
     }
@@ -114,14 +124,26 @@ impl CourtClient {
         answer(self.http.get(url).send().await, StatusCode::OK).await
     }
 
-    /// `POST /v1/print-jobs/{job}/events`: a print centre reports a `printing.event`.
+    /// `POST /v1/print-jobs/{job}/events`: a print centre reports a `printing.event`
+    /// under a fresh idempotency key.
     pub async fn print_event(&self, job: &str, event: &Value) -> Result<Value, ClientError> {
+        self.print_event_with_key(job, event, None).await
+    }
+
+    /// `POST /v1/print-jobs/{job}/events` under `idempotency_key` (fresh if none).
+    pub async fn print_event_with_key(
+        &self,
+        job: &str,
+        event: &Value,
+        idempotency_key: Option<&str>,
+    ) -> Result<Value, ClientError> {
         let url = format!("{}/v1/print-jobs/{job}/events", self.base);
-        answer(
-            self.http.post(url).json(event).send().await,
-            StatusCode::ACCEPTED,
-        )
-        .await
+        let req = self
+            .http
+            .post(url)
+            .header("Idempotency-Key", key_or_fresh(idempotency_key))
+            .json(event);
+        answer(req.send().await, StatusCode::ACCEPTED).await
     }
 
     /// `GET /v1/requests[?overdue=true]`: the court's requests, newest first.
@@ -291,6 +313,11 @@ async fn answer<T: DeserializeOwned>(
     expected: StatusCode,
 ) -> Result<T, ClientError> {
     decode(sent, |status| status == expected).await
+}
+
+/// `key`, or a fresh one (a UUID).
+fn key_or_fresh(key: Option<&str>) -> String {
+    key.map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned)
 }
 
 /// Reads a gateway's answer: the body as `T` when `ok(status)`, else its problem document.

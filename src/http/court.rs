@@ -3,7 +3,7 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `POST /v1/requests` (optional `Idempotency-Key`) | 202 [`Accepted`] |
+//! | `POST /v1/requests` (`Idempotency-Key` required, as on every POST) | 202 [`Accepted`] |
 //! | `GET /v1/requests?overdue=true&limit=M` | 200 `{items}`: the court's requests, newest first (only overdue ones with `overdue=true`) |
 //! | `GET /v1/requests/{id}` | 200 [`RequestAnswer`]: request, history, messages, receipts, deadlines, `overdue`; a service request's `addressees` |
 //! | `POST /v1/requests/{id}/updates` | 202 [`Accepted`] |
@@ -195,7 +195,7 @@ fn request_id(text: &str) -> Result<MessageId, Problem> {
     path = "/v1/requests",
     tag = "requests",
     request_body = Submission,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Visible ASCII, at most 200 characters, chosen by the court per request: the same key with the same body gets the first answer again (no second request); with another body, 409 `conflict`. Send one with every POST.")),
+    params(("Idempotency-Key" = String, Header, description = "Required. 1 to 128 visible ASCII characters, chosen by the court per piece of work (e.g. a UUID): the same key with the same body gets the first answer again (nothing is done twice); with another body, 409 `conflict`; without it, 400 `idempotency_key_missing`.")),
     responses(
         (status = 202, description = "Committed and on its way to the peer gateway.", body = Accepted,
             headers(("Location" = String, description = "`/v1/requests/{requestId}`")))
@@ -207,16 +207,7 @@ pub(super) async fn submit(
     headers: HeaderMap,
     JsonBody(body): JsonBody<Submission>,
 ) -> Result<Response, Problem> {
-    let key = match headers.get("idempotency-key") {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .map_err(|_| {
-                    Problem::new(Code::BadRequest, "Idempotency-Key must be visible ASCII")
-                })?
-                .to_owned(),
-        ),
-    };
+    let key = outbound::idempotency::key_of(&headers)?;
     let work = outbound::submit(&g, &court, body, key);
     Ok(accepted(journey(&g, &headers, work).await?))
 }
@@ -233,7 +224,7 @@ pub(super) async fn submit(
     tag = "requests",
     request_body = UpdateSubmission,
     params(("id" = MessageId, Path, description = "The request id (`requestId` of its 202 or inbox entry)."),
-        ("Idempotency-Key" = Option<String>, Header, description = "Send one with every POST, as for POST /v1/requests: accepted here today, and required, with the same replay rule, once the court API requires it on every POST.")),
+        ("Idempotency-Key" = String, Header, description = "Required, as for POST /v1/requests: a retry with the same key and body gets the first answer, and the update is applied once.")),
     responses(
         (status = 202, description = "Committed and on its way to the other court's gateway.", body = Accepted,
             headers(("Location" = String, description = "`/v1/requests/{requestId}`")))
@@ -246,7 +237,8 @@ pub(super) async fn update(
     headers: HeaderMap,
     JsonBody(body): JsonBody<UpdateSubmission>,
 ) -> Result<Response, Problem> {
-    let work = outbound::update(&g, &court, request_id(&id)?, body);
+    let key = outbound::idempotency::key_of(&headers)?;
+    let work = outbound::update(&g, &court, request_id(&id)?, body, key);
     Ok(accepted(journey(&g, &headers, work).await?))
 }
 

@@ -74,10 +74,11 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 /// The storage interface.
 #[async_trait]
 pub trait Store: Send + Sync {
-    /// The answer already given for a court's idempotency key, if any.
+    /// The answer already given under `owner`'s idempotency key, if any (`owner`: a
+    /// court's code, or `printcentre:<code>`).
     async fn idempotent_answer(
         &self,
-        court: &CourtId,
+        owner: &str,
         key: &str,
     ) -> Result<Option<Idempotency>, StoreError>;
 
@@ -187,14 +188,16 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<Returned>, StoreError>;
 
     /// Records a print job's step that no message carries, with a history entry on its
-    /// request, in one transaction.
+    /// request and the answer under the centre's idempotency key, in one transaction.
+    /// The first answer under that key instead, if there is one (nothing is recorded).
     async fn record_job(
         &self,
         job: JobChange,
         change: StateChange,
         event: Event,
+        idempotency: Option<Idempotency>,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError>;
+    ) -> Result<Option<Idempotency>, StoreError>;
 
     /// The freezes not yet lifted that hold `asset_key`, other than `request`'s, oldest
     /// first: (request, ruling).

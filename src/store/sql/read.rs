@@ -62,9 +62,9 @@ pub(super) fn request_record(row: &AnyRow) -> Result<RequestRecord, StoreError> 
     })
 }
 
-fn idempotency(row: &AnyRow, court: &CourtId, key: &str) -> Result<Idempotency, StoreError> {
+fn idempotency(row: &AnyRow, owner: &str, key: &str) -> Result<Idempotency, StoreError> {
     Ok(Idempotency {
-        court: court.clone(),
+        owner: owner.to_owned(),
         key: key.to_owned(),
         request_hash: parse(row, "request_hash", Sha256::parse)?,
         status: u16::try_from(row.try_get::<i64, _>("status")?).map_err(|e| bad("status", e))?,
@@ -89,28 +89,28 @@ pub(super) fn peers_not_in(column: &str, first: usize, skip: &[RegionId]) -> Str
 impl SqlStore {
     pub(super) async fn read_idempotent(
         &self,
-        court: &CourtId,
+        owner: &str,
         key: &str,
     ) -> Result<Option<Idempotency>, StoreError> {
         let row = sqlx::query(IDEMPOTENCY)
-            .bind(court.as_str())
+            .bind(owner)
             .bind(key)
             .fetch_optional(&self.read)
             .await?;
-        row.map(|r| idempotency(&r, court, key)).transpose()
+        row.map(|r| idempotency(&r, owner, key)).transpose()
     }
 
     pub(super) async fn idempotent_in(
         tx: &mut Transaction<'_, sqlx::Any>,
-        court: &CourtId,
+        owner: &str,
         key: &str,
     ) -> Result<Option<Idempotency>, StoreError> {
         let row = sqlx::query(IDEMPOTENCY)
-            .bind(court.as_str())
+            .bind(owner)
             .bind(key)
             .fetch_optional(&mut **tx)
             .await?;
-        row.map(|r| idempotency(&r, court, key)).transpose()
+        row.map(|r| idempotency(&r, owner, key)).transpose()
     }
 
     pub(super) async fn read_inbound_receipt(
