@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::api::{Accepted, InboxPage, StoredAttachment, Submission, UpdateSubmission};
+use crate::api::{Accepted, AckAnswer, InboxPage, StoredAttachment, Submission, UpdateSubmission};
 use crate::attachments::StreamBody;
 use crate::ids::{MessageId, Sha256};
 use crate::problem::Problem;
@@ -117,11 +117,50 @@ impl CourtClient {
         .await
     }
 
-    /// `GET /v1/inbox?order=urgent&limit=…`: what the court has not retrieved yet, most
-    /// urgent first (retrieving them).
+    /// Takes up to `limit` items of the work queue: leases them
+    /// ([`CourtClient::lease_work`]) and acknowledges them at once
+    /// ([`CourtClient::acknowledge`]), with each entry's retrieval receipt filled in. A
+    /// court system that must not lose an item acknowledges only once it has stored it.
     pub async fn work_queue(&self, limit: i64) -> Result<InboxPage, ClientError> {
-        let url = format!("{}/v1/inbox?order=urgent&limit={limit}", self.base);
+        let mut page = self.lease_work(limit, None).await?;
+        if page.items.is_empty() {
+            return Ok(page);
+        }
+        let cursors: Vec<i64> = page.items.iter().map(|i| i.cursor).collect();
+        let acked = self.acknowledge(&cursors).await?;
+        for item in &mut page.items {
+            item.receipt = acked
+                .items
+                .iter()
+                .find(|a| a.cursor == item.cursor)
+                .and_then(|a| a.receipt.clone());
+        }
+        Ok(page)
+    }
+
+    /// `GET /v1/inbox?order=urgent&limit=…[&lease=…]`: up to `limit` items of the work
+    /// queue, most urgent first, held for this poller until the page's `leaseUntil`.
+    pub async fn lease_work(
+        &self,
+        limit: i64,
+        lease_seconds: Option<i64>,
+    ) -> Result<InboxPage, ClientError> {
+        let mut url = format!("{}/v1/inbox?order=urgent&limit={limit}", self.base);
+        if let Some(s) = lease_seconds {
+            url.push_str(&format!("&lease={s}"));
+        }
         answer(self.http.get(url).send().await, StatusCode::OK).await
+    }
+
+    /// `POST /v1/inbox/ack`: the court has taken these items in; their retrieval
+    /// receipts.
+    pub async fn acknowledge(&self, cursors: &[i64]) -> Result<AckAnswer, ClientError> {
+        let req = self
+            .http
+            .post(format!("{}/v1/inbox/ack", self.base))
+            .header("Idempotency-Key", key_or_fresh(None))
+            .json(&serde_json::json!({ "cursors": cursors }));
+        answer(req.send().await, StatusCode::OK).await
     }
 
     /// `POST /v1/print-jobs/{job}/events`: a print centre reports a `printing.event`

@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
-use super::{attachments, court, federation, print_jobs, reference};
+use super::{attachments, court, federation, inbox, print_jobs, reference};
 use crate::problem::Code;
 
 #[derive(OpenApi)]
@@ -25,7 +25,8 @@ use crate::problem::Code;
         court::show,
         court::update,
         court::certificate,
-        court::inbox,
+        inbox::inbox,
+        inbox::acknowledge,
         court::agreements,
         attachments::court_put,
         attachments::court_get,
@@ -36,7 +37,7 @@ use crate::problem::Code;
     components(schemas(
         crate::problem::Problem,
         crate::receipt::ReceiptFields,
-        court::InboxOrderParam
+        inbox::InboxOrderParam
     )),
     tags(
         (name = "requests", description = "Requests this court sent or was asked to do, and the updates on them."),

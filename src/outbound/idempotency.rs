@@ -35,7 +35,10 @@ pub fn key_of(headers: &HeaderMap) -> Result<String, Problem> {
         )
     })?;
     let key = value.to_str().map_err(|_| bad())?;
-    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || !key.bytes().all(|b| b.is_ascii_graphic()) {
+    if key.is_empty()
+        || key.len() > MAX_IDEMPOTENCY_KEY
+        || !key.bytes().all(|b| b.is_ascii_graphic())
+    {
         return Err(bad());
     }
     Ok(key.to_owned())

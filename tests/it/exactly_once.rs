@@ -66,7 +66,10 @@ async fn two_concurrent_updates_to_one_request_store_exactly_one(engine: &str) {
         .iter()
         .filter(|h| h["event"] == "sent service.status")
         .count();
-    assert_eq!(sent, 1, "one update in the executing court's history: {view}");
+    assert_eq!(
+        sent, 1,
+        "one update in the executing court's history: {view}"
+    );
     // The requesting side receives the one update and agrees on the state.
     let seen = reaches(&sc, id, "accepted").await;
     let received = seen["messages"]
@@ -203,9 +206,21 @@ async fn every_court_and_print_centre_post_needs_an_idempotency_key() {
     let centre = t.raw("CQ01-PC1");
     let id = kuayu::ids::MessageId::new();
     for (client, path, body) in [
-        (&sc, "/v1/requests".to_owned(), serde_json::to_value(submission("service.request", "CQ0103")).unwrap()),
-        (&sc, format!("/v1/requests/{id}/updates"), json!({"kind": "service.status", "payload": {}})),
-        (&centre, format!("/v1/print-jobs/{id}/events"), json!({"jobId": id, "event": "printed"})),
+        (
+            &sc,
+            "/v1/requests".to_owned(),
+            serde_json::to_value(submission("service.request", "CQ0103")).unwrap(),
+        ),
+        (
+            &sc,
+            format!("/v1/requests/{id}/updates"),
+            json!({"kind": "service.status", "payload": {}}),
+        ),
+        (
+            &centre,
+            format!("/v1/print-jobs/{id}/events"),
+            json!({"jobId": id, "event": "printed"}),
+        ),
     ] {
         let r = client
             .http

@@ -40,3 +40,4 @@ mod serve_checks;
 mod store;
 mod strict_input;
 mod support;
+mod work_queue;

@@ -72,6 +72,36 @@ fn idempotency(row: &AnyRow, owner: &str, key: &str) -> Result<Idempotency, Stor
     })
 }
 
+/// The columns of an inbox item, its message joined.
+pub(super) const INBOX_COLUMNS: &str = "SELECT i.seq, i.message_id, i.request_id, i.kind, i.received_at, i.retrieved_at, i.notice, m.digest, m.envelope
+             FROM inbox i LEFT JOIN messages m ON m.id = i.message_id";
+
+/// An inbox item from a row of [`INBOX_COLUMNS`].
+pub(super) fn inbox_item(r: &AnyRow) -> Result<InboxItem, StoreError> {
+    Ok(InboxItem {
+        cursor: r.try_get("seq")?,
+        message_id: message_id(r, "message_id")?,
+        request_id: message_id(r, "request_id")?,
+        kind: parse(r, "kind", crate::ids::MessageKind::parse)?,
+        received_at: from_unix_millis(r.try_get("received_at")?),
+        retrieved_at: r
+            .try_get::<Option<i64>, _>("retrieved_at")?
+            .map(from_unix_millis),
+        envelope_sha256: optional(r, "digest")?
+            .map(|d| Sha256::parse(&d))
+            .transpose()
+            .map_err(|e| bad("digest", e))?,
+        envelope: optional(r, "envelope")?
+            .map(|t| serde_json::from_str(&t))
+            .transpose()
+            .map_err(|e| bad("envelope", e))?,
+        notice: optional(r, "notice")?
+            .map(|t| serde_json::from_str(&t))
+            .transpose()
+            .map_err(|e| bad("notice", e))?,
+    })
+}
+
 const IDEMPOTENCY: &str =
     "SELECT request_hash, status, body FROM idempotency WHERE court = $1 AND key = $2";
 
@@ -205,8 +235,7 @@ impl SqlStore {
         order: InboxOrder,
         limit: i64,
     ) -> Result<Vec<InboxItem>, StoreError> {
-        const COLUMNS: &str = "SELECT i.seq, i.message_id, i.request_id, i.kind, i.received_at, i.retrieved_at, i.notice, m.digest, m.envelope
-             FROM inbox i LEFT JOIN messages m ON m.id = i.message_id";
+        const COLUMNS: &str = INBOX_COLUMNS;
         let query = match order {
             InboxOrder::Arrival { after } => sqlx::query(sqlx::AssertSqlSafe(format!(
                 "{COLUMNS} WHERE i.court = $1 AND i.seq > $2 ORDER BY i.seq LIMIT $3"
@@ -223,30 +252,7 @@ impl SqlStore {
             .fetch_all(&self.read)
             .await?
             .iter()
-            .map(|r| {
-                Ok(InboxItem {
-                    cursor: r.try_get("seq")?,
-                    message_id: message_id(r, "message_id")?,
-                    request_id: message_id(r, "request_id")?,
-                    kind: parse(r, "kind", crate::ids::MessageKind::parse)?,
-                    received_at: from_unix_millis(r.try_get("received_at")?),
-                    retrieved_at: r
-                        .try_get::<Option<i64>, _>("retrieved_at")?
-                        .map(from_unix_millis),
-                    envelope_sha256: optional(r, "digest")?
-                        .map(|d| Sha256::parse(&d))
-                        .transpose()
-                        .map_err(|e| bad("digest", e))?,
-                    envelope: optional(r, "envelope")?
-                        .map(|t| serde_json::from_str(&t))
-                        .transpose()
-                        .map_err(|e| bad("envelope", e))?,
-                    notice: optional(r, "notice")?
-                        .map(|t| serde_json::from_str(&t))
-                        .transpose()
-                        .map_err(|e| bad("notice", e))?,
-                })
-            })
+            .map(inbox_item)
             .collect()
     }
 

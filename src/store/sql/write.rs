@@ -104,6 +104,32 @@ impl Store for SqlStore {
         self.read_inbox(court, order, limit).await
     }
 
+    async fn lease_work(
+        &self,
+        owner: &str,
+        limit: i64,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Vec<InboxItem>, StoreError> {
+        self.write_lease_work(owner, limit, now, until).await
+    }
+
+    async fn inbox_items(
+        &self,
+        owner: &str,
+        cursors: &[i64],
+    ) -> Result<Vec<InboxItem>, StoreError> {
+        self.items_by_cursor(owner, cursors, &self.write).await
+    }
+
+    async fn receipt_of(
+        &self,
+        message: &MessageId,
+        hop: crate::receipt::Hop,
+    ) -> Result<Option<Receipt>, StoreError> {
+        self.read_receipt_of(message, hop).await
+    }
+
     async fn record_retrievals(
         &self,
         retrievals: Vec<(InboxItem, Option<Receipt>)>,
@@ -127,10 +153,11 @@ impl Store for SqlStore {
                 continue;
             };
             insert_receipt(&mut tx, item.request_id, receipt).await?;
-            let exists: Option<String> = sqlx::query_scalar("SELECT id FROM requests WHERE id = $1")
-                .bind(item.request_id.to_string())
-                .fetch_optional(&mut *tx)
-                .await?;
+            let exists: Option<String> =
+                sqlx::query_scalar("SELECT id FROM requests WHERE id = $1")
+                    .bind(item.request_id.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
             if exists.is_none() {
                 continue;
             }
@@ -280,7 +307,8 @@ impl Store for SqlStore {
         idempotency: Option<Idempotency>,
         now: OffsetDateTime,
     ) -> Result<Option<Idempotency>, StoreError> {
-        self.write_job_step(job, change, event, idempotency, now).await
+        self.write_job_step(job, change, event, idempotency, now)
+            .await
     }
 
     async fn holders(
