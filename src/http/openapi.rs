@@ -82,6 +82,7 @@ pub const PROBLEMS: &[(&str, &str, &[Code])] = &[
         "/v1/requests",
         &[
             BadRequest,
+            IdempotencyKeyMissing,
             Unauthenticated,
             IdentityMismatch,
             KindNotPermitted,
@@ -114,6 +115,7 @@ pub const PROBLEMS: &[(&str, &str, &[Code])] = &[
         "/v1/requests/{id}/updates",
         &[
             BadRequest,
+            IdempotencyKeyMissing,
             Unauthenticated,
             IdentityMismatch,
             KindNotPermitted,
@@ -144,6 +146,19 @@ pub const PROBLEMS: &[(&str, &str, &[Code])] = &[
         "get",
         "/v1/inbox",
         &[BadRequest, Unauthenticated, IdentityMismatch],
+    ),
+    (
+        "post",
+        "/v1/inbox/ack",
+        &[
+            BadRequest,
+            IdempotencyKeyMissing,
+            Unauthenticated,
+            IdentityMismatch,
+            NotFound,
+            DuplicateKey,
+            RequestTimeout,
+        ],
     ),
     (
         "get",
@@ -180,10 +195,12 @@ pub const PROBLEMS: &[(&str, &str, &[Code])] = &[
         "/v1/print-jobs/{id}/events",
         &[
             BadRequest,
+            IdempotencyKeyMissing,
             Unauthenticated,
             IdentityMismatch,
             NotFound,
             IllegalTransition,
+            Conflict,
             SchemaViolation,
             UnknownAgreement,
             KindNotPermitted,
