@@ -64,6 +64,10 @@ pub struct DevOptions {
     pub attachments: AttachmentsConfig,
     /// A plain-HTTP health listener per gateway (with `/metrics`).
     pub health: bool,
+    /// A database per region other than the default SQLite file `<region>/kuayu.db`
+    /// (a PostgreSQL URL for tests of that engine); attachments then go to
+    /// `<region>/blobs`.
+    pub databases: BTreeMap<RegionId, crate::store::sql::Location>,
 }
 
 impl DevOptions {
@@ -82,6 +86,7 @@ impl DevOptions {
             connections: ConnectionsConfig::default(),
             attachments: AttachmentsConfig::default(),
             health: false,
+            databases: BTreeMap::new(),
         }
     }
 }
@@ -177,7 +182,15 @@ impl DevFederation {
         let peers = options.regions.iter().filter(|s| &s.region != r);
         let config = GatewayConfig {
             region: r.clone(),
-            database: self.dir.join(r.as_str()).join("kuayu.db"),
+            database: options
+                .databases
+                .get(r)
+                .cloned()
+                .unwrap_or_else(|| self.dir.join(r.as_str()).join("kuayu.db").into()),
+            blobs: options
+                .databases
+                .contains_key(r)
+                .then(|| self.dir.join(r.as_str()).join("blobs")),
             signing_key: self.pki.file(r, "message-key.pem"),
             agreements: vec![agreement.to_path_buf()],
             federation: FederationConfig {
