@@ -34,6 +34,7 @@ mod openapi;
 mod policy;
 mod priority;
 mod python_client;
+mod request_paging;
 mod schemas_cli;
 mod schemathesis;
 mod serve_checks;
