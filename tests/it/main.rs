@@ -31,6 +31,7 @@ mod openapi;
 mod policy;
 mod priority;
 mod python_client;
+mod relay_peers;
 mod schemas_cli;
 mod schemathesis;
 mod serve_checks;

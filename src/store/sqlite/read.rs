@@ -75,15 +75,13 @@ fn idempotency(row: &SqliteRow, court: &CourtId, key: &str) -> Result<Idempotenc
 const IDEMPOTENCY: &str =
     "SELECT request_hash, status, body FROM idempotency WHERE court = ? AND key = ?";
 
-/// ` AND <column> NOT IN (?, …)` for `skip` (nothing when it is empty).
-pub(super) fn peers_not_in(column: &str, skip: &[RegionId]) -> String {
+/// ` AND <column> NOT IN ($first, …)` for `skip` (nothing when it is empty).
+pub(super) fn peers_not_in(column: &str, first: usize, skip: &[RegionId]) -> String {
     if skip.is_empty() {
         return String::new();
     }
-    format!(
-        " AND {column} NOT IN ({})",
-        vec!["?"; skip.len()].join(", ")
-    )
+    let numbers: Vec<String> = (first..first + skip.len()).map(|n| format!("${n}")).collect();
+    format!(" AND {column} NOT IN ({})", numbers.join(", "))
 }
 
 impl SqliteStore {
@@ -259,11 +257,12 @@ impl SqliteStore {
         let sql = format!(
             "SELECT o.seq, o.message_id, o.request_id, o.peer, o.attempts, m.envelope, m.digest
              FROM outbox o JOIN messages m ON m.id = o.message_id
-             WHERE o.state = 'pending' AND o.next_attempt_at <= ?{}
+             WHERE o.state = 'pending' AND o.next_attempt_at <= $1{}
                AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.request_id = o.request_id
                                AND e.state = 'pending' AND e.seq < o.seq)
-             ORDER BY o.priority DESC, o.seq LIMIT ?",
-            peers_not_in("o.peer", skip)
+             ORDER BY o.priority DESC, o.seq LIMIT ${}",
+            peers_not_in("o.peer", 2, skip),
+            2 + skip.len()
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now_ms);
         for peer in skip {
