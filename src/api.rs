@@ -14,7 +14,7 @@ use crate::workflow::addressees::Addressee;
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Submission {
     /// A request kind: `service.request`, `printing.request`, `evidence.request`,
-    /// `preservation.request`.
+    /// `preservation.request`, `filing.request`.
     pub kind: MessageKind,
     /// The court asked to do the work.
     pub recipient_court: CourtId,
@@ -28,7 +28,8 @@ pub struct Submission {
     pub attachments: Vec<AttachmentRef>,
 }
 
-/// `POST /v1/requests/{id}/updates`: the executing court reports progress or a result.
+/// `POST /v1/requests/{id}/updates`: the executing court reports progress or a result
+/// (or the requesting court sends a filing's corrections, `filing.correction`).
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdateSubmission {

@@ -13,7 +13,7 @@ use crate::problem::{Code, Problem};
 use crate::receipt::{Hop, Receipt};
 use crate::store::{Event, Inbound, InboundOutcome, RequestRecord, Role, StateChange};
 use crate::workflow::deadlines::{self, Clocks};
-use crate::workflow::{self, addressees};
+use crate::workflow::{self, addressees, lifecycle};
 
 /// Handles `POST /federation/v1/messages`.
 pub async fn receive(
@@ -122,17 +122,25 @@ pub async fn receive(
             .request(&request_id)
             .await
             .map_err(Problem::internal)?;
+        // Updates come from the executing court, but for the few the requesting court
+        // sends (a filing's corrections).
+        let from_requester = lifecycle::from_requester(&e.kind);
         let known = record.filter(|r| {
-            r.role == Role::Requester
-                && r.requesting_court == e.recipient.court
-                && r.requested_court == e.sender.court
+            let (role, ours, theirs) = if from_requester {
+                (Role::Executor, &r.requested_court, &r.requesting_court)
+            } else {
+                (Role::Requester, &r.requesting_court, &r.requested_court)
+            };
+            r.role == role && ours == &e.recipient.court && theirs == &e.sender.court
         });
         let Some(record) = known else {
             return Err(Problem::new(
                 Code::NotFound,
                 format!(
-                    "court {} has no request {request_id} sent to court {}",
-                    e.recipient.court, e.sender.court
+                    "court {} has no request {request_id} {} court {}",
+                    e.recipient.court,
+                    if from_requester { "from" } else { "sent to" },
+                    e.sender.court
                 ),
             ));
         };
@@ -168,6 +176,7 @@ pub async fn receive(
             start,
             meet: deadlines::met_by(&event),
             close: Vec::new(),
+            restart: deadlines::restarted_by(terms, &e.kind, now),
         };
         // A lift releases the freeze it lifts: no more warning before that one expires.
         if e.kind.as_str() == "preservation.result" && e.payload["status"] == "lifted" {

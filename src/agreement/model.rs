@@ -210,7 +210,8 @@ pub struct Rate {
     pub per_seconds: u32,
 }
 
-/// A legal period, as data: exactly one of days, working days, hours or months.
+/// A legal period, as data: exactly one of days, working days, hours, months or working
+/// minutes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub enum Period {
@@ -222,6 +223,8 @@ pub enum Period {
     Hours(u32),
     /// Calendar months.
     Months(u32),
+    /// Minutes within the working hours of working days on the agreement's calendar.
+    WorkingMinutes(u32),
 }
 
 impl Agreement {

@@ -1,6 +1,7 @@
 //! A small, honest simulator of a court's case system: it polls its gateway inbox, and
 //! answers each request addressed to it the way a court clerk would (accept, then the
-//! result), using realistic documents from the schema fixtures. For a commissioned
+//! result; a filing it acknowledges, then dockets under its own case number), using
+//! realistic documents from the schema fixtures. For a commissioned
 //! service it tries SMS first, and the addressee turns out never to have consented, so
 //! the service falls back to the post (see [`super::printcentre`]).
 
@@ -54,7 +55,12 @@ pub fn answers(family: Family, request: &Value) -> Vec<(MessageKind, Value)> {
         |doc: &str| MessageKind::parse(&format!("{family}.{doc}")).expect("a valid kind literal");
     let now = crate::clock::rfc3339(time::OffsetDateTime::now_utc());
     let accepted = json!({"status": "accepted", "at": now, "note": "已收到委托，正在办理 (received, in hand)"});
-    let mut out = vec![(kind("status"), accepted)];
+    // A filing is not "accepted" (受理 is docketing): the court says it has it, then dockets.
+    let mut out = if family == Family::Filing {
+        Vec::new()
+    } else {
+        vec![(kind("status"), accepted)]
+    };
     let mut push = |doc: &str, schema: &str, pick: &dyn Fn(&Value) -> bool| {
         if let Some(payload) = fixture(schema, pick) {
             out.push((kind(doc), payload));
@@ -89,8 +95,31 @@ pub fn answers(family: Family, request: &Value) -> Vec<(MessageKind, Value)> {
         Family::Preservation => push("result", "preservation-result", &|d| {
             field_is(d, "status", "frozen")
         }),
+        Family::Filing => {
+            for step in ["received", "docketed"] {
+                push("result", "filing-result", &|d| field_is(d, "type", step));
+            }
+            for (_, payload) in &mut out {
+                payload["at"] = json!(now);
+            }
+        }
     }
     out
+}
+
+/// A docketed filing numbered as the court `court` numbers its cases this year, e.g.
+/// `（2026）川0104民初8421号` for SC0104.
+pub fn own_case_number(court: &str, payload: &mut Value) {
+    let Some(code) = crate::ids::CourtId::parse(court)
+        .ok()
+        .and_then(|c| crate::workflow::filing::case_number_court(&c))
+    else {
+        return;
+    };
+    if field_is(payload, "type", "docketed") {
+        let year = time::OffsetDateTime::now_utc().year();
+        payload["caseNumber"] = json!(format!("（{year}）{code}民初8421号"));
+    }
 }
 
 /// The interview record the evidence court system returns: a short text document.
@@ -152,7 +181,14 @@ impl CourtSystem {
                                 .as_ref()
                                 .map(|e| e["payload"].clone())
                                 .unwrap_or_default();
-                            for (kind, payload) in answers(item.kind.family(), &request) {
+                            let own = item
+                                .envelope
+                                .as_ref()
+                                .and_then(|e| e["recipient"]["court"].as_str())
+                                .unwrap_or_default()
+                                .to_owned();
+                            for (kind, mut payload) in answers(item.kind.family(), &request) {
+                                own_case_number(&own, &mut payload);
                                 let (payload, attachments) = self.with_files(&kind, payload).await;
                                 let update = UpdateSubmission {
                                     kind,

@@ -1,9 +1,10 @@
 //! `kuayu demo`: the main job in one command. Fresh PKI and keys, Sichuan and Chongqing
 //! gateways on loopback with embedded SQLite, a simulated court system behind each court
 //! and a simulated print centre in each region. Sichuan sends one request of each kind to
-//! Chongqing and Chongqing sends a preservation order to Sichuan: the commissioned service
-//! fails electronically and completes by post through Chongqing's print centre, and once
-//! the freeze is in place Sichuan lifts it. A table shows each journey with its legal
+//! Chongqing and Chongqing sends a preservation order and a cross-region case filing to
+//! Sichuan: the commissioned service fails electronically and completes by post through
+//! Chongqing's print centre, once the freeze is in place Sichuan lifts it, and the filing
+//! is docketed with its new case number. A table shows each journey with its legal
 //! deadlines and whether they were met. Exits 0 only if every journey completed and every
 //! receipt verified.
 
@@ -64,6 +65,9 @@ fn plan() -> Vec<(Family, &'static str, &'static str, Value)> {
             "SC01",
             fixture("preservation-request", freeze),
         ),
+        // A party files at the court in Yuzhong, Chongqing, a case that belongs to the
+        // court in Jinjiang, Chengdu (跨域立案).
+        (Family::Filing, "CQ0103", "SC0104", first("filing-request")),
     ] {
         match doc {
             Some(doc) => out.push((family, from, to, doc)),
@@ -125,7 +129,7 @@ async fn follow(
         let requester = loop {
             let view = requester_client.request(request_id).await?;
             let count = |field: &str| view[field].as_array().map(Vec::len).unwrap_or(0);
-            let done = view["state"] == "completed" && count("receipts") >= 2 * count("messages");
+            let done = report::finished(&view) && count("receipts") >= 2 * count("messages");
             if done || Instant::now() > deadline {
                 break view;
             }

@@ -38,7 +38,7 @@ pub struct Assessment {
     pub receipts: (usize, usize),
     /// Receipts expected at least: submission, relay and retrieval for every message.
     pub receipts_expected: usize,
-    /// Whether the requesting side sees it completed.
+    /// Whether the requesting side sees it completed (a filing: docketed).
     pub completed: bool,
 }
 
@@ -143,8 +143,14 @@ pub fn assess(j: &Journey, agreement: &Agreement) -> Assessment {
         hops,
         receipts: (good, total),
         receipts_expected: 3 * messages,
-        completed: j.requester["state"] == "completed",
+        completed: finished(&j.requester),
     }
+}
+
+/// Whether the work of a request view is done as asked: completed, or for a filing
+/// docketed.
+pub fn finished(view: &Value) -> bool {
+    matches!(view["state"].as_str(), Some("completed" | "docketed"))
 }
 
 /// The table, one journey per row.
@@ -206,6 +212,10 @@ fn story(view: &Value) -> String {
             "evidence.result" => format!("{} {}", text("type"), text("status"))
                 .trim()
                 .to_owned(),
+            "filing.result" => match p["caseNumber"].as_str() {
+                Some(number) => format!("{} {number}", text("type")),
+                None => text("type"),
+            },
             "preservation.result" => match p["expiresAt"].as_str() {
                 Some(until) => format!("{} until {until}", text("status")),
                 None => text("status"),

@@ -223,9 +223,10 @@ pub(super) async fn submit(
 
 /// Report on a request this court was asked to do: a status, an attempt, a result.
 ///
-/// Only the executing court of the request may post; the update must be a legal next
-/// step of the request's lifecycle (for a service request with several addressees, of
-/// the addressee it names). Which updates complete each kind: docs/API.md.
+/// Only the executing court of the request may post, but for a filing's corrections
+/// (`filing.correction`), which its requesting court sends; the update must be a legal
+/// next step of the request's lifecycle (for a service request with several addressees,
+/// of the addressee it names). Which updates complete each kind: docs/API.md.
 #[utoipa::path(
     post,
     path = "/v1/requests/{id}/updates",
@@ -234,7 +235,7 @@ pub(super) async fn submit(
     params(("id" = MessageId, Path, description = "The request id (`requestId` of its 202 or inbox entry)."),
         ("Idempotency-Key" = Option<String>, Header, description = "Send one with every POST, as for POST /v1/requests: accepted here today, and required, with the same replay rule, once the court API requires it on every POST.")),
     responses(
-        (status = 202, description = "Committed and on its way to the requesting court's gateway.", body = Accepted,
+        (status = 202, description = "Committed and on its way to the other court's gateway.", body = Accepted,
             headers(("Location" = String, description = "`/v1/requests/{requestId}`")))
     )
 )]

@@ -130,7 +130,7 @@ string_id!(
 );
 
 string_id!(
-    /// A message kind: a family (`service`, `printing`, `evidence`, `preservation`)
+    /// A message kind: a family (`service`, `printing`, `evidence`, `preservation`, `filing`)
     /// and a document type, e.g. `service.request`, `service.result`, `printing.event`.
     MessageKind,
     "message kind",
@@ -201,8 +201,8 @@ text_schema!(
 text_schema!(
     MessageKind,
     schema::text(
-        "A message kind: family.document, e.g. service.request, service.attempt, service.result, service.status, printing.request, printing.event, evidence.request, evidence.result, preservation.request, preservation.result.",
-        Some("^(service|printing|evidence|preservation)\\.[a-z_]{1,32}$"),
+        "A message kind: family.document, e.g. service.request, service.attempt, service.result, service.status, printing.request, printing.event, evidence.request, evidence.result, preservation.request, preservation.result, filing.request, filing.result, filing.correction.",
+        Some("^(service|printing|evidence|preservation|filing)\\.[a-z_]{1,32}$"),
         "service.request"
     )
 );
@@ -232,7 +232,7 @@ text_schema!(
     )
 );
 
-/// The four kinds of cross-region work.
+/// The five kinds of cross-region work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Family {
@@ -244,6 +244,9 @@ pub enum Family {
     Evidence,
     /// Preservation orders and their lifting (财产保全 / 解除保全).
     Preservation,
+    /// Cross-region case filing (跨域立案): the assisting court sends a filing to the
+    /// competent court, which dockets it, asks for corrections, rules or transfers it.
+    Filing,
 }
 
 impl Family {
@@ -254,6 +257,7 @@ impl Family {
             "printing" => Family::Printing,
             "evidence" => Family::Evidence,
             "preservation" => Family::Preservation,
+            "filing" => Family::Filing,
             _ => return None,
         })
     }
@@ -265,6 +269,7 @@ impl Family {
             Family::Printing => "printing",
             Family::Evidence => "evidence",
             Family::Preservation => "preservation",
+            Family::Filing => "filing",
         }
     }
 }

@@ -110,12 +110,30 @@ pub async fn update(
         .request(&request_id)
         .await
         .map_err(Problem::internal)?;
+    // The executing court sends updates; the requesting court only its own few kinds (a
+    // filing's corrections).
+    let from_requester = lifecycle::from_requester(&body.kind);
     let record = record
-        .filter(|r| r.role == Role::Executor && &r.requested_court == court)
+        .filter(|r| {
+            if from_requester {
+                r.role == Role::Requester && &r.requesting_court == court
+            } else {
+                r.role == Role::Executor && &r.requested_court == court
+            }
+        })
         .ok_or_else(|| {
+            let whose = if from_requester {
+                "sent"
+            } else {
+                "received"
+            };
             Problem::new(
                 Code::NotFound,
-                format!("court {court} has no request {request_id} to update"),
+                format!(
+                    "court {court} has no request {request_id} it {whose} to update with {}; the court that filed a request sends {}, the court that received it every other update",
+                    body.kind,
+                    lifecycle::FROM_REQUESTER.join(", ")
+                ),
             )
         })?;
     if body.kind.is_request() || body.kind.family() != record.family {
@@ -255,7 +273,12 @@ fn prepare(
         &payload,
     )?;
     let (state, event) = (step.state, step.event);
-    let recipient = Address::of(&record.requesting_court);
+    let (sender, recipient) = if lifecycle::from_requester(kind) {
+        (&record.requesting_court, &record.requested_court)
+    } else {
+        (&record.requested_court, &record.requesting_court)
+    };
+    let recipient = Address::of(recipient);
     // Work finishes under the agreement version it was accepted with.
     let agreement = pipeline::resolve_accepted(g, &record.agreement_sha256)?;
     let envelope = build(
@@ -264,7 +287,7 @@ fn prepare(
         MessageId::new(),
         kind,
         schema_version,
-        &record.requested_court,
+        sender,
         recipient,
         Some(request_id),
         payload,

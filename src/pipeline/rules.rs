@@ -1,6 +1,7 @@
 //! rules: what a document must satisfy beyond its schema, on both gateways: a freeze no
-//! longer than its asset type allows (with the agreement's figures), and every asset of a
-//! preservation order owned by one of the order's respondents.
+//! longer than its asset type allows (with the agreement's figures), every asset of a
+//! preservation order owned by one of the order's respondents, and a filing docketed or
+//! ruled on under the answering court's own case number.
 
 use serde_json::Value;
 
@@ -15,6 +16,7 @@ pub fn rules(agreement: &ActiveAgreement, e: &Envelope) -> Result<(), Problem> {
     if e.kind.as_str() == "preservation.request" {
         owners(&e.schema.to_string(), &e.payload)?;
     }
+    crate::workflow::filing::check_numbers(e)?;
     Ok(())
 }
 

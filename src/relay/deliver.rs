@@ -34,14 +34,22 @@ enum Outcome {
     },
 }
 
-/// The deadlines a request starts, from when the peer committed it (its receipt's time):
-/// the same due times the executing gateway keeps.
+/// The deadlines a request starts, or an update restarts (a filing's corrections), from
+/// when the peer committed it (its receipt's time): the same due times the executing
+/// gateway keeps.
 fn started_at_peer(g: &Gateway, e: &Envelope, committed: time::OffsetDateTime) -> Clocks {
     let Some((agreement, _)) = g.agreements.by_digest(&e.agreement.sha256, g.clock.now()) else {
         return Clocks::default();
     };
+    let terms = agreement.terms();
+    if !e.kind.is_request() {
+        return Clocks {
+            restart: deadlines::restarted_by(terms, &e.kind, committed),
+            ..Clocks::default()
+        };
+    }
     Clocks {
-        start: deadlines::on_receipt(agreement.terms(), &e.kind, &e.payload, committed),
+        start: deadlines::on_receipt(terms, &e.kind, &e.payload, committed),
         ..Clocks::default()
     }
 }
@@ -77,7 +85,6 @@ pub(super) async fn deliver(g: &Gateway, breakers: &Breakers, item: OutboxItem) 
             event.detail = serde_json::json!({"peer": item.peer, "attempts": item.attempts + 1});
             let clocks = envelope
                 .as_ref()
-                .filter(|_| is_request)
                 .map(|e| started_at_peer(g, e, receipt.at))
                 .unwrap_or_default();
             g.store

@@ -31,11 +31,14 @@ const ANSWERABLE: &[&str] = &[
     "preservation.lift_urgent",
     "printing.post",
     "evidence.expected_completion",
+    "filing.acknowledge",
+    "filing.docket_or_rule",
+    "filing.correction",
 ];
 
 /// Clocks a later start moves (a new delay notice gives a new expected date); any other
 /// clock keeps its first start.
-pub const MOVABLE: &[&str] = &["evidence.expected_completion"];
+pub const MOVABLE: &[&str] = &["evidence.expected_completion", "filing.correction"];
 
 /// One clock to start on a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -60,6 +63,9 @@ pub struct Clocks {
     /// Clocks of other requests this commit ends, e.g. the expiry warning of a freeze
     /// that a lift released.
     pub close: Vec<(crate::ids::MessageId, &'static str)>,
+    /// Clocks to start again from the beginning, pending, even if they were met: the seven
+    /// days to docket a filing, once the corrections asked for arrive.
+    pub restart: Vec<Due>,
 }
 
 /// The deadlines a request starts when the executing gateway commits it at `received`.
@@ -83,7 +89,12 @@ pub fn on_receipt(
             .and_then(Value::as_str)
             .unwrap_or_default()
     };
-    let mut out: Vec<Due> = due("acknowledge").into_iter().collect();
+    // A filing's first acknowledgement is owed within the time the parties chose for it.
+    let acknowledge = match kind.family() {
+        Family::Filing => due("filing.acknowledge").or_else(|| due("acknowledge")),
+        _ => due("acknowledge"),
+    };
+    let mut out: Vec<Due> = acknowledge.into_iter().collect();
     let main = match kind.family() {
         Family::Service => due("service.serve"),
         // The date in the job prevails; else the agreement's period (no statute fixes one).
@@ -110,9 +121,31 @@ pub fn on_receipt(
             }
         }
         Family::Preservation => due("preservation.decide"),
+        // Docket or rule within seven days of receiving the filing (民诉法 Art 126).
+        Family::Filing => due("filing.docket_or_rule"),
     };
     out.extend(main);
     out
+}
+
+/// The clocks an update restarts where it arrives, from the moment the executing gateway
+/// committed it (the same instant on both sides: the requesting side takes it from the
+/// relay receipt): the corrections a competent court asked for restart its seven days to
+/// docket or rule, counted from their receipt.
+pub fn restarted_by(terms: &Terms, kind: &MessageKind, arrived: OffsetDateTime) -> Vec<Due> {
+    if kind.as_str() != "filing.correction" {
+        return Vec::new();
+    }
+    terms
+        .deadlines
+        .get("filing.docket_or_rule")
+        .map(|p| Due {
+            name: "filing.docket_or_rule".to_owned(),
+            kind: DEADLINE,
+            due_at: terms.calendar().due(arrived, *p),
+        })
+        .into_iter()
+        .collect()
 }
 
 /// The deadlines an update naming `event` meets.
@@ -126,8 +159,21 @@ pub fn met_by(event: &str) -> Vec<&'static str> {
 
 fn meets(name: &str, event: &str) -> bool {
     match name {
-        // Any answer acknowledges; a progress note alone does not.
-        "acknowledge" => event != "in_progress",
+        // Any answer acknowledges; a progress note alone does not (nor the requesting
+        // court's own corrections).
+        "acknowledge" | "filing.acknowledge" => !matches!(event, "in_progress" | "corrected"),
+        // Asking for corrections answers a filing in time; their arrival restarts the clock.
+        "filing.docket_or_rule" => matches!(
+            event,
+            "correction_needed"
+                | "docketed"
+                | "not_accepted"
+                | "transferred"
+                | "refused"
+                | "returned"
+        ),
+        // The corrections are owed by the date the competent court allowed.
+        "filing.correction" => event == "corrected",
         // Explaining the delay by letter within the period is meeting it.
         "evidence.complete_or_explain" => {
             matches!(event, "result" | "delay_notice" | "refused" | "returned")
@@ -139,18 +185,24 @@ fn meets(name: &str, event: &str) -> bool {
 }
 
 /// The clocks an update starts on the side that sends or receives it: a delay notice
-/// (evidence) its expected completion date, by which the work is owed next.
+/// (evidence) its expected completion date, by which the work is owed next; a request for
+/// corrections to a filing (补正) the last day it allows for them.
 pub fn on_update(terms: &Terms, event: &str, payload: &Value) -> Vec<Due> {
-    let expected = payload
-        .get("expectedCompletion")
-        .and_then(Value::as_str)
-        .and_then(date);
-    match (event, expected) {
-        ("delay_notice", Some(by)) => vec![Due {
-            name: "evidence.expected_completion".to_owned(),
-            kind: DEADLINE,
-            due_at: terms.calendar().end_of(by),
-        }],
+    let day = |field: &str| payload.get(field).and_then(Value::as_str).and_then(date);
+    let by = |name: &str, day: Date| Due {
+        name: name.to_owned(),
+        kind: DEADLINE,
+        due_at: terms.calendar().end_of(day),
+    };
+    match event {
+        "delay_notice" => day("expectedCompletion")
+            .map(|d| by("evidence.expected_completion", d))
+            .into_iter()
+            .collect(),
+        "correction_needed" => day("correctBy")
+            .map(|d| by("filing.correction", d))
+            .into_iter()
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -253,6 +305,7 @@ pub fn describe(p: Period) -> String {
         Period::WorkingDays(n) => (n, "working day"),
         Period::Hours(n) => (n, "hour"),
         Period::Months(n) => (n, "month"),
+        Period::WorkingMinutes(n) => (n, "working minute"),
     };
     if n == 1 {
         format!("1 {unit}")
@@ -271,10 +324,19 @@ mod tests {
 
     #[test]
     fn answers_meet_the_deadlines_they_answer() {
-        assert_eq!(met_by("acknowledged"), ["acknowledge"]);
+        assert_eq!(
+            met_by("acknowledged"),
+            ["acknowledge", "filing.acknowledge"]
+        );
         assert!(met_by("in_progress").is_empty());
         assert!(met_by("result").contains(&"service.serve"));
         assert!(met_by("delay_notice").contains(&"evidence.complete_or_explain"));
         assert!(!met_by("delay_notice").contains(&"service.serve"));
+        assert_eq!(
+            met_by("correction_needed"),
+            ["acknowledge", "filing.acknowledge", "filing.docket_or_rule"]
+        );
+        assert_eq!(met_by("corrected"), ["filing.correction"]);
+        assert!(met_by("docketed").contains(&"filing.docket_or_rule"));
     }
 }

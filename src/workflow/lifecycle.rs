@@ -132,6 +132,55 @@ pub const PRESERVATION: &[Step] = &[
     ),
 ];
 
+/// Cross-region case filing: the competent court acknowledges the filing, may ask for
+/// corrections (补正) once or more, each answered by the assisting court's corrections,
+/// and then dockets it (立案), rules not to accept it (不予受理) or transfers it (移送).
+/// A filing left uncorrected may still be ruled on or returned.
+pub const FILING: &[Step] = &[
+    step(&["open"], "acknowledged", "acknowledged"),
+    step(
+        &["open", "acknowledged", "corrected"],
+        "correction_needed",
+        "correction_needed",
+    ),
+    step(&["correction_needed"], "corrected", "corrected"),
+    step(
+        &["acknowledged", "correction_needed", "corrected"],
+        "in_progress",
+        "=",
+    ),
+    step(
+        &["open", "acknowledged", "corrected"],
+        "docketed",
+        "docketed",
+    ),
+    step(
+        &["open", "acknowledged", "correction_needed", "corrected"],
+        "not_accepted",
+        "not_accepted",
+    ),
+    step(
+        &["open", "acknowledged", "corrected"],
+        "transferred",
+        "transferred",
+    ),
+    step(&["open", "acknowledged"], "refused", "refused"),
+    step(
+        &["open", "acknowledged", "correction_needed", "corrected"],
+        "returned",
+        "returned",
+    ),
+];
+
+/// Update kinds the requesting court sends (every other update comes from the executing
+/// court): the assisting court's corrections to a filing.
+pub const FROM_REQUESTER: &[&str] = &["filing.correction"];
+
+/// Whether an update of `kind` is the requesting court's to send.
+pub fn from_requester(kind: &MessageKind) -> bool {
+    FROM_REQUESTER.contains(&kind.as_str())
+}
+
 /// The table of a family.
 pub fn table(family: Family) -> &'static [Step] {
     match family {
@@ -139,6 +188,7 @@ pub fn table(family: Family) -> &'static [Step] {
         Family::Printing => PRINTING,
         Family::Evidence => EVIDENCE,
         Family::Preservation => PRESERVATION,
+        Family::Filing => FILING,
     }
 }
 
@@ -168,6 +218,12 @@ pub fn event_of(kind: &MessageKind, payload: &Value) -> String {
             "completion" => "result".into(),
             other => other.into(),
         },
+        // A filing's result names what the competent court did.
+        "result" if kind.family() == Family::Filing => match field("type").as_str() {
+            "received" => "acknowledged".into(),
+            other => other.into(),
+        },
+        "correction" => "corrected".into(),
         // One attempt to serve: electronic (failing over to the post when it fails, is
         // refused or has no consent), or a step of the postal service.
         "attempt" => match (field("channel").as_str(), field("outcome").as_str()) {
@@ -231,6 +287,7 @@ mod tests {
             Family::Printing,
             Family::Evidence,
             Family::Preservation,
+            Family::Filing,
         ] {
             let steps = table(family);
             for end in super::super::TERMINAL {
@@ -244,6 +301,28 @@ mod tests {
                 "{family} starts from open"
             );
         }
+    }
+
+    #[test]
+    fn a_filing_is_docketed_only_once_its_corrections_are_in() {
+        let result = MessageKind::parse("filing.result").unwrap();
+        let correction = MessageKind::parse("filing.correction").unwrap();
+        let of = |t: &str| event_of(&result, &serde_json::json!({"type": t}));
+        assert_eq!(of("received"), "acknowledged");
+        assert_eq!(of("correction_needed"), "correction_needed");
+        assert_eq!(event_of(&correction, &serde_json::json!({})), "corrected");
+        assert!(from_requester(&correction) && !from_requester(&result));
+        let err = transition(Family::Filing, "correction_needed", "docketed").unwrap_err();
+        assert_eq!(
+            err.allowed,
+            ["corrected", "in_progress", "not_accepted", "returned"]
+        );
+        assert_eq!(
+            transition(Family::Filing, "corrected", "docketed").unwrap(),
+            "docketed"
+        );
+        assert!(transition(Family::Filing, "acknowledged", "corrected").is_err());
+        assert!(transition(Family::Filing, "docketed", "correction_needed").is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 pub mod addressees;
 pub mod deadlines;
+pub mod filing;
 pub mod lifecycle;
 pub mod queue;
 
@@ -31,7 +32,7 @@ pub const REJECTED: &str = "rejected";
 pub const FAILED: &str = "failed";
 
 /// States after which no update is accepted (but for a print job's scanned return
-/// receipt, see [`lifecycle`]).
+/// receipt, see [`lifecycle`]); a filing ends docketed, not accepted or transferred.
 pub const TERMINAL: &[&str] = &[
     COMPLETED,
     "refused",
@@ -39,6 +40,9 @@ pub const TERMINAL: &[&str] = &[
     REJECTED,
     FAILED,
     "mail_returned",
+    "docketed",
+    "not_accepted",
+    "transferred",
 ];
 
 /// Whether `state` is final.

@@ -18,7 +18,7 @@ fn the_demo_completes_every_journey_and_verifies_every_receipt() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        text.contains("6 of 6 journeys completed with every receipt verified"),
+        text.contains("7 of 7 journeys completed with every receipt verified"),
         "{text}"
     );
     // The story: service fails electronically and completes by post; the freeze is lifted;
@@ -36,14 +36,23 @@ fn the_demo_completes_every_journey_and_verifies_every_receipt() {
         .lines()
         .filter(|l| l.trim_start().starts_with("deadlines:"))
         .collect();
-    assert_eq!(deadline_lines.len(), 6, "{text}");
+    // A party files in Chongqing a case for a court in Chengdu, which dockets it under its
+    // own case number within the seven days.
+    assert!(
+        text.contains("filing  ")
+            && text.contains("received → docketed （")
+            && text.contains("）川0104民初8421号"),
+        "{text}"
+    );
+    assert!(text.contains("filing.docket_or_rule met"), "{text}");
+    assert_eq!(deadline_lines.len(), 7, "{text}");
     assert!(
         deadline_lines
             .iter()
             .all(|l| l.contains("acknowledge met") && !l.contains("overdue")),
         "{text}"
     );
-    for kind in ["service", "printing", "evidence", "preservation"] {
+    for kind in ["service", "printing", "evidence", "preservation", "filing"] {
         assert!(
             text.lines().any(|l| l.contains(kind) && l.ends_with(" ok")),
             "a row for {kind}: {text}"

@@ -19,6 +19,7 @@ mod dry_run;
 mod durability;
 mod fallback;
 mod federation_checks;
+mod filing;
 mod freeze_queue;
 mod fuzz_smoke;
 mod health;

@@ -98,10 +98,11 @@ fn instant(input: &mut Input) -> OffsetDateTime {
 
 fn period(input: &mut Input) -> Period {
     let n = input.count();
-    match input.byte() % 4 {
+    match input.byte() % 5 {
         0 => Period::Days(n),
         1 => Period::WorkingDays(n),
         2 => Period::Hours(n),
+        3 => Period::WorkingMinutes(n),
         _ => Period::Months(n),
     }
 }
@@ -112,12 +113,17 @@ fn with_n(period: Period, n: u32) -> Period {
         Period::WorkingDays(_) => Period::WorkingDays(n),
         Period::Hours(_) => Period::Hours(n),
         Period::Months(_) => Period::Months(n),
+        Period::WorkingMinutes(_) => Period::WorkingMinutes(n),
     }
 }
 
 fn n_of(period: Period) -> u32 {
     match period {
-        Period::Days(n) | Period::WorkingDays(n) | Period::Hours(n) | Period::Months(n) => n,
+        Period::Days(n)
+        | Period::WorkingDays(n)
+        | Period::Hours(n)
+        | Period::Months(n)
+        | Period::WorkingMinutes(n) => n,
     }
 }
 
@@ -132,6 +138,7 @@ fn calendar(input: &mut Input) -> Calendar {
         utc_offset_hours,
         holidays,
         working_weekend_days,
+        ..Calendar::default()
     }
 }
 
@@ -163,6 +170,10 @@ fn periods(calendar: &Calendar, start: OffsetDateTime, period: Period) {
     }
     let day = calendar.local_date(start);
     if !inside(day) || n > EXACT {
+        return;
+    }
+    if let Period::WorkingMinutes(_) = period {
+        // Ends within working hours on a working day, checked by the calendar's own tests.
         return;
     }
     if let Period::Hours(n) = period {
@@ -223,7 +234,7 @@ fn periods(calendar: &Calendar, start: OffsetDateTime, period: Period) {
                 "{period:?} from {day} ends on {last}"
             );
         }
-        Period::Hours(_) => {}
+        Period::Hours(_) | Period::WorkingMinutes(_) => {}
     }
 }
 

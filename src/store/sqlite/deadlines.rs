@@ -42,6 +42,19 @@ pub(super) async fn apply_clocks(
             .execute(&mut **tx)
             .await?;
     }
+    // A restarted clock counts again from its new start, pending, whatever it was.
+    for due in &clocks.restart {
+        sqlx::query(
+            "INSERT INTO deadlines (request_id, name, kind, due_at, met_at) VALUES ($1, $2, $3, $4, NULL)
+             ON CONFLICT (request_id, name) DO UPDATE SET due_at = excluded.due_at, met_at = NULL, passed_at = NULL",
+        )
+        .bind(&id)
+        .bind(&due.name)
+        .bind(due.kind)
+        .bind(unix_millis(due.due_at))
+        .execute(&mut **tx)
+        .await?;
+    }
     for (other, name) in &clocks.close {
         sqlx::query(
             "UPDATE deadlines SET met_at = ? WHERE request_id = ? AND name = ? AND met_at IS NULL",

@@ -7,7 +7,10 @@
 //! - a period in **working days** ends at 24:00 of the nth working day after the event's day;
 //! - a period in **hours** is exact, whatever the day;
 //! - a period in **months** ends at 24:00 of the same day of the month n months on
-//!   (the last day of a shorter month), with no extension.
+//!   (the last day of a shorter month), with no extension;
+//! - a period in **working minutes** counts only the working hours of working days
+//!   ([`hours`]): 30 minutes from 11:50 on a Friday end at 14:20 that day, from 17:20 at
+//!   09:20 on the next working day.
 //!
 //! A day is a working day if it is a Monday to Friday that is not a public holiday, or a
 //! weekend day the calendar names as an adjusted working day (调休).
@@ -18,6 +21,9 @@ use serde::{Deserialize, Serialize};
 use time::{Date, Duration, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset, Weekday};
 
 use crate::agreement::Period;
+
+mod hours;
+pub use hours::WorkingSpan;
 
 /// The parties' calendar: their time zone, public holidays and adjusted working days.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +38,10 @@ pub struct Calendar {
     /// Weekend days that are working days (adjusted working days, 调休).
     #[serde(default, with = "dates")]
     pub working_weekend_days: BTreeSet<Date>,
+    /// The working hours of a working day, in local time (periods in working minutes
+    /// count only these); by default 09:00–12:00 and 14:00–17:30.
+    #[serde(default = "hours::office_hours", with = "hours::spans")]
+    pub working_hours: Vec<WorkingSpan>,
 }
 
 fn eight() -> i8 {
@@ -45,6 +55,7 @@ impl Default for Calendar {
             utc_offset_hours: eight(),
             holidays: BTreeSet::new(),
             working_weekend_days: BTreeSet::new(),
+            working_hours: hours::office_hours(),
         }
     }
 }
@@ -83,7 +94,7 @@ pub const LATEST: OffsetDateTime = PrimitiveDateTime::MAX.assume_utc();
 pub const EARLIEST: OffsetDateTime = PrimitiveDateTime::MIN.assume_utc();
 
 impl Calendar {
-    fn offset(&self) -> UtcOffset {
+    pub(crate) fn offset(&self) -> UtcOffset {
         UtcOffset::from_hms(self.utc_offset_hours, 0, 0).unwrap_or(UtcOffset::UTC)
     }
 
@@ -107,7 +118,7 @@ impl Calendar {
     }
 
     /// The instant of local time `local`, in UTC ([`EARLIEST`] or [`LATEST`] beyond them).
-    fn instant(&self, local: PrimitiveDateTime) -> OffsetDateTime {
+    pub(crate) fn instant(&self, local: PrimitiveDateTime) -> OffsetDateTime {
         let beyond = if local.year() > 0 { LATEST } else { EARLIEST };
         local
             .assume_offset(self.offset())
@@ -175,6 +186,7 @@ impl Calendar {
                 Some(d) => d,
                 None => return LATEST,
             },
+            Period::WorkingMinutes(n) => return self.after_working_minutes(start, n),
         };
         self.end_of(last)
     }
@@ -216,6 +228,7 @@ impl Calendar {
                 self.start_of(d)
             }
             Period::Months(n) => sub_months(day, n).map_or(EARLIEST, |d| self.start_of(d)),
+            Period::WorkingMinutes(n) => self.before_working_minutes(self.end_of(day), n),
         }
     }
 }
@@ -259,6 +272,7 @@ mod tests {
                 .map(|d| Date::from_calendar_date(2026, Month::October, d).unwrap())
                 .collect(),
             working_weekend_days: [date!(2026 - 09 - 20), date!(2026 - 10 - 10)].into(),
+            ..Calendar::default()
         }
     }
 
