@@ -197,7 +197,11 @@ pub async fn receive(
         let mut event = Event::new(format!("received {}", e.kind), actor);
         event.detail = serde_json::json!({"kind": e.kind});
         (
-            Some(StateChange::Advance { request_id, state }),
+            Some(StateChange::Advance {
+                request_id,
+                from: record.state.clone(),
+                state,
+            }),
             event,
             clocks,
         )

@@ -150,6 +150,7 @@ pub async fn report(
     let actor = format!("printcentre:{centre}");
     let advance = JobChange::Advance {
         job_id,
+        from: job.state.clone(),
         state,
         job: facts.clone(),
     };
@@ -314,5 +315,5 @@ async fn note_job(
     g.store
         .record_job(job, change, event, g.clock.now())
         .await
-        .map_err(Problem::internal)
+        .map_err(crate::store::StoreError::into_problem)
 }

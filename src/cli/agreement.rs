@@ -13,7 +13,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::crypto::{PublicKey, SigningKey};
 use crate::ids::RegionId;
 use crate::schema::SchemaCatalog;
-use crate::store::sqlite::SqliteStore;
+use crate::store::sql::SqlStore;
 use crate::tls::Identity;
 
 /// The agreement subcommands.
@@ -314,7 +314,14 @@ pub fn run(command: AgreementCommand) -> anyhow::Result<ExitCode> {
                         .await
                         .map_err(anyhow::Error::from);
                 }
-                let store = SqliteStore::open_read_only(Path::new(&against)).await?;
+                let store = match crate::store::sql::Location::from(against.clone()) {
+                    crate::store::sql::Location::Postgres(url) => {
+                        SqlStore::open_postgres_read_only(&url).await?
+                    }
+                    crate::store::sql::Location::Sqlite(path) => {
+                        SqlStore::open_read_only(&path).await?
+                    }
+                };
                 let catalog = SchemaCatalog::embedded()?;
                 let report =
                     simulate::against_store(&candidate, &catalog, &store, days, SystemClock.now())

@@ -34,8 +34,13 @@ pub struct ConfigError {
 pub struct GatewayConfig {
     /// The region this gateway serves, e.g. `SC`.
     pub region: RegionId,
-    /// The SQLite database file (created if missing).
-    pub database: PathBuf,
+    /// The database: a SQLite file path (created if missing; or `sqlite://PATH`), or a
+    /// PostgreSQL URL (`postgres://user:password@host/db`) shared by several replicas.
+    pub database: crate::store::sql::Location,
+    /// The attachment folder. Default: `blobs` beside the SQLite file. Required with
+    /// PostgreSQL: a folder every replica of the region mounts (e.g. NFS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blobs: Option<PathBuf>,
     /// PKCS#8 PEM Ed25519 key this gateway signs envelopes and receipts with; its public
     /// half is this region's `messageKey` in every agreement.
     pub signing_key: PathBuf,
@@ -302,6 +307,21 @@ impl GatewayConfig {
         Ok(config)
     }
 
+    /// The attachment folder: `blobs`, or the folder `blobs` beside the SQLite file.
+    pub fn blobs_folder(&self) -> Result<PathBuf, String> {
+        match (&self.blobs, &self.database) {
+            (Some(folder), _) => Ok(folder.clone()),
+            (None, crate::store::sql::Location::Sqlite(file)) => Ok(file
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .join("blobs")),
+            (None, crate::store::sql::Location::Postgres(_)) => Err(
+                "with a PostgreSQL database, set `blobs` to the attachment folder every replica shares".into(),
+            ),
+        }
+    }
+
     /// Makes every relative path absolute against `base`.
     pub fn resolve_paths(&mut self, base: &Path) {
         let fix = |p: &mut PathBuf| {
@@ -309,7 +329,12 @@ impl GatewayConfig {
                 *p = base.join(&*p);
             }
         };
-        fix(&mut self.database);
+        if let crate::store::sql::Location::Sqlite(path) = &mut self.database {
+            fix(path);
+        }
+        if let Some(blobs) = &mut self.blobs {
+            fix(blobs);
+        }
         fix(&mut self.signing_key);
         self.agreements.iter_mut().for_each(fix);
         fix(&mut self.federation.cert);

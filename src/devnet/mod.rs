@@ -70,6 +70,10 @@ pub struct DevOptions {
     /// (a listener the caller holds: a partner that is down or hung). Each gets its PKI
     /// and joins the agreement as a party taking what the first region sends the second.
     pub absent: Vec<(RegionSpec, String)>,
+    /// A database per region other than the default SQLite file `<region>/kuayu.db`
+    /// (a PostgreSQL URL for tests of that engine); attachments then go to
+    /// `<region>/blobs`.
+    pub databases: BTreeMap<RegionId, crate::store::sql::Location>,
 }
 
 impl DevOptions {
@@ -89,6 +93,7 @@ impl DevOptions {
             attachments: AttachmentsConfig::default(),
             health: false,
             absent: Vec::new(),
+            databases: BTreeMap::new(),
         }
     }
 }
@@ -193,7 +198,15 @@ impl DevFederation {
         let peers = options.regions.iter().filter(|s| &s.region != r);
         let config = GatewayConfig {
             region: r.clone(),
-            database: self.dir.join(r.as_str()).join("kuayu.db"),
+            database: options
+                .databases
+                .get(r)
+                .cloned()
+                .unwrap_or_else(|| self.dir.join(r.as_str()).join("kuayu.db").into()),
+            blobs: options
+                .databases
+                .contains_key(r)
+                .then(|| self.dir.join(r.as_str()).join("blobs")),
             signing_key: self.pki.file(r, "message-key.pem"),
             agreements: vec![agreement.to_path_buf()],
             federation: FederationConfig {

@@ -24,7 +24,7 @@ use crate::peers::PeerClients;
 use crate::ratelimit::RateLimits;
 use crate::schema::SchemaCatalog;
 use crate::store::Store;
-use crate::store::sqlite::SqliteStore;
+use crate::store::sql::SqlStore;
 use crate::tls as rustls_setup;
 use time::OffsetDateTime;
 
@@ -77,7 +77,7 @@ pub struct Gateway {
     pub max_clock_skew: time::Duration,
     /// Its metrics, and what readiness rests on.
     pub observer: Arc<crate::observe::Observer>,
-    sqlite: Option<SqliteStore>,
+    database: Option<SqlStore>,
 }
 
 fn read(path: &std::path::Path, what: &str) -> Result<String, StartError> {
@@ -103,15 +103,16 @@ impl Gateway {
         let party_roots = party_roots(config)?;
         let schemas =
             SchemaCatalog::embedded().map_err(|e| StartError(format!("embedded schemas: {e}")))?;
-        let sqlite = SqliteStore::open(&config.database)
+        let sqlite = SqlStore::open_location(&config.database)
             .await
             .map_err(|e| StartError(format!("database {}: {e}", config.database.display())))?;
         let registry =
             load_agreements(config, &party_roots, &schemas, &sqlite, clock.now()).await?;
-        let blobs = crate::attachments::BlobStore::beside(&config.database).map_err(|e| {
+        let blobs_folder = config.blobs_folder().map_err(StartError)?;
+        let blobs = crate::attachments::BlobStore::open(blobs_folder.clone()).map_err(|e| {
             StartError(format!(
-                "attachment store beside {}: {e}",
-                config.database.display()
+                "attachment folder {}: {e}",
+                blobs_folder.display()
             ))
         })?;
         let agreements = Arc::new(registry);
@@ -150,8 +151,8 @@ impl Gateway {
             relay_wake: Notify::new(),
             relay: config.relay.clone(),
             admission: Default::default(),
-            observer: crate::observe::Observer::new(config.region.as_str(), &config.database),
-            sqlite: Some(sqlite),
+            observer: crate::observe::Observer::new(config.region.as_str(), config.database.sqlite_path()),
+            database: Some(sqlite),
         };
         Ok(Arc::new(gateway))
     }
@@ -174,7 +175,7 @@ impl Gateway {
 
     /// Closes the database.
     pub async fn close(&self) {
-        if let Some(db) = &self.sqlite {
+        if let Some(db) = &self.database {
             db.close().await;
         }
     }
@@ -245,7 +246,7 @@ async fn load_agreements(
     config: &GatewayConfig,
     roots: &PartyRoots,
     catalog: &SchemaCatalog,
-    store: &SqliteStore,
+    store: &SqlStore,
     now: OffsetDateTime,
 ) -> Result<AgreementRegistry, StartError> {
     let registry = AgreementRegistry::new(config.region.clone());

@@ -44,19 +44,19 @@ pub struct Observer {
     /// The metrics.
     pub metrics: Arc<Metrics>,
     listening: Mutex<BTreeMap<&'static str, bool>>,
-    database: DatabaseFile,
+    database: Option<DatabaseFile>,
 }
 
 impl Observer {
     /// For a gateway of `region` whose SQLite database is the file at `database` (opened
-    /// already).
-    pub fn new(region: &str, database: &Path) -> Arc<Self> {
+    /// already); `None` for a database that is not a local file (PostgreSQL).
+    pub fn new(region: &str, database: Option<&Path>) -> Arc<Self> {
         let metrics = Arc::new(Metrics::new());
         metrics.build_info(region);
         Arc::new(Observer {
             metrics,
             listening: Mutex::new(BTreeMap::new()),
-            database: DatabaseFile::opened(database),
+            database: database.map(DatabaseFile::opened),
         })
     }
 
@@ -79,7 +79,7 @@ impl Observer {
     /// Whether the database file is still the one opened, where it was, and usable by this
     /// process; why not, if it is not.
     pub fn database_file(&self) -> Result<(), String> {
-        self.database.check()
+        self.database.as_ref().map_or(Ok(()), DatabaseFile::check)
     }
 }
 

@@ -300,7 +300,11 @@ fn prepare(
     };
     let mut event = Event::new(format!("sent {kind}"), actor);
     event.detail = serde_json::json!({"kind": kind});
-    let change = StateChange::Advance { request_id, state };
+    let change = StateChange::Advance {
+        request_id,
+        from: record.state.clone(),
+        state,
+    };
     seal(g, envelope, change, event, clocks)
 }
 

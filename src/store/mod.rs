@@ -2,12 +2,12 @@
 //!
 //! A message, its state change, its history and audit entries, and its outbox or
 //! inbox row are committed together or not at all, before any 2xx leaves the
-//! gateway. Engines: [`sqlite`] (embedded, the default). A PostgreSQL engine
-//! implements the same trait for regions that run several replicas.
+//! gateway. One implementation, [`sql::SqlStore`], serves both engines: SQLite (embedded,
+//! the default) and PostgreSQL (for regions that run several replicas).
 
 mod attachments;
 mod model;
-pub mod sqlite;
+pub mod sql;
 mod view;
 
 pub use attachments::*;
@@ -28,6 +28,10 @@ pub enum StoreError {
     /// The change conflicts with what is stored (e.g. one message id, two contents).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Another writer changed the request (or print job) after this step was checked
+    /// against it: nothing was stored. 409 `conflict`; the caller reads it again.
+    #[error("{0}")]
+    Raced(String),
     /// The database failed.
     #[error("database: {0}")]
     Backend(String),
@@ -45,6 +49,10 @@ impl StoreError {
             StoreError::AttachmentGone(why) => crate::problem::Problem::new(
                 crate::problem::Code::AttachmentMissing,
                 format!("{why}; upload it again"),
+            ),
+            StoreError::Raced(why) => crate::problem::Problem::new(
+                crate::problem::Code::Conflict,
+                format!("{why}; nothing was stored: read it again, and send the step again if it still applies"),
             ),
             other => crate::problem::Problem::internal(other),
         }

@@ -66,10 +66,14 @@ pub struct RequestRecord {
 pub enum StateChange {
     /// Start tracking a new request.
     Open(RequestRecord),
-    /// Move an existing request to `state`.
+    /// Move an existing request from `from`, the state it was checked in, to `state`.
+    /// If another writer moved it first, the commit fails with [`StoreError::Raced`]
+    /// and stores nothing.
     Advance {
         /// Which request.
         request_id: MessageId,
+        /// The state the step was checked against.
+        from: String,
         /// Its new state.
         state: String,
     },
@@ -192,10 +196,13 @@ pub struct PrintJob {
 pub enum JobChange {
     /// Open it, and put it in its centre's inbox.
     Open(PrintJob),
-    /// Move it to `state`.
+    /// Move it from `from`, the state the step was checked against, to `state` (a lost
+    /// race fails the commit with [`StoreError::Raced`]).
     Advance {
         /// The job.
         job_id: MessageId,
+        /// The state the step was checked against.
+        from: String,
         /// Its new state.
         state: String,
         /// The job with what the step added (e.g. the tracking number once posted).

@@ -21,7 +21,7 @@ async fn load(t: &TestFed, agreement: &Agreement, clock: Arc<ManualClock>) -> Re
     let file = t.fed.dir.join("candidate.json");
     std::fs::write(&file, serde_json::to_string(agreement).unwrap()).unwrap();
     config.agreements = vec![file];
-    config.database = t.fed.dir.join("candidate.db");
+    config.database = t.fed.dir.join("candidate.db").into();
     match Gateway::prepare(&config, clock).await {
         Ok(g) => {
             g.close().await;

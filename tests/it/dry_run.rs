@@ -58,7 +58,10 @@ async fn simulate_reports_what_a_new_agreement_would_refuse_by_reason() {
     std::fs::write(&file, serde_json::to_string_pretty(&candidate(&t)).unwrap()).unwrap();
     let db = kuayu::config::GatewayConfig::load(&t.fed.configs[&RegionId::parse("SC").unwrap()])
         .unwrap()
-        .database;
+        .database
+        .sqlite_path()
+        .unwrap()
+        .to_path_buf();
 
     // Offline, against the live gateway's database file.
     let out = Command::new(env!("CARGO_BIN_EXE_kuayu"))

@@ -14,7 +14,10 @@ async fn a_message_is_visible_in_the_peers_inbox_only_after_the_peer_committed_i
     let cq = RegionId::parse("CQ").unwrap();
     let db = kuayu::config::GatewayConfig::load(&t.fed.configs[&cq])
         .unwrap()
-        .database;
+        .database
+        .sqlite_path()
+        .unwrap()
+        .to_path_buf();
     // Another writer holds Chongqing's database: its commit must wait.
     let mut blocker = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
         .await

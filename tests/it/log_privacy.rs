@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use kuayu::store::Store as _;
-use kuayu::store::sqlite::SqliteStore;
+use kuayu::store::sql::SqlStore;
 use serde_json::Value;
 
 /// The personal data a member holds, by its name; `None` for any other member.
@@ -128,7 +128,7 @@ async fn no_personal_data_from_any_payload_reaches_the_logs_at_the_most_verbose_
     let mut sent = BTreeMap::new();
     let mut messages = 0;
     for region in ["SC", "CQ"] {
-        let store = SqliteStore::open_read_only(&state.join(region).join("kuayu.db"))
+        let store = SqlStore::open_read_only(&state.join(region).join("kuayu.db"))
             .await
             .unwrap();
         for envelope in store.messages_since(0).await.unwrap() {

@@ -17,6 +17,8 @@ mod deadlines;
 mod demo;
 mod dry_run;
 mod durability;
+mod engines;
+mod exactly_once;
 mod fallback;
 mod federation_checks;
 mod filing;

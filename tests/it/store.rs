@@ -1,12 +1,13 @@
-//! The SQLite engine on its own: each operation is one transaction, and late steps never
-//! move a request backwards.
+//! The store on its own, the same tests on both engines (SQLite and PostgreSQL): each
+//! operation is one transaction, late steps never move a request backwards, and a step
+//! checked against a state that another writer changed is refused whole.
 
 use kuayu::clock::ManualClock;
 use kuayu::crypto::SigningKey;
 use kuayu::envelope::{Address, AgreementRef, Envelope, Priority, SchemaRef};
 use kuayu::ids::{AgreementId, CourtId, Family, MessageId, MessageKind, RegionId, Sha256};
 use kuayu::receipt::{Hop, Receipt};
-use kuayu::store::sqlite::SqliteStore;
+use kuayu::store::sql::{Location, SqlStore};
 use kuayu::store::{Event, Outbound, RequestRecord, Role, StateChange, Store};
 use serde_json::json;
 use time::macros::datetime;
@@ -76,10 +77,7 @@ fn outbound(id: MessageId) -> Outbound {
     }
 }
 
-#[tokio::test]
-async fn a_failed_commit_leaves_nothing_behind() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("k.db")).await.unwrap();
+async fn a_failed_commit_leaves_nothing_behind(store: SqlStore) {
     let id = MessageId::new();
     store.commit_outbound(outbound(id)).await.unwrap();
     let audit_before = store.audit_entries(0, 100).await.unwrap().len();
@@ -108,10 +106,7 @@ async fn a_failed_commit_leaves_nothing_behind() {
     store.close().await;
 }
 
-#[tokio::test]
-async fn a_late_delivery_does_not_move_a_finished_request_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("k.db")).await.unwrap();
+async fn a_late_delivery_does_not_move_a_finished_request_back(store: SqlStore) {
     let clock = ManualClock::new(datetime!(2026-11-25 08:00 UTC));
     let id = MessageId::new();
     store.commit_outbound(outbound(id)).await.unwrap();
@@ -120,6 +115,7 @@ async fn a_late_delivery_does_not_move_a_finished_request_back() {
     let mut completed = outbound(MessageId::new());
     completed.change = StateChange::Advance {
         request_id: id,
+        from: "submitted".into(),
         state: "completed".into(),
     };
     completed.event = Event::new("received service.result", "gateway:CQ");
@@ -159,10 +155,7 @@ async fn a_late_delivery_does_not_move_a_finished_request_back() {
     store.close().await;
 }
 
-#[tokio::test]
-async fn a_delivery_recorded_twice_is_recorded_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("k.db")).await.unwrap();
+async fn a_delivery_recorded_twice_is_recorded_once(store: SqlStore) {
     let now = datetime!(2026-11-25 08:00 UTC);
     let id = MessageId::new();
     store.commit_outbound(outbound(id)).await.unwrap();
@@ -217,44 +210,63 @@ async fn a_delivery_recorded_twice_is_recorded_once() {
     store.close().await;
 }
 
-#[tokio::test]
-async fn the_audit_log_refuses_rewrites() {
+async fn the_audit_log_refuses_rewrites(engine: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("k.db");
-    let store = SqliteStore::open(&path).await.unwrap();
+    let location = match engine {
+        "sqlite" => Location::Sqlite(dir.path().join("k.db")),
+        _ => match crate::engines::fresh_postgres().await {
+            Some(l) => l,
+            None => return,
+        },
+    };
+    let store = SqlStore::open_location(&location).await.unwrap();
     store
         .commit_outbound(outbound(MessageId::new()))
         .await
         .unwrap();
     store.close().await;
     use sqlx::Connection;
-    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .unwrap();
+    let url = match &location {
+        Location::Sqlite(path) => format!("sqlite://{}", path.display()),
+        Location::Postgres(url) => url.clone(),
+    };
+    let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
     let err = sqlx::query("UPDATE audit SET actor = 'someone else'")
         .execute(&mut conn)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("append-only"), "{err}");
-    assert!(
-        sqlx::query("DELETE FROM audit")
-            .execute(&mut conn)
-            .await
-            .is_err()
-    );
+    let err = sqlx::query("DELETE FROM audit")
+        .execute(&mut conn)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
 }
 
 #[tokio::test]
-async fn one_requests_messages_leave_the_outbox_in_commit_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("k.db")).await.unwrap();
+async fn the_audit_log_refuses_rewrites_on_sqlite() {
+    the_audit_log_refuses_rewrites("sqlite").await;
+}
+
+#[tokio::test]
+async fn the_audit_log_refuses_rewrites_on_postgres() {
+    the_audit_log_refuses_rewrites("postgres").await;
+}
+
+async fn one_requests_messages_leave_the_outbox_in_commit_order(store: SqlStore) {
     let request = MessageId::new();
     store.commit_outbound(outbound(request)).await.unwrap();
     let mut updates = Vec::new();
-    for state in ["accepted", "in_progress", "completed"] {
+    let steps = [
+        ("submitted", "accepted"),
+        ("accepted", "in_progress"),
+        ("in_progress", "completed"),
+    ];
+    for (from, state) in steps {
         let mut u = outbound(MessageId::new());
         u.change = StateChange::Advance {
             request_id: request,
+            from: from.into(),
             state: state.into(),
         };
         updates.push(u.sealed.envelope.id);
@@ -304,11 +316,8 @@ async fn one_requests_messages_leave_the_outbox_in_commit_order() {
     store.close().await;
 }
 
-#[tokio::test]
-async fn an_answer_that_overtakes_the_relay_receipt_still_meets_the_deadlines() {
+async fn an_answer_that_overtakes_the_relay_receipt_still_meets_the_deadlines(store: SqlStore) {
     use kuayu::workflow::deadlines::{Clocks, DEADLINE, Due};
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("k.db")).await.unwrap();
     let now = datetime!(2026-11-25 08:00 UTC);
     let id = MessageId::new();
     store.commit_outbound(outbound(id)).await.unwrap();
@@ -317,6 +326,7 @@ async fn an_answer_that_overtakes_the_relay_receipt_still_meets_the_deadlines() 
     let mut completed = outbound(MessageId::new());
     completed.change = StateChange::Advance {
         request_id: id,
+        from: "submitted".into(),
         state: "completed".into(),
     };
     completed.clocks.meet = vec!["acknowledge", "service.serve"];
@@ -365,4 +375,78 @@ async fn an_answer_that_overtakes_the_relay_receipt_still_meets_the_deadlines() 
         ]
     );
     store.close().await;
+}
+
+/// Two steps checked against the same state and committed at once (a court's two
+/// updates, or `result` and `refused`): exactly one is stored, the other is refused whole.
+async fn two_racing_steps_store_exactly_one(store: SqlStore) {
+    let id = MessageId::new();
+    store.commit_outbound(outbound(id)).await.unwrap();
+    let store = std::sync::Arc::new(store);
+    let audit_before = store.audit_entries(0, 1000).await.unwrap().len();
+    let racers = ["accepted", "refused"].map(|state| {
+        let store = std::sync::Arc::clone(&store);
+        tokio::spawn(async move {
+            let mut step = outbound(MessageId::new());
+            step.change = StateChange::Advance {
+                request_id: id,
+                from: "submitted".into(),
+                state: state.into(),
+            };
+            store.commit_outbound(step).await
+        })
+    });
+    let mut won = 0;
+    for racer in racers {
+        match racer.await.unwrap() {
+            Ok(_) => won += 1,
+            Err(kuayu::store::StoreError::Raced(why)) => assert!(why.contains("submitted"), "{why}"),
+            Err(e) => panic!("a lost race is Raced, not {e}"),
+        }
+    }
+    assert_eq!(won, 1, "exactly one of two racing steps is stored");
+    let view = store.request_view(&id).await.unwrap().unwrap();
+    assert_eq!(view.history.len(), 2, "opened, then the one step that won");
+    assert!(["accepted", "refused"].contains(&view.record.state.as_str()));
+    assert_eq!(
+        store.audit_entries(0, 1000).await.unwrap().len(),
+        audit_before + 1,
+        "the loser left no audit entry"
+    );
+    store.close().await;
+}
+
+/// Many writers at once keep one unbroken audit chain: every entry links to the one
+/// before it and its hash is what its content gives.
+async fn concurrent_writers_keep_one_audit_chain(store: SqlStore) {
+    let store = std::sync::Arc::new(store);
+    let writers: Vec<_> = (0..24)
+        .map(|_| {
+            let store = std::sync::Arc::clone(&store);
+            tokio::spawn(async move { store.commit_outbound(outbound(MessageId::new())).await })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap().unwrap();
+    }
+    let entries = store.audit_entries(0, 1000).await.unwrap();
+    assert_eq!(entries.len(), 24);
+    let mut prev = kuayu::audit::GENESIS.to_owned();
+    for (i, e) in entries.iter().enumerate() {
+        assert_eq!(e.seq, i as i64 + 1, "no gap and no duplicate");
+        assert_eq!(e.prev_hash, prev, "entry {} links to the one before", e.seq);
+        prev = e.hash.clone();
+    }
+    assert!(kuayu::audit::verify_chain(&entries).is_ok());
+    store.close().await;
+}
+
+crate::engines::on_both_engines! {
+    a_failed_commit_leaves_nothing_behind => super::a_failed_commit_leaves_nothing_behind;
+    a_late_delivery_does_not_move_a_finished_request_back => super::a_late_delivery_does_not_move_a_finished_request_back;
+    one_requests_messages_leave_the_outbox_in_commit_order => super::one_requests_messages_leave_the_outbox_in_commit_order;
+    an_answer_that_overtakes_the_relay_receipt_still_meets_the_deadlines => super::an_answer_that_overtakes_the_relay_receipt_still_meets_the_deadlines;
+    two_racing_steps_store_exactly_one => super::two_racing_steps_store_exactly_one;
+    concurrent_writers_keep_one_audit_chain => super::concurrent_writers_keep_one_audit_chain;
+    a_delivery_recorded_twice_is_recorded_once => super::a_delivery_recorded_twice_is_recorded_once;
 }

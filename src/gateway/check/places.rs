@@ -9,7 +9,7 @@ use std::path::Path;
 use super::{Outcome, Report};
 use crate::config::GatewayConfig;
 use crate::store::Store as _;
-use crate::store::sqlite::SqliteStore;
+use crate::store::sql::SqlStore;
 
 /// The database: an existing file opened read-only (never created or migrated here); the
 /// agreement versions stored in it.
@@ -17,7 +17,23 @@ pub(super) async fn database(
     report: &mut Report,
     config: &GatewayConfig,
 ) -> Vec<crate::store::StoredAgreement> {
-    let path = &config.database;
+    let path = match &config.database {
+        crate::store::sql::Location::Sqlite(path) => path,
+        crate::store::sql::Location::Postgres(url) => {
+            let shown = config.database.display();
+            return match SqlStore::open_postgres_read_only(url).await {
+                Ok(store) => {
+                    let stored = store.stored_agreements().await;
+                    store.close().await;
+                    report_stored(report, &shown, stored, "connected read-only")
+                }
+                Err(e) => {
+                    report.push(Outcome::Fail, format!("database {shown}: cannot connect: {e}"));
+                    Vec::new()
+                }
+            };
+        }
+    };
     let folder = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -46,7 +62,7 @@ pub(super) async fn database(
     if let Err(e) = writable_file(path) {
         report.push(Outcome::Fail, format!("database {}: {e}", path.display()));
     }
-    let store = match SqliteStore::open_read_only(path).await {
+    let store = match SqlStore::open_read_only(path).await {
         Ok(store) => store,
         Err(e) => {
             report.push(
@@ -58,13 +74,27 @@ pub(super) async fn database(
     };
     let stored = store.stored_agreements().await;
     store.close().await;
+    report_stored(
+        report,
+        &path.display().to_string(),
+        stored,
+        "reachable (opened read-only)",
+    )
+}
+
+/// Reports what reading the stored agreements found.
+fn report_stored(
+    report: &mut Report,
+    shown: &str,
+    stored: Result<Vec<crate::store::StoredAgreement>, crate::store::StoreError>,
+    how: &str,
+) -> Vec<crate::store::StoredAgreement> {
     match stored {
         Ok(stored) => {
             report.push(
                 Outcome::Ok,
                 format!(
-                    "database {}: reachable (opened read-only), {} agreement version(s) stored",
-                    path.display(),
+                    "database {shown}: {how}, {} agreement version(s) stored",
                     stored.len()
                 ),
             );
@@ -73,24 +103,22 @@ pub(super) async fn database(
         Err(e) => {
             report.push(
                 Outcome::Fail,
-                format!(
-                    "database {}: not a kuayu database, or unreadable: {e}",
-                    path.display()
-                ),
+                format!("database {shown}: not a kuayu database, or unreadable: {e}"),
             );
             Vec::new()
         }
     }
 }
 
-/// The attachment folder beside the database.
+/// The attachment folder (`blobs`, or beside the SQLite file).
 pub(super) fn blobs(report: &mut Report, config: &GatewayConfig) {
-    let folder = config
-        .database
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let blobs = folder.join("blobs");
+    let blobs = match config.blobs_folder() {
+        Ok(folder) => folder,
+        Err(e) => {
+            report.push(Outcome::Fail, e);
+            return;
+        }
+    };
     if !blobs.exists() {
         return; // made with the database's folder, which the database line covers
     }

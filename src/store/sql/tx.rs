@@ -2,7 +2,7 @@
 //! inside a transaction the caller opened and commits.
 
 use serde_json::Value;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Any, Row, Transaction};
 use time::OffsetDateTime;
 
 use super::deadlines::apply_clocks;
@@ -14,7 +14,7 @@ use crate::ids::MessageId;
 use crate::receipt::Receipt;
 use crate::store::{Event, Outbound, OutboxItem, StateChange, StoreError};
 
-pub(super) type Tx<'a> = Transaction<'a, Sqlite>;
+pub(super) type Tx<'a> = Transaction<'a, Any>;
 
 pub(super) fn json_text(v: &impl serde::Serialize) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Backend(e.to_string()))
@@ -31,7 +31,7 @@ pub(super) async fn insert_message(
     let done = sqlx::query(
         "INSERT INTO messages (id, direction, kind, request_id, sender_court, recipient_court, agreement_id,
                                agreement_sha256, digest, envelope, test, created_at, committed_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING",
     )
     .bind(e.id.to_string())
     .bind(direction)
@@ -43,7 +43,7 @@ pub(super) async fn insert_message(
     .bind(e.agreement.sha256.to_string())
     .bind(sealed.digest.to_string())
     .bind(json_text(&sealed.json)?)
-    .bind(e.test)
+    .bind(i64::from(e.test))
     .bind(unix_millis(e.created_at))
     .bind(unix_millis(now))
     .execute(&mut **tx)
@@ -60,7 +60,7 @@ pub(super) async fn current_state(
     tx: &mut Tx<'_>,
     request_id: &MessageId,
 ) -> Result<String, StoreError> {
-    let state: Option<String> = sqlx::query_scalar("SELECT state FROM requests WHERE id = ?")
+    let state: Option<String> = sqlx::query_scalar("SELECT state FROM requests WHERE id = $1")
         .bind(request_id.to_string())
         .fetch_optional(&mut **tx)
         .await?;
@@ -81,7 +81,7 @@ pub(super) async fn apply(
             sqlx::query(
                 "INSERT INTO requests (id, family, role, requesting_court, requested_court, state, agreement_id,
                                        agreement_sha256, priority, created_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(r.id.to_string())
             .bind(r.family.as_str())
@@ -98,16 +98,23 @@ pub(super) async fn apply(
             .await?;
             r.state.clone()
         }
-        StateChange::Advance { request_id, state } => {
-            let done = sqlx::query("UPDATE requests SET state = ?, updated_at = ? WHERE id = ?")
-                .bind(state)
-                .bind(at)
-                .bind(request_id.to_string())
-                .execute(&mut **tx)
-                .await?;
+        StateChange::Advance {
+            request_id,
+            from,
+            state,
+        } => {
+            let done = sqlx::query(
+                "UPDATE requests SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4",
+            )
+            .bind(state)
+            .bind(at)
+            .bind(request_id.to_string())
+            .bind(from)
+            .execute(&mut **tx)
+            .await?;
             if done.rows_affected() != 1 {
-                return Err(StoreError::Conflict(format!(
-                    "no request {request_id} to move to {state}"
+                return Err(StoreError::Raced(format!(
+                    "request {request_id} is no longer {from}: another step changed it first"
                 )));
             }
             state.clone()
@@ -117,7 +124,7 @@ pub(super) async fn apply(
             from,
             state,
         } => {
-            sqlx::query("UPDATE requests SET state = ?, updated_at = ? WHERE id = ? AND state = ?")
+            sqlx::query("UPDATE requests SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4")
                 .bind(state)
                 .bind(at)
                 .bind(request_id.to_string())
@@ -130,7 +137,7 @@ pub(super) async fn apply(
     };
     let request_id = change.request_id().to_string();
     sqlx::query(
-        "INSERT INTO history (request_id, at, state, event, actor, message_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO history (request_id, at, state, event, actor, message_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&request_id)
     .bind(at)
@@ -153,7 +160,21 @@ pub(super) async fn apply(
     .await
 }
 
-/// Appends one entry to the hash-chained audit log.
+/// Makes concurrent transactions that name the same `key` take turns until they end.
+/// On PostgreSQL a transaction-scoped advisory lock on the key's hash; on SQLite
+/// nothing, since its one write connection runs transactions one at a time.
+pub(super) async fn serialise(tx: &mut Tx<'_>, key: &str) -> Result<(), StoreError> {
+    if tx.backend_name() == "PostgreSQL" {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(key)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Appends one entry to the hash-chained audit log. Appenders take turns (one chain,
+/// one writer at a time), so each reads the true last entry.
 pub(super) async fn append_audit(
     tx: &mut Tx<'_>,
     at: i64,
@@ -162,6 +183,7 @@ pub(super) async fn append_audit(
     subject: &str,
     detail: &Value,
 ) -> Result<(), StoreError> {
+    serialise(tx, "audit").await?;
     let last = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
         .fetch_optional(&mut **tx)
         .await?;
@@ -173,7 +195,7 @@ pub(super) async fn append_audit(
         None => (1, audit::GENESIS.to_owned()),
     };
     let hash = audit::entry_hash(seq, at, actor, action, subject, detail, &prev_hash);
-    sqlx::query("INSERT INTO audit (seq, at, actor, action, subject, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO audit (seq, at, actor, action, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
         .bind(seq)
         .bind(at)
         .bind(actor)
@@ -224,7 +246,7 @@ pub(super) async fn insert_notice(
     notice: &Value,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO inbox (court, message_id, request_id, kind, priority, received_at, notice) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO inbox (court, message_id, request_id, kind, priority, received_at, notice) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(court)
     .bind(MessageId::new().to_string())
@@ -244,7 +266,7 @@ pub(super) async fn insert_receipt(
     receipt: &Receipt,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO receipts (request_id, message_id, hop, issuer, body) VALUES (?, ?, ?, ?, ?)
+        "INSERT INTO receipts (request_id, message_id, hop, issuer, body) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (message_id, hop, issuer) DO NOTHING",
     )
     .bind(request_id.to_string())
@@ -289,7 +311,7 @@ pub(super) async fn store_outbound(tx: &mut Tx<'_>, m: &Outbound) -> Result<(), 
     let priority = m.sealed.envelope.priority.rank();
     sqlx::query(
         "INSERT INTO outbox (message_id, request_id, peer, priority, state, next_attempt_at, created_at)
-         VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+         VALUES ($1, $2, $3, $4, 'pending', $5, $6)",
     )
     .bind(id.to_string())
     .bind(request_id.to_string())

@@ -1,10 +1,10 @@
 //! The SQLite engine's reads: request views, inboxes, the outbox queue, the audit log.
 
 use serde::de::DeserializeOwned;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{Row, Transaction};
 
-use super::SqliteStore;
+use super::SqlStore;
 use crate::audit::AuditEntry;
 use crate::clock::from_unix_millis;
 use crate::ids::{CourtId, Family, MessageId, RegionId, Sha256};
@@ -18,31 +18,31 @@ fn bad(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("stored {what} is unreadable: {e}"))
 }
 
-fn text(row: &SqliteRow, col: &str) -> Result<String, StoreError> {
+fn text(row: &AnyRow, col: &str) -> Result<String, StoreError> {
     Ok(row.try_get::<String, _>(col)?)
 }
 
-fn optional(row: &SqliteRow, col: &str) -> Result<Option<String>, StoreError> {
+fn optional(row: &AnyRow, col: &str) -> Result<Option<String>, StoreError> {
     Ok(row.try_get::<Option<String>, _>(col)?)
 }
 
-fn json<T: DeserializeOwned>(row: &SqliteRow, col: &str) -> Result<T, StoreError> {
+fn json<T: DeserializeOwned>(row: &AnyRow, col: &str) -> Result<T, StoreError> {
     serde_json::from_str(&text(row, col)?).map_err(|e| bad(col, e))
 }
 
 fn parse<T, E: std::fmt::Display>(
-    row: &SqliteRow,
+    row: &AnyRow,
     col: &str,
     f: impl Fn(&str) -> Result<T, E>,
 ) -> Result<T, StoreError> {
     f(&text(row, col)?).map_err(|e| bad(col, e))
 }
 
-fn message_id(row: &SqliteRow, col: &str) -> Result<MessageId, StoreError> {
+fn message_id(row: &AnyRow, col: &str) -> Result<MessageId, StoreError> {
     parse(row, col, MessageId::parse)
 }
 
-pub(super) fn request_record(row: &SqliteRow) -> Result<RequestRecord, StoreError> {
+pub(super) fn request_record(row: &AnyRow) -> Result<RequestRecord, StoreError> {
     Ok(RequestRecord {
         id: message_id(row, "id")?,
         family: parse(row, "family", |s| Family::parse(s).ok_or("unknown family"))?,
@@ -62,7 +62,7 @@ pub(super) fn request_record(row: &SqliteRow) -> Result<RequestRecord, StoreErro
     })
 }
 
-fn idempotency(row: &SqliteRow, court: &CourtId, key: &str) -> Result<Idempotency, StoreError> {
+fn idempotency(row: &AnyRow, court: &CourtId, key: &str) -> Result<Idempotency, StoreError> {
     Ok(Idempotency {
         court: court.clone(),
         key: key.to_owned(),
@@ -73,18 +73,20 @@ fn idempotency(row: &SqliteRow, court: &CourtId, key: &str) -> Result<Idempotenc
 }
 
 const IDEMPOTENCY: &str =
-    "SELECT request_hash, status, body FROM idempotency WHERE court = ? AND key = ?";
+    "SELECT request_hash, status, body FROM idempotency WHERE court = $1 AND key = $2";
 
 /// ` AND <column> NOT IN ($first, …)` for `skip` (nothing when it is empty).
 pub(super) fn peers_not_in(column: &str, first: usize, skip: &[RegionId]) -> String {
     if skip.is_empty() {
         return String::new();
     }
-    let numbers: Vec<String> = (first..first + skip.len()).map(|n| format!("${n}")).collect();
-    format!(" AND {column} NOT IN ({})", numbers.join(", "))
+    format!(
+        " AND {column} NOT IN ({})",
+        super::dialect::marks(first, skip.len())
+    )
 }
 
-impl SqliteStore {
+impl SqlStore {
     pub(super) async fn read_idempotent(
         &self,
         court: &CourtId,
@@ -99,7 +101,7 @@ impl SqliteStore {
     }
 
     pub(super) async fn idempotent_in(
-        tx: &mut Transaction<'_, Sqlite>,
+        tx: &mut Transaction<'_, sqlx::Any>,
         court: &CourtId,
         key: &str,
     ) -> Result<Option<Idempotency>, StoreError> {
@@ -117,7 +119,7 @@ impl SqliteStore {
     ) -> Result<Option<(Sha256, Receipt)>, StoreError> {
         let row = sqlx::query(
             "SELECT m.digest, r.body FROM messages m JOIN receipts r ON r.message_id = m.id AND r.hop = 'relay'
-             WHERE m.id = ? AND m.direction = 'in'",
+             WHERE m.id = $1 AND m.direction = 'in'",
         )
         .bind(id.to_string())
         .fetch_optional(&self.write)
@@ -130,7 +132,7 @@ impl SqliteStore {
         &self,
         id: &MessageId,
     ) -> Result<Option<RequestRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM requests WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM requests WHERE id = $1")
             .bind(id.to_string())
             .fetch_optional(&self.read)
             .await?;
@@ -145,7 +147,7 @@ impl SqliteStore {
             return Ok(None);
         };
         let key = id.to_string();
-        let history = sqlx::query("SELECT * FROM history WHERE request_id = ? ORDER BY seq")
+        let history = sqlx::query("SELECT * FROM history WHERE request_id = $1 ORDER BY seq")
             .bind(&key)
             .fetch_all(&self.read)
             .await?
@@ -158,13 +160,13 @@ impl SqliteStore {
                     actor: text(r, "actor")?,
                     message_id: r
                         .try_get::<Option<String>, _>("message_id")?
-                        .and_then(|m| MessageId::parse(&m).ok()),
+                        .and_then(|m: String| MessageId::parse(&m).ok()),
                     detail: json(r, "detail")?,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         let messages =
-            sqlx::query("SELECT * FROM messages WHERE request_id = ? ORDER BY committed_at, id")
+            sqlx::query("SELECT * FROM messages WHERE request_id = $1 ORDER BY committed_at, id")
                 .bind(&key)
                 .fetch_all(&self.read)
                 .await?
@@ -179,7 +181,7 @@ impl SqliteStore {
                     })
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
-        let receipts = sqlx::query("SELECT body FROM receipts WHERE request_id = ? ORDER BY seq")
+        let receipts = sqlx::query("SELECT body FROM receipts WHERE request_id = $1 ORDER BY seq")
             .bind(&key)
             .fetch_all(&self.read)
             .await?
@@ -207,12 +209,12 @@ impl SqliteStore {
              FROM inbox i LEFT JOIN messages m ON m.id = i.message_id";
         let query = match order {
             InboxOrder::Arrival { after } => sqlx::query(sqlx::AssertSqlSafe(format!(
-                "{COLUMNS} WHERE i.court = ? AND i.seq > ? ORDER BY i.seq LIMIT ?"
+                "{COLUMNS} WHERE i.court = $1 AND i.seq > $2 ORDER BY i.seq LIMIT $3"
             )))
             .bind(court)
             .bind(after),
             InboxOrder::Urgent => sqlx::query(sqlx::AssertSqlSafe(format!(
-                "{COLUMNS} WHERE i.court = ? AND i.retrieved_at IS NULL ORDER BY i.priority DESC, i.seq LIMIT ?"
+                "{COLUMNS} WHERE i.court = $1 AND i.retrieved_at IS NULL ORDER BY i.priority DESC, i.seq LIMIT $2"
             )))
             .bind(court),
         };
@@ -258,10 +260,12 @@ impl SqliteStore {
             "SELECT o.seq, o.message_id, o.request_id, o.peer, o.attempts, m.envelope, m.digest
              FROM outbox o JOIN messages m ON m.id = o.message_id
              WHERE o.state = 'pending' AND o.next_attempt_at <= $1{}
+               AND (o.lease_until IS NULL OR o.lease_until <= $1 OR o.leased_by = '{}')
                AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.request_id = o.request_id
                                AND e.state = 'pending' AND e.seq < o.seq)
              ORDER BY o.priority DESC, o.seq LIMIT ${}",
             peers_not_in("o.peer", 2, skip),
+            self.replica,
             2 + skip.len()
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now_ms);
@@ -292,7 +296,7 @@ impl SqliteStore {
         after: i64,
         limit: i64,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        sqlx::query("SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?")
+        sqlx::query("SELECT * FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2")
             .bind(after)
             .bind(limit)
             .fetch_all(&self.read)
@@ -317,7 +321,7 @@ impl SqliteStore {
         &self,
         from_ms: i64,
     ) -> Result<Vec<serde_json::Value>, StoreError> {
-        sqlx::query("SELECT envelope FROM messages WHERE committed_at >= ? AND test = 0 ORDER BY committed_at, id")
+        sqlx::query("SELECT envelope FROM messages WHERE committed_at >= $1 AND test = 0 ORDER BY committed_at, id")
             .bind(from_ms)
             .fetch_all(&self.read)
             .await?

@@ -4,7 +4,7 @@ use serde_json::json;
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use super::SqliteStore;
+use super::SqlStore;
 use super::tx::{append_audit, insert_notice, json_text};
 use crate::agreement::{Agreement, Revocation};
 use crate::clock::{from_unix_millis, rfc3339, unix_millis};
@@ -12,7 +12,7 @@ use crate::ids::{CourtId, MessageId, Sha256};
 use crate::store::{Returned, Revoke, StoreError, StoredAgreement};
 use crate::workflow;
 
-impl SqliteStore {
+impl SqlStore {
     pub(super) async fn write_agreement(
         &self,
         document: &Agreement,
@@ -28,7 +28,7 @@ impl SqliteStore {
             .map(|s| s.region.as_str())
             .collect();
         sqlx::query(
-            "INSERT INTO agreements (digest, id, version, document, loaded_by, loaded_at) VALUES (?, ?, ?, ?, ?, ?)
+            "INSERT INTO agreements (digest, id, version, document, loaded_by, loaded_at) VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (digest) DO UPDATE SET document = excluded.document",
         )
         .bind(digest.to_string())
@@ -99,7 +99,7 @@ impl SqliteStore {
         let r = &revoke.revocation;
         let id = revoke.id.as_str();
         sqlx::query(
-            "UPDATE agreements SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL",
+            "UPDATE agreements SET revoked_at = $1, revoked_by = $2, revoke_reason = $3 WHERE id = $4 AND revoked_at IS NULL",
         )
         .bind(unix_millis(r.at))
         .bind(&r.by)
@@ -109,18 +109,11 @@ impl SqliteStore {
         .await?;
 
         // Open work under the agreement goes back to our court, with the reason.
-        let placeholders = workflow::TERMINAL
-            .iter()
-            .map(|_| "?")
-            .collect::<Vec<_>>()
-            .join(", ");
         let sql = format!(
-            "SELECT id, role, requesting_court, requested_court FROM requests WHERE agreement_id = ? AND state NOT IN ({placeholders})"
+            "SELECT id, role, requesting_court, requested_court FROM requests WHERE agreement_id = $1 AND {}",
+            super::dialect::not_terminal("state")
         );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
-        for state in workflow::TERMINAL {
-            query = query.bind(*state);
-        }
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
         let open = query.fetch_all(&mut *tx).await?;
         let text = format!("agreement {id} was revoked by {}: {}", r.by, r.reason);
         let notice = json!({
@@ -136,14 +129,14 @@ impl SqliteStore {
             } else {
                 row.try_get("requested_court")?
             };
-            sqlx::query("UPDATE requests SET state = ?, updated_at = ? WHERE id = ?")
+            sqlx::query("UPDATE requests SET state = $1, updated_at = $2 WHERE id = $3")
                 .bind(workflow::RETURNED)
                 .bind(at)
                 .bind(&request)
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
-                "INSERT INTO history (request_id, at, state, event, actor, message_id, detail) VALUES (?, ?, ?, 'returned', ?, NULL, ?)",
+                "INSERT INTO history (request_id, at, state, event, actor, message_id, detail) VALUES ($1, $2, $3, 'returned', $4, NULL, $5)",
             )
             .bind(&request)
             .bind(at)
@@ -152,7 +145,7 @@ impl SqliteStore {
             .bind(json_text(&notice["reason"])?)
             .execute(&mut *tx)
             .await?;
-            let kind: String = sqlx::query_scalar("SELECT family FROM requests WHERE id = ?")
+            let kind: String = sqlx::query_scalar("SELECT family FROM requests WHERE id = $1")
                 .bind(&request)
                 .fetch_one(&mut *tx)
                 .await?;
@@ -174,8 +167,8 @@ impl SqliteStore {
         }
         // Nothing more leaves under it.
         sqlx::query(
-            "UPDATE outbox SET state = 'dead', done_at = ?, last_error = ?
-             WHERE state = 'pending' AND message_id IN (SELECT id FROM messages WHERE agreement_id = ?)",
+            "UPDATE outbox SET state = 'dead', done_at = $1, last_error = $2
+             WHERE state = 'pending' AND message_id IN (SELECT id FROM messages WHERE agreement_id = $3)",
         )
         .bind(at)
         .bind(&text)

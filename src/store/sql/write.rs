@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::SqliteStore;
+use super::SqlStore;
 use super::deadlines::apply_clocks;
 use super::tx::{
     apply, finish_outbox, insert_message, insert_receipt, json_text, record, store_outbound,
@@ -22,7 +22,7 @@ use crate::store::{
 use crate::workflow::deadlines::Clocks;
 
 #[async_trait]
-impl Store for SqliteStore {
+impl Store for SqlStore {
     async fn idempotent_answer(
         &self,
         court: &CourtId,
@@ -33,6 +33,10 @@ impl Store for SqliteStore {
 
     async fn commit_outbound(&self, m: Outbound) -> Result<OutboundOutcome, StoreError> {
         let mut tx = self.write.begin().await?;
+        if let Some(idem) = &m.idempotency {
+            // Retries with one key take turns: the second finds the first's answer.
+            super::tx::serialise(&mut tx, &format!("idem:{}:{}", idem.court, idem.key)).await?;
+        }
         if let Some(idem) = &m.idempotency
             && let Some(first) = Self::idempotent_in(&mut tx, &idem.court, &idem.key).await?
         {
@@ -41,7 +45,7 @@ impl Store for SqliteStore {
         store_outbound(&mut tx, &m).await?;
         if let Some(idem) = &m.idempotency {
             sqlx::query(
-                "INSERT INTO idempotency (court, key, request_hash, status, body, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO idempotency (court, key, request_hash, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(idem.court.as_str())
             .bind(&idem.key)
@@ -79,7 +83,7 @@ impl Store for SqliteStore {
         insert_receipt(&mut tx, request_id, &m.receipt).await?;
         if let Some(court) = &m.inbox {
             sqlx::query(
-                "INSERT INTO inbox (court, message_id, request_id, kind, priority, received_at) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO inbox (court, message_id, request_id, kind, priority, received_at) VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(court.as_str())
             .bind(id.to_string())
@@ -130,7 +134,7 @@ impl Store for SqliteStore {
         let mut tx = self.write.begin().await?;
         for (item, receipt) in &retrievals {
             let first = sqlx::query(
-                "UPDATE inbox SET retrieved_at = ? WHERE seq = ? AND retrieved_at IS NULL",
+                "UPDATE inbox SET retrieved_at = $1 WHERE seq = $2 AND retrieved_at IS NULL",
             )
             .bind(unix_millis(now))
             .bind(item.cursor)
@@ -141,7 +145,7 @@ impl Store for SqliteStore {
                 continue;
             };
             insert_receipt(&mut tx, item.request_id, receipt).await?;
-            let exists: Option<String> = sqlx::query_scalar("SELECT id FROM requests WHERE id = ?")
+            let exists: Option<String> = sqlx::query_scalar("SELECT id FROM requests WHERE id = $1")
                 .bind(item.request_id.to_string())
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -176,12 +180,27 @@ impl Store for SqliteStore {
         limit: i64,
         skip: &[RegionId],
     ) -> Result<Vec<OutboxItem>, StoreError> {
-        self.read_due_outbox(now_ms, limit, skip).await
+        let items = self.read_due_outbox(now_ms, limit, skip).await?;
+        if self.dialect == super::Dialect::Sqlite || items.is_empty() {
+            // One process per SQLite file: nobody to share the work with.
+            return Ok(items);
+        }
+        let claimed = self.claim_outbox(&items, now_ms).await?;
+        Ok(items
+            .into_iter()
+            .filter(|i| claimed.contains(&i.seq))
+            .collect())
     }
 
     async fn next_due(&self, after_ms: i64, skip: &[RegionId]) -> Result<Option<i64>, StoreError> {
+        // An item another replica holds a lease on is due when the lease ends.
+        let due = format!(
+            "CASE WHEN lease_until > next_attempt_at AND leased_by <> '{}'
+                  THEN lease_until ELSE next_attempt_at END",
+            self.replica
+        );
         let sql = format!(
-            "SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending' AND next_attempt_at > $1{}",
+            "SELECT MIN({due}) FROM outbox WHERE state = 'pending' AND {due} > $1{}",
             super::read::peers_not_in("peer", 2, skip)
         );
         let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(after_ms);
@@ -229,7 +248,9 @@ impl Store for SqliteStore {
         error: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE seq = ? AND state = 'pending'",
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2,
+                               lease_until = NULL, leased_by = NULL
+             WHERE seq = $3 AND state = 'pending'",
         )
         .bind(next_attempt_ms)
         .bind(error)
@@ -414,5 +435,39 @@ impl Store for SqliteStore {
         super::tx::append_audit(&mut tx, unix_millis(now), actor, action, subject, detail).await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// How long a replica holds the outbox items it claimed: longer than a delivery attempt
+/// may take (the relay's request timeout), so a live replica never loses an item it is
+/// sending; a dead replica's items pass to another when it ends.
+pub const OUTBOX_LEASE_MS: i64 = 60_000;
+
+impl SqlStore {
+    /// Claims `items` for this replica until now + [`OUTBOX_LEASE_MS`]: the ones no other
+    /// replica holds. Rows another replica is claiming at this moment are skipped, not
+    /// waited for (`FOR UPDATE SKIP LOCKED`). Returns the sequence numbers claimed.
+    async fn claim_outbox(
+        &self,
+        items: &[OutboxItem],
+        now_ms: i64,
+    ) -> Result<std::collections::BTreeSet<i64>, StoreError> {
+        let sql = format!(
+            "UPDATE outbox SET lease_until = $1, leased_by = $2
+             WHERE seq IN (SELECT seq FROM outbox WHERE seq IN ({}) AND state = 'pending'
+                           AND (lease_until IS NULL OR lease_until <= $3 OR leased_by = $2)
+                           FOR UPDATE SKIP LOCKED)
+             RETURNING seq",
+            super::dialect::marks(4, items.len())
+        );
+        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(now_ms.saturating_add(OUTBOX_LEASE_MS))
+            .bind(self.replica.as_ref())
+            .bind(now_ms);
+        for item in items {
+            query = query.bind(item.seq);
+        }
+        let claimed: Vec<i64> = query.fetch_all(&self.write).await?;
+        Ok(claimed.into_iter().collect())
     }
 }

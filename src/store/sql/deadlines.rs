@@ -4,15 +4,14 @@
 
 use serde_json::json;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
-use super::SqliteStore;
+use super::SqlStore;
 use super::tx::{Tx, apply, insert_notice};
 use crate::clock::{from_unix_millis, rfc3339, unix_millis};
 use crate::ids::{CourtId, MessageId};
 use crate::store::{DeadlineRecord, Event, Passed, RequestRecord, StateChange, StoreError};
-use crate::workflow;
 use crate::workflow::deadlines::{Clocks, MOVABLE, WARNING};
 
 /// Starts and meets `request_id`'s clocks as `clocks` says.
@@ -31,7 +30,7 @@ pub(super) async fn apply_clocks(
         };
         let sql = format!(
             "INSERT INTO deadlines (request_id, name, kind, due_at, met_at)
-             VALUES (?1, ?2, ?3, ?4, (SELECT met_at FROM deadline_meets WHERE request_id = ?1 AND name = ?2))
+             VALUES ($1, $2, $3, $4, (SELECT met_at FROM deadline_meets WHERE request_id = $1 AND name = $2))
              ON CONFLICT (request_id, name) {on_conflict}"
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -57,7 +56,7 @@ pub(super) async fn apply_clocks(
     }
     for (other, name) in &clocks.close {
         sqlx::query(
-            "UPDATE deadlines SET met_at = ? WHERE request_id = ? AND name = ? AND met_at IS NULL",
+            "UPDATE deadlines SET met_at = $1 WHERE request_id = $2 AND name = $3 AND met_at IS NULL",
         )
         .bind(unix_millis(now))
         .bind(other.to_string())
@@ -67,7 +66,7 @@ pub(super) async fn apply_clocks(
     }
     for name in &clocks.meet {
         sqlx::query(
-            "INSERT INTO deadline_meets (request_id, name, met_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO deadline_meets (request_id, name, met_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
         .bind(&id)
         .bind(name)
@@ -75,7 +74,7 @@ pub(super) async fn apply_clocks(
         .execute(&mut **tx)
         .await?;
         sqlx::query(
-            "UPDATE deadlines SET met_at = ? WHERE request_id = ? AND name = ? AND met_at IS NULL AND kind = 'deadline'",
+            "UPDATE deadlines SET met_at = $1 WHERE request_id = $2 AND name = $3 AND met_at IS NULL AND kind = 'deadline'",
         )
         .bind(unix_millis(now))
         .bind(&id)
@@ -86,7 +85,7 @@ pub(super) async fn apply_clocks(
     Ok(())
 }
 
-fn deadline(row: &SqliteRow) -> Result<DeadlineRecord, StoreError> {
+fn deadline(row: &AnyRow) -> Result<DeadlineRecord, StoreError> {
     let time = |col: &str| -> Result<Option<OffsetDateTime>, StoreError> {
         Ok(row.try_get::<Option<i64>, _>(col)?.map(from_unix_millis))
     };
@@ -100,35 +99,32 @@ fn deadline(row: &SqliteRow) -> Result<DeadlineRecord, StoreError> {
     })
 }
 
-/// `state NOT IN (…terminal states…)`, to bind with [`workflow::TERMINAL`].
-fn not_terminal(column: &str) -> String {
-    let marks = vec!["?"; workflow::TERMINAL.len()].join(", ");
-    format!("{column} NOT IN ({marks})")
-}
-
-/// The deadlines of open work and the warnings that fell due by `?` and were not yet
-/// passed on, oldest first (bind the time, then [`workflow::TERMINAL`]).
+/// The deadlines of open work and the warnings that fell due by `$1` and were not yet
+/// passed on, oldest first.
 fn due_sql(columns: &str, limit: u32) -> String {
     format!(
         "SELECT {columns} FROM deadlines d JOIN requests r ON r.id = d.request_id
-         WHERE d.met_at IS NULL AND d.passed_at IS NULL AND d.due_at <= ?
+         WHERE d.met_at IS NULL AND d.passed_at IS NULL AND d.due_at <= $1
            AND (d.kind = 'warning' OR {})
          ORDER BY d.due_at LIMIT {limit}",
-        not_terminal("r.state")
+        super::dialect::not_terminal("r.state")
     )
 }
 
-impl SqliteStore {
+impl SqlStore {
     pub(super) async fn read_requests_by_ruling(
         &self,
         ruling: &str,
     ) -> Result<Vec<MessageId>, StoreError> {
-        let ids: Vec<String> = sqlx::query_scalar(
+        let sql = format!(
             "SELECT r.id FROM requests r JOIN messages m ON m.id = r.id
              WHERE r.role = 'requester' AND r.family = 'preservation'
-               AND replace(replace(json_extract(m.envelope, '$.payload.rulingNumber'), '(', '（'), ')', '）') = ?
-               AND json_extract(m.envelope, '$.payload.mode') <> 'lift'",
-        )
+               AND replace(replace({ruling}, '(', '（'), ')', '）') = $1
+               AND {mode} <> 'lift'",
+            ruling = self.dialect.json_text("m.envelope", &["payload", "rulingNumber"]),
+            mode = self.dialect.json_text("m.envelope", &["payload", "mode"]),
+        );
+        let ids: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(ruling)
         .fetch_all(&self.read)
         .await?;
@@ -141,7 +137,7 @@ impl SqliteStore {
         &self,
         request_id: &MessageId,
     ) -> Result<Vec<DeadlineRecord>, StoreError> {
-        sqlx::query("SELECT * FROM deadlines WHERE request_id = ? ORDER BY due_at, name")
+        sqlx::query("SELECT * FROM deadlines WHERE request_id = $1 ORDER BY due_at, name")
             .bind(request_id.to_string())
             .fetch_all(&self.read)
             .await?
@@ -159,10 +155,7 @@ impl SqliteStore {
         let at = unix_millis(now);
         // Most passes find nothing: ask the read pool first, and take the write lock only
         // when something fell due.
-        let mut probe = sqlx::query(sqlx::AssertSqlSafe(due_sql("1", 1))).bind(at);
-        for state in workflow::TERMINAL {
-            probe = probe.bind(*state);
-        }
+        let probe = sqlx::query(sqlx::AssertSqlSafe(due_sql("1", 1))).bind(at);
         if probe.fetch_optional(&self.read).await?.is_none() {
             return Ok(Vec::new());
         }
@@ -171,10 +164,7 @@ impl SqliteStore {
             "d.request_id, d.name, d.kind, d.due_at, r.role, r.family, r.priority, r.requesting_court, r.requested_court",
             500,
         );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(at);
-        for state in workflow::TERMINAL {
-            query = query.bind(*state);
-        }
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(at);
         let rows = query.fetch_all(&mut *tx).await?;
         let mut passed = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -187,12 +177,20 @@ impl SqliteStore {
             } else {
                 row.try_get("requested_court")?
             };
-            sqlx::query("UPDATE deadlines SET passed_at = ? WHERE request_id = ? AND name = ?")
-                .bind(at)
-                .bind(&request)
-                .bind(&name)
-                .execute(&mut *tx)
-                .await?;
+            // Conditional: of two replicas passing the same deadline, the second finds it
+            // passed (PostgreSQL re-reads the row once the first commits) and skips it.
+            let first = sqlx::query(
+                "UPDATE deadlines SET passed_at = $1 WHERE request_id = $2 AND name = $3
+                 AND passed_at IS NULL AND met_at IS NULL",
+            )
+            .bind(at)
+            .bind(&request)
+            .bind(&name)
+            .execute(&mut *tx)
+            .await?;
+            if first.rows_affected() != 1 {
+                continue;
+            }
             let request_id =
                 MessageId::parse(&request).map_err(|e| StoreError::Backend(e.to_string()))?;
             let (status, text) = if warning {
@@ -258,23 +256,21 @@ impl SqliteStore {
     ) -> Result<Vec<RequestRecord>, StoreError> {
         let mut sql = String::from(
             "SELECT * FROM requests r
-             WHERE ((r.role = 'requester' AND r.requesting_court = ?) OR (r.role = 'executor' AND r.requested_court = ?))",
+             WHERE ((r.role = 'requester' AND r.requesting_court = $1) OR (r.role = 'executor' AND r.requested_court = $2))",
         );
         if overdue_at.is_some() {
             sql.push_str(&format!(
                 " AND {} AND EXISTS (SELECT 1 FROM deadlines d WHERE d.request_id = r.id
-                   AND d.kind = 'deadline' AND d.met_at IS NULL AND d.due_at <= ?)",
-                not_terminal("r.state")
+                   AND d.kind = 'deadline' AND d.met_at IS NULL AND d.due_at <= $3)",
+                super::dialect::not_terminal("r.state")
             ));
         }
-        sql.push_str(" ORDER BY r.created_at DESC, r.id LIMIT ?");
+        let limit_mark = if overdue_at.is_some() { "$4" } else { "$3" };
+        sql.push_str(&format!(" ORDER BY r.created_at DESC, r.id LIMIT {limit_mark}"));
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(court.as_str())
             .bind(court.as_str());
         if let Some(t) = overdue_at {
-            for state in workflow::TERMINAL {
-                query = query.bind(*state);
-            }
             query = query.bind(unix_millis(t));
         }
         query

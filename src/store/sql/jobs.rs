@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::SqliteStore;
+use super::SqlStore;
 use time::OffsetDateTime;
 
 use super::tx::{Tx, apply, insert_notice, json_text};
@@ -23,7 +23,7 @@ pub(super) async fn apply_job(
         JobChange::Open(job) => {
             sqlx::query(
                 "INSERT INTO print_jobs (id, request_id, print_centre, state, job, created_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(job.id.to_string())
             .bind(job.request_id.to_string())
@@ -47,20 +47,28 @@ pub(super) async fn apply_job(
             )
             .await
         }
-        JobChange::Advance { job_id, state, job } => {
+        JobChange::Advance {
+            job_id,
+            from,
+            state,
+            job,
+        } => {
             let done = sqlx::query(
-                "UPDATE print_jobs SET state = ?, job = ?, updated_at = ? WHERE id = ?",
+                "UPDATE print_jobs SET state = $1, job = $2, updated_at = $3 WHERE id = $4 AND state = $5",
             )
             .bind(state)
             .bind(json_text(job)?)
             .bind(at)
             .bind(job_id.to_string())
+            .bind(from)
             .execute(&mut **tx)
             .await?;
             if done.rows_affected() == 1 {
                 Ok(())
             } else {
-                Err(StoreError::Conflict(format!("no print job {job_id}")))
+                Err(StoreError::Raced(format!(
+                    "print job {job_id} is no longer {from}: another report changed it first"
+                )))
             }
         }
     }
@@ -76,7 +84,7 @@ pub(super) async fn apply_holds(
 ) -> Result<(), StoreError> {
     for ruling in &holds.lift {
         sqlx::query(
-            "UPDATE frozen_assets SET lifted_at = ? WHERE ruling = ? AND lifted_at IS NULL",
+            "UPDATE frozen_assets SET lifted_at = $1 WHERE ruling = $2 AND lifted_at IS NULL",
         )
         .bind(at)
         .bind(ruling)
@@ -84,21 +92,23 @@ pub(super) async fn apply_holds(
         .await?;
     }
     for h in &holds.freeze {
+        // Freezes of one asset take turns, so the count below is the true queue.
+        super::tx::serialise(tx, &format!("asset:{}", h.asset_key)).await?;
         let ahead: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM frozen_assets WHERE asset_key = ? AND lifted_at IS NULL AND request_id <> ?",
+            "SELECT COUNT(*) FROM frozen_assets WHERE asset_key = $1 AND lifted_at IS NULL AND request_id <> $2",
         )
         .bind(&h.asset_key)
         .bind(request_id.to_string())
         .fetch_one(&mut **tx)
         .await?;
         if usize::try_from(ahead).ok() != Some(h.ahead) {
-            return Err(StoreError::Conflict(format!(
+            return Err(StoreError::Raced(format!(
                 "another freeze of asset {} was recorded meanwhile; check its queue position again",
                 h.asset_index
             )));
         }
         sqlx::query(
-            "INSERT INTO frozen_assets (asset_key, request_id, asset_index, ruling, frozen_at) VALUES (?, ?, ?, ?, ?)
+            "INSERT INTO frozen_assets (asset_key, request_id, asset_index, ruling, frozen_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (request_id, asset_index) DO NOTHING",
         )
         .bind(&h.asset_key)
@@ -112,14 +122,14 @@ pub(super) async fn apply_holds(
     Ok(())
 }
 
-impl SqliteStore {
+impl SqlStore {
     pub(super) async fn read_holders(
         &self,
         asset_key: &str,
         request: &MessageId,
     ) -> Result<Vec<(MessageId, String)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT request_id, ruling FROM frozen_assets WHERE asset_key = ? AND lifted_at IS NULL AND request_id <> ? ORDER BY seq",
+            "SELECT request_id, ruling FROM frozen_assets WHERE asset_key = $1 AND lifted_at IS NULL AND request_id <> $2 ORDER BY seq",
         )
         .bind(asset_key)
         .bind(request.to_string())
@@ -152,7 +162,7 @@ impl SqliteStore {
         &self,
         id: &MessageId,
     ) -> Result<Option<PrintJob>, StoreError> {
-        let row = sqlx::query("SELECT * FROM print_jobs WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM print_jobs WHERE id = $1")
             .bind(id.to_string())
             .fetch_optional(&self.read)
             .await?;

@@ -4,7 +4,7 @@
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use super::SqliteStore;
+use super::SqlStore;
 use super::tx::{Tx, append_audit};
 use crate::clock::{from_unix_millis, unix_millis};
 use crate::envelope::Envelope;
@@ -25,8 +25,9 @@ pub(super) async fn insert_message_attachments(
 ) -> Result<(), StoreError> {
     for a in &e.attachments {
         sqlx::query(
-            "INSERT OR IGNORE INTO message_attachments (sha256, message_id, sender_court, recipient_court)
-             SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM attachments WHERE sha256 = ?1)",
+            "INSERT INTO message_attachments (sha256, message_id, sender_court, recipient_court)
+             SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM attachments WHERE sha256 = $1)
+             ON CONFLICT (sha256, message_id) DO NOTHING",
         )
         .bind(a.sha256.to_string())
         .bind(e.id.to_string())
@@ -34,7 +35,7 @@ pub(super) async fn insert_message_attachments(
         .bind(e.recipient.court.as_str())
         .execute(&mut **tx)
         .await?;
-        let held: Option<i64> = sqlx::query_scalar("SELECT 1 FROM attachments WHERE sha256 = ?")
+        let held: Option<i64> = sqlx::query_scalar("SELECT 1 FROM attachments WHERE sha256 = $1")
             .bind(a.sha256.to_string())
             .fetch_optional(&mut **tx)
             .await?;
@@ -48,12 +49,12 @@ pub(super) async fn insert_message_attachments(
     Ok(())
 }
 
-impl SqliteStore {
+impl SqlStore {
     pub(super) async fn read_attachment(
         &self,
         sha256: &Sha256,
     ) -> Result<Option<StoredBlob>, StoreError> {
-        let row = sqlx::query("SELECT bytes, stored_at FROM attachments WHERE sha256 = ?")
+        let row = sqlx::query("SELECT bytes, stored_at FROM attachments WHERE sha256 = $1")
             .bind(sha256.to_string())
             .fetch_optional(&self.read)
             .await?;
@@ -78,7 +79,7 @@ impl SqliteStore {
         let at = unix_millis(now);
         let mut tx = self.write.begin().await?;
         let new = sqlx::query(
-            "INSERT INTO attachments (sha256, bytes, stored_at) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+            "INSERT INTO attachments (sha256, bytes, stored_at) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
         )
         .bind(sha256.to_string())
         .bind(size(bytes)?)
@@ -88,11 +89,11 @@ impl SqliteStore {
         .rows_affected()
             == 1;
         sqlx::query(
-            "INSERT INTO attachment_deliveries (sha256, source, stored, at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO attachment_deliveries (sha256, source, stored, at) VALUES ($1, $2, $3, $4)",
         )
         .bind(sha256.to_string())
         .bind(source.to_string())
-        .bind(new)
+        .bind(i64::from(new))
         .bind(at)
         .execute(&mut *tx)
         .await?;
@@ -114,9 +115,9 @@ impl SqliteStore {
         let found: Option<i64> = match who {
             BlobSource::Court(court) => {
                 sqlx::query_scalar(
-                    "SELECT 1 FROM attachment_deliveries WHERE sha256 = ?1 AND source = ?2
+                    "SELECT 1 FROM attachment_deliveries WHERE sha256 = $1 AND source = $2
                      UNION ALL
-                     SELECT 1 FROM message_attachments WHERE sha256 = ?1 AND (sender_court = ?3 OR recipient_court = ?3)
+                     SELECT 1 FROM message_attachments WHERE sha256 = $1 AND (sender_court = $3 OR recipient_court = $3)
                      LIMIT 1",
                 )
                 .bind(sha256.to_string())
@@ -127,9 +128,9 @@ impl SqliteStore {
             }
             BlobSource::Gateway(peer) => {
                 sqlx::query_scalar(
-                    "SELECT 1 FROM attachment_deliveries WHERE sha256 = ?1 AND source = ?2
+                    "SELECT 1 FROM attachment_deliveries WHERE sha256 = $1 AND source = $2
                      UNION ALL
-                     SELECT 1 FROM attachments_sent WHERE sha256 = ?1 AND peer = ?3
+                     SELECT 1 FROM attachments_sent WHERE sha256 = $1 AND peer = $3
                      LIMIT 1",
                 )
                 .bind(sha256.to_string())
@@ -144,8 +145,8 @@ impl SqliteStore {
 
     pub(super) async fn read_pending_bytes(&self, who: &BlobSource) -> Result<u64, StoreError> {
         let bytes: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(SUM(a.bytes), 0) FROM attachments a
-             WHERE a.sha256 IN (SELECT sha256 FROM attachment_deliveries WHERE source = ?)
+            "SELECT CAST(COALESCE(SUM(a.bytes), 0) AS BIGINT) FROM attachments a
+             WHERE a.sha256 IN (SELECT sha256 FROM attachment_deliveries WHERE source = $1)
                AND NOT EXISTS (SELECT 1 FROM message_attachments m WHERE m.sha256 = a.sha256)",
         )
         .bind(who.to_string())
@@ -161,9 +162,9 @@ impl SqliteStore {
     ) -> Result<Vec<StoredBlob>, StoreError> {
         let rows = sqlx::query(
             "SELECT sha256, bytes, stored_at FROM attachments a
-             WHERE stored_at < ?
+             WHERE stored_at < $1
                AND NOT EXISTS (SELECT 1 FROM message_attachments m WHERE m.sha256 = a.sha256)
-             ORDER BY stored_at LIMIT ?",
+             ORDER BY stored_at LIMIT $2",
         )
         .bind(unix_millis(stored_before))
         .bind(limit)
@@ -190,7 +191,7 @@ impl SqliteStore {
     ) -> Result<bool, StoreError> {
         let mut tx = self.write.begin().await?;
         let listed: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM message_attachments WHERE sha256 = ? LIMIT 1")
+            sqlx::query_scalar("SELECT 1 FROM message_attachments WHERE sha256 = $1 LIMIT 1")
                 .bind(sha256.to_string())
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -199,12 +200,12 @@ impl SqliteStore {
         }
         let key = sha256.to_string();
         for delete in [
-            "DELETE FROM attachment_deliveries WHERE sha256 = ?",
-            "DELETE FROM attachments_sent WHERE sha256 = ?",
+            "DELETE FROM attachment_deliveries WHERE sha256 = $1",
+            "DELETE FROM attachments_sent WHERE sha256 = $1",
         ] {
             sqlx::query(delete).bind(&key).execute(&mut *tx).await?;
         }
-        let gone = sqlx::query("DELETE FROM attachments WHERE sha256 = ?")
+        let gone = sqlx::query("DELETE FROM attachments WHERE sha256 = $1")
             .bind(&key)
             .execute(&mut *tx)
             .await?
@@ -232,7 +233,7 @@ impl SqliteStore {
         peer: &RegionId,
     ) -> Result<bool, StoreError> {
         let found: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM attachments_sent WHERE sha256 = ? AND peer = ?")
+            sqlx::query_scalar("SELECT 1 FROM attachments_sent WHERE sha256 = $1 AND peer = $2")
                 .bind(sha256.to_string())
                 .bind(peer.as_str())
                 .fetch_optional(&self.read)
@@ -247,7 +248,7 @@ impl SqliteStore {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO attachments_sent (sha256, peer, sent_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO attachments_sent (sha256, peer, sent_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
         .bind(sha256.to_string())
         .bind(peer.as_str())
@@ -262,7 +263,7 @@ impl SqliteStore {
         sha256: &Sha256,
         peer: &RegionId,
     ) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM attachments_sent WHERE sha256 = ? AND peer = ?")
+        sqlx::query("DELETE FROM attachments_sent WHERE sha256 = $1 AND peer = $2")
             .bind(sha256.to_string())
             .bind(peer.as_str())
             .execute(&self.write)
@@ -275,7 +276,7 @@ impl SqliteStore {
         sha256: &Sha256,
     ) -> Result<Vec<BlobDelivery>, StoreError> {
         let rows = sqlx::query(
-            "SELECT source, stored, at FROM attachment_deliveries WHERE sha256 = ? ORDER BY seq",
+            "SELECT source, stored, at FROM attachment_deliveries WHERE sha256 = $1 ORDER BY seq",
         )
         .bind(sha256.to_string())
         .fetch_all(&self.read)
@@ -284,7 +285,7 @@ impl SqliteStore {
             .map(|r| {
                 Ok(BlobDelivery {
                     source: r.try_get("source")?,
-                    stored: r.try_get("stored")?,
+                    stored: r.try_get::<i64, _>("stored")? != 0,
                     at: from_unix_millis(r.try_get("at")?),
                 })
             })

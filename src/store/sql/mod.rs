@@ -1,0 +1,321 @@
+//! The SQL store: one implementation of [`crate::store::Store`] for two engines, chosen
+//! by the configuration's `database` URL.
+//!
+//! - **SQLite** (`sqlite://…` or a plain path; the embedded default): one file, WAL,
+//!   `synchronous=FULL` (a commit is on disk before the gateway answers). Writes go
+//!   through a pool of one connection, so transactions never race for the write lock;
+//!   reads use their own pool and never wait for writers (WAL).
+//! - **PostgreSQL** (`postgres://…`): one pool for reads and writes, shared by any number
+//!   of replicas of a region. Every state change is conditional on the state it read, and
+//!   appends to the audit chain are serialised by a transaction-scoped advisory lock (see
+//!   ARCHITECTURE.md, "Several replicas").
+//!
+//! Statements are written once with `$1, $2, …` placeholders, which both engines read;
+//! what differs lives in [`dialect`].
+
+mod agreements;
+mod attachments;
+mod deadlines;
+pub mod dialect;
+mod jobs;
+mod read;
+mod tx;
+mod write;
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::Executor;
+
+pub use dialect::Dialect;
+
+use super::StoreError;
+
+/// The SQL store over either engine.
+#[derive(Clone)]
+pub struct SqlStore {
+    pub(super) write: AnyPool,
+    pub(super) read: AnyPool,
+    pub(super) dialect: Dialect,
+    /// This process's name in outbox leases (fresh at every open).
+    pub(super) replica: std::sync::Arc<str>,
+}
+
+/// The SQLite migrations, embedded at build time, applied in order at open.
+fn sqlite_migrator() -> Migrator {
+    let migration = |version: i64, name: &'static str, sql: &'static str| {
+        Migration::new(
+            version,
+            Cow::Borrowed(name),
+            MigrationType::Simple,
+            sqlx::SqlSafeStr::into_sql_str(sql),
+            false,
+        )
+    };
+    Migrator::with_migrations(vec![
+        migration(
+            1,
+            "init",
+            include_str!("../../../migrations/sqlite/0001_init.sql"),
+        ),
+        migration(
+            2,
+            "agreements",
+            include_str!("../../../migrations/sqlite/0002_agreements.sql"),
+        ),
+        migration(
+            3,
+            "deadlines",
+            include_str!("../../../migrations/sqlite/0003_deadlines.sql"),
+        ),
+        migration(
+            4,
+            "inbox_priority",
+            include_str!("../../../migrations/sqlite/0004_inbox_priority.sql"),
+        ),
+        migration(
+            5,
+            "attachments",
+            include_str!("../../../migrations/sqlite/0005_attachments.sql"),
+        ),
+        migration(
+            6,
+            "print_jobs",
+            include_str!("../../../migrations/sqlite/0006_print_jobs.sql"),
+        ),
+        migration(
+            7,
+            "frozen_assets",
+            include_str!("../../../migrations/sqlite/0007_frozen_assets.sql"),
+        ),
+        migration(
+            8,
+            "deadline_meets",
+            include_str!("../../../migrations/sqlite/0008_deadline_meets.sql"),
+        ),
+        migration(
+            10,
+            "attachment_bounds",
+            include_str!("../../../migrations/sqlite/0010_attachment_bounds.sql"),
+        ),
+        migration(
+            11,
+            "leases_and_indexes",
+            include_str!("../../../migrations/sqlite/0011_leases_and_indexes.sql"),
+        ),
+    ])
+}
+
+/// The PostgreSQL migrations: the same schema as SQLite's, built in one step.
+fn postgres_migrator() -> Migrator {
+    Migrator::with_migrations(vec![Migration::new(
+        1,
+        Cow::Borrowed("init"),
+        MigrationType::Simple,
+        sqlx::SqlSafeStr::into_sql_str(include_str!("../../../migrations/postgres/0001_init.sql")),
+        false,
+    )])
+}
+
+/// What the configuration's `database` names: an engine and where it is. Written in the
+/// configuration as `postgres://…` / `postgresql://…`, `sqlite://PATH`, or a plain file
+/// path (SQLite).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(from = "String", into = "String")]
+pub enum Location {
+    /// A SQLite file.
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL URL.
+    Postgres(String),
+}
+
+impl From<String> for Location {
+    fn from(setting: String) -> Self {
+        if setting.starts_with("postgres://") || setting.starts_with("postgresql://") {
+            return Location::Postgres(setting);
+        }
+        let path = setting.strip_prefix("sqlite://").unwrap_or(&setting);
+        Location::Sqlite(path.into())
+    }
+}
+
+impl From<Location> for String {
+    fn from(l: Location) -> String {
+        match l {
+            Location::Sqlite(p) => p.to_string_lossy().into_owned(),
+            Location::Postgres(url) => url,
+        }
+    }
+}
+
+impl From<std::path::PathBuf> for Location {
+    fn from(p: std::path::PathBuf) -> Self {
+        Location::Sqlite(p)
+    }
+}
+
+impl Location {
+    /// The SQLite file, if this is one.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match self {
+            Location::Sqlite(p) => Some(p),
+            Location::Postgres(_) => None,
+        }
+    }
+
+    /// The location for logs and errors: a PostgreSQL URL without its password.
+    pub fn display(&self) -> String {
+        match self {
+            Location::Sqlite(p) => p.display().to_string(),
+            Location::Postgres(url) => match (url.find("://"), url.rfind('@')) {
+                (Some(scheme), Some(at)) if at > scheme => {
+                    let userinfo = &url[scheme + 3..at];
+                    let user = userinfo.split(':').next().unwrap_or_default();
+                    format!("{}{user}@{}", &url[..scheme + 3], &url[at + 1..])
+                }
+                _ => url.clone(),
+            },
+        }
+    }
+}
+
+/// A fresh name for this process in outbox leases.
+fn replica_name() -> std::sync::Arc<str> {
+    uuid::Uuid::now_v7().simple().to_string().into()
+}
+
+/// A SQLite URL for sqlx: the path percent-encoded where it must be.
+fn sqlite_url(path: &Path, mode: &str) -> String {
+    let mut url = String::from("sqlite://");
+    for b in path.to_string_lossy().bytes() {
+        match b {
+            b'%' | b'?' | b'#' | b' ' => url.push_str(&format!("%{b:02X}")),
+            _ => url.push(char::from(b)),
+        }
+    }
+    url.push_str("?mode=");
+    url.push_str(mode);
+    url
+}
+
+/// The settings every SQLite connection takes when it opens.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+    PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+
+fn sqlite_pool(max: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute(SQLITE_PRAGMAS).await?;
+                Ok(())
+            })
+        })
+}
+
+impl SqlStore {
+    /// Opens the database `location` names and brings its schema up to date.
+    pub async fn open_location(location: &Location) -> Result<Self, StoreError> {
+        match location {
+            Location::Sqlite(path) => Self::open(path).await,
+            Location::Postgres(url) => Self::open_postgres(url).await,
+        }
+    }
+
+    /// Opens (creating if needed) the SQLite file at `path` and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Backend(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let write = sqlite_pool(1)
+            .connect(&sqlite_url(path, "rwc"))
+            .await?;
+        sqlite_migrator().run(&write).await?;
+        let read = sqlite_pool(4).connect(&sqlite_url(path, "ro")).await?;
+        Ok(SqlStore {
+            write,
+            read,
+            dialect: Dialect::Sqlite,
+            replica: replica_name(),
+        })
+    }
+
+    /// Connects to PostgreSQL at `url` and brings its schema up to date. Replicas of one
+    /// region share the database; the migrations take PostgreSQL's migration lock, so
+    /// replicas starting together apply them once.
+    pub async fn open_postgres(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        postgres_migrator().run(&pool).await?;
+        Ok(SqlStore {
+            write: pool.clone(),
+            read: pool,
+            dialect: Dialect::Postgres,
+            replica: replica_name(),
+        })
+    }
+
+    /// Connects to PostgreSQL at `url` for reading only: no migrations, and every
+    /// transaction is read-only (`default_transaction_read_only`).
+    pub async fn open_postgres_read_only(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("SET default_transaction_read_only = on").await?;
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+        Ok(SqlStore {
+            write: pool.clone(),
+            read: pool,
+            dialect: Dialect::Postgres,
+            replica: replica_name(),
+        })
+    }
+
+    /// Opens an existing database for reading only (a dry run against a live gateway's
+    /// file): no migrations, and every write fails.
+    pub async fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        if !path.is_file() {
+            return Err(StoreError::Backend(format!(
+                "{} does not exist",
+                path.display()
+            )));
+        }
+        let read = sqlite_pool(2).connect(&sqlite_url(path, "ro")).await?;
+        Ok(SqlStore {
+            write: read.clone(),
+            read,
+            dialect: Dialect::Sqlite,
+            replica: replica_name(),
+        })
+    }
+
+    /// The engine this store talks to.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Closes both pools, waiting for open transactions.
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
