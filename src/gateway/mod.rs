@@ -110,10 +110,7 @@ impl Gateway {
             load_agreements(config, &party_roots, &schemas, &sqlite, clock.now()).await?;
         let blobs_folder = config.blobs_folder().map_err(StartError)?;
         let blobs = crate::attachments::BlobStore::open(blobs_folder.clone()).map_err(|e| {
-            StartError(format!(
-                "attachment folder {}: {e}",
-                blobs_folder.display()
-            ))
+            StartError(format!("attachment folder {}: {e}", blobs_folder.display()))
         })?;
         let agreements = Arc::new(registry);
         let server_tls = tls::build(config, &agreements, &clock).map_err(StartError)?;
@@ -151,7 +148,10 @@ impl Gateway {
             relay_wake: Notify::new(),
             relay: config.relay.clone(),
             admission: Default::default(),
-            observer: crate::observe::Observer::new(config.region.as_str(), config.database.sqlite_path()),
+            observer: crate::observe::Observer::new(
+                config.region.as_str(),
+                config.database.sqlite_path(),
+            ),
             database: Some(sqlite),
         };
         Ok(Arc::new(gateway))

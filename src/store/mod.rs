@@ -52,7 +52,9 @@ impl StoreError {
             ),
             StoreError::Raced(why) => crate::problem::Problem::new(
                 crate::problem::Code::Conflict,
-                format!("{why}; nothing was stored: read it again, and send the step again if it still applies"),
+                format!(
+                    "{why}; nothing was stored: read it again, and send the step again if it still applies"
+                ),
             ),
             other => crate::problem::Problem::internal(other),
         }
@@ -74,10 +76,11 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 /// The storage interface.
 #[async_trait]
 pub trait Store: Send + Sync {
-    /// The answer already given for a court's idempotency key, if any.
+    /// The answer already given under `owner`'s idempotency key, if any (`owner`: a
+    /// court's code, or `printcentre:<code>`).
     async fn idempotent_answer(
         &self,
-        court: &CourtId,
+        owner: &str,
         key: &str,
     ) -> Result<Option<Idempotency>, StoreError>;
 
@@ -109,6 +112,28 @@ pub trait Store: Send + Sync {
         order: InboxOrder,
         limit: i64,
     ) -> Result<Vec<InboxItem>, StoreError>;
+
+    /// Hands out up to `limit` items of `owner`'s work queue (not retrieved, most urgent
+    /// first, then oldest) that no other poller holds, leasing them until `until`: no
+    /// other poller gets them before then, and unacknowledged they come back after.
+    async fn lease_work(
+        &self,
+        owner: &str,
+        limit: i64,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Vec<InboxItem>, StoreError>;
+
+    /// `owner`'s inbox items at `cursors` (cursors not in its inbox are left out).
+    async fn inbox_items(&self, owner: &str, cursors: &[i64])
+    -> Result<Vec<InboxItem>, StoreError>;
+
+    /// The stored receipt of `hop` for `message`, if any.
+    async fn receipt_of(
+        &self,
+        message: &MessageId,
+        hop: crate::receipt::Hop,
+    ) -> Result<Option<Receipt>, StoreError>;
 
     /// Records first retrievals from an inbox by `actor` (`court:SC0104`), with the signed
     /// receipts of the messages among them.
@@ -194,14 +219,16 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<Returned>, StoreError>;
 
     /// Records a print job's step that no message carries, with a history entry on its
-    /// request, in one transaction.
+    /// request and the answer under the centre's idempotency key, in one transaction.
+    /// The first answer under that key instead, if there is one (nothing is recorded).
     async fn record_job(
         &self,
         job: JobChange,
         change: StateChange,
         event: Event,
+        idempotency: Option<Idempotency>,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError>;
+    ) -> Result<Option<Idempotency>, StoreError>;
 
     /// The freezes not yet lifted that hold `asset_key`, other than `request`'s, oldest
     /// first: (request, ruling).

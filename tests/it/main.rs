@@ -41,3 +41,4 @@ mod serve_checks;
 mod store;
 mod strict_input;
 mod support;
+mod work_queue;

@@ -20,6 +20,7 @@ pub mod dialect;
 mod jobs;
 mod read;
 mod tx;
+mod work;
 mod write;
 
 use std::borrow::Cow;
@@ -27,9 +28,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use sqlx::AnyPool;
+use sqlx::Executor;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::Executor;
 
 pub use dialect::Dialect;
 
@@ -107,18 +108,37 @@ fn sqlite_migrator() -> Migrator {
             "leases_and_indexes",
             include_str!("../../../migrations/sqlite/0011_leases_and_indexes.sql"),
         ),
+        migration(
+            12,
+            "work_leases",
+            include_str!("../../../migrations/sqlite/0012_work_leases.sql"),
+        ),
     ])
 }
 
-/// The PostgreSQL migrations: the same schema as SQLite's, built in one step.
+/// The PostgreSQL migrations: the same schema as SQLite's (its 0001–0011 in one step).
 fn postgres_migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        Cow::Borrowed("init"),
-        MigrationType::Simple,
-        sqlx::SqlSafeStr::into_sql_str(include_str!("../../../migrations/postgres/0001_init.sql")),
-        false,
-    )])
+    let migration = |version: i64, name: &'static str, sql: &'static str| {
+        Migration::new(
+            version,
+            Cow::Borrowed(name),
+            MigrationType::Simple,
+            sqlx::SqlSafeStr::into_sql_str(sql),
+            false,
+        )
+    };
+    Migrator::with_migrations(vec![
+        migration(
+            1,
+            "init",
+            include_str!("../../../migrations/postgres/0001_init.sql"),
+        ),
+        migration(
+            2,
+            "work_leases",
+            include_str!("../../../migrations/postgres/0002_work_leases.sql"),
+        ),
+    ])
 }
 
 /// What the configuration's `database` names: an engine and where it is. Written in the
@@ -234,9 +254,7 @@ impl SqlStore {
                 StoreError::Backend(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
-        let write = sqlite_pool(1)
-            .connect(&sqlite_url(path, "rwc"))
-            .await?;
+        let write = sqlite_pool(1).connect(&sqlite_url(path, "rwc")).await?;
         sqlite_migrator().run(&write).await?;
         let read = sqlite_pool(4).connect(&sqlite_url(path, "ro")).await?;
         Ok(SqlStore {
@@ -275,7 +293,8 @@ impl SqlStore {
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(|conn, _| {
                 Box::pin(async move {
-                    conn.execute("SET default_transaction_read_only = on").await?;
+                    conn.execute("SET default_transaction_read_only = on")
+                        .await?;
                     Ok(())
                 })
             })

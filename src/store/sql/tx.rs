@@ -124,13 +124,15 @@ pub(super) async fn apply(
             from,
             state,
         } => {
-            sqlx::query("UPDATE requests SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4")
-                .bind(state)
-                .bind(at)
-                .bind(request_id.to_string())
-                .bind(from)
-                .execute(&mut **tx)
-                .await?;
+            sqlx::query(
+                "UPDATE requests SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4",
+            )
+            .bind(state)
+            .bind(at)
+            .bind(request_id.to_string())
+            .bind(from)
+            .execute(&mut **tx)
+            .await?;
             current_state(tx, request_id).await?
         }
         StateChange::Note { request_id } => current_state(tx, request_id).await?,

@@ -25,37 +25,19 @@ use crate::workflow::deadlines::Clocks;
 impl Store for SqlStore {
     async fn idempotent_answer(
         &self,
-        court: &CourtId,
+        owner: &str,
         key: &str,
     ) -> Result<Option<Idempotency>, StoreError> {
-        self.read_idempotent(court, key).await
+        self.read_idempotent(owner, key).await
     }
 
     async fn commit_outbound(&self, m: Outbound) -> Result<OutboundOutcome, StoreError> {
         let mut tx = self.write.begin().await?;
-        if let Some(idem) = &m.idempotency {
-            // Retries with one key take turns: the second finds the first's answer.
-            super::tx::serialise(&mut tx, &format!("idem:{}:{}", idem.court, idem.key)).await?;
-        }
-        if let Some(idem) = &m.idempotency
-            && let Some(first) = Self::idempotent_in(&mut tx, &idem.court, &idem.key).await?
-        {
+        if let Some(first) = Self::first_answer(&mut tx, m.idempotency.as_ref()).await? {
             return Ok(OutboundOutcome::Replay(first));
         }
         store_outbound(&mut tx, &m).await?;
-        if let Some(idem) = &m.idempotency {
-            sqlx::query(
-                "INSERT INTO idempotency (court, key, request_hash, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(idem.court.as_str())
-            .bind(&idem.key)
-            .bind(idem.request_hash.to_string())
-            .bind(i64::from(idem.status))
-            .bind(json_text(&idem.body)?)
-            .bind(unix_millis(m.now))
-            .execute(&mut *tx)
-            .await?;
-        }
+        Self::keep_answer(&mut tx, m.idempotency.as_ref(), m.now).await?;
         tx.commit().await?;
         Ok(OutboundOutcome::Committed)
     }
@@ -122,6 +104,32 @@ impl Store for SqlStore {
         self.read_inbox(court, order, limit).await
     }
 
+    async fn lease_work(
+        &self,
+        owner: &str,
+        limit: i64,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Vec<InboxItem>, StoreError> {
+        self.write_lease_work(owner, limit, now, until).await
+    }
+
+    async fn inbox_items(
+        &self,
+        owner: &str,
+        cursors: &[i64],
+    ) -> Result<Vec<InboxItem>, StoreError> {
+        self.items_by_cursor(owner, cursors, &self.write).await
+    }
+
+    async fn receipt_of(
+        &self,
+        message: &MessageId,
+        hop: crate::receipt::Hop,
+    ) -> Result<Option<Receipt>, StoreError> {
+        self.read_receipt_of(message, hop).await
+    }
+
     async fn record_retrievals(
         &self,
         retrievals: Vec<(InboxItem, Option<Receipt>)>,
@@ -145,10 +153,11 @@ impl Store for SqlStore {
                 continue;
             };
             insert_receipt(&mut tx, item.request_id, receipt).await?;
-            let exists: Option<String> = sqlx::query_scalar("SELECT id FROM requests WHERE id = $1")
-                .bind(item.request_id.to_string())
-                .fetch_optional(&mut *tx)
-                .await?;
+            let exists: Option<String> =
+                sqlx::query_scalar("SELECT id FROM requests WHERE id = $1")
+                    .bind(item.request_id.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
             if exists.is_none() {
                 continue;
             }
@@ -312,9 +321,11 @@ impl Store for SqlStore {
         job: JobChange,
         change: StateChange,
         event: Event,
+        idempotency: Option<Idempotency>,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        self.write_job_step(job, change, event, now).await
+    ) -> Result<Option<Idempotency>, StoreError> {
+        self.write_job_step(job, change, event, idempotency, now)
+            .await
     }
 
     async fn holders(
@@ -469,5 +480,43 @@ impl SqlStore {
         }
         let claimed: Vec<i64> = query.fetch_all(&self.write).await?;
         Ok(claimed.into_iter().collect())
+    }
+}
+
+impl SqlStore {
+    /// The first answer under `idem`'s key, if there is one. Commits under one key take
+    /// turns from here to their end, so the second of two finds the first's answer.
+    pub(super) async fn first_answer(
+        tx: &mut super::tx::Tx<'_>,
+        idem: Option<&Idempotency>,
+    ) -> Result<Option<Idempotency>, StoreError> {
+        let Some(idem) = idem else {
+            return Ok(None);
+        };
+        super::tx::serialise(tx, &format!("idem:{}:{}", idem.owner, idem.key)).await?;
+        Self::idempotent_in(tx, &idem.owner, &idem.key).await
+    }
+
+    /// Keeps the answer under `idem`'s key, in the transaction that did the work.
+    pub(super) async fn keep_answer(
+        tx: &mut super::tx::Tx<'_>,
+        idem: Option<&Idempotency>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let Some(idem) = idem else {
+            return Ok(());
+        };
+        sqlx::query(
+            "INSERT INTO idempotency (court, key, request_hash, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&idem.owner)
+        .bind(&idem.key)
+        .bind(idem.request_hash.to_string())
+        .bind(i64::from(idem.status))
+        .bind(json_text(&idem.body)?)
+        .bind(unix_millis(now))
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
     }
 }
