@@ -202,6 +202,16 @@ pub struct RelayAnswer {
     pub receipt: Receipt,
 }
 
+/// The answer to `GET /federation/v1/ping`: this gateway answers, and knows the caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PingAnswer {
+    /// The answering gateway's region.
+    pub region: crate::ids::RegionId,
+    /// The calling gateway's region, as its client certificate names it.
+    pub peer: crate::ids::RegionId,
+}
+
 /// The answer to `PUT /v1/attachments/{sha256}` (and its federation twin): 201 when the
 /// blob was stored, 200 when it was already held.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -34,6 +34,7 @@ mod openapi;
 mod policy;
 mod priority;
 mod python_client;
+mod relay_peers;
 mod request_paging;
 mod schemas_cli;
 mod schemathesis;
