@@ -52,7 +52,9 @@ impl StoreError {
             ),
             StoreError::Raced(why) => crate::problem::Problem::new(
                 crate::problem::Code::Conflict,
-                format!("{why}; nothing was stored: read it again, and send the step again if it still applies"),
+                format!(
+                    "{why}; nothing was stored: read it again, and send the step again if it still applies"
+                ),
             ),
             other => crate::problem::Problem::internal(other),
         }

@@ -66,7 +66,10 @@ async fn two_concurrent_updates_to_one_request_store_exactly_one(engine: &str) {
         .iter()
         .filter(|h| h["event"] == "sent service.status")
         .count();
-    assert_eq!(sent, 1, "one update in the executing court's history: {view}");
+    assert_eq!(
+        sent, 1,
+        "one update in the executing court's history: {view}"
+    );
     // The requesting side receives the one update and agrees on the state.
     let seen = reaches(&sc, id, "accepted").await;
     let received = seen["messages"]

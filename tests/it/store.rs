@@ -345,7 +345,9 @@ async fn two_racing_steps_store_exactly_one(store: SqlStore) {
     for racer in racers {
         match racer.await.unwrap() {
             Ok(_) => won += 1,
-            Err(kuayu::store::StoreError::Raced(why)) => assert!(why.contains("submitted"), "{why}"),
+            Err(kuayu::store::StoreError::Raced(why)) => {
+                assert!(why.contains("submitted"), "{why}")
+            }
             Err(e) => panic!("a lost race is Raced, not {e}"),
         }
     }

@@ -28,7 +28,10 @@ pub(super) async fn database(
                     report_stored(report, &shown, stored, "connected read-only")
                 }
                 Err(e) => {
-                    report.push(Outcome::Fail, format!("database {shown}: cannot connect: {e}"));
+                    report.push(
+                        Outcome::Fail,
+                        format!("database {shown}: cannot connect: {e}"),
+                    );
                     Vec::new()
                 }
             };

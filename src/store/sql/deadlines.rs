@@ -121,13 +121,15 @@ impl SqlStore {
              WHERE r.role = 'requester' AND r.family = 'preservation'
                AND replace(replace({ruling}, '(', '（'), ')', '）') = $1
                AND {mode} <> 'lift'",
-            ruling = self.dialect.json_text("m.envelope", &["payload", "rulingNumber"]),
+            ruling = self
+                .dialect
+                .json_text("m.envelope", &["payload", "rulingNumber"]),
             mode = self.dialect.json_text("m.envelope", &["payload", "mode"]),
         );
         let ids: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-        .bind(ruling)
-        .fetch_all(&self.read)
-        .await?;
+            .bind(ruling)
+            .fetch_all(&self.read)
+            .await?;
         ids.iter()
             .map(|id| MessageId::parse(id).map_err(|e| StoreError::Backend(e.to_string())))
             .collect()
@@ -266,7 +268,9 @@ impl SqlStore {
             ));
         }
         let limit_mark = if overdue_at.is_some() { "$4" } else { "$3" };
-        sql.push_str(&format!(" ORDER BY r.created_at DESC, r.id LIMIT {limit_mark}"));
+        sql.push_str(&format!(
+            " ORDER BY r.created_at DESC, r.id LIMIT {limit_mark}"
+        ));
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(court.as_str())
             .bind(court.as_str());

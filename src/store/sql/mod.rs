@@ -27,9 +27,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use sqlx::AnyPool;
+use sqlx::Executor;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::Executor;
 
 pub use dialect::Dialect;
 
@@ -43,6 +43,8 @@ pub struct SqlStore {
     pub(super) dialect: Dialect,
     /// This process's name in outbox leases (fresh at every open).
     pub(super) replica: std::sync::Arc<str>,
+    /// How long this replica holds the outbox items it claims, in milliseconds.
+    pub(super) outbox_lease_ms: i64,
 }
 
 /// The SQLite migrations, embedded at build time, applied in order at open.
@@ -234,9 +236,7 @@ impl SqlStore {
                 StoreError::Backend(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
-        let write = sqlite_pool(1)
-            .connect(&sqlite_url(path, "rwc"))
-            .await?;
+        let write = sqlite_pool(1).connect(&sqlite_url(path, "rwc")).await?;
         sqlite_migrator().run(&write).await?;
         let read = sqlite_pool(4).connect(&sqlite_url(path, "ro")).await?;
         Ok(SqlStore {
@@ -244,6 +244,7 @@ impl SqlStore {
             read,
             dialect: Dialect::Sqlite,
             replica: replica_name(),
+            outbox_lease_ms: write::OUTBOX_LEASE_MS,
         })
     }
 
@@ -263,6 +264,7 @@ impl SqlStore {
             read: pool,
             dialect: Dialect::Postgres,
             replica: replica_name(),
+            outbox_lease_ms: write::OUTBOX_LEASE_MS,
         })
     }
 
@@ -275,7 +277,8 @@ impl SqlStore {
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(|conn, _| {
                 Box::pin(async move {
-                    conn.execute("SET default_transaction_read_only = on").await?;
+                    conn.execute("SET default_transaction_read_only = on")
+                        .await?;
                     Ok(())
                 })
             })
@@ -286,6 +289,7 @@ impl SqlStore {
             read: pool,
             dialect: Dialect::Postgres,
             replica: replica_name(),
+            outbox_lease_ms: write::OUTBOX_LEASE_MS,
         })
     }
 
@@ -305,7 +309,16 @@ impl SqlStore {
             read,
             dialect: Dialect::Sqlite,
             replica: replica_name(),
+            outbox_lease_ms: write::OUTBOX_LEASE_MS,
         })
+    }
+
+    /// This store with outbox leases of `ms` milliseconds (the gateway makes them twice
+    /// its relay's request timeout: longer than any attempt, so a live replica keeps what
+    /// it is sending, and a killed replica's work passes on soon).
+    pub fn with_outbox_lease(mut self, ms: i64) -> Self {
+        self.outbox_lease_ms = ms.max(1);
+        self
     }
 
     /// The engine this store talks to.

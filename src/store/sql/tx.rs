@@ -124,13 +124,15 @@ pub(super) async fn apply(
             from,
             state,
         } => {
-            sqlx::query("UPDATE requests SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4")
-                .bind(state)
-                .bind(at)
-                .bind(request_id.to_string())
-                .bind(from)
-                .execute(&mut **tx)
-                .await?;
+            sqlx::query(
+                "UPDATE requests SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4",
+            )
+            .bind(state)
+            .bind(at)
+            .bind(request_id.to_string())
+            .bind(from)
+            .execute(&mut **tx)
+            .await?;
             current_state(tx, request_id).await?
         }
         StateChange::Note { request_id } => current_state(tx, request_id).await?,
@@ -285,12 +287,20 @@ pub(super) async fn finish_outbox(
     state: &str,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE outbox SET state = $1, done_at = $2, attempts = attempts + 1 WHERE seq = $3 AND state = 'pending'")
+    let done = sqlx::query("UPDATE outbox SET state = $1, done_at = $2, attempts = attempts + 1 WHERE seq = $3 AND state = 'pending'")
         .bind(state)
         .bind(unix_millis(now))
         .bind(item.seq)
         .execute(&mut **tx)
         .await?;
+    // An item finished already (sent twice, or by another replica) records nothing more:
+    // the whole transaction fails, so a delivery has exactly one `relayed` entry.
+    if done.rows_affected() == 0 {
+        return Err(StoreError::Raced(format!(
+            "outbox item {} of message {} is finished already",
+            item.seq, item.message_id
+        )));
+    }
     Ok(())
 }
 
