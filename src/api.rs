@@ -110,10 +110,45 @@ pub struct AgreementListing {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InboxPage {
-    /// The messages, oldest first.
+    /// The messages: oldest first (arrival order), or most urgent first (work queue).
     pub items: Vec<InboxEntry>,
-    /// Pass as `after` for the next page (equal to the request's `after` when empty).
+    /// Arrival order: pass as `after` for the next page (equal to the request's `after`
+    /// when empty).
     pub next_cursor: i64,
+    /// Work queue: the items are held for this poller until then (RFC 3339); acknowledge
+    /// them before, or they come back to the queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<String>,
+}
+
+/// `POST /v1/inbox/ack`: the work-queue items the court has taken in.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AckRequest {
+    /// The `cursor` of each item (1 to 500).
+    pub cursors: Vec<i64>,
+}
+
+/// The answer to `POST /v1/inbox/ack`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AckAnswer {
+    /// Each item acknowledged, with its retrieval receipt.
+    pub items: Vec<Acknowledged>,
+}
+
+/// One acknowledged item.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Acknowledged {
+    /// Its cursor.
+    pub cursor: i64,
+    /// The message.
+    pub message_id: MessageId,
+    /// The retrieval receipt, signed at the first acknowledgement (none for a gateway
+    /// notice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<Receipt>,
 }
 
 /// One inbox message, with the gateway's retrieval receipt.
@@ -161,6 +196,16 @@ impl InboxEntry {
 pub struct RelayAnswer {
     /// The relay receipt.
     pub receipt: Receipt,
+}
+
+/// The answer to `GET /federation/v1/ping`: this gateway answers, and knows the caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PingAnswer {
+    /// The answering gateway's region.
+    pub region: crate::ids::RegionId,
+    /// The calling gateway's region, as its client certificate names it.
+    pub peer: crate::ids::RegionId,
 }
 
 /// The answer to `PUT /v1/attachments/{sha256}` (and its federation twin): 201 when the

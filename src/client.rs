@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::api::{Accepted, InboxPage, StoredAttachment, Submission, UpdateSubmission};
+use crate::api::{Accepted, AckAnswer, InboxPage, StoredAttachment, Submission, UpdateSubmission};
 use crate::attachments::StreamBody;
 use crate::ids::{MessageId, Sha256};
 use crate::problem::Problem;
@@ -66,31 +66,41 @@ impl CourtClient {
         })
     }
 
-    /// `POST /v1/requests`.
+    /// `POST /v1/requests` under `idempotency_key` (a fresh key if none: send the same
+    /// key again to retry safely).
     pub async fn submit(
         &self,
         submission: &Submission,
         idempotency_key: Option<&str>,
     ) -> Result<Accepted, ClientError> {
-        let mut req = self
+        let req = self
             .http
             .post(format!("{}/v1/requests", self.base))
+            .header("Idempotency-Key", key_or_fresh(idempotency_key))
             .json(submission);
-        if let Some(key) = idempotency_key {
-            req = req.header("Idempotency-Key", key);
-        }
         answer(req.send().await, StatusCode::ACCEPTED).await
     }
 
-    /// `POST /v1/requests/{id}/updates`.
+    /// `POST /v1/requests/{id}/updates` under a fresh idempotency key.
     pub async fn update(
         &self,
         request: MessageId,
         update: &UpdateSubmission,
     ) -> Result<Accepted, ClientError> {
+        self.update_with_key(request, update, None).await
+    }
+
+    /// `POST /v1/requests/{id}/updates` under `idempotency_key` (fresh if none).
+    pub async fn update_with_key(
+        &self,
+        request: MessageId,
+        update: &UpdateSubmission,
+        idempotency_key: Option<&str>,
+    ) -> Result<Accepted, ClientError> {
         let req = self
             .http
             .post(format!("{}/v1/requests/{request}/updates", self.base))
+            .header("Idempotency-Key", key_or_fresh(idempotency_key))
             .json(update);
         answer(req.send().await, StatusCode::ACCEPTED).await
     }
@@ -107,21 +117,72 @@ impl CourtClient {
         .await
     }
 
-    /// `GET /v1/inbox?order=urgent&limit=…`: what the court has not retrieved yet, most
-    /// urgent first (retrieving them).
+    /// Takes up to `limit` items of the work queue: leases them
+    /// ([`CourtClient::lease_work`]) and acknowledges them at once
+    /// ([`CourtClient::acknowledge`]), with each entry's retrieval receipt filled in. A
+    /// court system that must not lose an item acknowledges only once it has stored it.
     pub async fn work_queue(&self, limit: i64) -> Result<InboxPage, ClientError> {
-        let url = format!("{}/v1/inbox?order=urgent&limit={limit}", self.base);
+        let mut page = self.lease_work(limit, None).await?;
+        if page.items.is_empty() {
+            return Ok(page);
+        }
+        let cursors: Vec<i64> = page.items.iter().map(|i| i.cursor).collect();
+        let acked = self.acknowledge(&cursors).await?;
+        for item in &mut page.items {
+            item.receipt = acked
+                .items
+                .iter()
+                .find(|a| a.cursor == item.cursor)
+                .and_then(|a| a.receipt.clone());
+        }
+        Ok(page)
+    }
+
+    /// `GET /v1/inbox?order=urgent&limit=…[&lease=…]`: up to `limit` items of the work
+    /// queue, most urgent first, held for this poller until the page's `leaseUntil`.
+    pub async fn lease_work(
+        &self,
+        limit: i64,
+        lease_seconds: Option<i64>,
+    ) -> Result<InboxPage, ClientError> {
+        let mut url = format!("{}/v1/inbox?order=urgent&limit={limit}", self.base);
+        if let Some(s) = lease_seconds {
+            url.push_str(&format!("&lease={s}"));
+        }
         answer(self.http.get(url).send().await, StatusCode::OK).await
     }
 
-    /// `POST /v1/print-jobs/{job}/events`: a print centre reports a `printing.event`.
+    /// `POST /v1/inbox/ack`: the court has taken these items in; their retrieval
+    /// receipts.
+    pub async fn acknowledge(&self, cursors: &[i64]) -> Result<AckAnswer, ClientError> {
+        let req = self
+            .http
+            .post(format!("{}/v1/inbox/ack", self.base))
+            .header("Idempotency-Key", key_or_fresh(None))
+            .json(&serde_json::json!({ "cursors": cursors }));
+        answer(req.send().await, StatusCode::OK).await
+    }
+
+    /// `POST /v1/print-jobs/{job}/events`: a print centre reports a `printing.event`
+    /// under a fresh idempotency key.
     pub async fn print_event(&self, job: &str, event: &Value) -> Result<Value, ClientError> {
+        self.print_event_with_key(job, event, None).await
+    }
+
+    /// `POST /v1/print-jobs/{job}/events` under `idempotency_key` (fresh if none).
+    pub async fn print_event_with_key(
+        &self,
+        job: &str,
+        event: &Value,
+        idempotency_key: Option<&str>,
+    ) -> Result<Value, ClientError> {
         let url = format!("{}/v1/print-jobs/{job}/events", self.base);
-        answer(
-            self.http.post(url).json(event).send().await,
-            StatusCode::ACCEPTED,
-        )
-        .await
+        let req = self
+            .http
+            .post(url)
+            .header("Idempotency-Key", key_or_fresh(idempotency_key))
+            .json(event);
+        answer(req.send().await, StatusCode::ACCEPTED).await
     }
 
     /// `GET /v1/requests[?overdue=true]`: the court's requests, newest first.
@@ -291,6 +352,11 @@ async fn answer<T: DeserializeOwned>(
     expected: StatusCode,
 ) -> Result<T, ClientError> {
     decode(sent, |status| status == expected).await
+}
+
+/// `key`, or a fresh one (a UUID).
+fn key_or_fresh(key: Option<&str>) -> String {
+    key.map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned)
 }
 
 /// Reads a gateway's answer: the body as `T` when `ok(status)`, else its problem document.

@@ -101,13 +101,23 @@ fn electronic_outcome(outcome: &str) -> &'static str {
     }
 }
 
-/// A centre reports `event` (a `printing.event` payload) on print job `job_id`.
+/// A centre reports `event` (a `printing.event` payload) on print job `job_id`, under
+/// its idempotency key: a retry gets the first answer and records nothing.
 pub async fn report(
     g: &Gateway,
     centre: &PrintCentreId,
     job_id: MessageId,
     event: Value,
+    idempotency_key: String,
 ) -> Result<JobAnswer, Problem> {
+    use crate::outbound::idempotency::{self, Idempotent};
+    let owner = format!("printcentre:{centre}");
+    let asked = json!({"jobId": job_id, "event": &event});
+    let key = match idempotency::check(g, &owner, idempotency_key, &asked).await? {
+        Idempotent::Replay(first) => return Ok(first),
+        Idempotent::New(key) => key,
+    };
+    let request_hash = key.request_hash;
     let job = g
         .store
         .print_job(&job_id)
@@ -156,12 +166,16 @@ pub async fn report(
     };
     // Steps inside the centre (enveloped, a scanned return receipt) stay with the job.
     let Some(outcome) = attempt_outcome(&step) else {
-        note_job(g, &record, advance, &actor, &event).await?;
-        return Ok(JobAnswer {
+        let answer = JobAnswer {
             job_id,
             state: next,
             message_id: None,
-        });
+        };
+        let key = idempotency::with_answer(key, &answer);
+        return match note_job(g, &record, advance, &actor, &event, key).await? {
+            None => Ok(answer),
+            Some(first) => idempotency::replay(first, request_hash),
+        };
     };
     let attempt = attempt_payload(&facts, &event, outcome, centre);
     let attempt_kind = MessageKind::parse("service.attempt").map_err(Problem::internal)?;
@@ -183,12 +197,16 @@ pub async fn report(
             outbound::prepare_update(g, &after, &addressees, &result_kind, certificate, &actor)?;
         out.followups.push(result);
     }
-    outbound::store(g, out).await?;
-    Ok(JobAnswer {
+    let answer = JobAnswer {
         job_id,
         state: next,
         message_id: Some(accepted.message_id),
-    })
+    };
+    out.idempotency = Some(idempotency::with_answer(key, &answer));
+    match outbound::store(g, out).await? {
+        crate::store::OutboundOutcome::Committed => Ok(answer),
+        crate::store::OutboundOutcome::Replay(first) => idempotency::replay(first, request_hash),
+    }
 }
 
 /// What a centre's report answers.
@@ -306,14 +324,15 @@ async fn note_job(
     job: JobChange,
     actor: &str,
     report: &Value,
-) -> Result<(), Problem> {
+    key: crate::store::Idempotency,
+) -> Result<Option<crate::store::Idempotency>, Problem> {
     let mut event = Event::new("print job", actor);
     event.detail = serde_json::json!({"event": report});
     let change = StateChange::Note {
         request_id: record.id,
     };
     g.store
-        .record_job(job, change, event, g.clock.now())
+        .record_job(job, change, event, Some(key), g.clock.now())
         .await
         .map_err(crate::store::StoreError::into_problem)
 }

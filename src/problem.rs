@@ -22,6 +22,9 @@ pub enum Code {
     BadSignature,
     /// 400: a JSON object has the same key twice; `pointer` names the second one.
     DuplicateKey,
+    /// 400: a POST without the `Idempotency-Key` header every court and print-centre POST
+    /// must carry.
+    IdempotencyKeyMissing,
     /// 408: the request (headers, body) did not arrive within the listener's deadline.
     RequestTimeout,
     /// 422: the message's `createdAt` is further ahead of this gateway's clock than the
@@ -111,6 +114,7 @@ impl Code {
         Code::NotFound,
         Code::MethodNotAllowed,
         Code::Conflict,
+        Code::IdempotencyKeyMissing,
         Code::Replayed,
         Code::QuotaExceeded,
         Code::InsufficientStorage,
@@ -126,6 +130,7 @@ impl Code {
             Code::IdentityMismatch => "identity_mismatch",
             Code::BadSignature => "bad_signature",
             Code::DuplicateKey => "duplicate_key",
+            Code::IdempotencyKeyMissing => "idempotency_key_missing",
             Code::RequestTimeout => "request_timeout",
             Code::ClockSkew => "clock_skew",
             Code::UnknownAgreement => "unknown_agreement",
@@ -158,7 +163,10 @@ impl Code {
     /// The HTTP status.
     pub fn status(self) -> u16 {
         match self {
-            Code::BadRequest | Code::BadSignature | Code::DuplicateKey => 400,
+            Code::BadRequest
+            | Code::BadSignature
+            | Code::DuplicateKey
+            | Code::IdempotencyKeyMissing => 400,
             Code::RequestTimeout => 408,
             Code::Unauthenticated => 401,
             Code::IdentityMismatch | Code::KindNotPermitted | Code::PolicyDenied => 403,
@@ -194,6 +202,7 @@ impl Code {
             Code::IdentityMismatch => "Identity does not match the message",
             Code::BadSignature => "Signature does not verify",
             Code::DuplicateKey => "Duplicate key in a JSON object",
+            Code::IdempotencyKeyMissing => "Idempotency-Key missing",
             Code::RequestTimeout => "Request not received in time",
             Code::ClockSkew => "Time outside the allowed clock skew",
             Code::UnknownAgreement => "No such active agreement",
@@ -299,7 +308,10 @@ impl Code {
             }
             Code::MethodNotAllowed => "the path exists, the method does not",
             Code::Conflict => {
-                "an idempotency key reused for another request; the same message id with other content; a request already finished"
+                "an idempotency key reused for another request; the same message id with other content; a request already finished; another step changed the request (or print job) after this one was checked: read it again"
+            }
+            Code::IdempotencyKeyMissing => {
+                "a court or print-centre POST without an `Idempotency-Key` header: send a fresh key per piece of work, and the same key on a retry"
             }
             Code::Internal => {
                 "something failed inside the gateway (its log says what); retry later"

@@ -131,6 +131,40 @@ pub fn interview_record() -> Vec<u8> {
         .to_vec()
 }
 
+/// Scans the filer's materials as the assisting court does: for each material a filing
+/// lists, a small text stands in for the scan; it is uploaded to `client`'s gateway, the
+/// material's `sha256` set to its digest, and an attachment listed for the envelope.
+pub async fn scan_materials(
+    client: &CourtClient,
+    payload: &mut Value,
+) -> anyhow::Result<Vec<AttachmentRef>> {
+    let mut out = Vec::new();
+    let Some(materials) = payload.get_mut("materials").and_then(Value::as_array_mut) else {
+        return Ok(out);
+    };
+    for m in materials {
+        let text = |f: &str| m[f].as_str().unwrap_or_default().to_owned();
+        let (doc_id, title, kind) = (text("docId"), text("title"), text("type"));
+        let bytes = format!("{title}（扫描件 scan of {kind}, {doc_id}）\n").into_bytes();
+        let sha256 = Sha256::digest(&bytes);
+        let size = bytes.len() as u64;
+        let stream =
+            futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(bytes))]);
+        client.upload_stream(&sha256, stream, Some(size)).await?;
+        m["sha256"] = json!(sha256);
+        out.push(AttachmentRef {
+            doc_id,
+            title,
+            doc_type: kind,
+            sha256,
+            bytes: size,
+            pages: m["pages"].as_u64().and_then(|p| u32::try_from(p).ok()),
+            media_type: "text/plain; charset=utf-8".to_owned(),
+        });
+    }
+    Ok(out)
+}
+
 impl CourtSystem {
     /// An evidence completion carries its record as a file: upload it, name it in the
     /// result and list it on the envelope. Anything else goes as it is.

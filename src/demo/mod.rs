@@ -93,14 +93,17 @@ async fn submit_all(
     let mut sent = Vec::new();
     for (family, from, to, payload) in plan {
         let client = fed.court_client(from)?;
+        // A filing travels with the filer's materials, scanned at the assisting court.
+        let mut payload = payload.clone();
+        let attachments = court::scan_materials(&client, &mut payload).await?;
         let submission = Submission {
             kind: MessageKind::request_of(*family),
             recipient_court: CourtId::parse(to)?,
             schema_version: None,
-            payload: payload.clone(),
-            attachments: vec![],
+            payload,
+            attachments,
         };
-        let mode = payload["mode"].as_str().unwrap_or("request");
+        let mode = submission.payload["mode"].as_str().unwrap_or("request");
         let key = format!("demo-{family}-{from}-{to}-{mode}");
         let accepted = client.submit(&submission, Some(&key)).await?;
         sent.push((

@@ -3,12 +3,13 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `POST /v1/requests` (optional `Idempotency-Key`) | 202 [`Accepted`] |
+//! | `POST /v1/requests` (`Idempotency-Key` required, as on every POST) | 202 [`Accepted`] |
 //! | `GET /v1/requests?overdue=true&limit=M` | 200 `{items}`: the court's requests, newest first (only overdue ones with `overdue=true`) |
 //! | `GET /v1/requests/{id}` | 200 [`RequestAnswer`]: request, history, messages, receipts, deadlines, `overdue`; a service request's `addressees` |
 //! | `POST /v1/requests/{id}/updates` | 202 [`Accepted`] |
 //! | `GET /v1/inbox?after=N&limit=M` | 200 [`InboxPage`]: everything after cursor N, in arrival order |
-//! | `GET /v1/inbox?order=urgent&limit=M` | 200 [`InboxPage`]: not yet retrieved, preservation first, then oldest |
+//! | `GET /v1/inbox?order=urgent&limit=M&lease=S` | 200 [`InboxPage`]: the work queue, leased to this poller for S seconds: not yet retrieved, preservation first, then oldest |
+//! | `POST /v1/inbox/ack` | 200 [`AckAnswer`]: the items retrieved, with their retrieval receipts |
 //! | `GET /v1/agreements` | 200 the active signed agreements |
 //! | `PUT`, `GET /v1/attachments/{sha256}` | streamed attachments: see [`super::attachments`] |
 //! | `GET /v1/requests/{id}/certificate` | 200 `text/html`: the certificate of service, printable |
@@ -30,16 +31,14 @@ use axum::{Json, Router};
 use super::PeerCertificates;
 use super::problem::{JsonBody, method_not_allowed, not_found};
 use crate::api::{
-    Accepted, AgreementListing, InboxEntry, InboxPage, RequestAnswer, RequestList, Submission,
-    UpdateSubmission,
+    Accepted, AgreementListing, RequestAnswer, RequestList, Submission, UpdateSubmission,
 };
 use crate::gateway::Gateway;
 use crate::ids::{CourtId, MessageId, PrintCentreId};
 use crate::observe::journey::Direction;
 use crate::outbound;
 use crate::problem::{Code, Problem};
-use crate::receipt::{Hop, Receipt};
-use crate::store::{InboxOrder, Role};
+use crate::store::Role;
 use crate::tls::{self, Participant};
 
 /// Largest request body the court API reads; the agreement's own limits are checked after.
@@ -53,7 +52,8 @@ pub fn router(g: Arc<Gateway>) -> Router {
         .route("/v1/requests", post(submit).get(list))
         .route("/v1/requests/{id}", get(show))
         .route("/v1/requests/{id}/updates", post(update))
-        .route("/v1/inbox", get(inbox))
+        .route("/v1/inbox", get(super::inbox::inbox))
+        .route("/v1/inbox/ack", post(super::inbox::acknowledge))
         .route("/v1/requests/{id}/certificate", get(certificate))
         .route("/v1/agreements", get(agreements))
         .route("/openapi.json", get(super::reference::court_document))
@@ -195,7 +195,7 @@ fn request_id(text: &str) -> Result<MessageId, Problem> {
     path = "/v1/requests",
     tag = "requests",
     request_body = Submission,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Visible ASCII, at most 200 characters, chosen by the court per request: the same key with the same body gets the first answer again (no second request); with another body, 409 `conflict`. Send one with every POST.")),
+    params(("Idempotency-Key" = String, Header, description = "Required. 1 to 128 visible ASCII characters, chosen by the court per piece of work (e.g. a UUID): the same key with the same body gets the first answer again (nothing is done twice); with another body, 409 `conflict`; without it, 400 `idempotency_key_missing`.")),
     responses(
         (status = 202, description = "Committed and on its way to the peer gateway.", body = Accepted,
             headers(("Location" = String, description = "`/v1/requests/{requestId}`")))
@@ -207,16 +207,7 @@ pub(super) async fn submit(
     headers: HeaderMap,
     JsonBody(body): JsonBody<Submission>,
 ) -> Result<Response, Problem> {
-    let key = match headers.get("idempotency-key") {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .map_err(|_| {
-                    Problem::new(Code::BadRequest, "Idempotency-Key must be visible ASCII")
-                })?
-                .to_owned(),
-        ),
-    };
+    let key = outbound::idempotency::key_of(&headers)?;
     let work = outbound::submit(&g, &court, body, key);
     Ok(accepted(journey(&g, &headers, work).await?))
 }
@@ -233,7 +224,7 @@ pub(super) async fn submit(
     tag = "requests",
     request_body = UpdateSubmission,
     params(("id" = MessageId, Path, description = "The request id (`requestId` of its 202 or inbox entry)."),
-        ("Idempotency-Key" = Option<String>, Header, description = "Send one with every POST, as for POST /v1/requests: accepted here today, and required, with the same replay rule, once the court API requires it on every POST.")),
+        ("Idempotency-Key" = String, Header, description = "Required, as for POST /v1/requests: a retry with the same key and body gets the first answer, and the update is applied once.")),
     responses(
         (status = 202, description = "Committed and on its way to the other court's gateway.", body = Accepted,
             headers(("Location" = String, description = "`/v1/requests/{requestId}`")))
@@ -246,7 +237,8 @@ pub(super) async fn update(
     headers: HeaderMap,
     JsonBody(body): JsonBody<UpdateSubmission>,
 ) -> Result<Response, Problem> {
-    let work = outbound::update(&g, &court, request_id(&id)?, body);
+    let key = outbound::idempotency::key_of(&headers)?;
+    let work = outbound::update(&g, &court, request_id(&id)?, body, key);
     Ok(accepted(journey(&g, &headers, work).await?))
 }
 
@@ -358,14 +350,14 @@ pub(super) async fn certificate(
     Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
 }
 
-fn query_value<'q>(query: &'q str, name: &str) -> Option<&'q str> {
+pub(super) fn query_value<'q>(query: &'q str, name: &str) -> Option<&'q str> {
     query.split('&').find_map(|pair| {
         pair.strip_prefix(name)
             .and_then(|rest| rest.strip_prefix('='))
     })
 }
 
-fn query_number(query: &str, name: &str) -> Result<Option<i64>, Problem> {
+pub(super) fn query_number(query: &str, name: &str) -> Result<Option<i64>, Problem> {
     query_value(query, name)
         .map(|value| {
             value.parse::<i64>().map_err(|_| {
@@ -376,95 +368,6 @@ fn query_number(query: &str, name: &str) -> Result<Option<i64>, Problem> {
             })
         })
         .transpose()
-}
-
-/// The `order` of `GET /v1/inbox`, as the API reference lists it.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-#[allow(dead_code)] // read from the query by hand (query_value); here for the reference
-pub(super) enum InboxOrderParam {
-    /// Everything after `after`, oldest first.
-    Arrival,
-    /// The work queue.
-    Urgent,
-}
-
-/// The calling court's (or print centre's) inbox: new requests, updates on its own
-/// requests, and the gateway's notices. The first retrieval of each message is receipted.
-#[utoipa::path(
-    get,
-    path = "/v1/inbox",
-    tag = "inbox",
-    params(
-        ("after" = Option<i64>, Query, description = "Arrival order: only entries after this cursor (pass the last `nextCursor`). Default 0."),
-        ("limit" = Option<i64>, Query, description = "At most this many (default 50, at most 500)."),
-        ("order" = Option<InboxOrderParam>, Query, description = "`arrival` (default): everything after `after`, oldest first. `urgent`: the work queue, entries not retrieved yet, preservation first, then oldest first; each entry is handed out once.")
-    ),
-    responses((status = 200, description = "A page of the inbox.", body = InboxPage))
-)]
-pub(super) async fn inbox(
-    State(g): State<Arc<Gateway>>,
-    caller: Caller,
-    RawQuery(query): RawQuery,
-) -> Result<Response, Problem> {
-    let query = query.unwrap_or_default();
-    let after = query_number(&query, "after")?.unwrap_or(0).max(0);
-    let limit = query_number(&query, "limit")?
-        .unwrap_or(INBOX_PAGE.0)
-        .clamp(1, INBOX_PAGE.1);
-    let order = match query_value(&query, "order") {
-        None | Some("arrival") => InboxOrder::Arrival { after },
-        Some("urgent") => InboxOrder::Urgent,
-        Some(other) => {
-            return Err(Problem::new(
-                Code::BadRequest,
-                format!("query parameter order must be arrival or urgent, not {other:?}"),
-            ));
-        }
-    };
-    let items = g
-        .store
-        .inbox(caller.code(), order, limit)
-        .await
-        .map_err(Problem::internal)?;
-    let now = g.clock.now();
-    let mut first_time = Vec::new();
-    let mut entries = Vec::with_capacity(items.len());
-    let court = match &caller {
-        Caller::Court(c) => Some(c.clone()),
-        Caller::PrintCentre(_) => None,
-    };
-    for item in items {
-        // A message's first retrieval is receipted; the gateway's own notices are not messages.
-        let receipt = item
-            .envelope_sha256
-            .filter(|_| item.retrieved_at.is_none())
-            .map(|digest| {
-                Receipt::issue(
-                    Hop::Retrieval,
-                    item.message_id,
-                    digest,
-                    g.region.clone(),
-                    court.clone(),
-                    now,
-                    &g.key,
-                )
-            });
-        if item.retrieved_at.is_none() {
-            first_time.push((item.clone(), receipt.clone()));
-        }
-        entries.push(InboxEntry::new(item, receipt));
-    }
-    g.store
-        .record_retrievals(first_time, &caller.actor(), now)
-        .await
-        .map_err(Problem::internal)?;
-    let next_cursor = entries.last().map(|e| e.cursor).unwrap_or(after);
-    Ok(Json(InboxPage {
-        items: entries,
-        next_cursor,
-    })
-    .into_response())
 }
 
 /// The active signed agreements: to verify seals and receipts offline (each party's

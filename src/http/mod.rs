@@ -20,6 +20,7 @@ pub mod court;
 pub mod deadline;
 pub mod federation;
 pub mod health;
+pub mod inbox;
 pub mod linger;
 pub mod listening;
 pub mod openapi;

@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
-use super::{attachments, court, federation, print_jobs, reference};
+use super::{attachments, court, federation, inbox, print_jobs, reference};
 use crate::problem::Code;
 
 #[derive(OpenApi)]
@@ -25,7 +25,8 @@ use crate::problem::Code;
         court::show,
         court::update,
         court::certificate,
-        court::inbox,
+        inbox::inbox,
+        inbox::acknowledge,
         court::agreements,
         attachments::court_put,
         attachments::court_get,
@@ -36,7 +37,7 @@ use crate::problem::Code;
     components(schemas(
         crate::problem::Problem,
         crate::receipt::ReceiptFields,
-        court::InboxOrderParam
+        inbox::InboxOrderParam
     )),
     tags(
         (name = "requests", description = "Requests this court sent or was asked to do, and the updates on them."),
@@ -60,6 +61,7 @@ struct CourtApi;
     paths(
         federation::receive,
         federation::revocation,
+        federation::ping,
         attachments::peer_head,
         attachments::peer_put,
         reference::federation_document,
@@ -81,6 +83,7 @@ pub const PROBLEMS: &[(&str, &str, &[Code])] = &[
         "/v1/requests",
         &[
             BadRequest,
+            IdempotencyKeyMissing,
             Unauthenticated,
             IdentityMismatch,
             KindNotPermitted,
@@ -113,6 +116,7 @@ pub const PROBLEMS: &[(&str, &str, &[Code])] = &[
         "/v1/requests/{id}/updates",
         &[
             BadRequest,
+            IdempotencyKeyMissing,
             Unauthenticated,
             IdentityMismatch,
             KindNotPermitted,
@@ -143,6 +147,19 @@ pub const PROBLEMS: &[(&str, &str, &[Code])] = &[
         "get",
         "/v1/inbox",
         &[BadRequest, Unauthenticated, IdentityMismatch],
+    ),
+    (
+        "post",
+        "/v1/inbox/ack",
+        &[
+            BadRequest,
+            IdempotencyKeyMissing,
+            Unauthenticated,
+            IdentityMismatch,
+            NotFound,
+            DuplicateKey,
+            RequestTimeout,
+        ],
     ),
     (
         "get",
@@ -179,10 +196,12 @@ pub const PROBLEMS: &[(&str, &str, &[Code])] = &[
         "/v1/print-jobs/{id}/events",
         &[
             BadRequest,
+            IdempotencyKeyMissing,
             Unauthenticated,
             IdentityMismatch,
             NotFound,
             IllegalTransition,
+            Conflict,
             SchemaViolation,
             UnknownAgreement,
             KindNotPermitted,
@@ -238,6 +257,11 @@ pub const PROBLEMS: &[(&str, &str, &[Code])] = &[
             Replayed,
             AgreementMismatch,
         ],
+    ),
+    (
+        "get",
+        "/federation/v1/ping",
+        &[Unauthenticated, IdentityMismatch, UnknownAgreement],
     ),
     (
         "head",

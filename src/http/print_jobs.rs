@@ -52,7 +52,7 @@ fn print_centre(caller: Caller) -> Result<PrintCentreId, Problem> {
     path = "/v1/print-jobs/{id}/events",
     tag = "print jobs",
     params(("id" = MessageId, Path, description = "The print job id (`jobId`)."),
-        ("Idempotency-Key" = Option<String>, Header, description = "Send one with every POST, as for POST /v1/requests.")),
+        ("Idempotency-Key" = String, Header, description = "Required, as for POST /v1/requests: a retry with the same key and body gets the first answer, and the step is recorded once.")),
     request_body(content = Object, description = "A `printing.event` document (schemas/printing-event): `jobId`, `event` (printed, enveloped, posted, delivery_attempt, delivered, returned, return_receipt_scanned), `at`, and what the event needs."),
     responses((status = 202, description = "Recorded.", body = crate::postal::JobAnswer))
 )]
@@ -64,7 +64,8 @@ pub(super) async fn print_event(
     JsonBody(event): JsonBody<serde_json::Value>,
 ) -> Result<Response, Problem> {
     let centre = print_centre(caller)?;
-    let work = crate::postal::report(&g, &centre, job_id(&id)?, event);
+    let key = crate::outbound::idempotency::key_of(&headers)?;
+    let work = crate::postal::report(&g, &centre, job_id(&id)?, event, key);
     let answer = super::court::journey(&g, &headers, work).await?;
     Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
 }

@@ -17,10 +17,10 @@ use crate::receipt::{Hop, Receipt};
 use crate::store::{
     BlobSource, Event, Idempotency, Outbound, OutboundOutcome, RequestRecord, Role, StateChange,
 };
-mod idempotency;
+pub mod idempotency;
 
 pub use idempotency::MAX_IDEMPOTENCY_KEY;
-use idempotency::{Idempotent, idempotency, replay};
+use idempotency::{Idempotent, replay};
 
 use crate::workflow::addressees::{self, Addressee};
 use crate::workflow::deadlines::{self, Clocks};
@@ -32,13 +32,12 @@ pub async fn submit(
     g: &Gateway,
     court: &CourtId,
     body: Submission,
-    idempotency_key: Option<String>,
+    idempotency_key: String,
 ) -> Result<Accepted, Problem> {
     stage("idempotency");
-    let key = match idempotency(g, court, &body, idempotency_key).await? {
+    let key = match idempotency::check(g, court.as_str(), idempotency_key, &body).await? {
         Idempotent::Replay(first) => return Ok(first),
         Idempotent::New(key) => Some(key),
-        Idempotent::Untracked => None,
     };
     if !body.kind.is_request() {
         return Err(Problem::new(
@@ -97,13 +96,21 @@ pub async fn submit(
     commit(g, envelope, change, event, Clocks::default(), key).await
 }
 
-/// What `POST /v1/requests/{id}/updates` answers.
+/// What `POST /v1/requests/{id}/updates` answers: 202, and the first answer again for a
+/// repeated key.
 pub async fn update(
     g: &Gateway,
     court: &CourtId,
     request_id: MessageId,
     body: UpdateSubmission,
+    idempotency_key: String,
 ) -> Result<Accepted, Problem> {
+    stage("idempotency");
+    let asked = serde_json::json!({"requestId": request_id, "update": &body});
+    let key = match idempotency::check(g, court.as_str(), idempotency_key, &asked).await? {
+        Idempotent::Replay(first) => return Ok(first),
+        Idempotent::New(key) => key,
+    };
     stage("lookup");
     let record = g
         .store
@@ -181,8 +188,13 @@ pub async fn update(
         stage("queue");
         out.holds = queue_holds(g, &record, &out.sealed.envelope.payload).await?;
     }
-    store(g, out).await?;
-    Ok(accepted)
+    let request_hash = key.request_hash;
+    out.idempotency = Some(idempotency::with_answer(key, &accepted));
+    match store(g, out).await? {
+        OutboundOutcome::Committed => Ok(accepted),
+        // The same key committed first, meanwhile: its answer.
+        OutboundOutcome::Replay(first) => replay(first, request_hash),
+    }
 }
 
 /// The register changes a preservation result makes, once its queue positions are checked
@@ -371,10 +383,7 @@ async fn commit(
 ) -> Result<Accepted, Problem> {
     let request_hash = idem.as_ref().map(|i| i.request_hash);
     let (mut out, accepted) = seal(g, envelope, change, event, clocks)?;
-    out.idempotency = idem.map(|i| Idempotency {
-        body: serde_json::to_value(&accepted).unwrap_or(Value::Null),
-        ..i
-    });
+    out.idempotency = idem.map(|i| idempotency::with_answer(i, &accepted));
     match store(g, out).await? {
         OutboundOutcome::Committed => Ok(accepted),
         // A concurrent submission with the same key committed first: its answer, if it

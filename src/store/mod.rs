@@ -76,10 +76,11 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 /// The storage interface.
 #[async_trait]
 pub trait Store: Send + Sync {
-    /// The answer already given for a court's idempotency key, if any.
+    /// The answer already given under `owner`'s idempotency key, if any (`owner`: a
+    /// court's code, or `printcentre:<code>`).
     async fn idempotent_answer(
         &self,
-        court: &CourtId,
+        owner: &str,
         key: &str,
     ) -> Result<Option<Idempotency>, StoreError>;
 
@@ -112,6 +113,28 @@ pub trait Store: Send + Sync {
         limit: i64,
     ) -> Result<Vec<InboxItem>, StoreError>;
 
+    /// Hands out up to `limit` items of `owner`'s work queue (not retrieved, most urgent
+    /// first, then oldest) that no other poller holds, leasing them until `until`: no
+    /// other poller gets them before then, and unacknowledged they come back after.
+    async fn lease_work(
+        &self,
+        owner: &str,
+        limit: i64,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Vec<InboxItem>, StoreError>;
+
+    /// `owner`'s inbox items at `cursors` (cursors not in its inbox are left out).
+    async fn inbox_items(&self, owner: &str, cursors: &[i64])
+    -> Result<Vec<InboxItem>, StoreError>;
+
+    /// The stored receipt of `hop` for `message`, if any.
+    async fn receipt_of(
+        &self,
+        message: &MessageId,
+        hop: crate::receipt::Hop,
+    ) -> Result<Option<Receipt>, StoreError>;
+
     /// Records first retrievals from an inbox by `actor` (`court:SC0104`), with the signed
     /// receipts of the messages among them.
     async fn record_retrievals(
@@ -132,10 +155,16 @@ pub trait Store: Send + Sync {
         skip: &[RegionId],
     ) -> Result<Vec<OutboxItem>, StoreError>;
 
-    /// When the next pending outbox item for a peer not in `skip` falls due, if any.
-    async fn next_due(&self, skip: &[RegionId]) -> Result<Option<i64>, StoreError>;
+    /// When the next pending outbox item for a peer not in `skip` falls due after
+    /// `after_ms`, if any.
+    async fn next_due(&self, after_ms: i64, skip: &[RegionId]) -> Result<Option<i64>, StoreError>;
+
+    /// `peer` answers again: its pending outbox items due later than `now_ms` fall due now.
+    async fn outbox_due_now(&self, peer: &RegionId, now_ms: i64) -> Result<(), StoreError>;
 
     /// The peer committed the message: store its relay receipt and move the request on.
+    /// Only once: if the item is no longer pending (an earlier call recorded it), nothing
+    /// is written, no history or audit entry either.
     async fn outbox_delivered(
         &self,
         item: &OutboxItem,
@@ -154,7 +183,8 @@ pub trait Store: Send + Sync {
         error: &str,
     ) -> Result<(), StoreError>;
 
-    /// The peer refused for good, or the message expired: stop, and record why.
+    /// The peer refused for good, or the message expired: stop, and record why (only if
+    /// the item is still pending, like [`Store::outbox_delivered`]).
     async fn outbox_dead(
         &self,
         item: &OutboxItem,
@@ -189,14 +219,16 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<Returned>, StoreError>;
 
     /// Records a print job's step that no message carries, with a history entry on its
-    /// request, in one transaction.
+    /// request and the answer under the centre's idempotency key, in one transaction.
+    /// The first answer under that key instead, if there is one (nothing is recorded).
     async fn record_job(
         &self,
         job: JobChange,
         change: StateChange,
         event: Event,
+        idempotency: Option<Idempotency>,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError>;
+    ) -> Result<Option<Idempotency>, StoreError>;
 
     /// The freezes not yet lifted that hold `asset_key`, other than `request`'s, oldest
     /// first: (request, ruling).

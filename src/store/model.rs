@@ -131,9 +131,9 @@ impl Event {
 /// A court submission's first answer, kept to replay for a retried submission.
 #[derive(Debug, Clone)]
 pub struct Idempotency {
-    /// The submitting court.
-    pub court: CourtId,
-    /// The court's idempotency key.
+    /// Whose key: a court's code (`SC0104`), or `printcentre:<code>` for a print centre.
+    pub owner: String,
+    /// The caller's idempotency key.
     pub key: String,
     /// SHA-256 of the canonical request body, to catch a key reused for another request.
     pub request_hash: Sha256,

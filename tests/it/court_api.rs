@@ -116,11 +116,12 @@ async fn bad_requests_get_problem_documents_and_nothing_is_stored() {
         (http.post(format!("{base}/v1/requests")).header("content-type", "application/json").body("{not json"), 400, "bad_request"),
         (http.post(format!("{base}/v1/requests")).body("plain text"), 400, "bad_request"),
         (http.post(format!("{base}/v1/requests")).json(&json!({"kind": "service.request"})), 400, "bad_request"),
-        (http.post(format!("{base}/v1/requests")).json(&json!({"kind": "divorce.request", "recipientCourt": "CQ0103", "payload": {}})), 400, "bad_request"),
+        (http.post(format!("{base}/v1/requests")).header("Idempotency-Key", "divorce-1").json(&json!({"kind": "divorce.request", "recipientCourt": "CQ0103", "payload": {}})), 400, "bad_request"),
         (http.get(format!("{base}/v1/requests/not-an-id")), 404, "not_found"),
         (http.get(format!("{base}/v1/inbox?after=abc")), 400, "bad_request"),
         (
             http.post(format!("{base}/v1/requests"))
+                .header("Idempotency-Key", "too-large-1")
                 .json(&json!({"kind": "service.request", "recipientCourt": "CQ0103", "payload": {"note": "x".repeat(300_000)}})),
             413,
             "payload_too_large",

@@ -36,11 +36,11 @@ fn the_demo_completes_every_journey_and_verifies_every_receipt() {
         .lines()
         .filter(|l| l.trim_start().starts_with("deadlines:"))
         .collect();
-    // A party files in Chongqing a case for a court in Chengdu, which dockets it under its
-    // own case number within the seven days.
+    // A party files in Chongqing a case for a court in Chengdu, with the scans of its nine
+    // materials, and the court dockets it under its own case number within the seven days.
     assert!(
         text.contains("filing  ")
-            && text.contains("received → docketed （")
+            && text.contains("request [+9 files] → received → docketed （")
             && text.contains("）川0104民初8421号"),
         "{text}"
     );

@@ -147,3 +147,95 @@ async fn a_print_centres_double_delivered_yields_one_certificate_on_sqlite() {
 async fn a_print_centres_double_delivered_yields_one_certificate_on_postgres() {
     a_print_centres_double_delivered_yields_one_certificate("postgres").await;
 }
+
+async fn a_retried_update_is_applied_once_with_the_same_answer(engine: &str) {
+    let Some(t) = federation(engine).await else {
+        return;
+    };
+    let (sc, cq) = (t.court("SC0104"), t.court("CQ0103"));
+    let id = submit(&sc, &submission("service.request", "CQ0103"))
+        .await
+        .request_id;
+    reaches(&cq, id, "received").await;
+    let status = json!({"status": "accepted", "at": "2026-11-25T08:00:00Z"});
+    let step = update("service.status", status);
+    // The answer was lost on the way: the clerk's system sends the same step again, at
+    // once and later, under the same key.
+    let key = "clerk-7-accept-1";
+    let (a, b) = tokio::join!(
+        cq.update_with_key(id, &step, Some(key)),
+        cq.update_with_key(id, &step, Some(key))
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let c = cq.update_with_key(id, &step, Some(key)).await.unwrap();
+    assert_eq!(a.message_id, b.message_id, "one update, one answer");
+    assert_eq!(a.message_id, c.message_id);
+    assert_eq!(a.receipt, c.receipt, "the same signed receipt");
+    // The same key for another step is a conflict, not a replay.
+    let other = update(
+        "service.status",
+        json!({"status": "accepted", "at": "2026-11-25T09:00:00Z"}),
+    );
+    let p = problem(cq.update_with_key(id, &other, Some(key)).await);
+    assert!(p.is(Code::Conflict), "{p}");
+    let view = cq.request(id).await.unwrap();
+    let sent = view["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["event"] == "sent service.status")
+        .count();
+    assert_eq!(sent, 1, "applied once: {view}");
+    t.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_retried_update_is_applied_once_with_the_same_answer_on_sqlite() {
+    a_retried_update_is_applied_once_with_the_same_answer("sqlite").await;
+}
+
+#[tokio::test]
+async fn a_retried_update_is_applied_once_with_the_same_answer_on_postgres() {
+    a_retried_update_is_applied_once_with_the_same_answer("postgres").await;
+}
+
+#[tokio::test]
+async fn every_court_and_print_centre_post_needs_an_idempotency_key() {
+    let t = TestFed::start().await;
+    let sc = t.raw("SC0104");
+    let centre = t.raw("CQ01-PC1");
+    let id = kuayu::ids::MessageId::new();
+    for (client, path, body) in [
+        (
+            &sc,
+            "/v1/requests".to_owned(),
+            serde_json::to_value(submission("service.request", "CQ0103")).unwrap(),
+        ),
+        (
+            &sc,
+            format!("/v1/requests/{id}/updates"),
+            json!({"kind": "service.status", "payload": {}}),
+        ),
+        (
+            &centre,
+            format!("/v1/print-jobs/{id}/events"),
+            json!({"jobId": id, "event": "printed"}),
+        ),
+    ] {
+        let r = client
+            .http
+            .post(format!("{}{path}", client.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{path}");
+        let p: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(p["code"], "idempotency_key_missing", "{path}: {p}");
+    }
+    // Nothing was stored: the court has no requests.
+    let (status, list) = sc.get("/v1/requests").await;
+    assert_eq!(status, 200);
+    assert_eq!(list["items"].as_array().unwrap().len(), 0, "{list}");
+    t.shutdown().await;
+}

@@ -283,6 +283,8 @@ fn agreement_deadlines(calendar: Calendar, start: OffsetDateTime, day: Date, inp
         "freeze.movable",
         "freeze.real_estate",
         "freeze.other_right",
+        "filing.acknowledge",
+        "filing.docket_or_rule",
     ];
     let mut terms = world().sample.terms.clone();
     terms.calendar = Some(calendar);
@@ -311,6 +313,7 @@ fn agreement_deadlines(calendar: Calendar, start: OffsetDateTime, day: Date, inp
         "printing.request",
         "evidence.request",
         "preservation.request",
+        "filing.request",
     ] {
         for due in deadlines::on_receipt(&terms, &kind(k), &request, start) {
             let _ = kuayu::clock::unix_millis(due.due_at);
@@ -321,6 +324,12 @@ fn agreement_deadlines(calendar: Calendar, start: OffsetDateTime, day: Date, inp
         "delay_notice",
         &json!({"expectedCompletion": text_date}),
     );
+    let _ = deadlines::on_update(
+        &terms,
+        "correction_needed",
+        &json!({"correctBy": text_date}),
+    );
+    let _ = deadlines::restarted_by(&terms, &kind("filing.correction"), start);
     let _ = deadlines::on_result(&terms, &kind("preservation.result"), &result);
     let _ = deadlines::check_freeze_periods(&terms, &kind("preservation.result"), &result);
 }

@@ -149,13 +149,18 @@ impl SqlStore {
         job: JobChange,
         change: StateChange,
         event: Event,
+        idempotency: Option<crate::store::Idempotency>,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<crate::store::Idempotency>, StoreError> {
         let mut tx = self.write.begin().await?;
+        if let Some(first) = Self::first_answer(&mut tx, idempotency.as_ref()).await? {
+            return Ok(Some(first));
+        }
         apply_job(&mut tx, &job, 0, unix_millis(now)).await?;
         apply(&mut tx, &change, &event, None, now).await?;
+        Self::keep_answer(&mut tx, idempotency.as_ref(), now).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(None)
     }
 
     pub(super) async fn read_print_job(

@@ -20,6 +20,7 @@ pub mod dialect;
 mod jobs;
 mod read;
 mod tx;
+mod work;
 mod write;
 
 use std::borrow::Cow;
@@ -109,18 +110,37 @@ fn sqlite_migrator() -> Migrator {
             "leases_and_indexes",
             include_str!("../../../migrations/sqlite/0011_leases_and_indexes.sql"),
         ),
+        migration(
+            12,
+            "work_leases",
+            include_str!("../../../migrations/sqlite/0012_work_leases.sql"),
+        ),
     ])
 }
 
-/// The PostgreSQL migrations: the same schema as SQLite's, built in one step.
+/// The PostgreSQL migrations: the same schema as SQLite's (its 0001–0011 in one step).
 fn postgres_migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        Cow::Borrowed("init"),
-        MigrationType::Simple,
-        sqlx::SqlSafeStr::into_sql_str(include_str!("../../../migrations/postgres/0001_init.sql")),
-        false,
-    )])
+    let migration = |version: i64, name: &'static str, sql: &'static str| {
+        Migration::new(
+            version,
+            Cow::Borrowed(name),
+            MigrationType::Simple,
+            sqlx::SqlSafeStr::into_sql_str(sql),
+            false,
+        )
+    };
+    Migrator::with_migrations(vec![
+        migration(
+            1,
+            "init",
+            include_str!("../../../migrations/postgres/0001_init.sql"),
+        ),
+        migration(
+            2,
+            "work_leases",
+            include_str!("../../../migrations/postgres/0002_work_leases.sql"),
+        ),
+    ])
 }
 
 /// What the configuration's `database` names: an engine and where it is. Written in the

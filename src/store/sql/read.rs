@@ -62,13 +62,43 @@ pub(super) fn request_record(row: &AnyRow) -> Result<RequestRecord, StoreError> 
     })
 }
 
-fn idempotency(row: &AnyRow, court: &CourtId, key: &str) -> Result<Idempotency, StoreError> {
+fn idempotency(row: &AnyRow, owner: &str, key: &str) -> Result<Idempotency, StoreError> {
     Ok(Idempotency {
-        court: court.clone(),
+        owner: owner.to_owned(),
         key: key.to_owned(),
         request_hash: parse(row, "request_hash", Sha256::parse)?,
         status: u16::try_from(row.try_get::<i64, _>("status")?).map_err(|e| bad("status", e))?,
         body: json(row, "body")?,
+    })
+}
+
+/// The columns of an inbox item, its message joined.
+pub(super) const INBOX_COLUMNS: &str = "SELECT i.seq, i.message_id, i.request_id, i.kind, i.received_at, i.retrieved_at, i.notice, m.digest, m.envelope
+             FROM inbox i LEFT JOIN messages m ON m.id = i.message_id";
+
+/// An inbox item from a row of [`INBOX_COLUMNS`].
+pub(super) fn inbox_item(r: &AnyRow) -> Result<InboxItem, StoreError> {
+    Ok(InboxItem {
+        cursor: r.try_get("seq")?,
+        message_id: message_id(r, "message_id")?,
+        request_id: message_id(r, "request_id")?,
+        kind: parse(r, "kind", crate::ids::MessageKind::parse)?,
+        received_at: from_unix_millis(r.try_get("received_at")?),
+        retrieved_at: r
+            .try_get::<Option<i64>, _>("retrieved_at")?
+            .map(from_unix_millis),
+        envelope_sha256: optional(r, "digest")?
+            .map(|d| Sha256::parse(&d))
+            .transpose()
+            .map_err(|e| bad("digest", e))?,
+        envelope: optional(r, "envelope")?
+            .map(|t| serde_json::from_str(&t))
+            .transpose()
+            .map_err(|e| bad("envelope", e))?,
+        notice: optional(r, "notice")?
+            .map(|t| serde_json::from_str(&t))
+            .transpose()
+            .map_err(|e| bad("notice", e))?,
     })
 }
 
@@ -89,28 +119,28 @@ pub(super) fn peers_not_in(column: &str, first: usize, skip: &[RegionId]) -> Str
 impl SqlStore {
     pub(super) async fn read_idempotent(
         &self,
-        court: &CourtId,
+        owner: &str,
         key: &str,
     ) -> Result<Option<Idempotency>, StoreError> {
         let row = sqlx::query(IDEMPOTENCY)
-            .bind(court.as_str())
+            .bind(owner)
             .bind(key)
             .fetch_optional(&self.read)
             .await?;
-        row.map(|r| idempotency(&r, court, key)).transpose()
+        row.map(|r| idempotency(&r, owner, key)).transpose()
     }
 
     pub(super) async fn idempotent_in(
         tx: &mut Transaction<'_, sqlx::Any>,
-        court: &CourtId,
+        owner: &str,
         key: &str,
     ) -> Result<Option<Idempotency>, StoreError> {
         let row = sqlx::query(IDEMPOTENCY)
-            .bind(court.as_str())
+            .bind(owner)
             .bind(key)
             .fetch_optional(&mut **tx)
             .await?;
-        row.map(|r| idempotency(&r, court, key)).transpose()
+        row.map(|r| idempotency(&r, owner, key)).transpose()
     }
 
     pub(super) async fn read_inbound_receipt(
@@ -205,8 +235,7 @@ impl SqlStore {
         order: InboxOrder,
         limit: i64,
     ) -> Result<Vec<InboxItem>, StoreError> {
-        const COLUMNS: &str = "SELECT i.seq, i.message_id, i.request_id, i.kind, i.received_at, i.retrieved_at, i.notice, m.digest, m.envelope
-             FROM inbox i LEFT JOIN messages m ON m.id = i.message_id";
+        const COLUMNS: &str = INBOX_COLUMNS;
         let query = match order {
             InboxOrder::Arrival { after } => sqlx::query(sqlx::AssertSqlSafe(format!(
                 "{COLUMNS} WHERE i.court = $1 AND i.seq > $2 ORDER BY i.seq LIMIT $3"
@@ -223,30 +252,7 @@ impl SqlStore {
             .fetch_all(&self.read)
             .await?
             .iter()
-            .map(|r| {
-                Ok(InboxItem {
-                    cursor: r.try_get("seq")?,
-                    message_id: message_id(r, "message_id")?,
-                    request_id: message_id(r, "request_id")?,
-                    kind: parse(r, "kind", crate::ids::MessageKind::parse)?,
-                    received_at: from_unix_millis(r.try_get("received_at")?),
-                    retrieved_at: r
-                        .try_get::<Option<i64>, _>("retrieved_at")?
-                        .map(from_unix_millis),
-                    envelope_sha256: optional(r, "digest")?
-                        .map(|d| Sha256::parse(&d))
-                        .transpose()
-                        .map_err(|e| bad("digest", e))?,
-                    envelope: optional(r, "envelope")?
-                        .map(|t| serde_json::from_str(&t))
-                        .transpose()
-                        .map_err(|e| bad("envelope", e))?,
-                    notice: optional(r, "notice")?
-                        .map(|t| serde_json::from_str(&t))
-                        .transpose()
-                        .map_err(|e| bad("notice", e))?,
-                })
-            })
+            .map(inbox_item)
             .collect()
     }
 

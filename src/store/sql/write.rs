@@ -25,37 +25,19 @@ use crate::workflow::deadlines::Clocks;
 impl Store for SqlStore {
     async fn idempotent_answer(
         &self,
-        court: &CourtId,
+        owner: &str,
         key: &str,
     ) -> Result<Option<Idempotency>, StoreError> {
-        self.read_idempotent(court, key).await
+        self.read_idempotent(owner, key).await
     }
 
     async fn commit_outbound(&self, m: Outbound) -> Result<OutboundOutcome, StoreError> {
         let mut tx = self.write.begin().await?;
-        if let Some(idem) = &m.idempotency {
-            // Retries with one key take turns: the second finds the first's answer.
-            super::tx::serialise(&mut tx, &format!("idem:{}:{}", idem.court, idem.key)).await?;
-        }
-        if let Some(idem) = &m.idempotency
-            && let Some(first) = Self::idempotent_in(&mut tx, &idem.court, &idem.key).await?
-        {
+        if let Some(first) = Self::first_answer(&mut tx, m.idempotency.as_ref()).await? {
             return Ok(OutboundOutcome::Replay(first));
         }
         store_outbound(&mut tx, &m).await?;
-        if let Some(idem) = &m.idempotency {
-            sqlx::query(
-                "INSERT INTO idempotency (court, key, request_hash, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(idem.court.as_str())
-            .bind(&idem.key)
-            .bind(idem.request_hash.to_string())
-            .bind(i64::from(idem.status))
-            .bind(json_text(&idem.body)?)
-            .bind(unix_millis(m.now))
-            .execute(&mut *tx)
-            .await?;
-        }
+        Self::keep_answer(&mut tx, m.idempotency.as_ref(), m.now).await?;
         tx.commit().await?;
         Ok(OutboundOutcome::Committed)
     }
@@ -120,6 +102,32 @@ impl Store for SqlStore {
         limit: i64,
     ) -> Result<Vec<InboxItem>, StoreError> {
         self.read_inbox(court, order, limit).await
+    }
+
+    async fn lease_work(
+        &self,
+        owner: &str,
+        limit: i64,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Vec<InboxItem>, StoreError> {
+        self.write_lease_work(owner, limit, now, until).await
+    }
+
+    async fn inbox_items(
+        &self,
+        owner: &str,
+        cursors: &[i64],
+    ) -> Result<Vec<InboxItem>, StoreError> {
+        self.items_by_cursor(owner, cursors, &self.write).await
+    }
+
+    async fn receipt_of(
+        &self,
+        message: &MessageId,
+        hop: crate::receipt::Hop,
+    ) -> Result<Option<Receipt>, StoreError> {
+        self.read_receipt_of(message, hop).await
     }
 
     async fn record_retrievals(
@@ -193,16 +201,18 @@ impl Store for SqlStore {
             .collect())
     }
 
-    async fn next_due(&self, skip: &[RegionId]) -> Result<Option<i64>, StoreError> {
+    async fn next_due(&self, after_ms: i64, skip: &[RegionId]) -> Result<Option<i64>, StoreError> {
         // An item another replica holds a lease on is due when the lease ends.
-        let sql = format!(
-            "SELECT MIN(CASE WHEN lease_until > next_attempt_at AND leased_by <> '{}'
-                             THEN lease_until ELSE next_attempt_at END)
-             FROM outbox WHERE state = 'pending'{}",
-            self.replica,
-            super::read::peers_not_in("peer", 1, skip)
+        let due = format!(
+            "CASE WHEN lease_until > next_attempt_at AND leased_by <> '{}'
+                  THEN lease_until ELSE next_attempt_at END",
+            self.replica
         );
-        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+        let sql = format!(
+            "SELECT MIN({due}) FROM outbox WHERE state = 'pending' AND {due} > $1{}",
+            super::read::peers_not_in("peer", 2, skip)
+        );
+        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(after_ms);
         for peer in skip {
             query = query.bind(peer.as_str());
         }
@@ -219,11 +229,24 @@ impl Store for SqlStore {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await?;
-        finish_outbox(&mut tx, item, "delivered", now).await?;
+        if !finish_outbox(&mut tx, item, "delivered", now).await? {
+            return Ok(());
+        }
         insert_receipt(&mut tx, item.request_id, &receipt).await?;
         record(&mut tx, change.as_ref(), &event, item.message_id, now).await?;
         apply_clocks(&mut tx, item.request_id, &clocks, now).await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    async fn outbox_due_now(&self, peer: &RegionId, now_ms: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE outbox SET next_attempt_at = $1 WHERE peer = $2 AND state = 'pending' AND next_attempt_at > $1",
+        )
+        .bind(now_ms)
+        .bind(peer.as_str())
+        .execute(&self.write)
+        .await?;
         Ok(())
     }
 
@@ -254,7 +277,9 @@ impl Store for SqlStore {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await?;
-        finish_outbox(&mut tx, item, "dead", now).await?;
+        if !finish_outbox(&mut tx, item, "dead", now).await? {
+            return Ok(());
+        }
         sqlx::query("UPDATE outbox SET last_error = $1 WHERE seq = $2")
             .bind(json_text(&event.detail)?)
             .bind(item.seq)
@@ -296,9 +321,11 @@ impl Store for SqlStore {
         job: JobChange,
         change: StateChange,
         event: Event,
+        idempotency: Option<Idempotency>,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        self.write_job_step(job, change, event, now).await
+    ) -> Result<Option<Idempotency>, StoreError> {
+        self.write_job_step(job, change, event, idempotency, now)
+            .await
     }
 
     async fn holders(
@@ -454,5 +481,43 @@ impl SqlStore {
         }
         let claimed: Vec<i64> = query.fetch_all(&self.write).await?;
         Ok(claimed.into_iter().collect())
+    }
+}
+
+impl SqlStore {
+    /// The first answer under `idem`'s key, if there is one. Commits under one key take
+    /// turns from here to their end, so the second of two finds the first's answer.
+    pub(super) async fn first_answer(
+        tx: &mut super::tx::Tx<'_>,
+        idem: Option<&Idempotency>,
+    ) -> Result<Option<Idempotency>, StoreError> {
+        let Some(idem) = idem else {
+            return Ok(None);
+        };
+        super::tx::serialise(tx, &format!("idem:{}:{}", idem.owner, idem.key)).await?;
+        Self::idempotent_in(tx, &idem.owner, &idem.key).await
+    }
+
+    /// Keeps the answer under `idem`'s key, in the transaction that did the work.
+    pub(super) async fn keep_answer(
+        tx: &mut super::tx::Tx<'_>,
+        idem: Option<&Idempotency>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let Some(idem) = idem else {
+            return Ok(());
+        };
+        sqlx::query(
+            "INSERT INTO idempotency (court, key, request_hash, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&idem.owner)
+        .bind(&idem.key)
+        .bind(idem.request_hash.to_string())
+        .bind(i64::from(idem.status))
+        .bind(json_text(&idem.body)?)
+        .bind(unix_millis(now))
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
     }
 }

@@ -1,0 +1,88 @@
+//! The work queue under leases: items handed out to one poller for a while, retrieved
+//! (and receipted) only when the court acknowledges them.
+
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use super::SqlStore;
+use super::dialect::{Dialect, marks};
+use super::read::{INBOX_COLUMNS, inbox_item};
+use crate::clock::unix_millis;
+use crate::ids::MessageId;
+use crate::receipt::{Hop, Receipt};
+use crate::store::{InboxItem, StoreError};
+
+impl SqlStore {
+    pub(super) async fn write_lease_work(
+        &self,
+        owner: &str,
+        limit: i64,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Vec<InboxItem>, StoreError> {
+        // Items another poller holds are skipped, not waited for.
+        let skip_locked = match self.dialect {
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+            Dialect::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE inbox SET lease_until = $1
+             WHERE seq IN (SELECT seq FROM inbox WHERE court = $2 AND retrieved_at IS NULL
+                             AND (lease_until IS NULL OR lease_until <= $3)
+                           ORDER BY priority DESC, seq LIMIT $4{skip_locked})
+             RETURNING seq"
+        );
+        let leased: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(unix_millis(until))
+            .bind(owner)
+            .bind(unix_millis(now))
+            .bind(limit)
+            .fetch_all(&self.write)
+            .await?;
+        self.items_by_cursor(owner, &leased, &self.write).await
+    }
+
+    /// `owner`'s inbox items at `cursors` (others are left out), most urgent first.
+    pub(super) async fn items_by_cursor(
+        &self,
+        owner: &str,
+        cursors: &[i64],
+        pool: &sqlx::AnyPool,
+    ) -> Result<Vec<InboxItem>, StoreError> {
+        if cursors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "{INBOX_COLUMNS} WHERE i.court = $1 AND i.seq IN ({}) ORDER BY i.priority DESC, i.seq",
+            marks(2, cursors.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(owner);
+        for c in cursors {
+            query = query.bind(*c);
+        }
+        query
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(inbox_item)
+            .collect()
+    }
+
+    pub(super) async fn read_receipt_of(
+        &self,
+        message: &MessageId,
+        hop: Hop,
+    ) -> Result<Option<Receipt>, StoreError> {
+        let row = sqlx::query("SELECT body FROM receipts WHERE message_id = $1 AND hop = $2")
+            .bind(message.to_string())
+            .bind(hop.as_str())
+            .fetch_optional(&self.write)
+            .await?;
+        row.map(|r| {
+            let body: String = r.try_get("body")?;
+            serde_json::from_str(&body)
+                .map_err(|e| StoreError::Backend(format!("stored receipt: {e}")))
+        })
+        .transpose()
+    }
+}
