@@ -19,6 +19,7 @@ mod deadlines;
 pub mod dialect;
 mod jobs;
 mod read;
+mod supervision;
 mod tx;
 mod work;
 mod write;
@@ -117,6 +118,11 @@ fn sqlite_migrator() -> Migrator {
             "work_leases",
             include_str!("../../../migrations/sqlite/0012_work_leases.sql"),
         ),
+        migration(
+            13,
+            "dashboard",
+            include_str!("../../../migrations/sqlite/0013_dashboard.sql"),
+        ),
     ])
 }
 
@@ -132,6 +138,11 @@ fn postgres_migrator() -> Migrator {
             2,
             "work_leases",
             include_str!("../../../migrations/postgres/0002_work_leases.sql"),
+        ),
+        migration(
+            3,
+            "dashboard",
+            include_str!("../../../migrations/postgres/0003_dashboard.sql"),
         ),
     ])
 }
