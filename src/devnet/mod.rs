@@ -24,6 +24,7 @@ use crate::server::{self, Listeners, RunningGateway};
 use crate::tls::Identity;
 
 mod absent;
+mod replica;
 
 /// The committed Sichuan–Chongqing agreement (signed with the TEST-ONLY keys in
 /// `agreements/test-only/`); its terms are the template the dev federation re-binds.
@@ -110,6 +111,8 @@ pub struct DevFederation {
     pub configs: BTreeMap<RegionId, PathBuf>,
     clock: SharedClock,
     gateways: BTreeMap<RegionId, RunningGateway>,
+    /// Replicas after the first, in the order started (see [`DevFederation::add_replica`]).
+    replicas: Vec<(RegionId, RunningGateway)>,
 }
 
 impl DevFederation {
@@ -175,6 +178,7 @@ impl DevFederation {
             configs: BTreeMap::new(),
             clock: Arc::clone(&options.clock),
             gateways: BTreeMap::new(),
+            replicas: Vec::new(),
         };
         for spec in &options.regions {
             let l = listeners
@@ -374,13 +378,24 @@ impl DevFederation {
         cert: &Path,
         key: &Path,
     ) -> Result<CourtClient, DevError> {
-        let identity = Identity::load(cert, key).map_err(err)?;
         let gateway = self
             .gateways
             .get(region)
             .ok_or_else(|| DevError(format!("{region} is not running")))?;
+        self.court_api_client_at(gateway.court_addr, region, cert, key)
+    }
+
+    /// A client of the court API of `region` listening at `addr`.
+    fn court_api_client_at(
+        &self,
+        addr: std::net::SocketAddr,
+        region: &RegionId,
+        cert: &Path,
+        key: &Path,
+    ) -> Result<CourtClient, DevError> {
+        let identity = Identity::load(cert, key).map_err(err)?;
         let ca = self.pki.pem(region, "court-ca.crt").map_err(err)?;
-        CourtClient::new(&format!("https://{}", gateway.court_addr), &ca, &identity).map_err(err)
+        CourtClient::new(&format!("https://{addr}"), &ca, &identity).map_err(err)
     }
 
     /// A print centre's client (the court API, with the centre's certificate).
@@ -446,6 +461,9 @@ impl DevFederation {
 
     /// Stops every gateway.
     pub async fn shutdown(mut self) {
+        for (_, g) in std::mem::take(&mut self.replicas) {
+            g.shutdown().await;
+        }
         for (_, g) in std::mem::take(&mut self.gateways) {
             g.shutdown().await;
         }

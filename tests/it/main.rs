@@ -27,6 +27,7 @@ mod fuzz_smoke;
 mod health;
 mod identity;
 mod journeys;
+mod kill_harness;
 mod lifecycles;
 mod linger;
 mod log_privacy;

@@ -44,6 +44,8 @@ pub struct SqlStore {
     pub(super) dialect: Dialect,
     /// This process's name in outbox leases (fresh at every open).
     pub(super) replica: std::sync::Arc<str>,
+    /// How long this replica holds the outbox items it claims, in milliseconds.
+    pub(super) outbox_lease_ms: i64,
 }
 
 /// The SQLite migrations, embedded at build time, applied in order at open.
@@ -262,6 +264,7 @@ impl SqlStore {
             read,
             dialect: Dialect::Sqlite,
             replica: replica_name(),
+            outbox_lease_ms: write::OUTBOX_LEASE_MS,
         })
     }
 
@@ -281,6 +284,7 @@ impl SqlStore {
             read: pool,
             dialect: Dialect::Postgres,
             replica: replica_name(),
+            outbox_lease_ms: write::OUTBOX_LEASE_MS,
         })
     }
 
@@ -305,6 +309,7 @@ impl SqlStore {
             read: pool,
             dialect: Dialect::Postgres,
             replica: replica_name(),
+            outbox_lease_ms: write::OUTBOX_LEASE_MS,
         })
     }
 
@@ -324,7 +329,16 @@ impl SqlStore {
             read,
             dialect: Dialect::Sqlite,
             replica: replica_name(),
+            outbox_lease_ms: write::OUTBOX_LEASE_MS,
         })
+    }
+
+    /// This store with outbox leases of `ms` milliseconds (the gateway makes them twice
+    /// its relay's request timeout: longer than any attempt, so a live replica keeps what
+    /// it is sending, and a killed replica's work passes on soon).
+    pub fn with_outbox_lease(mut self, ms: i64) -> Self {
+        self.outbox_lease_ms = ms.max(1);
+        self
     }
 
     /// The engine this store talks to.

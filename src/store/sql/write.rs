@@ -449,13 +449,14 @@ impl Store for SqlStore {
     }
 }
 
-/// How long a replica holds the outbox items it claimed: longer than a delivery attempt
-/// may take (the relay's request timeout), so a live replica never loses an item it is
-/// sending; a dead replica's items pass to another when it ends.
+/// How long a replica holds the outbox items it claimed, unless told otherwise
+/// ([`SqlStore::with_outbox_lease`]): longer than a delivery attempt may take (the relay's
+/// request timeout), so a live replica never loses an item it is sending; a dead
+/// replica's items pass to another when it ends.
 pub const OUTBOX_LEASE_MS: i64 = 60_000;
 
 impl SqlStore {
-    /// Claims `items` for this replica until now + [`OUTBOX_LEASE_MS`]: the ones no other
+    /// Claims `items` for this replica for its lease time: the ones no other
     /// replica holds. Rows another replica is claiming at this moment are skipped, not
     /// waited for (`FOR UPDATE SKIP LOCKED`). Returns the sequence numbers claimed.
     async fn claim_outbox(
@@ -472,7 +473,7 @@ impl SqlStore {
             super::dialect::marks(4, items.len())
         );
         let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .bind(now_ms.saturating_add(OUTBOX_LEASE_MS))
+            .bind(now_ms.saturating_add(self.outbox_lease_ms))
             .bind(self.replica.as_ref())
             .bind(now_ms);
         for item in items {
