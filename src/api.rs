@@ -87,9 +87,13 @@ impl RequestAnswer {
 
 /// `GET /v1/requests`: the court's requests, newest first.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct RequestList {
     /// The requests (without history or messages: `GET /v1/requests/{id}` has those).
     pub items: Vec<crate::store::RequestRecord>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// One active agreement in `GET /v1/agreements`.

@@ -251,12 +251,14 @@ pub trait Store: Send + Sync {
     /// history entry on the request and a notice to our court, in one transaction.
     async fn pass_deadlines(&self, now: OffsetDateTime) -> Result<Vec<Passed>, StoreError>;
 
-    /// `court`'s requests (either side), newest first; with `overdue_at`, only open ones
-    /// with a deadline unmet at that time.
+    /// `court`'s requests (either side), newest first (by creation time, then id), after
+    /// `after` (the last of the previous page); with `overdue_at`, only open ones with a
+    /// deadline unmet at that time.
     async fn requests(
         &self,
         court: &CourtId,
         overdue_at: Option<OffsetDateTime>,
+        after: Option<RequestCursor>,
         limit: i64,
     ) -> Result<Vec<RequestRecord>, StoreError>;
 

@@ -36,6 +36,7 @@ mod policy;
 mod priority;
 mod python_client;
 mod relay_peers;
+mod request_paging;
 mod schemas_cli;
 mod schemathesis;
 mod serve_checks;

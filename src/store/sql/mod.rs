@@ -48,17 +48,19 @@ pub struct SqlStore {
     pub(super) outbox_lease_ms: i64,
 }
 
-/// The SQLite migrations, embedded at build time, applied in order at open.
+/// One migration, embedded at build time.
+fn migration(version: i64, name: &'static str, sql: &'static str) -> Migration {
+    Migration::new(
+        version,
+        Cow::Borrowed(name),
+        MigrationType::Simple,
+        sqlx::SqlSafeStr::into_sql_str(sql),
+        false,
+    )
+}
+
+/// The SQLite migrations, applied in order at open.
 fn sqlite_migrator() -> Migrator {
-    let migration = |version: i64, name: &'static str, sql: &'static str| {
-        Migration::new(
-            version,
-            Cow::Borrowed(name),
-            MigrationType::Simple,
-            sqlx::SqlSafeStr::into_sql_str(sql),
-            false,
-        )
-    };
     Migrator::with_migrations(vec![
         migration(
             1,
@@ -120,15 +122,6 @@ fn sqlite_migrator() -> Migrator {
 
 /// The PostgreSQL migrations: the same schema as SQLite's (its 0001–0011 in one step).
 fn postgres_migrator() -> Migrator {
-    let migration = |version: i64, name: &'static str, sql: &'static str| {
-        Migration::new(
-            version,
-            Cow::Borrowed(name),
-            MigrationType::Simple,
-            sqlx::SqlSafeStr::into_sql_str(sql),
-            false,
-        )
-    };
     Migrator::with_migrations(vec![
         migration(
             1,

@@ -352,9 +352,10 @@ impl Store for SqlStore {
         &self,
         court: &CourtId,
         overdue_at: Option<OffsetDateTime>,
+        after: Option<crate::store::RequestCursor>,
         limit: i64,
     ) -> Result<Vec<RequestRecord>, StoreError> {
-        self.read_requests(court, overdue_at, limit).await
+        self.read_requests(court, overdue_at, after, limit).await
     }
 
     async fn messages_since(&self, from_ms: i64) -> Result<Vec<serde_json::Value>, StoreError> {
