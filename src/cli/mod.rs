@@ -296,17 +296,10 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
 
 /// Sichuan and Chongqing with two courts each.
 pub fn default_regions() -> Vec<RegionSpec> {
-    let spec = |r: &str, courts: &[&str]| RegionSpec {
-        region: RegionId::parse(r).expect("a valid region literal"),
-        courts: courts
-            .iter()
-            .map(|c| CourtId::parse(c).expect("a valid court literal"))
-            .collect(),
-    };
-    vec![
-        spec("SC", &["SC01", "SC0104"]),
-        spec("CQ", &["CQ01", "CQ0103"]),
-    ]
+    ["SC", "CQ"]
+        .into_iter()
+        .filter_map(crate::devnet::dev_region)
+        .collect()
 }
 
 fn parse_regions(args: &[String]) -> anyhow::Result<Vec<RegionSpec>> {
