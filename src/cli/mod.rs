@@ -160,7 +160,9 @@ enum PkiCommand {
         /// Output folder.
         #[arg(long)]
         out: PathBuf,
-        /// Regions and their courts, as `SC=SC01,SC0104` (repeatable). Default: Sichuan and Chongqing.
+        /// Regions and their courts, as `SC=SC01,SC0104` (repeatable); a dev region alone
+        /// (`SC`, `CQ`, `GZ`) takes its two dev courts, so `--region SC --region CQ
+        /// --region GZ` makes three. Default: Sichuan and Chongqing.
         #[arg(long = "region")]
         regions: Vec<String>,
     },
@@ -313,25 +315,22 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
 
 /// Sichuan and Chongqing with two courts each.
 pub fn default_regions() -> Vec<RegionSpec> {
-    let spec = |r: &str, courts: &[&str]| RegionSpec {
-        region: RegionId::parse(r).expect("a valid region literal"),
-        courts: courts
-            .iter()
-            .map(|c| CourtId::parse(c).expect("a valid court literal"))
-            .collect(),
-    };
-    vec![
-        spec("SC", &["SC01", "SC0104"]),
-        spec("CQ", &["CQ01", "CQ0103"]),
-    ]
+    ["SC", "CQ"]
+        .into_iter()
+        .filter_map(crate::devnet::dev_region)
+        .collect()
 }
 
 fn parse_regions(args: &[String]) -> anyhow::Result<Vec<RegionSpec>> {
     args.iter()
         .map(|a| {
-            let (region, courts) = a
-                .split_once('=')
-                .ok_or_else(|| anyhow::anyhow!("--region takes REGION=COURT,COURT, got {a:?}"))?;
+            let Some((region, courts)) = a.split_once('=') else {
+                return crate::devnet::dev_region(a).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--region takes REGION=COURT,COURT, or a dev region alone (SC, CQ, GZ); got {a:?}"
+                    )
+                });
+            };
             Ok(RegionSpec {
                 region: RegionId::parse(region)?,
                 courts: courts

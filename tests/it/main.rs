@@ -44,4 +44,5 @@ mod serve_checks;
 mod store;
 mod strict_input;
 mod support;
+mod three_regions;
 mod work_queue;
