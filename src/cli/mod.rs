@@ -6,6 +6,7 @@
 //! - [`agreement`]: offline and online agreement commands.
 
 pub mod agreement;
+mod ops;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +56,22 @@ enum Command {
         /// Folder for the demo's PKI, configuration and databases (emptied first).
         #[arg(long, default_value = "state/demo")]
         state: PathBuf,
+    },
+    /// A consistent copy of a running gateway's SQLite store and attachments, as one tar
+    /// file, taken without stopping it (restore: unpack into an empty folder and point
+    /// `database` at its `kuayu.db`).
+    Backup {
+        /// The gateway configuration.
+        #[arg(long)]
+        config: PathBuf,
+        /// The backup file to write.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// The audit log and receipts of a store.
+    Audit {
+        #[command(subcommand)]
+        command: ops::AuditCommand,
     },
     /// Development PKI.
     Pki {
@@ -197,6 +214,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(crate::server::run(config, Arc::new(SystemClock)))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Backup { config, to } => runtime()?.block_on(ops::backup(&config, &to)),
+        Command::Audit { command } => runtime()?.block_on(ops::audit(command)),
         Command::CheckConfig { file } => {
             let report =
                 runtime()?.block_on(crate::gateway::check::check(&file, Arc::new(SystemClock)));

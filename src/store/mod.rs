@@ -196,6 +196,10 @@ pub trait Store: Send + Sync {
     /// The audit log from `after` (exclusive), in order.
     async fn audit_entries(&self, after: i64, limit: i64) -> Result<Vec<AuditEntry>, StoreError>;
 
+    /// Stored receipts after position `after` (exclusive), in order, each with the digest
+    /// of the message it names if that message is stored here.
+    async fn receipts_after(&self, after: i64, limit: i64) -> Result<Vec<StoredReceipt>, StoreError>;
+
     /// Keeps an agreement version (a better-signed copy of the same terms replaces the
     /// stored one), with an audit entry naming `actor`.
     async fn save_agreement(
