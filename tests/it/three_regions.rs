@@ -211,6 +211,31 @@ async fn guizhou_cannot_send_under_the_sichuan_chongqing_agreement_nor_reach_a_c
     );
     nothing_stored(&t, "SC", id, audit).await;
 
+    // Nor withdraw SC–CQ: a revocation notice is taken only from a party of it.
+    for region in ["GZ", "CQ"] {
+        let notice = serde_json::json!({
+            "agreementId": sc_cq.terms.id,
+            "version": sc_cq.terms.version,
+            "sha256": sc_cq.terms.digest().unwrap(),
+            "region": region,
+            "reason": "not ours to withdraw",
+            "at": "2026-11-25T08:00:00.000Z",
+        });
+        let url = format!(
+            "https://{}/federation/v1/revocations",
+            t.fed.gateway("SC").federation_addr
+        );
+        let (status, body) = post_raw(&t.as_gateway("GZ", "SC"), &url, &notice).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (403, Some("identity_mismatch")),
+            "notice as {region}: {body}"
+        );
+    }
+    assert_eq!(t.audit_log("SC").await.len(), audit);
+    let listed = t.court("SC0104").agreements().await.unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+
     // Straight to the Chongqing gateway: its federation listener trusts no GZ anchor.
     let cq_audit = t.audit_log("CQ").await.len();
     for a in [&sc_cq, &sc_gz] {
