@@ -22,9 +22,12 @@ FROM requests
 GROUP BY 1, 2, 3, 4, 5;
 
 -- Work in flight: the open requests only (the list is the one of workflow::TERMINAL; the
--- dashboard's queries repeat it, written by store::sql::dialect::not_terminal).
-CREATE INDEX requests_open ON requests (state, family, role)
+-- dashboard's queries repeat it, written by store::sql::dialect::not_terminal), and the
+-- deadlines still owed, which the overdue and due-soon lists probe for each open request.
+CREATE INDEX requests_open ON requests (state, family, role, id)
     WHERE state NOT IN ('completed', 'refused', 'returned', 'rejected', 'failed', 'mail_returned', 'docketed', 'not_accepted', 'transferred');
+
+CREATE INDEX deadlines_owed ON deadlines (request_id, due_at, name) WHERE met_at IS NULL AND kind = 'deadline';
 
 -- Cycle times: the latest deadlines met, per deadline.
 CREATE INDEX deadlines_met ON deadlines (name, met_at) WHERE met_at IS NOT NULL;

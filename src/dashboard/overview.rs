@@ -11,7 +11,7 @@ use crate::gateway::Gateway;
 use crate::ids::RegionId;
 use crate::relay::breaker::State as Breaker;
 use crate::store::{
-    CycleSample, DAY_MS, DeadLetter, DueItem, OpenCount, StoreError, VolumeRow, local_day,
+    Buckets, CycleSample, DAY_MS, DeadLetter, DueItem, OpenCount, StoreError, local_day,
 };
 use crate::workflow::deadlines::ANSWERABLE;
 
@@ -29,16 +29,8 @@ pub const RECENT_MS: i64 = 30 * DAY_MS;
 /// The kinds of work, in the order pages list them.
 pub const FAMILIES: &[&str] = &["service", "printing", "evidence", "preservation", "filing"];
 
-/// Requests counted over the three periods of the tables.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    /// Today (local day).
-    pub today: i64,
-    /// The last 7 local days, today included.
-    pub week: i64,
-    /// The last 12 weeks.
-    pub weeks12: i64,
-}
+/// Requests counted today, over the last 7 days and the last 12 weeks.
+pub type Counts = Buckets;
 
 /// One deadline's cycle times.
 #[derive(Debug, Clone)]
@@ -136,19 +128,6 @@ pub fn cycle(name: &str, samples: &[CycleSample]) -> Cycle {
     }
 }
 
-fn add(c: &mut Counts, today: i64, row: &VolumeRow) {
-    let age = today - row.day;
-    if age == 0 {
-        c.today += row.requests;
-    }
-    if (0..7).contains(&age) {
-        c.week += row.requests;
-    }
-    if (0..WEEKS * 7).contains(&age) {
-        c.weeks12 += row.requests;
-    }
-}
-
 impl Overview {
     /// Reads everything at `g`'s clock now.
     pub async fn read(g: &Gateway) -> Result<Overview, StoreError> {
@@ -157,7 +136,7 @@ impl Overview {
         let today = local_day(now_ms);
         let store = g.store.as_ref();
 
-        let rows = store.volumes(today - WEEKS * 7 + 1).await?;
+        let volumes = store.volumes(today - WEEKS * 7 + 1, today).await?;
         let mut per_day = vec![(0, 0, 0); DAYS as usize];
         let mut per_week = vec![(0, 0, 0); WEEKS as usize];
         for (i, d) in per_day.iter_mut().enumerate() {
@@ -166,34 +145,34 @@ impl Overview {
         for (i, w) in per_week.iter_mut().enumerate() {
             w.0 = today - (WEEKS - 1 - i as i64) * 7;
         }
-        let (mut by_kind, mut by_partner, mut by_court) =
-            (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
-        for r in &rows {
-            let out = r.role == "requester";
+        let mut by_kind: BTreeMap<(String, String), Counts> = BTreeMap::new();
+        let mut received = 0;
+        for (day, family, role, n) in &volumes.days {
+            let out = role == "requester";
             let bump = |slot: &mut (i64, i64, i64)| {
                 if out {
-                    slot.1 += r.requests
+                    slot.1 += n
                 } else {
-                    slot.2 += r.requests
+                    slot.2 += n
                 }
             };
-            let age = today - r.day;
+            let age = today - day;
             if (0..DAYS).contains(&age) {
                 bump(&mut per_day[(DAYS - 1 - age) as usize]);
             }
             if (0..WEEKS * 7).contains(&age) {
                 bump(&mut per_week[(WEEKS - 1 - age / 7) as usize]);
             }
-            add(
-                by_kind
-                    .entry((r.family.clone(), r.role.clone()))
-                    .or_default(),
-                today,
-                r,
-            );
-            add(by_partner.entry(r.partner.clone()).or_default(), today, r);
-            add(by_court.entry(r.court.clone()).or_default(), today, r);
+            let c = by_kind.entry((family.clone(), role.clone())).or_default();
+            c.today += if age == 0 { *n } else { 0 };
+            c.week += if age < 7 { *n } else { 0 };
+            c.all += n;
+            if family == "service" && role == "executor" && age < 30 {
+                received += n;
+            }
         }
+        let by_partner = volumes.partners.into_iter().collect();
+        let by_court = volumes.courts.into_iter().collect();
 
         let calendar = g
             .agreements
@@ -224,11 +203,6 @@ impl Overview {
         }
 
         let since = now_ms - RECENT_MS;
-        let received: i64 = rows
-            .iter()
-            .filter(|r| r.family == "service" && r.role == "executor" && today - r.day < 30)
-            .map(|r| r.requests)
-            .sum();
         let postal = (received, store.postal_summary(since).await?);
         let freezes = store
             .warnings_due(

@@ -22,7 +22,7 @@ fn counts_cells(id: &str, c: &Counts) -> Markup {
     html! {
         td.num id={(id) "-today"} { (c.today) }
         td.num id={(id) "-week"} { (c.week) }
-        td.num id={(id) "-weeks12"} { (c.weeks12) }
+        td.num id={(id) "-weeks12"} { (c.all) }
     }
 }
 

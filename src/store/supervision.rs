@@ -20,22 +20,26 @@ pub fn local_day(unix_ms: i64) -> i64 {
     (unix_ms + DAY_OFFSET_MS).div_euclid(DAY_MS)
 }
 
-/// Requests opened on one local day, of one kind and side, at one of our courts, with one
-/// partner region.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VolumeRow {
-    /// The local day ([`local_day`]).
-    pub day: i64,
-    /// The kind of work (`service`, `preservation`, …).
-    pub family: String,
-    /// `requester` (our court asked: outbound) or `executor` (inbound).
-    pub role: String,
-    /// Our court.
-    pub court: String,
-    /// The other court's region.
-    pub partner: String,
-    /// How many.
-    pub requests: i64,
+/// Requests counted over three periods ending today.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Buckets {
+    /// Today (local day).
+    pub today: i64,
+    /// The last 7 local days, today included.
+    pub week: i64,
+    /// Every day read (from the first day asked for).
+    pub all: i64,
+}
+
+/// Requests opened here from a local day on, counted in `request_volume`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Volumes {
+    /// Per (local day, kind, `requester` or `executor`).
+    pub days: Vec<(i64, String, String, i64)>,
+    /// Per court of ours.
+    pub courts: Vec<(String, Buckets)>,
+    /// Per partner region.
+    pub partners: Vec<(String, Buckets)>,
 }
 
 /// Open requests in one state, of one kind and side.
@@ -111,8 +115,9 @@ pub struct DeadLetter {
 /// The reads of the supervision dashboard.
 #[async_trait]
 pub trait Supervision: Send + Sync {
-    /// Requests opened on local days `from_day` and later.
-    async fn volumes(&self, from_day: i64) -> Result<Vec<VolumeRow>, StoreError>;
+    /// Requests opened on local days `from_day` and later; `today` names the day the
+    /// buckets end.
+    async fn volumes(&self, from_day: i64, today: i64) -> Result<Volumes, StoreError>;
 
     /// Open requests, by state, kind and side.
     async fn open_work(&self) -> Result<Vec<OpenCount>, StoreError>;

@@ -83,8 +83,30 @@ async fn traffic(t: &TestFed) -> MessageId {
 }
 
 #[tokio::test]
-async fn the_dashboard_counts_what_was_sent_and_lists_what_is_overdue() {
-    let t = TestFed::start_at(START).await;
+async fn the_dashboard_counts_what_was_sent_and_lists_what_is_overdue_on_sqlite() {
+    counts_and_overdue("sqlite").await;
+}
+
+#[tokio::test]
+async fn the_dashboard_counts_what_was_sent_and_lists_what_is_overdue_on_postgres() {
+    counts_and_overdue("postgres").await;
+}
+
+/// The numbers and lists of the main page, and the timeline, with SC's store on `engine`.
+async fn counts_and_overdue(engine: &str) {
+    let location = match engine {
+        "sqlite" => None,
+        _ => match crate::engines::fresh_postgres().await {
+            Some(l) => Some(l),
+            None => return,
+        },
+    };
+    let t = TestFed::start_with(START, |o| {
+        if let Some(l) = location {
+            o.databases.insert(RegionId::parse("SC").unwrap(), l);
+        }
+    })
+    .await;
     let late = traffic(&t).await;
 
     let (status, sc) = page(&t, "SC", "/admin/dashboard?lang=en").await;

@@ -12,8 +12,8 @@ use super::tx::Tx;
 use crate::clock::{from_unix_millis, unix_millis};
 use crate::ids::MessageId;
 use crate::store::{
-    Backlog, CycleSample, DeadLetter, DueItem, OpenCount, PostalSummary, PrintJob, RequestRecord,
-    Role, StoreError, Supervision, VolumeRow, local_day,
+    Backlog, Buckets, CycleSample, DeadLetter, DueItem, OpenCount, PostalSummary, PrintJob,
+    RequestRecord, Role, StoreError, Supervision, Volumes, local_day,
 };
 
 /// Counts a request just opened in `request_volume` (same transaction).
@@ -61,25 +61,53 @@ fn reason_of(detail: Option<&str>) -> (Option<String>, String) {
 
 #[async_trait]
 impl Supervision for SqlStore {
-    async fn volumes(&self, from_day: i64) -> Result<Vec<VolumeRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT day, family, role, court, partner, requests FROM request_volume WHERE day >= $1",
+    async fn volumes(&self, from_day: i64, today: i64) -> Result<Volumes, StoreError> {
+        let days = sqlx::query(
+            "SELECT day, family, role, CAST(SUM(requests) AS BIGINT) AS n FROM request_volume
+             WHERE day >= $1 GROUP BY day, family, role",
         )
         .bind(from_day)
         .fetch_all(&self.read)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(VolumeRow {
-                    day: r.try_get("day")?,
-                    family: r.try_get("family")?,
-                    role: r.try_get("role")?,
-                    court: r.try_get("court")?,
-                    partner: r.try_get("partner")?,
-                    requests: r.try_get("requests")?,
-                })
-            })
-            .collect()
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("day")?, r.try_get("family")?, r.try_get("role")?, r.try_get("n")?)))
+        .collect::<Result<_, StoreError>>()?;
+        let mut by = Vec::new();
+        for column in ["court", "partner"] {
+            let sql = format!(
+                "SELECT {column} AS k,
+                        CAST(SUM(CASE WHEN day = $2 THEN requests ELSE 0 END) AS BIGINT) AS today,
+                        CAST(SUM(CASE WHEN day > $2 - 7 THEN requests ELSE 0 END) AS BIGINT) AS week,
+                        CAST(SUM(requests) AS BIGINT) AS all_days
+                 FROM request_volume WHERE day >= $1 GROUP BY {column} ORDER BY {column}"
+            );
+            by.push(
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(from_day)
+                    .bind(today)
+                    .fetch_all(&self.read)
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        Ok((
+                            r.try_get("k")?,
+                            Buckets {
+                                today: r.try_get("today")?,
+                                week: r.try_get("week")?,
+                                all: r.try_get("all_days")?,
+                            },
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?,
+            );
+        }
+        let partners = by.pop().unwrap_or_default();
+        let courts = by.pop().unwrap_or_default();
+        Ok(Volumes {
+            days,
+            courts,
+            partners,
+        })
     }
 
     async fn open_work(&self) -> Result<Vec<OpenCount>, StoreError> {
@@ -109,22 +137,28 @@ impl Supervision for SqlStore {
         until_ms: i64,
         limit: i64,
     ) -> Result<(i64, Vec<DueItem>), StoreError> {
-        let from = "FROM requests r JOIN deadlines d ON d.request_id = r.id";
-        let filter = format!(
-            "WHERE {} AND d.kind = 'deadline' AND d.met_at IS NULL AND d.due_at > $1 AND d.due_at <= $2",
+        // Driven by the open requests (few) through `requests_open`, probing each one's
+        // owed deadlines (`deadlines_owed`); CROSS JOIN keeps that order on SQLite, where
+        // the planner would otherwise scan every unmet deadline ever stored.
+        let owed = format!(
+            "FROM requests r CROSS JOIN deadlines d
+             WHERE d.request_id = r.id AND {} AND d.kind = 'deadline' AND d.met_at IS NULL
+               AND d.due_at > $1 AND d.due_at <= $2",
             not_terminal("r.state")
         );
         let after = after_ms.unwrap_or(i64::MIN);
-        let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) {from} {filter}"
-        )))
-        .bind(after)
-        .bind(until_ms)
-        .fetch_one(&self.read)
-        .await?;
+        let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {owed}")))
+            .bind(after)
+            .bind(until_ms)
+            .fetch_one(&self.read)
+            .await?;
+        // The first `limit` from the indexes alone, then their requests.
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT r.*, d.name AS deadline_name, d.due_at AS deadline_due {from} {filter}
-             ORDER BY d.due_at, r.id LIMIT $3"
+            "SELECT q.*, o.deadline_name, o.deadline_due FROM
+               (SELECT r.id AS rid, d.name AS deadline_name, d.due_at AS deadline_due {owed}
+                ORDER BY d.due_at, r.id LIMIT $3) o
+             JOIN requests q ON q.id = o.rid
+             ORDER BY o.deadline_due, o.rid"
         )))
         .bind(after)
         .bind(until_ms)
