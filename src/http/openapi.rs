@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
-use super::{attachments, court, federation, inbox, print_jobs, reference};
+use super::{attachments, bundle, court, federation, inbox, print_jobs, reference};
 use crate::problem::Code;
 
 #[derive(OpenApi)]
@@ -25,6 +25,7 @@ use crate::problem::Code;
         court::show,
         court::update,
         court::certificate,
+        bundle::bundle,
         inbox::inbox,
         inbox::acknowledge,
         court::agreements,
@@ -140,6 +141,11 @@ pub const PROBLEMS: &[(&str, &str, &[Code])] = &[
     (
         "get",
         "/v1/requests/{id}/certificate",
+        &[Unauthenticated, IdentityMismatch, NotFound],
+    ),
+    (
+        "get",
+        "/v1/requests/{id}/bundle",
         &[Unauthenticated, IdentityMismatch, NotFound],
     ),
     (

@@ -189,6 +189,13 @@ pub trait Store: Send + Sync {
     /// The audit log from `after` (exclusive), in order.
     async fn audit_entries(&self, after: i64, limit: i64) -> Result<Vec<AuditEntry>, StoreError>;
 
+    /// The audit entries whose subject is one of `subjects` (a request id, message ids,
+    /// attachment digests), in order.
+    async fn audit_about(&self, subjects: &[String]) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// The last entry of the audit log, if any: the chain's head.
+    async fn audit_head(&self) -> Result<Option<AuditEntry>, StoreError>;
+
     /// Keeps an agreement version (a better-signed copy of the same terms replaces the
     /// stored one), with an audit entry naming `actor`.
     async fn save_agreement(

@@ -9,6 +9,7 @@ mod agreements;
 mod api_examples;
 mod attachment_bounds;
 mod attachments;
+mod bundle;
 mod certificate_revocation;
 mod check_config;
 mod connections;

@@ -15,6 +15,7 @@
 
 mod agreements;
 mod attachments;
+mod audit;
 mod deadlines;
 pub mod dialect;
 mod jobs;

@@ -277,6 +277,14 @@ impl Store for SqlStore {
         self.read_audit(after, limit).await
     }
 
+    async fn audit_about(&self, subjects: &[String]) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read_audit_about(subjects).await
+    }
+
+    async fn audit_head(&self) -> Result<Option<AuditEntry>, StoreError> {
+        self.read_audit_head().await
+    }
+
     async fn save_agreement(
         &self,
         document: &Agreement,
