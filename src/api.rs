@@ -87,9 +87,13 @@ impl RequestAnswer {
 
 /// `GET /v1/requests`: the court's requests, newest first.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct RequestList {
     /// The requests (without history or messages: `GET /v1/requests/{id}` has those).
     pub items: Vec<crate::store::RequestRecord>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// One active agreement in `GET /v1/agreements`.
@@ -196,6 +200,16 @@ impl InboxEntry {
 pub struct RelayAnswer {
     /// The relay receipt.
     pub receipt: Receipt,
+}
+
+/// The answer to `GET /federation/v1/ping`: this gateway answers, and knows the caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PingAnswer {
+    /// The answering gateway's region.
+    pub region: crate::ids::RegionId,
+    /// The calling gateway's region, as its client certificate names it.
+    pub peer: crate::ids::RegionId,
 }
 
 /// The answer to `PUT /v1/attachments/{sha256}` (and its federation twin): 201 when the

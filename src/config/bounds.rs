@@ -101,8 +101,13 @@ impl Default for AttachmentsConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RelayConfig {
-    /// Most messages in flight to peers at once.
-    pub max_in_flight: usize,
+    /// Deliveries in flight to one peer at once; the last one is kept for preservation
+    /// orders (high priority), so ordinary work takes at most one fewer. Each peer has its
+    /// own, so a hung peer holds back no other.
+    pub peer_slots: usize,
+    /// How often a peer that cannot be reached is probed (`GET /federation/v1/ping`), in
+    /// milliseconds: a returning peer is noticed within this, whatever the backoff.
+    pub probe_interval_ms: u64,
     /// First retry delay, in milliseconds; doubles per attempt.
     pub backoff_initial_ms: u64,
     /// Longest retry delay, in milliseconds.
@@ -114,7 +119,8 @@ pub struct RelayConfig {
 impl Default for RelayConfig {
     fn default() -> Self {
         RelayConfig {
-            max_in_flight: 16,
+            peer_slots: 8,
+            probe_interval_ms: 3_000,
             backoff_initial_ms: 500,
             backoff_max_ms: 300_000,
             request_timeout_ms: 30_000,

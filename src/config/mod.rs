@@ -291,6 +291,13 @@ impl GatewayConfig {
             }
             admin.socket_mode().map_err(err)?;
         }
+        if config.relay.peer_slots < 2 {
+            return Err(err(format!(
+                "[relay] peer_slots = {} leaves ordinary work no slot: one slot per peer is kept \
+                 for preservation orders, so it must be at least 2 (the default is 8)",
+                config.relay.peer_slots
+            )));
+        }
         if config.courts.iter().any(|c| c.id.region() != config.region) {
             return Err(err(format!(
                 "every court under [[courts]] must belong to region {}",

@@ -107,9 +107,26 @@ pub fn assess(j: &Journey, agreement: &Agreement) -> Assessment {
         ("return", ms(answered, returned)),
     ];
 
+    let receipts = verify_receipts(&[&j.requester, &j.executor], agreement);
+    let messages = j.requester["messages"]
+        .as_array()
+        .map(Vec::len)
+        .unwrap_or(0);
+    Assessment {
+        states,
+        hops,
+        receipts,
+        receipts_expected: 3 * messages,
+        completed: finished(&j.requester),
+    }
+}
+
+/// The receipts of request views (`GET /v1/requests/{id}`), each counted once however
+/// many views show it: (those that verify with their issuer's key in `agreement`, all).
+pub fn verify_receipts(views: &[&Value], agreement: &Agreement) -> (usize, usize) {
     let mut seen: Vec<(String, String, String)> = Vec::new();
     let (mut good, mut total) = (0, 0);
-    for view in [&j.requester, &j.executor] {
+    for view in views {
         for r in view["receipts"].as_array().into_iter().flatten() {
             let Ok(receipt) = serde_json::from_value::<Receipt>(r.clone()) else {
                 total += 1;
@@ -125,26 +142,20 @@ pub fn assess(j: &Journey, agreement: &Agreement) -> Assessment {
             }
             seen.push(key);
             total += 1;
-            if agreement
-                .terms
-                .party(&receipt.issuer)
-                .is_some_and(|p| receipt.verify(&p.message_key))
-            {
+            if receipt_verifies(&receipt, agreement) {
                 good += 1;
             }
         }
     }
-    let messages = j.requester["messages"]
-        .as_array()
-        .map(Vec::len)
-        .unwrap_or(0);
-    Assessment {
-        states,
-        hops,
-        receipts: (good, total),
-        receipts_expected: 3 * messages,
-        completed: finished(&j.requester),
-    }
+    (good, total)
+}
+
+/// Whether `receipt` verifies with its issuer's message key in `agreement`.
+pub fn receipt_verifies(receipt: &Receipt, agreement: &Agreement) -> bool {
+    agreement
+        .terms
+        .party(&receipt.issuer)
+        .is_some_and(|p| receipt.verify(&p.message_key))
 }
 
 /// Whether the work of a request view is done as asked: completed, or for a filing

@@ -105,7 +105,8 @@ impl Gateway {
             SchemaCatalog::embedded().map_err(|e| StartError(format!("embedded schemas: {e}")))?;
         let sqlite = SqlStore::open_location(&config.database)
             .await
-            .map_err(|e| StartError(format!("database {}: {e}", config.database.display())))?;
+            .map_err(|e| StartError(format!("database {}: {e}", config.database.display())))?
+            .with_outbox_lease(outbox_lease_ms(&config.relay));
         let registry =
             load_agreements(config, &party_roots, &schemas, &sqlite, clock.now()).await?;
         let blobs_folder = config.blobs_folder().map_err(StartError)?;
@@ -179,6 +180,12 @@ impl Gateway {
             db.close().await;
         }
     }
+}
+
+/// How long a replica holds the outbox items it claims: twice the relay's request
+/// timeout (60 s by default), so no attempt outlives its lease.
+fn outbox_lease_ms(relay: &crate::config::RelayConfig) -> i64 {
+    i64::try_from(relay.request_timeout_ms.saturating_mul(2)).unwrap_or(i64::MAX)
 }
 
 /// The gateway's message-signing key, from `signing_key`.

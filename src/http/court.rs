@@ -295,7 +295,8 @@ pub(super) async fn visible(
     tag = "requests",
     params(
         ("overdue" = Option<bool>, Query, description = "`true`: only requests with a legal deadline passed unmet."),
-        ("limit" = Option<i64>, Query, description = "At most this many (default 50, at most 500).")
+        ("limit" = Option<i64>, Query, description = "At most this many (default 50, at most 500)."),
+        ("after" = Option<String>, Query, description = "The `nextCursor` of the previous page: the requests after it.")
     ),
     responses((status = 200, description = "The requests.", body = RequestList))
 )]
@@ -318,13 +319,27 @@ pub(super) async fn list(
     let limit = query_number(&query, "limit")?
         .unwrap_or(INBOX_PAGE.0)
         .clamp(1, INBOX_PAGE.1);
+    let after = match query_value(&query, "after") {
+        None => None,
+        Some(text) => Some(crate::store::RequestCursor::parse(text).ok_or_else(|| {
+            Problem::new(
+                Code::BadRequest,
+                format!("query parameter after must be a nextCursor this API gave, not {text:?}"),
+            )
+        })?),
+    };
     let now = g.clock.now();
     let items = g
         .store
-        .requests(&court, overdue.then_some(now), limit)
+        .requests(&court, overdue.then_some(now), after, limit)
         .await
         .map_err(Problem::internal)?;
-    Ok(Json(RequestList { items }).into_response())
+    let full = i64::try_from(items.len()).unwrap_or(i64::MAX) == limit;
+    let next_cursor = items
+        .last()
+        .filter(|_| full)
+        .map(|r| crate::store::RequestCursor::after(r).to_string());
+    Ok(Json(RequestList { items, next_cursor }).into_response())
 }
 
 /// The certificates of service (送达回证) of a service request as printable HTML, one

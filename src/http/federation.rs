@@ -1,6 +1,7 @@
 //! The federation API between gateways: `POST /federation/v1/messages` takes one signed
 //! envelope and answers 200 with the signed relay receipt once it is committed;
 //! `POST /federation/v1/revocations` takes a party's signed revocation notice;
+//! `GET /federation/v1/ping` answers a peer's relay asking whether this gateway is back;
 //! `HEAD` and `PUT /federation/v1/attachments/{sha256}` ([`super::attachments`]) tell
 //! whether a blob is held and take one, streamed and verified; `GET /federation/openapi.json`
 //! is this API's OpenAPI 3.1 document ([`super::reference`]).
@@ -29,6 +30,7 @@ pub fn router(g: Arc<Gateway>) -> Router {
     Router::new()
         .route("/federation/v1/messages", post(receive))
         .route("/federation/v1/revocations", post(revocation))
+        .route(crate::relay::probe::PATH, axum::routing::get(ping))
         .route(
             "/federation/openapi.json",
             axum::routing::get(super::reference::federation_document),
@@ -79,4 +81,25 @@ pub(super) async fn revocation(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, Problem> {
     Ok(Json(crate::admin::revoke::receive(&g, &peer.0, body).await?).into_response())
+}
+
+/// A peer gateway's relay asks whether this gateway answers (it pings a peer it cannot
+/// reach every few seconds). Authenticated like every federation route, by the client
+/// certificate alone; it changes nothing.
+#[utoipa::path(
+    get,
+    path = "/federation/v1/ping",
+    tag = "federation",
+    responses((status = 200, description = "This gateway answers.", body = crate::api::PingAnswer))
+)]
+pub(super) async fn ping(
+    State(g): State<Arc<Gateway>>,
+    Extension(chain): Extension<PeerCertificates>,
+) -> Result<Response, Problem> {
+    let peer = crate::attachments::peers::authenticate(&g, &chain.0)?;
+    Ok(Json(crate::api::PingAnswer {
+        region: g.region.clone(),
+        peer: peer.region,
+    })
+    .into_response())
 }

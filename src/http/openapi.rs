@@ -62,6 +62,7 @@ struct CourtApi;
     paths(
         federation::receive,
         federation::revocation,
+        federation::ping,
         attachments::peer_head,
         attachments::peer_put,
         reference::federation_document,
@@ -262,6 +263,11 @@ pub const PROBLEMS: &[(&str, &str, &[Code])] = &[
             Replayed,
             AgreementMismatch,
         ],
+    ),
+    (
+        "get",
+        "/federation/v1/ping",
+        &[Unauthenticated, IdentityMismatch, UnknownAgreement],
     ),
     (
         "head",

@@ -1,357 +1,177 @@
 //! The outbox relay: sends committed messages to peer gateways, highest priority first,
-//! backs off from an unreachable peer ([`breaker`]: one probe at a time, the most urgent
-//! message first), and stops for good (recording why) when the peer refuses a message or
-//! it expires.
+//! each peer through its own slots with the last kept for preservation orders
+//! ([`slots`]), backs off from an unreachable peer ([`breaker`]: one probe at a time, the
+//! most urgent message first) while pinging it every few seconds ([`probe`]), and stops
+//! for good (recording why) when the peer refuses a message or it expires ([`deliver`]).
 //!
 //! A delivery counts only when the peer answers with a relay receipt that verifies
 //! with the peer's message key and names this message and digest.
+//!
+//! The relay sleeps until something wakes it: a commit or a finished delivery
+//! (`Gateway::relay_wake`), the next retry or ping falling due, or at the latest
+//! [`MAX_IDLE`] (a hand-driven clock, or rows another process wrote).
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 mod attachments;
 pub mod breaker;
+mod deliver;
+pub mod probe;
+pub mod slots;
 
 use breaker::{Admit, Breakers};
+use slots::{Room, Slots};
 
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 
-use crate::api::RelayAnswer;
 use crate::clock::unix_millis;
-use crate::envelope::Envelope;
+use crate::envelope::Priority;
 use crate::gateway::Gateway;
-use crate::pipeline;
-use crate::problem::{Code, Problem};
-use crate::receipt::Hop;
-use crate::store::{Event, OutboxItem, StateChange};
-use crate::workflow::{self, deadlines, deadlines::Clocks};
+use crate::ids::RegionId;
+use crate::store::OutboxItem;
 
-/// Most due items read per pass.
+/// Due items read at a time (beyond those already in flight).
 const BATCH: i64 = 64;
-/// Longest wait between passes (also how often a hand-driven clock is looked at).
+/// Longest sleep (also how often a hand-driven clock is looked at).
 const MAX_IDLE: Duration = Duration::from_millis(500);
 /// How long in-flight deliveries get to finish at shutdown.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
-/// How one attempt ended.
-enum Outcome {
-    /// The peer committed it; here is its verified receipt.
-    Delivered(crate::receipt::Receipt),
-    /// The peer cannot be reached (or is unavailable as a whole): back off from the peer.
-    Retry(String),
-    /// The peer answered, but this message must wait (e.g. the peer's rate, a blob it
-    /// lost): back off this message alone, for as long as the peer asked if it did; the
-    /// peer stays open for the others.
-    Later(String, Option<u64>),
-    /// Stop: the peer refused it for good, or it cannot be sent.
-    Dead {
-        state: &'static str,
-        event: &'static str,
-        detail: serde_json::Value,
-    },
+/// What the relay keeps between passes.
+struct Relay {
+    g: Arc<Gateway>,
+    slots: Arc<Slots>,
+    breakers: Arc<Breakers>,
+    tasks: JoinSet<()>,
 }
 
 /// Runs the relay until `shutdown` turns true, then lets in-flight deliveries finish.
 pub async fn run(g: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
-    let slots = Arc::new(Semaphore::new(g.relay.max_in_flight.max(1)));
-    let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
-    let breakers = Arc::new(Breakers::default());
-
+    let mut relay = Relay {
+        slots: Arc::new(Slots::new(g.relay.peer_slots)),
+        breakers: Arc::new(Breakers::new(g.relay.probe_interval_ms)),
+        tasks: JoinSet::new(),
+        g,
+    };
     loop {
-        let now_ms = unix_millis(g.clock.now());
-        let blocked = breakers.blocked(now_ms);
-        match g.store.due_outbox(now_ms, BATCH, &blocked).await {
-            Ok(due) => {
-                for item in due {
-                    if lock(&in_flight).contains(&item.seq)
-                        || breakers.admit(&item.peer, now_ms) == Admit::Wait
-                    {
-                        continue;
-                    }
-                    lock(&in_flight).insert(item.seq);
-                    let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
-                        break;
-                    };
-                    let (g, in_flight, breakers) = (
-                        Arc::clone(&g),
-                        Arc::clone(&in_flight),
-                        Arc::clone(&breakers),
-                    );
-                    tokio::spawn(async move {
-                        let seq = item.seq;
-                        deliver(&g, &breakers, item).await;
-                        lock(&in_flight).remove(&seq);
-                        drop(permit);
-                        g.relay_wake.notify_one();
-                    });
-                }
-            }
-            Err(e) => tracing::error!(error = %e, "relay cannot read the outbox"),
-        }
-        let now_ms = unix_millis(g.clock.now());
-        let next = match g.store.next_due(&breakers.blocked(now_ms)).await {
-            Ok(due) => due.into_iter().chain(breakers.next_probe_ms()).min(),
-            Err(_) => None,
-        };
-        let wait = match next {
-            Some(due) => {
-                Duration::from_millis((due - now_ms).clamp(0, MAX_IDLE.as_millis() as i64) as u64)
-            }
-            None => MAX_IDLE,
-        };
+        while relay.tasks.try_join_next().is_some() {}
+        let now_ms = unix_millis(relay.g.clock.now());
+        relay.start_due(now_ms).await;
+        relay.ping_due(now_ms);
+        let wait = relay.next_wake(now_ms).await;
         tokio::select! {
-            _ = g.relay_wake.notified() => {}
-            _ = tokio::time::sleep(wait.max(Duration::from_millis(5))) => {}
+            _ = relay.g.relay_wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = shutdown.changed() => break,
         }
     }
-    let all = g.relay.max_in_flight.max(1) as u32;
-    if tokio::time::timeout(DRAIN_DEADLINE, slots.acquire_many(all))
-        .await
-        .is_err()
-    {
+    let drain = async { while relay.tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(DRAIN_DEADLINE, drain).await.is_err() {
         tracing::warn!(
             "relay deliveries still running after the drain deadline; they will be retried at the next start"
         );
     }
 }
 
-/// The deadlines a request starts, or an update restarts (a filing's corrections), from
-/// when the peer committed it (its receipt's time): the same due times the executing
-/// gateway keeps.
-fn started_at_peer(g: &Gateway, e: &Envelope, committed: time::OffsetDateTime) -> Clocks {
-    let Some((agreement, _)) = g.agreements.by_digest(&e.agreement.sha256, g.clock.now()) else {
-        return Clocks::default();
-    };
-    let terms = agreement.terms();
-    if !e.kind.is_request() {
-        return Clocks {
-            restart: deadlines::restarted_by(terms, &e.kind, committed),
-            ..Clocks::default()
-        };
-    }
-    Clocks {
-        start: deadlines::on_receipt(terms, &e.kind, &e.payload, committed),
-        ..Clocks::default()
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-async fn deliver(g: &Gateway, breakers: &Breakers, item: OutboxItem) {
-    let envelope: Option<Envelope> = serde_json::from_value(item.envelope.clone()).ok();
-    let outcome = match &envelope {
-        None => Outcome::Dead {
-            state: workflow::FAILED,
-            event: "unsendable",
-            detail: serde_json::json!({"reason": "stored envelope is unreadable"}),
-        },
-        Some(e) => attempt(g, &item, e).await,
-    };
-    let is_request = envelope.as_ref().is_some_and(|e| e.kind.is_request());
-    let now = g.clock.now();
-    let actor = format!("gateway:{}", g.region);
-    let result = match outcome {
-        Outcome::Delivered(receipt) => {
-            breakers.succeeded(&item.peer);
-            let change = if is_request {
-                StateChange::AdvanceFrom {
-                    request_id: item.request_id,
-                    from: workflow::SUBMITTED.to_owned(),
-                    state: workflow::RELAYED.to_owned(),
-                }
-            } else {
-                StateChange::Note {
-                    request_id: item.request_id,
+impl Relay {
+    /// Starts every due message that has a slot, highest priority first. Reads again
+    /// while a read was full and started something or ruled a peer out, so a peer with
+    /// many messages waiting does not hide the others'.
+    async fn start_due(&mut self, now_ms: i64) {
+        let mut skip = self.breakers.blocked(now_ms);
+        skip.extend(self.slots.full());
+        loop {
+            self.slots.begin_read();
+            let limit = BATCH + self.slots.in_flight() as i64;
+            let due = match self.g.store.due_outbox(now_ms, limit, &skip).await {
+                Ok(due) => due,
+                Err(e) => {
+                    tracing::error!(error = %e, "relay cannot read the outbox");
+                    return;
                 }
             };
-            let mut event = Event::new("relayed", format!("gateway:{}", item.peer));
-            event.detail = serde_json::json!({"peer": item.peer, "attempts": item.attempts + 1});
-            let clocks = envelope
-                .as_ref()
-                .map(|e| started_at_peer(g, e, receipt.at))
-                .unwrap_or_default();
-            g.store
-                .outbox_delivered(&item, receipt, Some(change), event, clocks, now)
-                .await
-        }
-        Outcome::Retry(error) => {
-            // The peer is down: it is backed off as a whole, and the message stays due so
-            // that the most urgent message waiting is the next probe.
-            let now_ms = unix_millis(now);
-            let retry_at = breakers.failed(&item.peer, now_ms, |n| backoff(g, n, item.seq));
-            tracing::info!(message = %item.message_id, peer = %item.peer, attempt = item.attempts + 1, retry_in_ms = retry_at - now_ms, %error, "relay attempt failed");
-            g.store.outbox_retry(&item, now_ms, &error).await
-        }
-        Outcome::Later(error, asked) => {
-            breakers.succeeded(&item.peer);
-            let ours = backoff(
-                g,
-                u32::try_from(item.attempts).unwrap_or(u32::MAX),
-                item.seq,
-            );
-            let asked =
-                asked.map(|secs| i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX));
-            let delay = asked.map_or(ours, |ms| ours.max(ms));
-            tracing::info!(message = %item.message_id, peer = %item.peer, attempt = item.attempts + 1, retry_in_ms = delay, %error, "peer asks this message to wait");
-            g.store
-                .outbox_retry(&item, unix_millis(now) + delay, &error)
-                .await
-        }
-        Outcome::Dead {
-            state,
-            event,
-            detail,
-        } => {
-            tracing::warn!(message = %item.message_id, peer = %item.peer, %detail, "relay gave up");
-            breakers.release(&item.peer);
-            // Only a request still waiting for its first delivery can be refused or fail;
-            // one already returned (its agreement revoked) stays returned.
-            let change = if is_request {
-                StateChange::AdvanceFrom {
-                    request_id: item.request_id,
-                    from: workflow::SUBMITTED.to_owned(),
-                    state: state.to_owned(),
+            let complete = (due.len() as i64) < limit;
+            let mut progressed = false;
+            for item in due {
+                if skip.contains(&item.peer) {
+                    continue;
                 }
-            } else {
-                StateChange::Note {
-                    request_id: item.request_id,
-                }
-            };
-            g.store
-                .outbox_dead(
-                    &item,
-                    Some(change),
-                    Event {
-                        name: event.to_owned(),
-                        actor,
-                        detail,
+                match self.slots.room(item.seq, &item.peer, urgent(&item)) {
+                    Room::Busy => continue,
+                    // Its peer's more urgent messages were earlier in this read.
+                    Room::Full => rule_out(&mut skip, &item.peer, &mut progressed),
+                    Room::Free => match self.breakers.admit(&item.peer, now_ms) {
+                        Admit::Wait => rule_out(&mut skip, &item.peer, &mut progressed),
+                        Admit::Open | Admit::Probe => {
+                            self.start(item);
+                            progressed = true;
+                        }
                     },
-                    now,
-                )
-                .await
+                }
+            }
+            if complete || !progressed {
+                return;
+            }
         }
-    };
-    if let Err(e) = result {
-        tracing::error!(message = %item.message_id, error = %e, "relay cannot record the outcome; will retry");
+    }
+
+    fn start(&mut self, item: OutboxItem) {
+        self.slots.take(item.seq, &item.peer);
+        let (g, slots, breakers) = (
+            Arc::clone(&self.g),
+            Arc::clone(&self.slots),
+            Arc::clone(&self.breakers),
+        );
+        self.tasks.spawn(async move {
+            let seq = item.seq;
+            deliver::deliver(&g, &breakers, item).await;
+            slots.release(seq);
+            g.relay_wake.notify_one();
+        });
+    }
+
+    /// Pings the down peers whose ping is due.
+    fn ping_due(&mut self, now_ms: i64) {
+        for peer in self.breakers.pings_due(now_ms) {
+            let (g, breakers) = (Arc::clone(&self.g), Arc::clone(&self.breakers));
+            self.tasks.spawn(async move { probe::ping(&g, &breakers, peer).await });
+        }
+    }
+
+    /// How long to sleep: until the next retry, probe or ping falls due (what is due
+    /// now and did not start waits for a slot, and a finished delivery wakes the relay).
+    async fn next_wake(&self, now_ms: i64) -> Duration {
+        let mut skip = self.breakers.blocked(now_ms);
+        skip.extend(self.slots.full());
+        let next = match self.g.store.next_due(now_ms, &skip).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::error!(error = %e, "relay cannot read the outbox");
+                None
+            }
+        };
+        next.into_iter()
+            .chain(self.breakers.next_after(now_ms))
+            .min()
+            .map_or(MAX_IDLE, |due| {
+                Duration::from_millis(u64::try_from(due - now_ms).unwrap_or(0)).min(MAX_IDLE)
+            })
     }
 }
 
-/// Milliseconds to wait after `failures + 1` failures in a row: doubling from the initial
-/// delay, capped, with a little spread so gateways do not all probe together.
-fn backoff(g: &Gateway, failures: u32, seq: i64) -> i64 {
-    let initial = g.relay.backoff_initial_ms as i64;
-    let exp = initial.saturating_mul(1_i64 << failures.min(30));
-    let capped = exp.min(g.relay.backoff_max_ms as i64);
-    capped + (seq.wrapping_mul(7919).rem_euclid(1 + capped / 5))
+fn rule_out(skip: &mut Vec<RegionId>, peer: &RegionId, progressed: &mut bool) {
+    if !skip.contains(peer) {
+        skip.push(peer.clone());
+        *progressed = true;
+    }
 }
 
-async fn attempt(g: &Gateway, item: &OutboxItem, e: &Envelope) -> Outcome {
-    if g.clock.now() > e.expires_at {
-        return Outcome::Dead {
-            state: workflow::FAILED,
-            event: "expired",
-            detail: serde_json::json!({"reason": format!("not delivered before it expired at {}", crate::clock::rfc3339(e.expires_at))}),
-        };
-    }
-    // The version the message was sealed under, as long as it is not revoked or expired.
-    let agreement = match pipeline::resolve_accepted(g, &e.agreement.sha256) {
-        Ok(a) => a,
-        Err(problem) => {
-            let state = if problem.is(Code::AgreementRevoked) {
-                workflow::RETURNED
-            } else {
-                workflow::FAILED
-            };
-            return Outcome::Dead {
-                state,
-                event: "unsendable",
-                detail: serde_json::to_value(&problem).unwrap_or_default(),
-            };
-        }
-    };
-    let Some(party) = agreement.party(&item.peer) else {
-        return Outcome::Dead {
-            state: workflow::FAILED,
-            event: "unsendable",
-            detail: serde_json::json!({"reason": format!("{} is not a party to agreement {}", item.peer, e.agreement.id)}),
-        };
-    };
-    let timeout = Duration::from_millis(g.relay.request_timeout_ms);
-    let client = match g.peers.get(&agreement, &item.peer, timeout) {
-        Ok(c) => c,
-        Err(e) => return Outcome::Retry(e),
-    };
-    let base = party.federation_endpoint.trim_end_matches('/');
-    // The blobs first: the peer refuses an envelope whose attachments it does not hold.
-    if let Err(why) = attachments::ensure_held(g, &client, base, &item.peer, e).await {
-        return Outcome::Retry(format!("attachments: {why}"));
-    }
-    let url = format!("{base}/federation/v1/messages");
-    let response = match client.post(&url).json(&item.envelope).send().await {
-        Ok(r) => r,
-        Err(err) => return Outcome::Retry(format!("{url}: {}", crate::client::error_text(&err))),
-    };
-    let status = response.status();
-    let body = match crate::peers::read_answer(response).await {
-        Ok(b) => b,
-        Err(err) => return Outcome::Retry(format!("{url}: reading the answer: {err}")),
-    };
-    if status.is_success() {
-        let answer: RelayAnswer = match crate::json::from_slice(&body) {
-            Ok(a) => a,
-            Err(err) => {
-                return Outcome::Later(
-                    format!("{url}: the answer is not a relay receipt: {err}"),
-                    None,
-                );
-            }
-        };
-        let r = &answer.receipt;
-        let genuine = r.hop == Hop::Relay
-            && r.issuer == item.peer
-            && r.message_id == item.message_id
-            && r.envelope_sha256 == item.digest
-            && r.verify(&party.message_key);
-        return if genuine {
-            Outcome::Delivered(answer.receipt)
-        } else {
-            Outcome::Later(
-                format!("{url}: the relay receipt does not verify or does not match the message"),
-                None,
-            )
-        };
-    }
-    match crate::json::from_slice::<Problem>(&body) {
-        Ok(problem) if !problem.retryable() => Outcome::Dead {
-            state: if problem.is(Code::AgreementRevoked) {
-                workflow::RETURNED
-            } else {
-                workflow::REJECTED
-            },
-            event: "rejected",
-            detail: serde_json::to_value(&problem).unwrap_or_default(),
-        },
-        Ok(problem) => {
-            if problem.is(Code::AttachmentMissing) {
-                attachments::forget(g, &item.peer, e).await;
-            }
-            // Unavailable is the peer as a whole; anything else concerns this message.
-            if problem.is(Code::Unavailable) {
-                Outcome::Retry(problem.to_string())
-            } else {
-                Outcome::Later(problem.to_string(), problem.retry_after)
-            }
-        }
-        Err(_) => {
-            let error = format!("{url}: HTTP {status} without a problem document");
-            match status.as_u16() {
-                502..=504 => Outcome::Retry(error),
-                _ => Outcome::Later(error, None),
-            }
-        }
-    }
+/// Whether `item` is a preservation order (high priority), which may take a peer's last slot.
+fn urgent(item: &OutboxItem) -> bool {
+    item.envelope
+        .get("priority")
+        .and_then(|p| serde_json::from_value::<Priority>(p.clone()).ok())
+        == Some(Priority::High)
 }

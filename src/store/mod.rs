@@ -155,10 +155,16 @@ pub trait Store: Send + Sync {
         skip: &[RegionId],
     ) -> Result<Vec<OutboxItem>, StoreError>;
 
-    /// When the next pending outbox item for a peer not in `skip` falls due, if any.
-    async fn next_due(&self, skip: &[RegionId]) -> Result<Option<i64>, StoreError>;
+    /// When the next pending outbox item for a peer not in `skip` falls due after
+    /// `after_ms`, if any.
+    async fn next_due(&self, after_ms: i64, skip: &[RegionId]) -> Result<Option<i64>, StoreError>;
+
+    /// `peer` answers again: its pending outbox items due later than `now_ms` fall due now.
+    async fn outbox_due_now(&self, peer: &RegionId, now_ms: i64) -> Result<(), StoreError>;
 
     /// The peer committed the message: store its relay receipt and move the request on.
+    /// Only once: if the item is no longer pending (an earlier call recorded it), nothing
+    /// is written, no history or audit entry either.
     async fn outbox_delivered(
         &self,
         item: &OutboxItem,
@@ -177,7 +183,8 @@ pub trait Store: Send + Sync {
         error: &str,
     ) -> Result<(), StoreError>;
 
-    /// The peer refused for good, or the message expired: stop, and record why.
+    /// The peer refused for good, or the message expired: stop, and record why (only if
+    /// the item is still pending, like [`Store::outbox_delivered`]).
     async fn outbox_dead(
         &self,
         item: &OutboxItem,
@@ -251,12 +258,14 @@ pub trait Store: Send + Sync {
     /// history entry on the request and a notice to our court, in one transaction.
     async fn pass_deadlines(&self, now: OffsetDateTime) -> Result<Vec<Passed>, StoreError>;
 
-    /// `court`'s requests (either side), newest first; with `overdue_at`, only open ones
-    /// with a deadline unmet at that time.
+    /// `court`'s requests (either side), newest first (by creation time, then id), after
+    /// `after` (the last of the previous page); with `overdue_at`, only open ones with a
+    /// deadline unmet at that time.
     async fn requests(
         &self,
         court: &CourtId,
         overdue_at: Option<OffsetDateTime>,
+        after: Option<RequestCursor>,
         limit: i64,
     ) -> Result<Vec<RequestRecord>, StoreError>;
 

@@ -1,9 +1,6 @@
 //! Preservation goes first: past ordinary work queued for a peer that was down, and to
 //! the top of the receiving court's work queue.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use time::macros::datetime;
 
 use crate::support::*;
@@ -22,20 +19,8 @@ async fn a_preservation_order_overtakes_ten_thousand_queued_requests_when_the_pe
     .await;
     t.fed.stop("CQ").await;
 
-    let submitted = Arc::new(AtomicUsize::new(0));
-    let mut workers = Vec::new();
-    for _ in 0..SUBMITTERS {
-        let (client, submitted) = (t.court("SC0104"), Arc::clone(&submitted));
-        workers.push(tokio::spawn(async move {
-            let s = submission("service.request", "CQ0103");
-            while submitted.fetch_add(1, Ordering::Relaxed) < QUEUED {
-                submit(&client, &s).await;
-            }
-        }));
-    }
-    for w in workers {
-        w.await.unwrap();
-    }
+    let work = ("service.request", "SC0104", "CQ0103");
+    submit_concurrently(&t, QUEUED, SUBMITTERS, work).await;
     let sc = t.court("SC0104");
     let freeze = submit(&sc, &submission("preservation.request", "CQ0103"))
         .await

@@ -155,6 +155,61 @@ async fn a_late_delivery_does_not_move_a_finished_request_back(store: SqlStore) 
     store.close().await;
 }
 
+async fn a_delivery_recorded_twice_is_recorded_once(store: SqlStore) {
+    let now = datetime!(2026-11-25 08:00 UTC);
+    let id = MessageId::new();
+    store.commit_outbound(outbound(id)).await.unwrap();
+    let item = store.due_outbox(i64::MAX, 10, &[]).await.unwrap().remove(0);
+    let audit_before = store.audit_entries(0, 100).await.unwrap().len();
+    // Two deliveries of one outbox item (say, by a relay that read it before the first
+    // was recorded) report it: the second changes nothing.
+    for _ in 0..2 {
+        let receipt = Receipt::issue(
+            Hop::Relay,
+            id,
+            item.digest,
+            RegionId::parse("CQ").unwrap(),
+            None,
+            now,
+            &SigningKey::generate(),
+        );
+        let change = StateChange::AdvanceFrom {
+            request_id: id,
+            from: "submitted".into(),
+            state: "relayed".into(),
+        };
+        store
+            .outbox_delivered(
+                &item,
+                receipt,
+                Some(change),
+                Event::new("relayed", "gateway:CQ"),
+                Default::default(),
+                now,
+            )
+            .await
+            .unwrap();
+    }
+    // Nor does a late refusal of the same item.
+    store
+        .outbox_dead(&item, None, Event::new("rejected", "gateway:SC"), now)
+        .await
+        .unwrap();
+    let view = store.request_view(&id).await.unwrap().unwrap();
+    let relayed = view.history.iter().filter(|h| h.event == "relayed").count();
+    assert_eq!(relayed, 1, "one relayed entry: {:?}", view.history);
+    assert!(view.history.iter().all(|h| h.event != "rejected"));
+    let relay_receipts = view.receipts.iter().filter(|r| r.hop == Hop::Relay).count();
+    assert_eq!(relay_receipts, 1);
+    assert_eq!(
+        store.audit_entries(0, 100).await.unwrap().len(),
+        audit_before + 1,
+        "one audit entry for the delivery"
+    );
+    assert!(store.due_outbox(i64::MAX, 10, &[]).await.unwrap().is_empty());
+    store.close().await;
+}
+
 async fn the_audit_log_refuses_rewrites(engine: &str) {
     let dir = tempfile::tempdir().unwrap();
     let location = match engine {
@@ -395,4 +450,5 @@ crate::engines::on_both_engines! {
     an_answer_that_overtakes_the_relay_receipt_still_meets_the_deadlines => super::an_answer_that_overtakes_the_relay_receipt_still_meets_the_deadlines;
     two_racing_steps_store_exactly_one => super::two_racing_steps_store_exactly_one;
     concurrent_writers_keep_one_audit_chain => super::concurrent_writers_keep_one_audit_chain;
+    a_delivery_recorded_twice_is_recorded_once => super::a_delivery_recorded_twice_is_recorded_once;
 }

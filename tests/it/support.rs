@@ -306,6 +306,34 @@ pub async fn submit(client: &CourtClient, s: &Submission) -> Accepted {
     client.submit(s, None).await.expect("submission accepted")
 }
 
+/// `count` submissions of `kind` from `from` to `to`, by `submitters` court systems at
+/// once; the request ids.
+pub async fn submit_concurrently(
+    t: &TestFed,
+    count: usize,
+    submitters: usize,
+    (kind, from, to): (&str, &str, &str),
+) -> Vec<MessageId> {
+    let submitted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..submitters {
+        let (client, submitted) = (t.court(from), Arc::clone(&submitted));
+        let s = submission(kind, to);
+        workers.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            while submitted.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < count {
+                ids.push(submit(&client, &s).await.request_id);
+            }
+            ids
+        }));
+    }
+    let mut ids = Vec::new();
+    for w in workers {
+        ids.extend(w.await.expect("a submitter"));
+    }
+    ids
+}
+
 /// An update of `kind` with `payload`.
 pub fn update(kind: &str, payload: Value) -> kuayu::api::UpdateSubmission {
     kuayu::api::UpdateSubmission {

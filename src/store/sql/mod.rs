@@ -45,19 +45,23 @@ pub struct SqlStore {
     pub(super) dialect: Dialect,
     /// This process's name in outbox leases (fresh at every open).
     pub(super) replica: std::sync::Arc<str>,
+    /// How long this replica holds the outbox items it claims, in milliseconds.
+    pub(super) outbox_lease_ms: i64,
 }
 
-/// The SQLite migrations, embedded at build time, applied in order at open.
+/// One migration, embedded at build time.
+fn migration(version: i64, name: &'static str, sql: &'static str) -> Migration {
+    Migration::new(
+        version,
+        Cow::Borrowed(name),
+        MigrationType::Simple,
+        sqlx::SqlSafeStr::into_sql_str(sql),
+        false,
+    )
+}
+
+/// The SQLite migrations, applied in order at open.
 fn sqlite_migrator() -> Migrator {
-    let migration = |version: i64, name: &'static str, sql: &'static str| {
-        Migration::new(
-            version,
-            Cow::Borrowed(name),
-            MigrationType::Simple,
-            sqlx::SqlSafeStr::into_sql_str(sql),
-            false,
-        )
-    };
     Migrator::with_migrations(vec![
         migration(
             1,
@@ -119,15 +123,6 @@ fn sqlite_migrator() -> Migrator {
 
 /// The PostgreSQL migrations: the same schema as SQLite's (its 0001–0011 in one step).
 fn postgres_migrator() -> Migrator {
-    let migration = |version: i64, name: &'static str, sql: &'static str| {
-        Migration::new(
-            version,
-            Cow::Borrowed(name),
-            MigrationType::Simple,
-            sqlx::SqlSafeStr::into_sql_str(sql),
-            false,
-        )
-    };
     Migrator::with_migrations(vec![
         migration(
             1,
@@ -263,6 +258,7 @@ impl SqlStore {
             read,
             dialect: Dialect::Sqlite,
             replica: replica_name(),
+            outbox_lease_ms: write::OUTBOX_LEASE_MS,
         })
     }
 
@@ -282,6 +278,7 @@ impl SqlStore {
             read: pool,
             dialect: Dialect::Postgres,
             replica: replica_name(),
+            outbox_lease_ms: write::OUTBOX_LEASE_MS,
         })
     }
 
@@ -306,6 +303,7 @@ impl SqlStore {
             read: pool,
             dialect: Dialect::Postgres,
             replica: replica_name(),
+            outbox_lease_ms: write::OUTBOX_LEASE_MS,
         })
     }
 
@@ -325,7 +323,16 @@ impl SqlStore {
             read,
             dialect: Dialect::Sqlite,
             replica: replica_name(),
+            outbox_lease_ms: write::OUTBOX_LEASE_MS,
         })
+    }
+
+    /// This store with outbox leases of `ms` milliseconds (the gateway makes them twice
+    /// its relay's request timeout: longer than any attempt, so a live replica keeps what
+    /// it is sending, and a killed replica's work passes on soon).
+    pub fn with_outbox_lease(mut self, ms: i64) -> Self {
+        self.outbox_lease_ms = ms.max(1);
+        self
     }
 
     /// The engine this store talks to.

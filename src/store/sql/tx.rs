@@ -281,19 +281,20 @@ pub(super) async fn insert_receipt(
     Ok(())
 }
 
+/// Ends a pending outbox item; `false` (and nothing changed) if it was no longer pending.
 pub(super) async fn finish_outbox(
     tx: &mut Tx<'_>,
     item: &OutboxItem,
     state: &str,
     now: OffsetDateTime,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE outbox SET state = $1, done_at = $2, attempts = attempts + 1 WHERE seq = $3 AND state = 'pending'")
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("UPDATE outbox SET state = $1, done_at = $2, attempts = attempts + 1 WHERE seq = $3 AND state = 'pending'")
         .bind(state)
         .bind(unix_millis(now))
         .bind(item.seq)
         .execute(&mut **tx)
         .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// Stores an outbound message with its request change, clocks, receipt, outbox row and

@@ -201,16 +201,18 @@ impl Store for SqlStore {
             .collect())
     }
 
-    async fn next_due(&self, skip: &[RegionId]) -> Result<Option<i64>, StoreError> {
+    async fn next_due(&self, after_ms: i64, skip: &[RegionId]) -> Result<Option<i64>, StoreError> {
         // An item another replica holds a lease on is due when the lease ends.
-        let sql = format!(
-            "SELECT MIN(CASE WHEN lease_until > next_attempt_at AND leased_by <> '{}'
-                             THEN lease_until ELSE next_attempt_at END)
-             FROM outbox WHERE state = 'pending'{}",
-            self.replica,
-            super::read::peers_not_in("peer", 1, skip)
+        let due = format!(
+            "CASE WHEN lease_until > next_attempt_at AND leased_by <> '{}'
+                  THEN lease_until ELSE next_attempt_at END",
+            self.replica
         );
-        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+        let sql = format!(
+            "SELECT MIN({due}) FROM outbox WHERE state = 'pending' AND {due} > $1{}",
+            super::read::peers_not_in("peer", 2, skip)
+        );
+        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(after_ms);
         for peer in skip {
             query = query.bind(peer.as_str());
         }
@@ -227,11 +229,24 @@ impl Store for SqlStore {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await?;
-        finish_outbox(&mut tx, item, "delivered", now).await?;
+        if !finish_outbox(&mut tx, item, "delivered", now).await? {
+            return Ok(());
+        }
         insert_receipt(&mut tx, item.request_id, &receipt).await?;
         record(&mut tx, change.as_ref(), &event, item.message_id, now).await?;
         apply_clocks(&mut tx, item.request_id, &clocks, now).await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    async fn outbox_due_now(&self, peer: &RegionId, now_ms: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE outbox SET next_attempt_at = $1 WHERE peer = $2 AND state = 'pending' AND next_attempt_at > $1",
+        )
+        .bind(now_ms)
+        .bind(peer.as_str())
+        .execute(&self.write)
+        .await?;
         Ok(())
     }
 
@@ -262,7 +277,9 @@ impl Store for SqlStore {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await?;
-        finish_outbox(&mut tx, item, "dead", now).await?;
+        if !finish_outbox(&mut tx, item, "dead", now).await? {
+            return Ok(());
+        }
         sqlx::query("UPDATE outbox SET last_error = $1 WHERE seq = $2")
             .bind(json_text(&event.detail)?)
             .bind(item.seq)
@@ -343,9 +360,10 @@ impl Store for SqlStore {
         &self,
         court: &CourtId,
         overdue_at: Option<OffsetDateTime>,
+        after: Option<crate::store::RequestCursor>,
         limit: i64,
     ) -> Result<Vec<RequestRecord>, StoreError> {
-        self.read_requests(court, overdue_at, limit).await
+        self.read_requests(court, overdue_at, after, limit).await
     }
 
     async fn messages_since(&self, from_ms: i64) -> Result<Vec<serde_json::Value>, StoreError> {
@@ -440,13 +458,14 @@ impl Store for SqlStore {
     }
 }
 
-/// How long a replica holds the outbox items it claimed: longer than a delivery attempt
-/// may take (the relay's request timeout), so a live replica never loses an item it is
-/// sending; a dead replica's items pass to another when it ends.
+/// How long a replica holds the outbox items it claimed, unless told otherwise
+/// ([`SqlStore::with_outbox_lease`]): longer than a delivery attempt may take (the relay's
+/// request timeout), so a live replica never loses an item it is sending; a dead
+/// replica's items pass to another when it ends.
 pub const OUTBOX_LEASE_MS: i64 = 60_000;
 
 impl SqlStore {
-    /// Claims `items` for this replica until now + [`OUTBOX_LEASE_MS`]: the ones no other
+    /// Claims `items` for this replica for its lease time: the ones no other
     /// replica holds. Rows another replica is claiming at this moment are skipped, not
     /// waited for (`FOR UPDATE SKIP LOCKED`). Returns the sequence numbers claimed.
     async fn claim_outbox(
@@ -463,7 +482,7 @@ impl SqlStore {
             super::dialect::marks(4, items.len())
         );
         let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .bind(now_ms.saturating_add(OUTBOX_LEASE_MS))
+            .bind(now_ms.saturating_add(self.outbox_lease_ms))
             .bind(self.replica.as_ref())
             .bind(now_ms);
         for item in items {

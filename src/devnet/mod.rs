@@ -23,9 +23,12 @@ use crate::pki::{self, DevCa, DevPki, RegionSpec};
 use crate::server::{self, Listeners, RunningGateway};
 use crate::tls::Identity;
 
+mod absent;
+mod replica;
+
 /// The committed Sichuan–Chongqing agreement (signed with the TEST-ONLY keys in
 /// `agreements/test-only/`); its terms are the template the dev federation re-binds.
-pub const SAMPLE_AGREEMENT: &str = include_str!("../agreements/sc-cq.json");
+pub const SAMPLE_AGREEMENT: &str = include_str!("../../agreements/sc-cq.json");
 
 /// Names of the dev courts.
 pub const COURT_NAMES: &[(&str, &str)] = &[
@@ -64,6 +67,10 @@ pub struct DevOptions {
     pub attachments: AttachmentsConfig,
     /// A plain-HTTP health listener per gateway (with `/metrics`).
     pub health: bool,
+    /// Partner regions that run no gateway here, each at the federation endpoint given
+    /// (a listener the caller holds: a partner that is down or hung). Each gets its PKI
+    /// and joins the agreement as a party taking what the first region sends the second.
+    pub absent: Vec<(RegionSpec, String)>,
     /// A database per region other than the default SQLite file `<region>/kuayu.db`
     /// (a PostgreSQL URL for tests of that engine); attachments then go to
     /// `<region>/blobs`.
@@ -86,6 +93,7 @@ impl DevOptions {
             connections: ConnectionsConfig::default(),
             attachments: AttachmentsConfig::default(),
             health: false,
+            absent: Vec::new(),
             databases: BTreeMap::new(),
         }
     }
@@ -103,6 +111,8 @@ pub struct DevFederation {
     pub configs: BTreeMap<RegionId, PathBuf>,
     clock: SharedClock,
     gateways: BTreeMap<RegionId, RunningGateway>,
+    /// Replicas after the first, in the order started (see [`DevFederation::add_replica`]).
+    replicas: Vec<(RegionId, RunningGateway)>,
 }
 
 impl DevFederation {
@@ -111,7 +121,13 @@ impl DevFederation {
         std::fs::create_dir_all(dir).map_err(err)?;
         // Configuration files resolve relative paths against their own folder: write absolute ones.
         let dir = &std::fs::canonicalize(dir).map_err(err)?;
-        let pki = pki::generate(&dir.join("pki"), &options.regions).map_err(err)?;
+        let every: Vec<RegionSpec> = options
+            .regions
+            .iter()
+            .chain(options.absent.iter().map(|(spec, _)| spec))
+            .cloned()
+            .collect();
+        let pki = pki::generate(&dir.join("pki"), &every).map_err(err)?;
         let mut listeners = BTreeMap::new();
         for spec in &options.regions {
             let federation = TcpListener::bind("127.0.0.1:0").await.map_err(err)?;
@@ -142,6 +158,9 @@ impl DevFederation {
             })
             .collect::<Result<_, DevError>>()?;
         let mut agreement = bind_sample(&pki, &endpoints)?;
+        if !options.absent.is_empty() {
+            agreement = absent::join(&pki, agreement, &options.absent)?;
+        }
         if let Some(amend) = &options.amend {
             agreement = sign_all(&pki, agreement, |t| amend(t))?;
         }
@@ -159,6 +178,7 @@ impl DevFederation {
             configs: BTreeMap::new(),
             clock: Arc::clone(&options.clock),
             gateways: BTreeMap::new(),
+            replicas: Vec::new(),
         };
         for spec in &options.regions {
             let l = listeners
@@ -358,13 +378,24 @@ impl DevFederation {
         cert: &Path,
         key: &Path,
     ) -> Result<CourtClient, DevError> {
-        let identity = Identity::load(cert, key).map_err(err)?;
         let gateway = self
             .gateways
             .get(region)
             .ok_or_else(|| DevError(format!("{region} is not running")))?;
+        self.court_api_client_at(gateway.court_addr, region, cert, key)
+    }
+
+    /// A client of the court API of `region` listening at `addr`.
+    fn court_api_client_at(
+        &self,
+        addr: std::net::SocketAddr,
+        region: &RegionId,
+        cert: &Path,
+        key: &Path,
+    ) -> Result<CourtClient, DevError> {
+        let identity = Identity::load(cert, key).map_err(err)?;
         let ca = self.pki.pem(region, "court-ca.crt").map_err(err)?;
-        CourtClient::new(&format!("https://{}", gateway.court_addr), &ca, &identity).map_err(err)
+        CourtClient::new(&format!("https://{addr}"), &ca, &identity).map_err(err)
     }
 
     /// A print centre's client (the court API, with the centre's certificate).
@@ -430,6 +461,9 @@ impl DevFederation {
 
     /// Stops every gateway.
     pub async fn shutdown(mut self) {
+        for (_, g) in std::mem::take(&mut self.replicas) {
+            g.shutdown().await;
+        }
         for (_, g) in std::mem::take(&mut self.gateways) {
             g.shutdown().await;
         }

@@ -1,0 +1,270 @@
+//! One delivery: sends a message to its peer, judges the answer, and commits the outcome
+//! (delivered with the peer's verified relay receipt, retry later, or stopped for good).
+
+use std::time::Duration;
+
+use crate::api::RelayAnswer;
+use crate::clock::unix_millis;
+use crate::envelope::Envelope;
+use crate::gateway::Gateway;
+use crate::pipeline;
+use crate::problem::{Code, Problem};
+use crate::receipt::Hop;
+use crate::store::{Event, OutboxItem, StateChange};
+use crate::workflow::{self, deadlines, deadlines::Clocks};
+
+use super::attachments;
+use super::breaker::Breakers;
+
+/// How one attempt ended.
+enum Outcome {
+    /// The peer committed it; here is its verified receipt.
+    Delivered(crate::receipt::Receipt),
+    /// The peer cannot be reached (or is unavailable as a whole): back off from the peer.
+    Retry(String),
+    /// The peer answered, but this message must wait (e.g. the peer's rate, a blob it
+    /// lost): back off this message alone, for as long as the peer asked if it did; the
+    /// peer stays open for the others.
+    Later(String, Option<u64>),
+    /// Stop: the peer refused it for good, or it cannot be sent.
+    Dead {
+        state: &'static str,
+        event: &'static str,
+        detail: serde_json::Value,
+    },
+}
+
+/// The deadlines a request starts, or an update restarts (a filing's corrections), from
+/// when the peer committed it (its receipt's time): the same due times the executing
+/// gateway keeps.
+fn started_at_peer(g: &Gateway, e: &Envelope, committed: time::OffsetDateTime) -> Clocks {
+    let Some((agreement, _)) = g.agreements.by_digest(&e.agreement.sha256, g.clock.now()) else {
+        return Clocks::default();
+    };
+    let terms = agreement.terms();
+    if !e.kind.is_request() {
+        return Clocks {
+            restart: deadlines::restarted_by(terms, &e.kind, committed),
+            ..Clocks::default()
+        };
+    }
+    Clocks {
+        start: deadlines::on_receipt(terms, &e.kind, &e.payload, committed),
+        ..Clocks::default()
+    }
+}
+
+pub(super) async fn deliver(g: &Gateway, breakers: &Breakers, item: OutboxItem) {
+    let envelope: Option<Envelope> = serde_json::from_value(item.envelope.clone()).ok();
+    let outcome = match &envelope {
+        None => Outcome::Dead {
+            state: workflow::FAILED,
+            event: "unsendable",
+            detail: serde_json::json!({"reason": "stored envelope is unreadable"}),
+        },
+        Some(e) => attempt(g, &item, e).await,
+    };
+    let is_request = envelope.as_ref().is_some_and(|e| e.kind.is_request());
+    let now = g.clock.now();
+    let actor = format!("gateway:{}", g.region);
+    let result = match outcome {
+        Outcome::Delivered(receipt) => {
+            breakers.succeeded(&item.peer);
+            let change = if is_request {
+                StateChange::AdvanceFrom {
+                    request_id: item.request_id,
+                    from: workflow::SUBMITTED.to_owned(),
+                    state: workflow::RELAYED.to_owned(),
+                }
+            } else {
+                StateChange::Note {
+                    request_id: item.request_id,
+                }
+            };
+            let mut event = Event::new("relayed", format!("gateway:{}", item.peer));
+            event.detail = serde_json::json!({"peer": item.peer, "attempts": item.attempts + 1});
+            let clocks = envelope
+                .as_ref()
+                .map(|e| started_at_peer(g, e, receipt.at))
+                .unwrap_or_default();
+            g.store
+                .outbox_delivered(&item, receipt, Some(change), event, clocks, now)
+                .await
+        }
+        Outcome::Retry(error) => {
+            // The peer is down: it is backed off as a whole, and the message stays due so
+            // that the most urgent message waiting is the next probe.
+            let now_ms = unix_millis(now);
+            let retry_at = breakers.failed(&item.peer, now_ms, |n| backoff(g, n, item.seq));
+            tracing::info!(message = %item.message_id, peer = %item.peer, attempt = item.attempts + 1, retry_in_ms = retry_at - now_ms, %error, "relay attempt failed");
+            g.store.outbox_retry(&item, now_ms, &error).await
+        }
+        Outcome::Later(error, asked) => {
+            breakers.succeeded(&item.peer);
+            let ours = backoff(
+                g,
+                u32::try_from(item.attempts).unwrap_or(u32::MAX),
+                item.seq,
+            );
+            let asked =
+                asked.map(|secs| i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX));
+            let delay = asked.map_or(ours, |ms| ours.max(ms));
+            tracing::info!(message = %item.message_id, peer = %item.peer, attempt = item.attempts + 1, retry_in_ms = delay, %error, "peer asks this message to wait");
+            g.store
+                .outbox_retry(&item, unix_millis(now) + delay, &error)
+                .await
+        }
+        Outcome::Dead {
+            state,
+            event,
+            detail,
+        } => {
+            tracing::warn!(message = %item.message_id, peer = %item.peer, %detail, "relay gave up");
+            breakers.release(&item.peer);
+            // Only a request still waiting for its first delivery can be refused or fail;
+            // one already returned (its agreement revoked) stays returned.
+            let change = if is_request {
+                StateChange::AdvanceFrom {
+                    request_id: item.request_id,
+                    from: workflow::SUBMITTED.to_owned(),
+                    state: state.to_owned(),
+                }
+            } else {
+                StateChange::Note {
+                    request_id: item.request_id,
+                }
+            };
+            g.store
+                .outbox_dead(
+                    &item,
+                    Some(change),
+                    Event {
+                        name: event.to_owned(),
+                        actor,
+                        detail,
+                    },
+                    now,
+                )
+                .await
+        }
+    };
+    if let Err(e) = result {
+        tracing::error!(message = %item.message_id, error = %e, "relay cannot record the outcome; will retry");
+    }
+}
+
+/// Milliseconds to wait after `failures + 1` failures in a row: doubling from the initial
+/// delay, capped, with a little spread so gateways do not all probe together.
+fn backoff(g: &Gateway, failures: u32, seq: i64) -> i64 {
+    let initial = g.relay.backoff_initial_ms as i64;
+    let exp = initial.saturating_mul(1_i64 << failures.min(30));
+    let capped = exp.min(g.relay.backoff_max_ms as i64);
+    capped + (seq.wrapping_mul(7919).rem_euclid(1 + capped / 5))
+}
+
+async fn attempt(g: &Gateway, item: &OutboxItem, e: &Envelope) -> Outcome {
+    if g.clock.now() > e.expires_at {
+        return Outcome::Dead {
+            state: workflow::FAILED,
+            event: "expired",
+            detail: serde_json::json!({"reason": format!("not delivered before it expired at {}", crate::clock::rfc3339(e.expires_at))}),
+        };
+    }
+    // The version the message was sealed under, as long as it is not revoked or expired.
+    let agreement = match pipeline::resolve_accepted(g, &e.agreement.sha256) {
+        Ok(a) => a,
+        Err(problem) => {
+            let state = if problem.is(Code::AgreementRevoked) {
+                workflow::RETURNED
+            } else {
+                workflow::FAILED
+            };
+            return Outcome::Dead {
+                state,
+                event: "unsendable",
+                detail: serde_json::to_value(&problem).unwrap_or_default(),
+            };
+        }
+    };
+    let Some(party) = agreement.party(&item.peer) else {
+        return Outcome::Dead {
+            state: workflow::FAILED,
+            event: "unsendable",
+            detail: serde_json::json!({"reason": format!("{} is not a party to agreement {}", item.peer, e.agreement.id)}),
+        };
+    };
+    let timeout = Duration::from_millis(g.relay.request_timeout_ms);
+    let client = match g.peers.get(&agreement, &item.peer, timeout) {
+        Ok(c) => c,
+        Err(e) => return Outcome::Retry(e),
+    };
+    let base = party.federation_endpoint.trim_end_matches('/');
+    // The blobs first: the peer refuses an envelope whose attachments it does not hold.
+    if let Err(why) = attachments::ensure_held(g, &client, base, &item.peer, e).await {
+        return Outcome::Retry(format!("attachments: {why}"));
+    }
+    let url = format!("{base}/federation/v1/messages");
+    let response = match client.post(&url).json(&item.envelope).send().await {
+        Ok(r) => r,
+        Err(err) => return Outcome::Retry(format!("{url}: {}", crate::client::error_text(&err))),
+    };
+    let status = response.status();
+    let body = match crate::peers::read_answer(response).await {
+        Ok(b) => b,
+        Err(err) => return Outcome::Retry(format!("{url}: reading the answer: {err}")),
+    };
+    if status.is_success() {
+        let answer: RelayAnswer = match crate::json::from_slice(&body) {
+            Ok(a) => a,
+            Err(err) => {
+                return Outcome::Later(
+                    format!("{url}: the answer is not a relay receipt: {err}"),
+                    None,
+                );
+            }
+        };
+        let r = &answer.receipt;
+        let genuine = r.hop == Hop::Relay
+            && r.issuer == item.peer
+            && r.message_id == item.message_id
+            && r.envelope_sha256 == item.digest
+            && r.verify(&party.message_key);
+        return if genuine {
+            Outcome::Delivered(answer.receipt)
+        } else {
+            Outcome::Later(
+                format!("{url}: the relay receipt does not verify or does not match the message"),
+                None,
+            )
+        };
+    }
+    match crate::json::from_slice::<Problem>(&body) {
+        Ok(problem) if !problem.retryable() => Outcome::Dead {
+            state: if problem.is(Code::AgreementRevoked) {
+                workflow::RETURNED
+            } else {
+                workflow::REJECTED
+            },
+            event: "rejected",
+            detail: serde_json::to_value(&problem).unwrap_or_default(),
+        },
+        Ok(problem) => {
+            if problem.is(Code::AttachmentMissing) {
+                attachments::forget(g, &item.peer, e).await;
+            }
+            // Unavailable is the peer as a whole; anything else concerns this message.
+            if problem.is(Code::Unavailable) {
+                Outcome::Retry(problem.to_string())
+            } else {
+                Outcome::Later(problem.to_string(), problem.retry_after)
+            }
+        }
+        Err(_) => {
+            let error = format!("{url}: HTTP {status} without a problem document");
+            match status.as_u16() {
+                502..=504 => Outcome::Retry(error),
+                _ => Outcome::Later(error, None),
+            }
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! The relay's deliveries in flight, per peer. Each peer has its own slots
+//! (`[relay] peer_slots`), so a hung peer holds back no other; the last slot of each peer
+//! is kept for preservation orders (high priority): ordinary work takes at most one
+//! fewer, so it can never leave a freeze waiting behind it.
+//!
+//! A message is never in flight twice: a message in flight is not taken again, nor one
+//! whose delivery ended after the outbox was read (that read may show it still pending).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use crate::ids::RegionId;
+
+/// Whether a message may start now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Room {
+    /// A slot is free for it.
+    Free,
+    /// It is in flight, or its delivery ended after the outbox was read: leave it.
+    Busy,
+    /// Its peer has no slot left for a message of its priority.
+    Full,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// Deliveries in flight to each peer.
+    per_peer: HashMap<RegionId, usize>,
+    /// The messages in flight (outbox position), with their peer.
+    in_flight: HashMap<i64, RegionId>,
+    /// Messages whose delivery ended since the current read of the outbox began.
+    settled: HashSet<i64>,
+}
+
+/// The slots of every peer.
+#[derive(Debug)]
+pub struct Slots {
+    per_peer: usize,
+    inner: Mutex<Inner>,
+}
+
+impl Slots {
+    /// `per_peer` slots for each peer (at least 2: one is kept for preservation).
+    pub fn new(per_peer: usize) -> Self {
+        Slots {
+            per_peer: per_peer.max(2),
+            inner: Mutex::default(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A read of the outbox begins: what ended before it, it shows as it is now.
+    pub fn begin_read(&self) {
+        self.lock().settled.clear();
+    }
+
+    /// Deliveries in flight, to every peer.
+    pub fn in_flight(&self) -> usize {
+        self.lock().in_flight.len()
+    }
+
+    /// Peers with every slot taken.
+    pub fn full(&self) -> Vec<RegionId> {
+        self.lock()
+            .per_peer
+            .iter()
+            .filter(|(_, n)| **n >= self.per_peer)
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+
+    /// Whether message `seq` to `peer` may start (`urgent`: a preservation order).
+    pub fn room(&self, seq: i64, peer: &RegionId, urgent: bool) -> Room {
+        let inner = self.lock();
+        if inner.in_flight.contains_key(&seq) || inner.settled.contains(&seq) {
+            return Room::Busy;
+        }
+        let taken = inner.per_peer.get(peer).copied().unwrap_or(0);
+        let limit = if urgent {
+            self.per_peer
+        } else {
+            self.per_peer - 1
+        };
+        if taken < limit { Room::Free } else { Room::Full }
+    }
+
+    /// Message `seq` starts to `peer` (after [`Slots::room`] said [`Room::Free`]).
+    pub fn take(&self, seq: i64, peer: &RegionId) {
+        let mut inner = self.lock();
+        if inner.in_flight.insert(seq, peer.clone()).is_none() {
+            *inner.per_peer.entry(peer.clone()).or_default() += 1;
+        }
+    }
+
+    /// The delivery of `seq` ended and its outcome is committed: its slot is free.
+    pub fn release(&self, seq: i64) {
+        let mut inner = self.lock();
+        if let Some(peer) = inner.in_flight.remove(&seq) {
+            if let Some(n) = inner.per_peer.get_mut(&peer) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    inner.per_peer.remove(&peer);
+                }
+            }
+            inner.settled.insert(seq);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ordinary_work_leaves_the_last_slot_of_a_peer_to_preservation() {
+        let s = Slots::new(3);
+        let (cq, xz) = (RegionId::parse("CQ").unwrap(), RegionId::parse("XZ").unwrap());
+        for seq in 1..=2 {
+            assert_eq!(s.room(seq, &xz, false), Room::Free);
+            s.take(seq, &xz);
+        }
+        assert_eq!(s.room(3, &xz, false), Room::Full, "the last slot is kept");
+        assert_eq!(s.room(3, &cq, false), Room::Free, "another peer has its own");
+        assert_eq!(s.room(4, &xz, true), Room::Free);
+        s.take(4, &xz);
+        assert_eq!(s.room(5, &xz, true), Room::Full);
+        assert_eq!(s.full(), vec![xz.clone()]);
+        assert_eq!(s.room(1, &xz, false), Room::Busy, "in flight");
+        s.begin_read();
+        s.release(1);
+        assert_eq!(
+            s.room(1, &xz, false),
+            Room::Busy,
+            "ended after the read began: the read may show it pending"
+        );
+        s.begin_read();
+        assert_eq!(s.room(1, &xz, true), Room::Free);
+        assert_eq!(s.in_flight(), 2);
+    }
+}
