@@ -24,7 +24,7 @@
 //! | storage interface and the SQLite engine | [`store`] |
 //! | outbox relay: priority order, a breaker per peer | [`relay`] |
 //! | attachments: blobs by SHA-256, streamed and verified | [`attachments`] |
-//! | signed receipts, hash-chained audit; proof bundles exported and verified offline | [`receipt`], [`audit`], [`bundle`] |
+//! | signed receipts (retrieval receipts carried back to the sender), hash-chained audit; proof bundles exported and verified offline | [`receipt`], [`evidence`], [`audit`], [`bundle`] |
 //! | TLS configs and identities from certificates | [`tls`] |
 //! | HTTP: court API, federation API, problem+json, the OpenAPI documents | [`http`], [`problem`], [`api`] |
 //! | configuration, the gateway core, start/stop | [`config`], [`gateway`], [`server`] |
@@ -50,6 +50,7 @@ pub mod crypto;
 pub mod demo;
 pub mod devnet;
 pub mod envelope;
+pub mod evidence;
 pub mod gateway;
 pub mod http;
 pub mod ids;

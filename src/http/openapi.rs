@@ -62,6 +62,7 @@ struct CourtApi;
     paths(
         federation::receive,
         federation::revocation,
+        federation::receipt,
         federation::ping,
         attachments::peer_head,
         attachments::peer_put,
@@ -262,6 +263,21 @@ pub const PROBLEMS: &[(&str, &str, &[Code])] = &[
             ClockSkew,
             Replayed,
             AgreementMismatch,
+        ],
+    ),
+    (
+        "post",
+        "/federation/v1/receipts",
+        &[
+            BadRequest,
+            BadSignature,
+            Unauthenticated,
+            IdentityMismatch,
+            NotFound,
+            Conflict,
+            UnknownAgreement,
+            DuplicateKey,
+            RequestTimeout,
         ],
     ),
     (

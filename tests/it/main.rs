@@ -19,6 +19,7 @@ mod demo;
 mod dry_run;
 mod durability;
 mod engines;
+mod evidence;
 mod exactly_once;
 mod fallback;
 mod federation_checks;

@@ -20,6 +20,7 @@ mod deadlines;
 pub mod dialect;
 mod jobs;
 mod read;
+mod receipts;
 mod tx;
 mod work;
 mod write;
@@ -118,6 +119,11 @@ fn sqlite_migrator() -> Migrator {
             "work_leases",
             include_str!("../../../migrations/sqlite/0012_work_leases.sql"),
         ),
+        migration(
+            13,
+            "receipt_outbox",
+            include_str!("../../../migrations/sqlite/0013_receipt_outbox.sql"),
+        ),
     ])
 }
 
@@ -133,6 +139,11 @@ fn postgres_migrator() -> Migrator {
             2,
             "work_leases",
             include_str!("../../../migrations/postgres/0002_work_leases.sql"),
+        ),
+        migration(
+            3,
+            "receipt_outbox",
+            include_str!("../../../migrations/postgres/0003_receipt_outbox.sql"),
         ),
     ])
 }
