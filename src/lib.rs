@@ -58,6 +58,7 @@ pub mod inbound;
 pub mod json;
 pub mod keyfile;
 pub mod observe;
+pub mod ops;
 pub mod outbound;
 pub mod peers;
 pub mod pipeline;

@@ -296,7 +296,7 @@ pub(super) async fn visible(
     params(
         ("overdue" = Option<bool>, Query, description = "`true`: only requests with a legal deadline passed unmet."),
         ("limit" = Option<i64>, Query, description = "At most this many (default 50, at most 500)."),
-        ("after" = Option<String>, Query, pattern = r"^[0-9]{1,15}\.[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "The `nextCursor` of the previous page: the requests after it.")
+        ("after" = Option<String>, Query, pattern = r"^-?[0-9]{1,18}\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "The `nextCursor` of the previous page: the requests after it.")
     ),
     responses((status = 200, description = "The requests.", body = RequestList))
 )]

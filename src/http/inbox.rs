@@ -63,7 +63,6 @@ pub(super) async fn inbox(
     let limit = query_number(&query, "limit")?
         .unwrap_or(INBOX_PAGE.0)
         .clamp(1, INBOX_PAGE.1);
-    // A lease out of range is refused whatever the order (the arrival feed ignores it).
     let (default, min, max) = LEASE_SECONDS;
     let lease = query_number(&query, "lease")?.unwrap_or(default);
     if !(min..=max).contains(&lease) {

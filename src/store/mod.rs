@@ -239,6 +239,10 @@ pub trait Store: Send + Sync {
     /// The last entry of the audit log, if any: the chain's head.
     async fn audit_head(&self) -> Result<Option<AuditEntry>, StoreError>;
 
+    /// Stored receipts after position `after` (exclusive), in order, each with the digest
+    /// of the message it names if that message is stored here.
+    async fn receipts_after(&self, after: i64, limit: i64) -> Result<Vec<StoredReceipt>, StoreError>;
+
     /// Keeps an agreement version (a better-signed copy of the same terms replaces the
     /// stored one), with an audit entry naming `actor`.
     async fn save_agreement(

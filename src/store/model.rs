@@ -350,3 +350,15 @@ pub enum ReceiptOutcome<'a> {
         error: &'a str,
     },
 }
+
+/// A receipt as stored, for checking it offline.
+#[derive(Debug, Clone)]
+pub struct StoredReceipt {
+    /// Its position among the stored receipts.
+    pub seq: i64,
+    /// The receipt.
+    pub receipt: Receipt,
+    /// The digest of the message it names, as stored with that message (none if the
+    /// message is not stored here).
+    pub message_digest: Option<Sha256>,
+}

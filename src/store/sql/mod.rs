@@ -230,14 +230,21 @@ fn sqlite_url(path: &Path, mode: &str) -> String {
 }
 
 /// The settings every SQLite connection takes when it opens.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-    PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+const SQLITE_PRAGMAS: &str =
+    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
 
-fn sqlite_pool(max: u32) -> AnyPoolOptions {
+/// What the writer sets besides: write-ahead logging (kept in the file, so readers see it
+/// too; a read-only connection cannot set it on a file that does not have it yet).
+const SQLITE_WRITER_PRAGMAS: &str = "PRAGMA journal_mode = WAL;";
+
+fn sqlite_pool(max: u32, writer: bool) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max)
-        .after_connect(|conn, _| {
+        .after_connect(move |conn, _| {
             Box::pin(async move {
+                if writer {
+                    conn.execute(SQLITE_WRITER_PRAGMAS).await?;
+                }
                 conn.execute(SQLITE_PRAGMAS).await?;
                 Ok(())
             })
@@ -261,9 +268,9 @@ impl SqlStore {
                 StoreError::Backend(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
-        let write = sqlite_pool(1).connect(&sqlite_url(path, "rwc")).await?;
+        let write = sqlite_pool(1, true).connect(&sqlite_url(path, "rwc")).await?;
         sqlite_migrator().run(&write).await?;
-        let read = sqlite_pool(4).connect(&sqlite_url(path, "ro")).await?;
+        let read = sqlite_pool(4, false).connect(&sqlite_url(path, "ro")).await?;
         Ok(SqlStore {
             write,
             read,
@@ -328,7 +335,7 @@ impl SqlStore {
                 path.display()
             )));
         }
-        let read = sqlite_pool(2).connect(&sqlite_url(path, "ro")).await?;
+        let read = sqlite_pool(2, false).connect(&sqlite_url(path, "ro")).await?;
         Ok(SqlStore {
             write: read.clone(),
             read,

@@ -349,6 +349,14 @@ impl Store for SqlStore {
         self.read_audit_head().await
     }
 
+    async fn receipts_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<crate::store::StoredReceipt>, StoreError> {
+        self.read_receipts_after(after, limit).await
+    }
+
     async fn save_agreement(
         &self,
         document: &Agreement,
