@@ -29,6 +29,7 @@
 //! | HTTP: court API, federation API, problem+json, the OpenAPI documents | [`http`], [`problem`], [`api`] |
 //! | configuration, the gateway core, start/stop | [`config`], [`gateway`], [`server`] |
 //! | metrics, structured logs, what health rests on | [`observe`] |
+//! | the supervision dashboard: HTML pages on the admin listener | [`dashboard`] |
 //! | time as a dependency | [`clock`] |
 #![forbid(unsafe_code)]
 
@@ -47,6 +48,7 @@ pub mod clock;
 pub mod config;
 pub mod conformance;
 pub mod crypto;
+pub mod dashboard;
 pub mod demo;
 pub mod devnet;
 pub mod envelope;

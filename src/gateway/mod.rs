@@ -79,6 +79,8 @@ pub struct Gateway {
     pub max_clock_skew: time::Duration,
     /// Its metrics, and what readiness rests on.
     pub observer: Arc<crate::observe::Observer>,
+    /// The relay's circuit breaker per peer (the relay changes it; the dashboard reads it).
+    pub breakers: Arc<crate::relay::breaker::Breakers>,
     database: Option<SqlStore>,
 }
 
@@ -156,6 +158,9 @@ impl Gateway {
                 config.region.as_str(),
                 config.database.sqlite_path(),
             ),
+            breakers: Arc::new(crate::relay::breaker::Breakers::new(
+                config.relay.probe_interval_ms,
+            )),
             database: Some(sqlite),
         };
         Ok(Arc::new(gateway))

@@ -55,7 +55,7 @@ struct Relay {
 pub async fn run(g: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
     let mut relay = Relay {
         slots: Arc::new(Slots::new(g.relay.peer_slots)),
-        breakers: Arc::new(Breakers::new(g.relay.probe_interval_ms)),
+        breakers: Arc::clone(&g.breakers),
         tasks: JoinSet::new(),
         g,
     };

@@ -8,10 +8,12 @@
 mod attachments;
 mod model;
 pub mod sql;
+mod supervision;
 mod view;
 
 pub use attachments::*;
 pub use model::*;
+pub use supervision::*;
 pub use view::*;
 
 use async_trait::async_trait;
@@ -75,7 +77,7 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 
 /// The storage interface.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: Supervision + Send + Sync {
     /// The answer already given under `owner`'s idempotency key, if any (`owner`: a
     /// court's code, or `printcentre:<code>`).
     async fn idempotent_answer(

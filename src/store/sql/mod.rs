@@ -21,6 +21,7 @@ pub mod dialect;
 mod jobs;
 mod read;
 mod receipts;
+mod supervision;
 mod tx;
 mod work;
 mod write;
@@ -121,8 +122,13 @@ fn sqlite_migrator() -> Migrator {
         ),
         migration(
             13,
+            "dashboard",
+            include_str!("../../../migrations/sqlite/0013_dashboard.sql"),
+        ),
+        migration(
+            14,
             "receipt_outbox",
-            include_str!("../../../migrations/sqlite/0013_receipt_outbox.sql"),
+            include_str!("../../../migrations/sqlite/0014_receipt_outbox.sql"),
         ),
     ])
 }
@@ -142,8 +148,13 @@ fn postgres_migrator() -> Migrator {
         ),
         migration(
             3,
+            "dashboard",
+            include_str!("../../../migrations/postgres/0003_dashboard.sql"),
+        ),
+        migration(
+            4,
             "receipt_outbox",
-            include_str!("../../../migrations/postgres/0003_receipt_outbox.sql"),
+            include_str!("../../../migrations/postgres/0004_receipt_outbox.sql"),
         ),
     ])
 }
