@@ -212,6 +212,19 @@ pub struct PingAnswer {
     pub peer: crate::ids::RegionId,
 }
 
+/// The answer to `POST /federation/v1/receipts`: the receipt is held here (`stored`:
+/// it was new; false: it was held before and nothing changed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptTaken {
+    /// The message the receipt is of.
+    pub message_id: crate::ids::MessageId,
+    /// Its hop.
+    pub hop: crate::receipt::Hop,
+    /// Whether this call stored it.
+    pub stored: bool,
+}
+
 /// The answer to `PUT /v1/attachments/{sha256}` (and its federation twin): 201 when the
 /// blob was stored, 200 when it was already held.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

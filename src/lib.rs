@@ -24,7 +24,7 @@
 //! | storage interface and the SQLite engine | [`store`] |
 //! | outbox relay: priority order, a breaker per peer | [`relay`] |
 //! | attachments: blobs by SHA-256, streamed and verified | [`attachments`] |
-//! | signed receipts, hash-chained audit | [`receipt`], [`audit`] |
+//! | signed receipts (retrieval receipts carried back to the sender), hash-chained audit; proof bundles exported and verified offline | [`receipt`], [`evidence`], [`audit`], [`bundle`] |
 //! | TLS configs and identities from certificates | [`tls`] |
 //! | HTTP: court API, federation API, problem+json, the OpenAPI documents | [`http`], [`problem`], [`api`] |
 //! | configuration, the gateway core, start/stop | [`config`], [`gateway`], [`server`] |
@@ -39,6 +39,7 @@ pub mod agreement;
 pub mod api;
 pub mod attachments;
 pub mod audit;
+pub mod bundle;
 pub mod calendar;
 pub mod certificate;
 pub mod cli;
@@ -51,6 +52,7 @@ pub mod dashboard;
 pub mod demo;
 pub mod devnet;
 pub mod envelope;
+pub mod evidence;
 pub mod gateway;
 pub mod http;
 pub mod ids;

@@ -1,11 +1,13 @@
-//! The command line: `serve`, `check-config`, `demo`, `pki`, `agreement`, `schemas`,
-//! `validate`.
+//! The command line: `serve`, `check-config`, `demo`, `pki`, `agreement`, `bundle`,
+//! `schemas`, `validate`.
 //!
 //! Each subcommand parses its arguments and calls into the library.
 //!
 //! - [`agreement`]: offline and online agreement commands.
+//! - [`bundle`]: proof bundles, exported from a gateway's database and verified offline.
 
 pub mod agreement;
+pub mod bundle;
 mod ops;
 
 use std::path::PathBuf;
@@ -22,6 +24,7 @@ use crate::ids::{CourtId, MessageKind, RegionId};
 use crate::pki::{self, RegionSpec};
 use crate::schema::{SchemaCatalog, fixtures};
 use agreement::AgreementCommand;
+use bundle::BundleCommand;
 
 /// kuayu (跨域): a federation gateway between provincial court networks.
 #[derive(Debug, Parser)]
@@ -82,6 +85,11 @@ enum Command {
     Agreement {
         #[command(subcommand)]
         command: AgreementCommand,
+    },
+    /// Proof bundles: export a request's, verify one offline.
+    Bundle {
+        #[command(subcommand)]
+        command: BundleCommand,
     },
     /// The gateway's TLS files.
     Tls {
@@ -248,6 +256,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Agreement { command } => agreement::run(command),
+        Command::Bundle { command } => bundle::run(command),
         Command::Tls {
             command: TlsCommand::Reload { admin },
         } => {

@@ -59,6 +59,8 @@ pub struct Gateway {
     pub config: GatewayConfig,
     /// Wakes the relay when new outbox work is committed.
     pub relay_wake: Notify,
+    /// Woken when a retrieval queues a receipt to go back to the sending gateway.
+    pub receipts_wake: Notify,
     /// Relay tuning.
     pub relay: RelayConfig,
     /// The court submission gate (preservation does not queue behind ordinary work).
@@ -149,6 +151,7 @@ impl Gateway {
             tls,
             config: config.clone(),
             relay_wake: Notify::new(),
+            receipts_wake: Notify::new(),
             relay: config.relay.clone(),
             admission: Default::default(),
             observer: crate::observe::Observer::new(

@@ -13,6 +13,7 @@
 //! | `GET /v1/agreements` | 200 the active signed agreements |
 //! | `PUT`, `GET /v1/attachments/{sha256}` | streamed attachments: see [`super::attachments`] |
 //! | `GET /v1/requests/{id}/certificate` | 200 `text/html`: the certificate of service, printable |
+//! | `GET /v1/requests/{id}/bundle` | 200 the request's proof bundle: see [`super::bundle`] |
 //! | `GET /v1/print-jobs/{id}`, `POST /v1/print-jobs/{id}/events` | print jobs: see [`super::print_jobs`] |
 //! | `GET /openapi.json` | 200 this API's OpenAPI 3.1 document ([`super::reference`]) |
 //!
@@ -60,6 +61,7 @@ pub fn router(g: Arc<Gateway>) -> Router {
         // Streamed, outside the JSON body limit (the agreement's attachment limit applies).
         .merge(super::attachments::court())
         .merge(super::print_jobs::court())
+        .merge(super::bundle::court())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -179,7 +181,7 @@ fn accepted(a: Accepted) -> Response {
         .into_response()
 }
 
-fn request_id(text: &str) -> Result<MessageId, Problem> {
+pub(super) fn request_id(text: &str) -> Result<MessageId, Problem> {
     MessageId::parse(text)
         .map_err(|e| Problem::new(Code::NotFound, format!("no such request: {e}")))
 }
@@ -273,7 +275,7 @@ pub(super) async fn show(
 }
 
 /// Request `id` as `court` may see it (its own side of the work), or 404.
-async fn visible(
+pub(super) async fn visible(
     g: &Gateway,
     court: &CourtId,
     id: MessageId,

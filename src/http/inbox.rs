@@ -106,6 +106,7 @@ async fn feed(g: &Gateway, caller: &Caller, after: i64, limit: i64) -> Result<Re
         .record_retrievals(first_time, &caller.actor(), now)
         .await
         .map_err(Problem::internal)?;
+    g.receipts_wake.notify_one();
     let next_cursor = entries.last().map(|e| e.cursor).unwrap_or(after);
     Ok(Json(InboxPage {
         items: entries,
@@ -218,6 +219,7 @@ pub(super) async fn acknowledge(
         .record_retrievals(first_time, &caller.actor(), g.clock.now())
         .await
         .map_err(Problem::internal)?;
+    g.receipts_wake.notify_one();
     // The receipts as kept: the first acknowledgement's, also for a retry or a race.
     let mut acknowledged = Vec::with_capacity(items.len());
     for item in items {

@@ -15,10 +15,12 @@
 
 mod agreements;
 mod attachments;
+mod audit;
 mod deadlines;
 pub mod dialect;
 mod jobs;
 mod read;
+mod receipts;
 mod supervision;
 mod tx;
 mod work;
@@ -123,6 +125,11 @@ fn sqlite_migrator() -> Migrator {
             "dashboard",
             include_str!("../../../migrations/sqlite/0013_dashboard.sql"),
         ),
+        migration(
+            14,
+            "receipt_outbox",
+            include_str!("../../../migrations/sqlite/0014_receipt_outbox.sql"),
+        ),
     ])
 }
 
@@ -143,6 +150,11 @@ fn postgres_migrator() -> Migrator {
             3,
             "dashboard",
             include_str!("../../../migrations/postgres/0003_dashboard.sql"),
+        ),
+        migration(
+            4,
+            "receipt_outbox",
+            include_str!("../../../migrations/postgres/0004_receipt_outbox.sql"),
         ),
     ])
 }
