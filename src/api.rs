@@ -87,9 +87,13 @@ impl RequestAnswer {
 
 /// `GET /v1/requests`: the court's requests, newest first.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct RequestList {
     /// The requests (without history or messages: `GET /v1/requests/{id}` has those).
     pub items: Vec<crate::store::RequestRecord>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// One active agreement in `GET /v1/agreements`.
@@ -206,6 +210,19 @@ pub struct PingAnswer {
     pub region: crate::ids::RegionId,
     /// The calling gateway's region, as its client certificate names it.
     pub peer: crate::ids::RegionId,
+}
+
+/// The answer to `POST /federation/v1/receipts`: the receipt is held here (`stored`:
+/// it was new; false: it was held before and nothing changed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptTaken {
+    /// The message the receipt is of.
+    pub message_id: crate::ids::MessageId,
+    /// Its hop.
+    pub hop: crate::receipt::Hop,
+    /// Whether this call stored it.
+    pub stored: bool,
 }
 
 /// The answer to `PUT /v1/attachments/{sha256}` (and its federation twin): 201 when the

@@ -12,6 +12,7 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 
 /// One audit entry, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AuditEntry {
     /// Position in the log, from 1.
     pub seq: i64,

@@ -53,6 +53,9 @@ pub async fn receive(
             ))
         };
     }
+    // A partner reaches only the regions (and so the courts) its agreement names: an
+    // envelope for a court of a region outside it is refused as the direction it is.
+    pipeline::authorize(&agreement, e)?;
     if e.recipient.region != g.region {
         return Err(Problem::new(
             Code::BadRequest,

@@ -24,11 +24,12 @@
 //! | storage interface and the SQLite engine | [`store`] |
 //! | outbox relay: priority order, a breaker per peer | [`relay`] |
 //! | attachments: blobs by SHA-256, streamed and verified | [`attachments`] |
-//! | signed receipts, hash-chained audit | [`receipt`], [`audit`] |
+//! | signed receipts (retrieval receipts carried back to the sender), hash-chained audit; proof bundles exported and verified offline | [`receipt`], [`evidence`], [`audit`], [`bundle`] |
 //! | TLS configs and identities from certificates | [`tls`] |
 //! | HTTP: court API, federation API, problem+json, the OpenAPI documents | [`http`], [`problem`], [`api`] |
 //! | configuration, the gateway core, start/stop | [`config`], [`gateway`], [`server`] |
 //! | metrics, structured logs, what health rests on | [`observe`] |
+//! | the supervision dashboard: HTML pages on the admin listener | [`dashboard`] |
 //! | time as a dependency | [`clock`] |
 #![forbid(unsafe_code)]
 
@@ -38,6 +39,7 @@ pub mod agreement;
 pub mod api;
 pub mod attachments;
 pub mod audit;
+pub mod bundle;
 pub mod calendar;
 pub mod certificate;
 pub mod cli;
@@ -46,9 +48,11 @@ pub mod clock;
 pub mod config;
 pub mod conformance;
 pub mod crypto;
+pub mod dashboard;
 pub mod demo;
 pub mod devnet;
 pub mod envelope;
+pub mod evidence;
 pub mod gateway;
 pub mod http;
 pub mod ids;
@@ -56,6 +60,7 @@ pub mod inbound;
 pub mod json;
 pub mod keyfile;
 pub mod observe;
+pub mod ops;
 pub mod outbound;
 pub mod peers;
 pub mod pipeline;

@@ -152,6 +152,7 @@ pub fn start(gateway: Arc<Gateway>, listeners: Listeners) -> Result<RunningGatew
             watch("court"),
         )),
         tokio::spawn(relay::run(Arc::clone(&gateway), signal.clone())),
+        tokio::spawn(relay::receipts::run(Arc::clone(&gateway), signal.clone())),
         tokio::spawn(watcher::run(Arc::clone(&gateway), signal.clone())),
         tokio::spawn(upkeep(Arc::clone(&gateway), signal.clone())),
     ];

@@ -1,11 +1,14 @@
-//! The command line: `serve`, `check-config`, `demo`, `pki`, `agreement`, `schemas`,
-//! `validate`.
+//! The command line: `serve`, `check-config`, `demo`, `pki`, `agreement`, `bundle`,
+//! `schemas`, `validate`.
 //!
 //! Each subcommand parses its arguments and calls into the library.
 //!
 //! - [`agreement`]: offline and online agreement commands.
+//! - [`bundle`]: proof bundles, exported from a gateway's database and verified offline.
 
 pub mod agreement;
+pub mod bundle;
+mod ops;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,6 +24,7 @@ use crate::ids::{CourtId, MessageKind, RegionId};
 use crate::pki::{self, RegionSpec};
 use crate::schema::{SchemaCatalog, fixtures};
 use agreement::AgreementCommand;
+use bundle::BundleCommand;
 
 /// kuayu (跨域): a federation gateway between provincial court networks.
 #[derive(Debug, Parser)]
@@ -56,6 +60,22 @@ enum Command {
         #[arg(long, default_value = "state/demo")]
         state: PathBuf,
     },
+    /// A consistent copy of a running gateway's SQLite store and attachments, as one tar
+    /// file, taken without stopping it (restore: unpack into an empty folder and point
+    /// `database` at its `kuayu.db`).
+    Backup {
+        /// The gateway configuration.
+        #[arg(long)]
+        config: PathBuf,
+        /// The backup file to write.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// The audit log and receipts of a store.
+    Audit {
+        #[command(subcommand)]
+        command: ops::AuditCommand,
+    },
     /// Development PKI.
     Pki {
         #[command(subcommand)]
@@ -65,6 +85,11 @@ enum Command {
     Agreement {
         #[command(subcommand)]
         command: AgreementCommand,
+    },
+    /// Proof bundles: export a request's, verify one offline.
+    Bundle {
+        #[command(subcommand)]
+        command: BundleCommand,
     },
     /// The gateway's TLS files.
     Tls {
@@ -143,7 +168,9 @@ enum PkiCommand {
         /// Output folder.
         #[arg(long)]
         out: PathBuf,
-        /// Regions and their courts, as `SC=SC01,SC0104` (repeatable). Default: Sichuan and Chongqing.
+        /// Regions and their courts, as `SC=SC01,SC0104` (repeatable); a dev region alone
+        /// (`SC`, `CQ`, `GZ`) takes its two dev courts, so `--region SC --region CQ
+        /// --region GZ` makes three. Default: Sichuan and Chongqing.
         #[arg(long = "region")]
         regions: Vec<String>,
     },
@@ -195,6 +222,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(crate::server::run(config, Arc::new(SystemClock)))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Backup { config, to } => runtime()?.block_on(ops::backup(&config, &to)),
+        Command::Audit { command } => runtime()?.block_on(ops::audit(command)),
         Command::CheckConfig { file } => {
             let report =
                 runtime()?.block_on(crate::gateway::check::check(&file, Arc::new(SystemClock)));
@@ -227,6 +256,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Agreement { command } => agreement::run(command),
+        Command::Bundle { command } => bundle::run(command),
         Command::Tls {
             command: TlsCommand::Reload { admin },
         } => {
@@ -294,25 +324,22 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
 
 /// Sichuan and Chongqing with two courts each.
 pub fn default_regions() -> Vec<RegionSpec> {
-    let spec = |r: &str, courts: &[&str]| RegionSpec {
-        region: RegionId::parse(r).expect("a valid region literal"),
-        courts: courts
-            .iter()
-            .map(|c| CourtId::parse(c).expect("a valid court literal"))
-            .collect(),
-    };
-    vec![
-        spec("SC", &["SC01", "SC0104"]),
-        spec("CQ", &["CQ01", "CQ0103"]),
-    ]
+    ["SC", "CQ"]
+        .into_iter()
+        .filter_map(crate::devnet::dev_region)
+        .collect()
 }
 
 fn parse_regions(args: &[String]) -> anyhow::Result<Vec<RegionSpec>> {
     args.iter()
         .map(|a| {
-            let (region, courts) = a
-                .split_once('=')
-                .ok_or_else(|| anyhow::anyhow!("--region takes REGION=COURT,COURT, got {a:?}"))?;
+            let Some((region, courts)) = a.split_once('=') else {
+                return crate::devnet::dev_region(a).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--region takes REGION=COURT,COURT, or a dev region alone (SC, CQ, GZ); got {a:?}"
+                    )
+                });
+            };
             Ok(RegionSpec {
                 region: RegionId::parse(region)?,
                 courts: courts

@@ -207,9 +207,13 @@ pub async fn run(state: &Path) -> anyhow::Result<ExitCode> {
 
     let (stop, stopped) = watch::channel(false);
     let mut systems = Vec::new();
-    for (court, _) in crate::devnet::COURT_NAMES {
+    let courts: Vec<_> = crate::cli::default_regions()
+        .into_iter()
+        .flat_map(|spec| spec.courts)
+        .collect();
+    for court in &courts {
         let system = CourtSystem {
-            client: fed.court_client(court)?,
+            client: fed.court_client(court.as_str())?,
             poll: Duration::from_millis(25),
         };
         systems.push(tokio::spawn(system.run(stopped.clone())));

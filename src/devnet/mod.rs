@@ -1,7 +1,9 @@
-//! A two-region federation on loopback, in one process: fresh PKI, the sample agreement
-//! re-bound to that PKI and to the ports actually bound, signed by both parties, and a
-//! real gateway per region (real TLS, real SQLite, real HTTP). The demo, the black-box
-//! tests and the benchmark all start from here.
+//! A federation on loopback, in one process: fresh PKI, the sample agreements re-bound to
+//! that PKI and to the ports actually bound, signed by their parties, and a real gateway
+//! per region (real TLS, real SQLite, real HTTP). Two regions (Sichuan–Chongqing) by
+//! default; three (Sichuan also with Guizhou, two agreements at the SC gateway) with
+//! [`DevOptions::three_regions`]. The demo, the black-box tests and the benchmark all
+//! start from here.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,18 +27,13 @@ use crate::tls::Identity;
 
 mod absent;
 mod replica;
+mod samples;
 
-/// The committed Sichuan–Chongqing agreement (signed with the TEST-ONLY keys in
-/// `agreements/test-only/`); its terms are the template the dev federation re-binds.
-pub const SAMPLE_AGREEMENT: &str = include_str!("../../agreements/sc-cq.json");
-
-/// Names of the dev courts.
-pub const COURT_NAMES: &[(&str, &str)] = &[
-    ("SC01", "四川省成都市中级人民法院"),
-    ("SC0104", "成都市锦江区人民法院"),
-    ("CQ01", "重庆市第一中级人民法院"),
-    ("CQ0103", "重庆市渝中区人民法院"),
-];
+use samples::dev_postcodes;
+pub use samples::{
+    COURT_NAMES, SAMPLE_AGREEMENT, SAMPLE_AGREEMENT_SC_GZ, Sample, bind, bind_sample, dev_region,
+    three_regions,
+};
 
 /// Anything that stops the dev federation from starting.
 #[derive(Debug, thiserror::Error)]
@@ -58,8 +55,11 @@ pub struct DevOptions {
     pub regions: Vec<RegionSpec>,
     /// Relay tuning for both gateways.
     pub relay: RelayConfig,
-    /// Changes to the sample agreement's terms before both parties sign it (the benchmark
-    /// lifts the per-court rate this way).
+    /// The sample agreements to bind and load, the first being the federation's main
+    /// [`DevFederation::agreement`]; each gateway loads those naming its region.
+    pub agreements: Vec<Sample>,
+    /// Changes to every agreement's terms before its parties sign it (the benchmark lifts
+    /// the per-court rate this way; a change for one agreement looks at `terms.id`).
     pub amend: Option<TermsChange>,
     /// Deadlines and caps of every listener.
     pub connections: ConnectionsConfig,
@@ -89,6 +89,7 @@ impl DevOptions {
             clock,
             regions: crate::cli::default_regions(),
             relay,
+            agreements: vec![Sample::ScCq],
             amend: None,
             connections: ConnectionsConfig::default(),
             attachments: AttachmentsConfig::default(),
@@ -97,16 +98,29 @@ impl DevOptions {
             databases: BTreeMap::new(),
         }
     }
+
+    /// Sichuan, Chongqing and Guizhou: the SC gateway serves the Sichuan–Chongqing and the
+    /// Sichuan–Guizhou agreements at once; CQ and GZ each load only their own.
+    pub fn three_regions(clock: SharedClock) -> Self {
+        DevOptions {
+            regions: three_regions(),
+            agreements: vec![Sample::ScCq, Sample::ScGz],
+            ..DevOptions::new(clock)
+        }
+    }
 }
 
-/// A running two-region federation.
+/// A running federation.
 pub struct DevFederation {
-    /// Its folder: `pki/`, `agreement.json`, `<region>/gateway.toml`, `<region>/kuayu.db`.
+    /// Its folder: `pki/`, `agreement.json` (the first agreement; any others
+    /// `agreement-<sample>.json`), `<region>/gateway.toml`, `<region>/kuayu.db`.
     pub dir: PathBuf,
     /// The fresh PKI.
     pub pki: DevPki,
-    /// The agreement both gateways loaded.
+    /// The first agreement (Sichuan–Chongqing), which both of its parties loaded.
     pub agreement: Agreement,
+    /// Every agreement, in the order of [`DevOptions::agreements`], with its file.
+    pub agreements: Vec<(Agreement, PathBuf)>,
     /// Each region's configuration file.
     pub configs: BTreeMap<RegionId, PathBuf>,
     clock: SharedClock,
@@ -157,24 +171,37 @@ impl DevFederation {
                 ))
             })
             .collect::<Result<_, DevError>>()?;
-        let mut agreement = bind_sample(&pki, &endpoints)?;
-        if !options.absent.is_empty() {
-            agreement = absent::join(&pki, agreement, &options.absent)?;
+        let mut agreements = Vec::new();
+        for (i, sample) in options.agreements.iter().enumerate() {
+            let mut agreement = bind(*sample, &pki, &endpoints)?;
+            if i == 0 && !options.absent.is_empty() {
+                agreement = absent::join(&pki, agreement, &options.absent)?;
+            }
+            if let Some(amend) = &options.amend {
+                agreement = sign_all(&pki, agreement, |t| amend(t))?;
+            }
+            let file = if i == 0 {
+                dir.join("agreement.json")
+            } else {
+                dir.join(format!("agreement-{}", sample.file_name()))
+            };
+            std::fs::write(
+                &file,
+                serde_json::to_string_pretty(&agreement).map_err(err)?,
+            )
+            .map_err(err)?;
+            agreements.push((agreement, file));
         }
-        if let Some(amend) = &options.amend {
-            agreement = sign_all(&pki, agreement, |t| amend(t))?;
-        }
-        let agreement_file = dir.join("agreement.json");
-        std::fs::write(
-            &agreement_file,
-            serde_json::to_string_pretty(&agreement).map_err(err)?,
-        )
-        .map_err(err)?;
+        let agreement = agreements
+            .first()
+            .map(|(a, _)| a.clone())
+            .ok_or_else(|| DevError("no agreement to bind (DevOptions::agreements)".into()))?;
 
         let mut fed = DevFederation {
             dir: dir.to_path_buf(),
             pki,
             agreement,
+            agreements,
             configs: BTreeMap::new(),
             clock: Arc::clone(&options.clock),
             gateways: BTreeMap::new(),
@@ -184,7 +211,7 @@ impl DevFederation {
             let l = listeners
                 .remove(&spec.region)
                 .ok_or_else(|| DevError("listener missing".into()))?;
-            let config = fed.write_config(spec, &l, &agreement_file, &options)?;
+            let config = fed.write_config(spec, &l, &options)?;
             fed.configs.insert(spec.region.clone(), config);
             fed.launch(&spec.region, l).await?;
         }
@@ -195,11 +222,18 @@ impl DevFederation {
         &self,
         spec: &RegionSpec,
         l: &Listeners,
-        agreement: &Path,
         options: &DevOptions,
     ) -> Result<PathBuf, DevError> {
         let r = &spec.region;
-        let peers = options.regions.iter().filter(|s| &s.region != r);
+        // The agreements naming this region, and its partners under them.
+        let loads: Vec<&(Agreement, PathBuf)> = self
+            .agreements
+            .iter()
+            .filter(|(a, _)| a.terms.party(r).is_some())
+            .collect();
+        let partner =
+            |p: &RegionId| p != r && loads.iter().any(|(a, _)| a.terms.party(p).is_some());
+        let peers = options.regions.iter().filter(|s| partner(&s.region));
         let config = GatewayConfig {
             region: r.clone(),
             database: options
@@ -212,7 +246,7 @@ impl DevFederation {
                 .contains_key(r)
                 .then(|| self.dir.join(r.as_str()).join("blobs")),
             signing_key: self.pki.file(r, "message-key.pem"),
-            agreements: vec![agreement.to_path_buf()],
+            agreements: loads.iter().map(|(_, f)| f.clone()).collect(),
             federation: FederationConfig {
                 listen: l.federation.local_addr().map_err(err)?,
                 cert: self.pki.file(r, "gateway.crt"),
@@ -241,11 +275,9 @@ impl DevFederation {
                 }),
                 None => None,
             },
-            party_roots: self
-                .agreement
-                .terms
-                .parties
+            party_roots: loads
                 .iter()
+                .flat_map(|(a, _)| a.terms.parties.iter())
                 .map(|p| {
                     Ok((
                         p.region.clone(),
@@ -459,6 +491,25 @@ impl DevFederation {
         })
     }
 
+    /// The agreement with id `id` (e.g. `SC-GZ-2026`) with `change` applied to its terms
+    /// and its version raised, signed by every party's root.
+    pub fn amendment_of(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut Terms),
+    ) -> Result<Agreement, DevError> {
+        let current = self
+            .agreements
+            .iter()
+            .find(|(a, _)| a.terms.id.as_str() == id)
+            .map(|(a, _)| a.clone())
+            .ok_or_else(|| DevError(format!("no agreement {id} in this federation")))?;
+        sign_all(&self.pki, current, |t| {
+            t.version += 1;
+            change(t);
+        })
+    }
+
     /// Stops every gateway.
     pub async fn shutdown(mut self) {
         for (_, g) in std::mem::take(&mut self.replicas) {
@@ -468,36 +519,6 @@ impl DevFederation {
             g.shutdown().await;
         }
     }
-}
-
-/// Postcode prefixes of the dev regions (Chongqing 40, Sichuan 61 to 64).
-fn dev_postcodes(region: &RegionId) -> Vec<String> {
-    let prefixes: &[&str] = match region.as_str() {
-        "CQ" => &["40"],
-        "SC" => &["61", "62", "63", "64"],
-        _ => &[],
-    };
-    prefixes.iter().map(|p| (*p).to_owned()).collect()
-}
-
-/// The sample agreement re-bound to `pki` and `endpoints`, signed by every party's root.
-pub fn bind_sample(
-    pki: &DevPki,
-    endpoints: &BTreeMap<RegionId, String>,
-) -> Result<Agreement, DevError> {
-    let mut sample = Agreement::from_json(SAMPLE_AGREEMENT)
-        .map_err(|e| DevError(format!("agreements/sc-cq.json: {e}")))?;
-    sample.signatures.clear();
-    for party in &mut sample.terms.parties {
-        let r = party.region.clone();
-        party.federation_endpoint = endpoints
-            .get(&r)
-            .cloned()
-            .ok_or_else(|| DevError(format!("no endpoint for party {r}")))?;
-        party.trust_anchor = pki.pem(&r, "federation-ca.crt").map_err(err)?;
-        party.message_key = pki.message_key(&r).map_err(err)?.public();
-    }
-    sign_all(pki, sample, |_| {})
 }
 
 /// `agreement` with `change` applied to its terms, signed again by every party's root.

@@ -59,6 +59,8 @@ pub struct Gateway {
     pub config: GatewayConfig,
     /// Wakes the relay when new outbox work is committed.
     pub relay_wake: Notify,
+    /// Woken when a retrieval queues a receipt to go back to the sending gateway.
+    pub receipts_wake: Notify,
     /// Relay tuning.
     pub relay: RelayConfig,
     /// The court submission gate (preservation does not queue behind ordinary work).
@@ -77,6 +79,8 @@ pub struct Gateway {
     pub max_clock_skew: time::Duration,
     /// Its metrics, and what readiness rests on.
     pub observer: Arc<crate::observe::Observer>,
+    /// The relay's circuit breaker per peer (the relay changes it; the dashboard reads it).
+    pub breakers: Arc<crate::relay::breaker::Breakers>,
     database: Option<SqlStore>,
 }
 
@@ -147,12 +151,16 @@ impl Gateway {
             tls,
             config: config.clone(),
             relay_wake: Notify::new(),
+            receipts_wake: Notify::new(),
             relay: config.relay.clone(),
             admission: Default::default(),
             observer: crate::observe::Observer::new(
                 config.region.as_str(),
                 config.database.sqlite_path(),
             ),
+            breakers: Arc::new(crate::relay::breaker::Breakers::new(
+                config.relay.probe_interval_ms,
+            )),
             database: Some(sqlite),
         };
         Ok(Arc::new(gateway))

@@ -12,6 +12,7 @@
 //! | `POST /admin/v1/agreements/simulate` `{"agreement": …, "days": 30}` | 200 the dry-run report |
 //! | `POST /admin/v1/tls/reload` | 200 the files read: certificates, keys, CA files, revocation lists |
 //! | `GET /healthz`, `GET /readyz`, `GET /metrics` | health and metrics: see [`super::health`] |
+//! | `GET /admin/dashboard`, `GET /admin/dashboard/requests/{id}` | the supervision dashboard (HTML): see [`crate::dashboard`] |
 
 use std::sync::Arc;
 
@@ -54,6 +55,8 @@ pub fn router(g: Arc<Gateway>) -> Router {
             "/metrics",
             get(|_: AdminIdentity, g: State<Arc<Gateway>>| health::metrics(g)),
         )
+        // The supervision dashboard (HTML), with the same authentication.
+        .merge(crate::dashboard::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))

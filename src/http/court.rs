@@ -13,6 +13,7 @@
 //! | `GET /v1/agreements` | 200 the active signed agreements |
 //! | `PUT`, `GET /v1/attachments/{sha256}` | streamed attachments: see [`super::attachments`] |
 //! | `GET /v1/requests/{id}/certificate` | 200 `text/html`: the certificate of service, printable |
+//! | `GET /v1/requests/{id}/bundle` | 200 the request's proof bundle: see [`super::bundle`] |
 //! | `GET /v1/print-jobs/{id}`, `POST /v1/print-jobs/{id}/events` | print jobs: see [`super::print_jobs`] |
 //! | `GET /openapi.json` | 200 this API's OpenAPI 3.1 document ([`super::reference`]) |
 //!
@@ -60,6 +61,7 @@ pub fn router(g: Arc<Gateway>) -> Router {
         // Streamed, outside the JSON body limit (the agreement's attachment limit applies).
         .merge(super::attachments::court())
         .merge(super::print_jobs::court())
+        .merge(super::bundle::court())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -179,7 +181,7 @@ fn accepted(a: Accepted) -> Response {
         .into_response()
 }
 
-fn request_id(text: &str) -> Result<MessageId, Problem> {
+pub(super) fn request_id(text: &str) -> Result<MessageId, Problem> {
     MessageId::parse(text)
         .map_err(|e| Problem::new(Code::NotFound, format!("no such request: {e}")))
 }
@@ -273,7 +275,7 @@ pub(super) async fn show(
 }
 
 /// Request `id` as `court` may see it (its own side of the work), or 404.
-async fn visible(
+pub(super) async fn visible(
     g: &Gateway,
     court: &CourtId,
     id: MessageId,
@@ -293,7 +295,8 @@ async fn visible(
     tag = "requests",
     params(
         ("overdue" = Option<bool>, Query, description = "`true`: only requests with a legal deadline passed unmet."),
-        ("limit" = Option<i64>, Query, description = "At most this many (default 50, at most 500).")
+        ("limit" = Option<i64>, Query, description = "At most this many (default 50, at most 500)."),
+        ("after" = Option<String>, Query, pattern = r"^-?[0-9]{1,18}\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "The `nextCursor` of the previous page: the requests after it.")
     ),
     responses((status = 200, description = "The requests.", body = RequestList))
 )]
@@ -316,13 +319,27 @@ pub(super) async fn list(
     let limit = query_number(&query, "limit")?
         .unwrap_or(INBOX_PAGE.0)
         .clamp(1, INBOX_PAGE.1);
+    let after = match query_value(&query, "after") {
+        None => None,
+        Some(text) => Some(crate::store::RequestCursor::parse(text).ok_or_else(|| {
+            Problem::new(
+                Code::BadRequest,
+                format!("query parameter after must be a nextCursor this API gave, not {text:?}"),
+            )
+        })?),
+    };
     let now = g.clock.now();
     let items = g
         .store
-        .requests(&court, overdue.then_some(now), limit)
+        .requests(&court, overdue.then_some(now), after, limit)
         .await
         .map_err(Problem::internal)?;
-    Ok(Json(RequestList { items }).into_response())
+    let full = i64::try_from(items.len()).unwrap_or(i64::MAX) == limit;
+    let next_cursor = items
+        .last()
+        .filter(|_| full)
+        .map(|r| crate::store::RequestCursor::after(r).to_string());
+    Ok(Json(RequestList { items, next_cursor }).into_response())
 }
 
 /// The certificates of service (送达回证) of a service request as printable HTML, one

@@ -1,6 +1,8 @@
 //! The federation API between gateways: `POST /federation/v1/messages` takes one signed
 //! envelope and answers 200 with the signed relay receipt once it is committed;
 //! `POST /federation/v1/revocations` takes a party's signed revocation notice;
+//! `POST /federation/v1/receipts` takes a peer's retrieval receipt of a message this
+//! gateway sent ([`crate::evidence`]);
 //! `GET /federation/v1/ping` answers a peer's relay asking whether this gateway is back;
 //! `HEAD` and `PUT /federation/v1/attachments/{sha256}` ([`super::attachments`]) tell
 //! whether a blob is held and take one, streamed and verified; `GET /federation/openapi.json`
@@ -30,6 +32,7 @@ pub fn router(g: Arc<Gateway>) -> Router {
     Router::new()
         .route("/federation/v1/messages", post(receive))
         .route("/federation/v1/revocations", post(revocation))
+        .route(crate::relay::receipts::PATH, post(receipt))
         .route(crate::relay::probe::PATH, axum::routing::get(ping))
         .route(
             "/federation/openapi.json",
@@ -81,6 +84,24 @@ pub(super) async fn revocation(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, Problem> {
     Ok(Json(crate::admin::revoke::receive(&g, &peer.0, body).await?).into_response())
+}
+
+/// A peer gateway carries back its signed retrieval receipt of a message this gateway
+/// sent: its court retrieved it. Kept once (with an audit entry) and shown with the
+/// request's receipts; the same receipt again changes nothing (`stored: false`).
+#[utoipa::path(
+    post,
+    path = "/federation/v1/receipts",
+    tag = "federation",
+    request_body(content = crate::receipt::ReceiptFields, description = "The retrieval receipt as the peer signed it (docs/SIGNATURES.md): `hop` `retrieval`, the `messageId` and `envelopeSha256` of a message this gateway sent to the peer's region, `issuer` the peer (as its certificate names it), `court` the recipient court."),
+    responses((status = 200, description = "Held here.", body = crate::api::ReceiptTaken))
+)]
+pub(super) async fn receipt(
+    State(g): State<Arc<Gateway>>,
+    Extension(peer): Extension<PeerCertificates>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, Problem> {
+    Ok(Json(crate::evidence::receive(&g, &peer.0, body).await?).into_response())
 }
 
 /// A peer gateway's relay asks whether this gateway answers (it pings a peer it cannot

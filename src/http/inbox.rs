@@ -49,7 +49,7 @@ pub(super) enum InboxOrderParam {
         ("after" = Option<i64>, Query, description = "Arrival order: only entries after this cursor (pass the last `nextCursor`). Default 0."),
         ("limit" = Option<i64>, Query, description = "At most this many (default 50, at most 500)."),
         ("order" = Option<InboxOrderParam>, Query, description = "`arrival` (default): everything after `after`, oldest first; the first read of each message is its retrieval, receipted in `receipt`. `urgent`: the work queue: entries not retrieved yet and held by no other poller, preservation first, then oldest first, each leased to this poller until `leaseUntil`; acknowledge them with POST /v1/inbox/ack, or they come back to the queue when the lease ends."),
-        ("lease" = Option<i64>, Query, description = "`urgent` only: seconds to hold the items for this poller (default 60, from 5 to 600).")
+        ("lease" = Option<i64>, Query, minimum = 5, maximum = 600, description = "`urgent` only: seconds to hold the items for this poller (default 60, from 5 to 600).")
     ),
     responses((status = 200, description = "A page of the inbox.", body = InboxPage))
 )]
@@ -63,19 +63,17 @@ pub(super) async fn inbox(
     let limit = query_number(&query, "limit")?
         .unwrap_or(INBOX_PAGE.0)
         .clamp(1, INBOX_PAGE.1);
+    let (default, min, max) = LEASE_SECONDS;
+    let lease = query_number(&query, "lease")?.unwrap_or(default);
+    if !(min..=max).contains(&lease) {
+        return Err(Problem::new(
+            Code::BadRequest,
+            format!("query parameter lease must be {min} to {max} seconds, not {lease}"),
+        ));
+    }
     match query_value(&query, "order") {
         None | Some("arrival") => feed(&g, &caller, after, limit).await,
-        Some("urgent") => {
-            let (default, min, max) = LEASE_SECONDS;
-            let lease = query_number(&query, "lease")?.unwrap_or(default);
-            if !(min..=max).contains(&lease) {
-                return Err(Problem::new(
-                    Code::BadRequest,
-                    format!("query parameter lease must be {min} to {max} seconds, not {lease}"),
-                ));
-            }
-            work_queue(&g, &caller, limit, lease).await
-        }
+        Some("urgent") => work_queue(&g, &caller, limit, lease).await,
         Some(other) => Err(Problem::new(
             Code::BadRequest,
             format!("query parameter order must be arrival or urgent, not {other:?}"),
@@ -108,6 +106,7 @@ async fn feed(g: &Gateway, caller: &Caller, after: i64, limit: i64) -> Result<Re
         .record_retrievals(first_time, &caller.actor(), now)
         .await
         .map_err(Problem::internal)?;
+    g.receipts_wake.notify_one();
     let next_cursor = entries.last().map(|e| e.cursor).unwrap_or(after);
     Ok(Json(InboxPage {
         items: entries,
@@ -220,6 +219,7 @@ pub(super) async fn acknowledge(
         .record_retrievals(first_time, &caller.actor(), g.clock.now())
         .await
         .map_err(Problem::internal)?;
+    g.receipts_wake.notify_one();
     // The receipts as kept: the first acknowledgement's, also for a retry or a race.
     let mut acknowledged = Vec::with_capacity(items.len());
     for item in items {

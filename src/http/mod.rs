@@ -15,6 +15,7 @@
 pub mod access;
 pub mod admin;
 pub mod attachments;
+pub mod bundle;
 pub mod connections;
 pub mod court;
 pub mod deadline;

@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
-use super::{attachments, court, federation, inbox, print_jobs, reference};
+use super::{attachments, bundle, court, federation, inbox, print_jobs, reference};
 use crate::problem::Code;
 
 #[derive(OpenApi)]
@@ -25,6 +25,7 @@ use crate::problem::Code;
         court::show,
         court::update,
         court::certificate,
+        bundle::bundle,
         inbox::inbox,
         inbox::acknowledge,
         court::agreements,
@@ -61,6 +62,7 @@ struct CourtApi;
     paths(
         federation::receive,
         federation::revocation,
+        federation::receipt,
         federation::ping,
         attachments::peer_head,
         attachments::peer_put,
@@ -141,6 +143,11 @@ pub const PROBLEMS: &[(&str, &str, &[Code])] = &[
     (
         "get",
         "/v1/requests/{id}/certificate",
+        &[Unauthenticated, IdentityMismatch, NotFound],
+    ),
+    (
+        "get",
+        "/v1/requests/{id}/bundle",
         &[Unauthenticated, IdentityMismatch, NotFound],
     ),
     (
@@ -256,6 +263,21 @@ pub const PROBLEMS: &[(&str, &str, &[Code])] = &[
             ClockSkew,
             Replayed,
             AgreementMismatch,
+        ],
+    ),
+    (
+        "post",
+        "/federation/v1/receipts",
+        &[
+            BadRequest,
+            BadSignature,
+            Unauthenticated,
+            IdentityMismatch,
+            NotFound,
+            Conflict,
+            UnknownAgreement,
+            DuplicateKey,
+            RequestTimeout,
         ],
     ),
     (

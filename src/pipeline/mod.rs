@@ -39,7 +39,8 @@ pub use validate::{validate, validate_payload};
 /// region the message (or notice) claims to come from, `urn:kuayu:gateway:<region>`, and
 /// must have been issued under the trust anchor that the agreement gives that region.
 /// Every federation route calls this; a court's or another gateway's certificate under the
-/// same anchor is refused.
+/// same anchor is refused, and so is a gateway of a region the agreement does not name (a
+/// partner under one agreement never sends under another this gateway also serves).
 pub fn authenticate_peer(
     agreement: &ActiveAgreement,
     claimed: &RegionId,
@@ -51,6 +52,28 @@ pub fn authenticate_peer(
             "a client certificate is required",
         ));
     };
+    let parties = || {
+        agreement
+            .terms()
+            .parties
+            .iter()
+            .map(|p| p.region.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some(crate::tls::Participant::Gateway(region)) = crate::tls::participant(leaf)
+        && agreement.party(&region).is_none()
+    {
+        return Err(Problem::new(
+            Code::IdentityMismatch,
+            format!(
+                "the TLS client certificate names the {region} gateway, which is not a party to agreement {} \
+                 (parties: {}); a gateway may send only under an agreement that names its region",
+                agreement.terms().id,
+                parties()
+            ),
+        ));
+    }
     match crate::tls::participant(leaf) {
         Some(crate::tls::Participant::Gateway(region)) if &region == claimed => {}
         named => {

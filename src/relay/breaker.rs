@@ -40,6 +40,25 @@ struct Down {
     answered: bool,
 }
 
+/// Where a peer's breaker stands, for the dashboard and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Messages go (the peer answered the last delivery, or none failed yet).
+    Closed,
+    /// The peer is down: backing off until `retry_at_ms`, after `failures` failures.
+    Open {
+        /// Failed attempts in a row.
+        failures: u32,
+        /// When the next probe may go (Unix ms).
+        retry_at_ms: i64,
+    },
+    /// The peer is down and one probe message is on its way to it.
+    Probing {
+        /// Failed attempts in a row.
+        failures: u32,
+    },
+}
+
 /// The breakers of every peer.
 #[derive(Debug)]
 pub struct Breakers {
@@ -58,6 +77,20 @@ impl Breakers {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RegionId, Down>> {
         self.down.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Where `peer`'s breaker stands.
+    pub fn state(&self, peer: &RegionId) -> State {
+        match self.lock().get(peer) {
+            None => State::Closed,
+            Some(d) if d.probing => State::Probing {
+                failures: d.failures,
+            },
+            Some(d) => State::Open {
+                failures: d.failures,
+                retry_at_ms: d.retry_at_ms,
+            },
+        }
     }
 
     /// Peers no delivery may start to at `now_ms` (down, and probing or backing off).

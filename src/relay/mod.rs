@@ -7,6 +7,9 @@
 //! A delivery counts only when the peer answers with a relay receipt that verifies
 //! with the peer's message key and names this message and digest.
 //!
+//! Retrieval receipts travel back to the sending gateway on a queue of their own
+//! ([`receipts`]).
+//!
 //! The relay sleeps until something wakes it: a commit or a finished delivery
 //! (`Gateway::relay_wake`), the next retry or ping falling due, or at the latest
 //! [`MAX_IDLE`] (a hand-driven clock, or rows another process wrote).
@@ -18,6 +21,7 @@ mod attachments;
 pub mod breaker;
 mod deliver;
 pub mod probe;
+pub mod receipts;
 pub mod slots;
 
 use breaker::{Admit, Breakers};
@@ -51,7 +55,7 @@ struct Relay {
 pub async fn run(g: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
     let mut relay = Relay {
         slots: Arc::new(Slots::new(g.relay.peer_slots)),
-        breakers: Arc::new(Breakers::new(g.relay.probe_interval_ms)),
+        breakers: Arc::clone(&g.breakers),
         tasks: JoinSet::new(),
         g,
     };

@@ -8,10 +8,12 @@
 mod attachments;
 mod model;
 pub mod sql;
+mod supervision;
 mod view;
 
 pub use attachments::*;
 pub use model::*;
+pub use supervision::*;
 pub use view::*;
 
 use async_trait::async_trait;
@@ -75,7 +77,7 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 
 /// The storage interface.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: Supervision + Send + Sync {
     /// The answer already given under `owner`'s idempotency key, if any (`owner`: a
     /// court's code, or `printcentre:<code>`).
     async fn idempotent_answer(
@@ -136,11 +138,47 @@ pub trait Store: Send + Sync {
     ) -> Result<Option<Receipt>, StoreError>;
 
     /// Records first retrievals from an inbox by `actor` (`court:SC0104`), with the signed
-    /// receipts of the messages among them.
+    /// receipts of the messages among them, each queued to go back to the peer that sent
+    /// the message.
     async fn record_retrievals(
         &self,
         retrievals: Vec<(InboxItem, Option<Receipt>)>,
         actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// A message this gateway sent: its request, its digest and its envelope as sealed.
+    async fn sent_message(
+        &self,
+        id: &MessageId,
+    ) -> Result<Option<(MessageId, Sha256, serde_json::Value)>, StoreError>;
+
+    /// Keeps a receipt a peer signed for a message this gateway sent (a retrieval receipt
+    /// carried back), with an audit entry by `actor`, in one transaction; once per message,
+    /// hop and issuer. True when it was not held before.
+    async fn record_peer_receipt(
+        &self,
+        request_id: MessageId,
+        receipt: &Receipt,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Retrieval receipts waiting to go back to their peers, due at `now_ms`, oldest first.
+    async fn due_receipts(
+        &self,
+        now_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<ReceiptOutboxItem>, StoreError>;
+
+    /// When the next receipt waiting to go back falls due, if any.
+    async fn next_receipt_due(&self) -> Result<Option<i64>, StoreError>;
+
+    /// Records how an attempt to carry receipt `seq` back ended.
+    async fn receipt_attempt(
+        &self,
+        seq: i64,
+        outcome: ReceiptOutcome<'_>,
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
 
@@ -195,6 +233,17 @@ pub trait Store: Send + Sync {
 
     /// The audit log from `after` (exclusive), in order.
     async fn audit_entries(&self, after: i64, limit: i64) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// The audit entries whose subject is one of `subjects` (a request id, message ids,
+    /// attachment digests), in order.
+    async fn audit_about(&self, subjects: &[String]) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// The last entry of the audit log, if any: the chain's head.
+    async fn audit_head(&self) -> Result<Option<AuditEntry>, StoreError>;
+
+    /// Stored receipts after position `after` (exclusive), in order, each with the digest
+    /// of the message it names if that message is stored here.
+    async fn receipts_after(&self, after: i64, limit: i64) -> Result<Vec<StoredReceipt>, StoreError>;
 
     /// Keeps an agreement version (a better-signed copy of the same terms replaces the
     /// stored one), with an audit entry naming `actor`.
@@ -251,12 +300,14 @@ pub trait Store: Send + Sync {
     /// history entry on the request and a notice to our court, in one transaction.
     async fn pass_deadlines(&self, now: OffsetDateTime) -> Result<Vec<Passed>, StoreError>;
 
-    /// `court`'s requests (either side), newest first; with `overdue_at`, only open ones
-    /// with a deadline unmet at that time.
+    /// `court`'s requests (either side), newest first (by creation time, then id), after
+    /// `after` (the last of the previous page); with `overdue_at`, only open ones with a
+    /// deadline unmet at that time.
     async fn requests(
         &self,
         court: &CourtId,
         overdue_at: Option<OffsetDateTime>,
+        after: Option<RequestCursor>,
         limit: i64,
     ) -> Result<Vec<RequestRecord>, StoreError>;
 

@@ -313,3 +313,52 @@ pub struct Returned {
     /// The court of this region that was told.
     pub court: CourtId,
 }
+
+/// A retrieval receipt this gateway signed, waiting to go back to the peer that sent the
+/// message.
+#[derive(Debug, Clone)]
+pub struct ReceiptOutboxItem {
+    /// Its place in the queue.
+    pub seq: i64,
+    /// The message it is the receipt of.
+    pub message_id: MessageId,
+    /// The peer that sent the message.
+    pub peer: RegionId,
+    /// The receipt, as signed.
+    pub receipt: crate::receipt::Receipt,
+    /// The agreement the message travelled under.
+    pub agreement_sha256: Sha256,
+    /// Attempts so far.
+    pub attempts: i64,
+}
+
+/// How one attempt to carry a receipt back ended.
+#[derive(Debug, Clone, Copy)]
+pub enum ReceiptOutcome<'a> {
+    /// The peer holds it.
+    Delivered,
+    /// Try again at `at_ms`.
+    Retry {
+        /// When.
+        at_ms: i64,
+        /// Why it failed.
+        error: &'a str,
+    },
+    /// The peer refused it for good.
+    Dead {
+        /// Why.
+        error: &'a str,
+    },
+}
+
+/// A receipt as stored, for checking it offline.
+#[derive(Debug, Clone)]
+pub struct StoredReceipt {
+    /// Its position among the stored receipts.
+    pub seq: i64,
+    /// The receipt.
+    pub receipt: Receipt,
+    /// The digest of the message it names, as stored with that message (none if the
+    /// message is not stored here).
+    pub message_digest: Option<Sha256>,
+}

@@ -190,3 +190,38 @@ pub struct InboxItem {
     /// because its agreement was revoked.
     pub notice: Option<Value>,
 }
+
+/// Where a page of `GET /v1/requests` ended: the last request's creation time and id.
+/// Written as `<unix milliseconds>.<id>`, opaque to courts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestCursor {
+    /// The last request's creation time, in Unix milliseconds.
+    pub created_at_ms: i64,
+    /// The last request's id.
+    pub id: MessageId,
+}
+
+impl RequestCursor {
+    /// The cursor after `r`.
+    pub fn after(r: &RequestRecord) -> Self {
+        RequestCursor {
+            created_at_ms: crate::clock::unix_millis(r.created_at),
+            id: r.id,
+        }
+    }
+
+    /// Reads a cursor as [`RequestCursor::to_string`] wrote it.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (ms, id) = text.split_once('.')?;
+        Some(RequestCursor {
+            created_at_ms: ms.parse().ok()?,
+            id: MessageId::parse(id).ok()?,
+        })
+    }
+}
+
+impl std::fmt::Display for RequestCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.created_at_ms, self.id)
+    }
+}

@@ -22,7 +22,7 @@ pub const DEADLINE: &str = "deadline";
 pub const WARNING: &str = "warning";
 
 /// Names of the deadlines an answer can meet.
-const ANSWERABLE: &[&str] = &[
+pub const ANSWERABLE: &[&str] = &[
     "acknowledge",
     "service.serve",
     "evidence.complete_or_explain",

@@ -95,11 +95,11 @@ async fn an_expired_agreement_is_refused_at_load() {
 }
 
 #[test]
-fn the_committed_sample_agreement_verifies_with_the_committed_test_roots_and_pins_this_builds_schemas()
+fn the_committed_sample_agreements_verify_with_the_committed_test_roots_and_pin_this_builds_schemas()
  {
-    let sample = Agreement::from_json(kuayu::devnet::SAMPLE_AGREEMENT).unwrap();
+    use kuayu::devnet::Sample;
     let mut roots = PartyRoots::new();
-    for region in ["SC", "CQ"] {
+    for region in ["SC", "CQ", "GZ"] {
         let path = format!(
             "{}/agreements/test-only/{region}/root-key.pub",
             env!("CARGO_MANIFEST_DIR")
@@ -110,17 +110,22 @@ fn the_committed_sample_agreement_verifies_with_the_committed_test_roots_and_pin
         );
     }
     let catalog = SchemaCatalog::embedded().unwrap();
-    let r = agreement::activate(
-        sample,
-        &RegionId::parse("CQ").unwrap(),
-        &roots,
-        &catalog,
-        datetime!(2026-11-25 08:00 UTC),
-    );
-    assert!(
-        r.is_ok(),
-        "{:?}\nAfter changing a schema, re-pin and re-sign: kuayu agreement pin agreements/sc-cq.json, then \
-         kuayu agreement sign agreements/sc-cq.json --region SC --key agreements/test-only/SC/root-key.pem (and CQ)",
-        r.err()
-    );
+    for (sample, partner) in [(Sample::ScCq, "CQ"), (Sample::ScGz, "GZ")] {
+        let file = sample.file_name();
+        for here in ["SC", partner] {
+            let r = agreement::activate(
+                sample.agreement().unwrap(),
+                &RegionId::parse(here).unwrap(),
+                &roots,
+                &catalog,
+                datetime!(2026-11-25 08:00 UTC),
+            );
+            assert!(
+                r.is_ok(),
+                "{file} at {here}: {:?}\nAfter changing a schema, re-pin and re-sign: kuayu agreement pin agreements/{file}, then \
+                 kuayu agreement sign agreements/{file} --region SC --key agreements/test-only/SC/root-key.pem (and {partner})",
+                r.err()
+            );
+        }
+    }
 }

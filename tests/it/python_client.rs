@@ -23,7 +23,7 @@ fn repo() -> PathBuf {
 }
 
 /// Whether `python3` with `cryptography` is here; under CI it must be.
-fn python_ready() -> bool {
+pub(crate) fn python_ready() -> bool {
     let ok = Command::new("python3")
         .args(["-c", "import cryptography"])
         .output()

@@ -1,7 +1,7 @@
 //! The relay per peer: a hung peer holds back no other peer and ordinary work never
 //! takes its last slot (kept for preservation orders); a peer back from a long outage is
 //! noticed within seconds whatever the backoff; and under concurrent load every request
-//! is recorded `relayed` exactly once.
+//! is recorded `relayed` exactly once (on both engines).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -177,12 +177,22 @@ async fn a_peer_back_after_a_minute_away_gets_its_first_message_within_five_seco
     t.shutdown().await;
 }
 
-#[tokio::test]
-async fn under_concurrent_load_every_request_is_relayed_exactly_once() {
+/// 300 requests from 16 court systems at once; the sending gateway (Sichuan) on `engine`.
+async fn every_request_is_relayed_exactly_once_under_concurrent_load(engine: &str) {
     const REQUESTS: usize = 300;
     const SUBMITTERS: usize = 16;
+    let location = match engine {
+        "sqlite" => None,
+        _ => match crate::engines::fresh_postgres().await {
+            Some(l) => Some(l),
+            None => return,
+        },
+    };
     let t = TestFed::start_with(START, |o| {
         o.amend = Some(Box::new(|terms| terms.limits.rate = None));
+        if let Some(l) = location {
+            o.databases.insert(RegionId::parse("SC").unwrap(), l);
+        }
     })
     .await;
     let work = ("service.request", "SC0104", "CQ0103");
@@ -226,4 +236,14 @@ async fn under_concurrent_load_every_request_is_relayed_exactly_once() {
         audited.iter().filter(|(_, n)| **n > 1).collect::<Vec<_>>()
     );
     t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_concurrent_load_every_request_is_relayed_exactly_once_on_sqlite() {
+    every_request_is_relayed_exactly_once_under_concurrent_load("sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_concurrent_load_every_request_is_relayed_exactly_once_on_postgres() {
+    every_request_is_relayed_exactly_once_under_concurrent_load("postgres").await;
 }

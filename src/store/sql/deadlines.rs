@@ -254,28 +254,38 @@ impl SqlStore {
         &self,
         court: &CourtId,
         overdue_at: Option<OffsetDateTime>,
+        after: Option<crate::store::RequestCursor>,
         limit: i64,
     ) -> Result<Vec<RequestRecord>, StoreError> {
         let mut sql = String::from(
             "SELECT * FROM requests r
-             WHERE ((r.role = 'requester' AND r.requesting_court = $1) OR (r.role = 'executor' AND r.requested_court = $2))",
+             WHERE ((r.role = 'requester' AND r.requesting_court = $1) OR (r.role = 'executor' AND r.requested_court = $1))",
         );
+        let mut next = 2;
         if overdue_at.is_some() {
             sql.push_str(&format!(
                 " AND {} AND EXISTS (SELECT 1 FROM deadlines d WHERE d.request_id = r.id
-                   AND d.kind = 'deadline' AND d.met_at IS NULL AND d.due_at <= $3)",
+                   AND d.kind = 'deadline' AND d.met_at IS NULL AND d.due_at <= ${next})",
                 super::dialect::not_terminal("r.state")
             ));
+            next += 1;
         }
-        let limit_mark = if overdue_at.is_some() { "$4" } else { "$3" };
+        if after.is_some() {
+            sql.push_str(&format!(
+                " AND (r.created_at < ${next} OR (r.created_at = ${next} AND r.id < ${}))",
+                next + 1
+            ));
+            next += 2;
+        }
         sql.push_str(&format!(
-            " ORDER BY r.created_at DESC, r.id LIMIT {limit_mark}"
+            " ORDER BY r.created_at DESC, r.id DESC LIMIT ${next}"
         ));
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(court.as_str())
-            .bind(court.as_str());
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(court.as_str());
         if let Some(t) = overdue_at {
             query = query.bind(unix_millis(t));
+        }
+        if let Some(c) = after {
+            query = query.bind(c.created_at_ms).bind(c.id.to_string());
         }
         query
             .bind(limit)

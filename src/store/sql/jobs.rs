@@ -171,18 +171,22 @@ impl SqlStore {
             .bind(id.to_string())
             .fetch_optional(&self.read)
             .await?;
-        let Some(r) = row else { return Ok(None) };
-        let bad = |e: String| StoreError::Backend(e);
-        Ok(Some(PrintJob {
-            id: MessageId::parse(&r.try_get::<String, _>("id")?).map_err(|e| bad(e.to_string()))?,
-            request_id: MessageId::parse(&r.try_get::<String, _>("request_id")?)
-                .map_err(|e| bad(e.to_string()))?,
-            print_centre: PrintCentreId::parse(&r.try_get::<String, _>("print_centre")?)
-                .map_err(|e| bad(e.to_string()))?,
-            state: r.try_get("state")?,
-            job: serde_json::from_str(&r.try_get::<String, _>("job")?)
-                .map_err(|e| bad(e.to_string()))?,
-            created_at: from_unix_millis(r.try_get("created_at")?),
-        }))
+        row.as_ref().map(print_job).transpose()
     }
+}
+
+/// A print job from a row of `print_jobs`.
+pub(super) fn print_job(r: &sqlx::any::AnyRow) -> Result<PrintJob, StoreError> {
+    let bad = |e: String| StoreError::Backend(e);
+    Ok(PrintJob {
+        id: MessageId::parse(&r.try_get::<String, _>("id")?).map_err(|e| bad(e.to_string()))?,
+        request_id: MessageId::parse(&r.try_get::<String, _>("request_id")?)
+            .map_err(|e| bad(e.to_string()))?,
+        print_centre: PrintCentreId::parse(&r.try_get::<String, _>("print_centre")?)
+            .map_err(|e| bad(e.to_string()))?,
+        state: r.try_get("state")?,
+        job: serde_json::from_str(&r.try_get::<String, _>("job")?)
+            .map_err(|e| bad(e.to_string()))?,
+        created_at: from_unix_millis(r.try_get("created_at")?),
+    })
 }

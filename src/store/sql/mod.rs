@@ -15,10 +15,13 @@
 
 mod agreements;
 mod attachments;
+mod audit;
 mod deadlines;
 pub mod dialect;
 mod jobs;
 mod read;
+mod receipts;
+mod supervision;
 mod tx;
 mod work;
 mod write;
@@ -48,17 +51,19 @@ pub struct SqlStore {
     pub(super) outbox_lease_ms: i64,
 }
 
-/// The SQLite migrations, embedded at build time, applied in order at open.
+/// One migration, embedded at build time.
+fn migration(version: i64, name: &'static str, sql: &'static str) -> Migration {
+    Migration::new(
+        version,
+        Cow::Borrowed(name),
+        MigrationType::Simple,
+        sqlx::SqlSafeStr::into_sql_str(sql),
+        false,
+    )
+}
+
+/// The SQLite migrations, applied in order at open.
 fn sqlite_migrator() -> Migrator {
-    let migration = |version: i64, name: &'static str, sql: &'static str| {
-        Migration::new(
-            version,
-            Cow::Borrowed(name),
-            MigrationType::Simple,
-            sqlx::SqlSafeStr::into_sql_str(sql),
-            false,
-        )
-    };
     Migrator::with_migrations(vec![
         migration(
             1,
@@ -115,20 +120,21 @@ fn sqlite_migrator() -> Migrator {
             "work_leases",
             include_str!("../../../migrations/sqlite/0012_work_leases.sql"),
         ),
+        migration(
+            13,
+            "dashboard",
+            include_str!("../../../migrations/sqlite/0013_dashboard.sql"),
+        ),
+        migration(
+            14,
+            "receipt_outbox",
+            include_str!("../../../migrations/sqlite/0014_receipt_outbox.sql"),
+        ),
     ])
 }
 
 /// The PostgreSQL migrations: the same schema as SQLite's (its 0001–0011 in one step).
 fn postgres_migrator() -> Migrator {
-    let migration = |version: i64, name: &'static str, sql: &'static str| {
-        Migration::new(
-            version,
-            Cow::Borrowed(name),
-            MigrationType::Simple,
-            sqlx::SqlSafeStr::into_sql_str(sql),
-            false,
-        )
-    };
     Migrator::with_migrations(vec![
         migration(
             1,
@@ -139,6 +145,16 @@ fn postgres_migrator() -> Migrator {
             2,
             "work_leases",
             include_str!("../../../migrations/postgres/0002_work_leases.sql"),
+        ),
+        migration(
+            3,
+            "dashboard",
+            include_str!("../../../migrations/postgres/0003_dashboard.sql"),
+        ),
+        migration(
+            4,
+            "receipt_outbox",
+            include_str!("../../../migrations/postgres/0004_receipt_outbox.sql"),
         ),
     ])
 }
@@ -225,14 +241,21 @@ fn sqlite_url(path: &Path, mode: &str) -> String {
 }
 
 /// The settings every SQLite connection takes when it opens.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-    PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+const SQLITE_PRAGMAS: &str =
+    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
 
-fn sqlite_pool(max: u32) -> AnyPoolOptions {
+/// What the writer sets besides: write-ahead logging (kept in the file, so readers see it
+/// too; a read-only connection cannot set it on a file that does not have it yet).
+const SQLITE_WRITER_PRAGMAS: &str = "PRAGMA journal_mode = WAL;";
+
+fn sqlite_pool(max: u32, writer: bool) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max)
-        .after_connect(|conn, _| {
+        .after_connect(move |conn, _| {
             Box::pin(async move {
+                if writer {
+                    conn.execute(SQLITE_WRITER_PRAGMAS).await?;
+                }
                 conn.execute(SQLITE_PRAGMAS).await?;
                 Ok(())
             })
@@ -256,9 +279,9 @@ impl SqlStore {
                 StoreError::Backend(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
-        let write = sqlite_pool(1).connect(&sqlite_url(path, "rwc")).await?;
+        let write = sqlite_pool(1, true).connect(&sqlite_url(path, "rwc")).await?;
         sqlite_migrator().run(&write).await?;
-        let read = sqlite_pool(4).connect(&sqlite_url(path, "ro")).await?;
+        let read = sqlite_pool(4, false).connect(&sqlite_url(path, "ro")).await?;
         Ok(SqlStore {
             write,
             read,
@@ -323,7 +346,7 @@ impl SqlStore {
                 path.display()
             )));
         }
-        let read = sqlite_pool(2).connect(&sqlite_url(path, "ro")).await?;
+        let read = sqlite_pool(2, false).connect(&sqlite_url(path, "ro")).await?;
         Ok(SqlStore {
             write: read.clone(),
             read,

@@ -102,6 +102,20 @@ pub(super) fn inbox_item(r: &AnyRow) -> Result<InboxItem, StoreError> {
     })
 }
 
+/// An audit entry from a row of the `audit` table.
+pub(super) fn audit_entry(r: &AnyRow) -> Result<AuditEntry, StoreError> {
+    Ok(AuditEntry {
+        seq: r.try_get("seq")?,
+        at: r.try_get("at")?,
+        actor: text(r, "actor")?,
+        action: text(r, "action")?,
+        subject: text(r, "subject")?,
+        detail: json(r, "detail")?,
+        prev_hash: text(r, "prev_hash")?,
+        hash: text(r, "hash")?,
+    })
+}
+
 const IDEMPOTENCY: &str =
     "SELECT request_hash, status, body FROM idempotency WHERE court = $1 AND key = $2";
 
@@ -308,18 +322,7 @@ impl SqlStore {
             .fetch_all(&self.read)
             .await?
             .iter()
-            .map(|r| {
-                Ok(AuditEntry {
-                    seq: r.try_get("seq")?,
-                    at: r.try_get("at")?,
-                    actor: text(r, "actor")?,
-                    action: text(r, "action")?,
-                    subject: text(r, "subject")?,
-                    detail: json(r, "detail")?,
-                    prev_hash: text(r, "prev_hash")?,
-                    hash: text(r, "hash")?,
-                })
-            })
+            .map(audit_entry)
             .collect()
     }
 

@@ -96,6 +96,7 @@ pub(super) async fn apply(
             .bind(at)
             .execute(&mut **tx)
             .await?;
+            super::supervision::count_opened(tx, r).await?;
             r.state.clone()
         }
         StateChange::Advance {

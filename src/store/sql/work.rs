@@ -1,5 +1,6 @@
-//! The work queue under leases: items handed out to one poller for a while, retrieved
-//! (and receipted) only when the court acknowledges them.
+//! Reading and handing out receipted work: the court work queue under leases (items
+//! handed out to one poller for a while, retrieved and receipted only when the court
+//! acknowledges them), and stored receipts for offline checks.
 
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -84,5 +85,79 @@ impl SqlStore {
                 .map_err(|e| StoreError::Backend(format!("stored receipt: {e}")))
         })
         .transpose()
+    }
+
+    pub(super) async fn read_receipts_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<crate::store::StoredReceipt>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.seq, r.body, m.digest FROM receipts r LEFT JOIN messages m ON m.id = r.message_id
+             WHERE r.seq > $1 ORDER BY r.seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let body: String = r.try_get("body")?;
+                let digest: Option<String> = r.try_get("digest")?;
+                Ok(crate::store::StoredReceipt {
+                    seq: r.try_get("seq")?,
+                    receipt: serde_json::from_str(&body)
+                        .map_err(|e| StoreError::Backend(format!("stored receipt: {e}")))?,
+                    message_digest: digest
+                        .map(|d| crate::ids::Sha256::parse(&d))
+                        .transpose()
+                        .map_err(|e| StoreError::Backend(format!("stored digest: {e}")))?,
+                })
+            })
+            .collect()
+    }
+
+    /// Writes a consistent copy of this SQLite database to `to` (`VACUUM INTO`, one read
+    /// transaction: what is committed meanwhile is not in it).
+    pub async fn snapshot_into(&self, to: &std::path::Path) -> Result<(), StoreError> {
+        if self.dialect != Dialect::Sqlite {
+            return Err(StoreError::Backend(
+                "a snapshot is taken of a SQLite database only".into(),
+            ));
+        }
+        sqlx::query("VACUUM INTO $1")
+            .bind(to.to_string_lossy().into_owned())
+            .execute(&self.read)
+            .await?;
+        Ok(())
+    }
+
+    /// Every attachment held: its name and size.
+    pub async fn attachment_list(
+        &self,
+    ) -> Result<Vec<(crate::ids::Sha256, u64)>, StoreError> {
+        let rows = sqlx::query("SELECT sha256, bytes FROM attachments ORDER BY sha256")
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let name: String = r.try_get("sha256")?;
+                let bytes: i64 = r.try_get("bytes")?;
+                Ok((
+                    crate::ids::Sha256::parse(&name)
+                        .map_err(|e| StoreError::Backend(format!("stored attachment: {e}")))?,
+                    u64::try_from(bytes).unwrap_or_default(),
+                ))
+            })
+            .collect()
+    }
+
+    /// The last audit entry: its sequence number and hash.
+    pub async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
+        let row = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|r| Ok((r.try_get("seq")?, r.try_get("hash")?)))
+            .transpose()
     }
 }

@@ -153,6 +153,14 @@ impl Store for SqlStore {
                 continue;
             };
             insert_receipt(&mut tx, item.request_id, receipt).await?;
+            // The evidence goes back to the gateway that sent the message.
+            let sender = item
+                .envelope
+                .as_ref()
+                .and_then(|e| e["sender"]["region"].as_str());
+            if let Some(peer) = sender.filter(|p| *p != receipt.issuer.as_str()) {
+                super::receipts::queue_receipt(&mut tx, receipt, peer, now).await?;
+            }
             let exists: Option<String> =
                 sqlx::query_scalar("SELECT id FROM requests WHERE id = $1")
                     .bind(item.request_id.to_string())
@@ -181,6 +189,45 @@ impl Store for SqlStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn sent_message(
+        &self,
+        id: &MessageId,
+    ) -> Result<Option<(MessageId, Sha256, serde_json::Value)>, StoreError> {
+        self.read_sent_message(id).await
+    }
+
+    async fn record_peer_receipt(
+        &self,
+        request_id: MessageId,
+        receipt: &Receipt,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.write_peer_receipt(request_id, receipt, actor, now)
+            .await
+    }
+
+    async fn due_receipts(
+        &self,
+        now_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<crate::store::ReceiptOutboxItem>, StoreError> {
+        self.read_due_receipts(now_ms, limit).await
+    }
+
+    async fn next_receipt_due(&self) -> Result<Option<i64>, StoreError> {
+        self.read_next_receipt_due().await
+    }
+
+    async fn receipt_attempt(
+        &self,
+        seq: i64,
+        outcome: crate::store::ReceiptOutcome<'_>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.write_receipt_attempt(seq, outcome, now).await
     }
 
     async fn due_outbox(
@@ -294,6 +341,22 @@ impl Store for SqlStore {
         self.read_audit(after, limit).await
     }
 
+    async fn audit_about(&self, subjects: &[String]) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read_audit_about(subjects).await
+    }
+
+    async fn audit_head(&self) -> Result<Option<AuditEntry>, StoreError> {
+        self.read_audit_head().await
+    }
+
+    async fn receipts_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<crate::store::StoredReceipt>, StoreError> {
+        self.read_receipts_after(after, limit).await
+    }
+
     async fn save_agreement(
         &self,
         document: &Agreement,
@@ -352,9 +415,10 @@ impl Store for SqlStore {
         &self,
         court: &CourtId,
         overdue_at: Option<OffsetDateTime>,
+        after: Option<crate::store::RequestCursor>,
         limit: i64,
     ) -> Result<Vec<RequestRecord>, StoreError> {
-        self.read_requests(court, overdue_at, limit).await
+        self.read_requests(court, overdue_at, after, limit).await
     }
 
     async fn messages_since(&self, from_ms: i64) -> Result<Vec<serde_json::Value>, StoreError> {

@@ -1,0 +1,170 @@
+//! Retrieval evidence returning to the sender: the queue of retrieval receipts to carry
+//! back to the peer that sent the message (written with the retrieval), and the receipts a
+//! peer carried back to us (kept once, audited).
+
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use super::SqlStore;
+use super::tx::{Tx, append_audit, insert_receipt, json_text};
+use crate::clock::unix_millis;
+use crate::ids::{MessageId, RegionId, Sha256};
+use crate::receipt::Receipt;
+use crate::store::{ReceiptOutboxItem, StoreError};
+
+fn bad(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("stored {what} is unreadable: {e}"))
+}
+
+/// Queues `receipt` (of a message `peer` sent us) to go back to `peer`, in the caller's
+/// transaction; once per message and hop.
+pub(super) async fn queue_receipt(
+    tx: &mut Tx<'_>,
+    receipt: &Receipt,
+    peer: &str,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO receipt_outbox (message_id, hop, peer, body, state, next_attempt_at, created_at)
+         VALUES ($1, $2, $3, $4, 'pending', $5, $5) ON CONFLICT (message_id, hop) DO NOTHING",
+    )
+    .bind(receipt.message_id.to_string())
+    .bind(receipt.hop.as_str())
+    .bind(peer)
+    .bind(json_text(receipt)?)
+    .bind(unix_millis(now))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+impl SqlStore {
+    pub(super) async fn read_sent_message(
+        &self,
+        id: &MessageId,
+    ) -> Result<Option<(MessageId, Sha256, serde_json::Value)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT request_id, digest, envelope FROM messages WHERE id = $1 AND direction = 'out'",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|r| {
+            let request: String = r.try_get("request_id")?;
+            let digest: String = r.try_get("digest")?;
+            let envelope: String = r.try_get("envelope")?;
+            Ok((
+                MessageId::parse(&request).map_err(|e| bad("request id", e))?,
+                Sha256::parse(&digest).map_err(|e| bad("digest", e))?,
+                serde_json::from_str(&envelope).map_err(|e| bad("envelope", e))?,
+            ))
+        })
+        .transpose()
+    }
+
+    pub(super) async fn write_peer_receipt(
+        &self,
+        request_id: MessageId,
+        receipt: &Receipt,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write.begin().await?;
+        let held: Option<i64> = sqlx::query_scalar(
+            "SELECT seq FROM receipts WHERE message_id = $1 AND hop = $2 AND issuer = $3",
+        )
+        .bind(receipt.message_id.to_string())
+        .bind(receipt.hop.as_str())
+        .bind(receipt.issuer.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if held.is_some() {
+            return Ok(false);
+        }
+        insert_receipt(&mut tx, request_id, receipt).await?;
+        let detail = serde_json::json!({
+            "hop": receipt.hop, "issuer": receipt.issuer, "court": receipt.court,
+            "envelopeSha256": receipt.envelope_sha256,
+        });
+        let subject = receipt.message_id.to_string();
+        append_audit(
+            &mut tx,
+            unix_millis(now),
+            actor,
+            "receipt.received",
+            &subject,
+            &detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub(super) async fn read_due_receipts(
+        &self,
+        now_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<ReceiptOutboxItem>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT q.seq, q.message_id, q.peer, q.body, q.attempts, m.agreement_sha256
+             FROM receipt_outbox q JOIN messages m ON m.id = q.message_id
+             WHERE q.state = 'pending' AND q.next_attempt_at <= $1
+             ORDER BY q.seq LIMIT $2",
+        )
+        .bind(now_ms)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let text = |c: &str| r.try_get::<String, _>(c);
+                Ok(ReceiptOutboxItem {
+                    seq: r.try_get("seq")?,
+                    message_id: MessageId::parse(&text("message_id")?)
+                        .map_err(|e| bad("message id", e))?,
+                    peer: RegionId::parse(&text("peer")?).map_err(|e| bad("peer", e))?,
+                    receipt: serde_json::from_str(&text("body")?).map_err(|e| bad("receipt", e))?,
+                    agreement_sha256: Sha256::parse(&text("agreement_sha256")?)
+                        .map_err(|e| bad("agreement hash", e))?,
+                    attempts: r.try_get("attempts")?,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn read_next_receipt_due(&self) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT MIN(next_attempt_at) FROM receipt_outbox WHERE state = 'pending'",
+        )
+        .fetch_one(&self.read)
+        .await?)
+    }
+
+    pub(super) async fn write_receipt_attempt(
+        &self,
+        seq: i64,
+        outcome: crate::store::ReceiptOutcome<'_>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        use crate::store::ReceiptOutcome::*;
+        let (state, next, error) = match outcome {
+            Delivered => ("delivered", None, None),
+            Retry { at_ms, error } => ("pending", Some(at_ms), Some(error)),
+            Dead { error } => ("dead", None, Some(error)),
+        };
+        sqlx::query(
+            "UPDATE receipt_outbox SET state = $1, attempts = attempts + 1,
+                    next_attempt_at = COALESCE($2, next_attempt_at), last_error = $3,
+                    done_at = CASE WHEN $1 = 'pending' THEN NULL ELSE $4 END
+             WHERE seq = $5 AND state = 'pending'",
+        )
+        .bind(state)
+        .bind(next)
+        .bind(error)
+        .bind(unix_millis(now))
+        .bind(seq)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,306 @@
+//! The supervision dashboard's reads ([`crate::store::Supervision`]), each on an index of
+//! migration 0013 (SQLite) / 0003 (PostgreSQL), and the daily volume count kept when a
+//! request is opened.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::SqlStore;
+use super::dialect::not_terminal;
+use super::tx::Tx;
+use crate::clock::{from_unix_millis, unix_millis};
+use crate::ids::MessageId;
+use crate::store::{
+    Backlog, CycleSample, DeadLetter, DueItem, OpenCount, PostalSummary, PrintJob, RequestRecord,
+    Role, StoreError, Supervision, VolumeRow, local_day,
+};
+
+/// Counts a request just opened in `request_volume` (same transaction).
+pub(super) async fn count_opened(tx: &mut Tx<'_>, r: &RequestRecord) -> Result<(), StoreError> {
+    let (court, partner) = match r.role {
+        Role::Requester => (&r.requesting_court, &r.requested_court),
+        Role::Executor => (&r.requested_court, &r.requesting_court),
+    };
+    sqlx::query(
+        "INSERT INTO request_volume (day, family, role, court, partner, requests)
+         VALUES ($1, $2, $3, $4, $5, 1)
+         ON CONFLICT (day, family, role, court, partner)
+         DO UPDATE SET requests = request_volume.requests + 1",
+    )
+    .bind(local_day(unix_millis(r.created_at)))
+    .bind(r.family.as_str())
+    .bind(r.role.as_str())
+    .bind(court.as_str())
+    .bind(partner.region().as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn due_item(row: &AnyRow) -> Result<DueItem, StoreError> {
+    Ok(DueItem {
+        request: super::read::request_record(row)?,
+        deadline: row.try_get("deadline_name")?,
+        due_at: from_unix_millis(row.try_get("deadline_due")?),
+    })
+}
+
+/// The reason and problem code of a dead letter's recorded detail.
+fn reason_of(detail: Option<&str>) -> (Option<String>, String) {
+    let Some(v) = detail.and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok()) else {
+        return (None, detail.unwrap_or_default().to_owned());
+    };
+    let code = v["code"].as_str().map(str::to_owned);
+    let reason = ["detail", "reason", "title"]
+        .iter()
+        .find_map(|k| v[*k].as_str())
+        .map_or_else(|| v.to_string(), str::to_owned);
+    (code, reason)
+}
+
+#[async_trait]
+impl Supervision for SqlStore {
+    async fn volumes(&self, from_day: i64) -> Result<Vec<VolumeRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT day, family, role, court, partner, requests FROM request_volume WHERE day >= $1",
+        )
+        .bind(from_day)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(VolumeRow {
+                    day: r.try_get("day")?,
+                    family: r.try_get("family")?,
+                    role: r.try_get("role")?,
+                    court: r.try_get("court")?,
+                    partner: r.try_get("partner")?,
+                    requests: r.try_get("requests")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn open_work(&self) -> Result<Vec<OpenCount>, StoreError> {
+        let sql = format!(
+            "SELECT state, family, role, COUNT(*) AS n FROM requests WHERE {}
+             GROUP BY state, family, role",
+            not_terminal("state")
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(OpenCount {
+                    state: r.try_get("state")?,
+                    family: r.try_get("family")?,
+                    role: r.try_get("role")?,
+                    requests: r.try_get("n")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn deadlines_due(
+        &self,
+        after_ms: Option<i64>,
+        until_ms: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<DueItem>), StoreError> {
+        let from = "FROM requests r JOIN deadlines d ON d.request_id = r.id";
+        let filter = format!(
+            "WHERE {} AND d.kind = 'deadline' AND d.met_at IS NULL AND d.due_at > $1 AND d.due_at <= $2",
+            not_terminal("r.state")
+        );
+        let after = after_ms.unwrap_or(i64::MIN);
+        let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) {from} {filter}"
+        )))
+        .bind(after)
+        .bind(until_ms)
+        .fetch_one(&self.read)
+        .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT r.*, d.name AS deadline_name, d.due_at AS deadline_due {from} {filter}
+             ORDER BY d.due_at, r.id LIMIT $3"
+        )))
+        .bind(after)
+        .bind(until_ms)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        Ok((count, rows.iter().map(due_item).collect::<Result<_, _>>()?))
+    }
+
+    async fn cycle_times(&self, name: &str, limit: i64) -> Result<Vec<CycleSample>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.met_at - r.created_at AS took, d.due_at - r.created_at AS allowed
+             FROM deadlines d JOIN requests r ON r.id = d.request_id
+             WHERE d.name = $1 AND d.met_at IS NOT NULL
+             ORDER BY d.met_at DESC LIMIT $2",
+        )
+        .bind(name)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CycleSample {
+                    took_ms: r.try_get("took")?,
+                    allowed_ms: r.try_get("allowed")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn warnings_due(
+        &self,
+        name: &str,
+        after_ms: i64,
+        until_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<DueItem>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.*, d.name AS deadline_name, d.due_at AS deadline_due
+             FROM deadlines d JOIN requests r ON r.id = d.request_id
+             WHERE d.name = $1 AND d.met_at IS NULL AND d.due_at > $2 AND d.due_at <= $3
+             ORDER BY d.due_at, r.id LIMIT $4",
+        )
+        .bind(name)
+        .bind(after_ms)
+        .bind(until_ms)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(due_item).collect()
+    }
+
+    async fn postal_summary(&self, since_ms: i64) -> Result<PostalSummary, StoreError> {
+        let rows = sqlx::query(
+            "SELECT state, COUNT(*) AS n FROM print_jobs WHERE created_at >= $1
+             GROUP BY state ORDER BY state",
+        )
+        .bind(since_ms)
+        .fetch_all(&self.read)
+        .await?;
+        let by_state = rows
+            .iter()
+            .map(|r| Ok((r.try_get("state")?, r.try_get("n")?)))
+            .collect::<Result<_, StoreError>>()?;
+        let requests: i64 = sqlx::query_scalar(
+            "SELECT COUNT(DISTINCT request_id) FROM print_jobs WHERE created_at >= $1",
+        )
+        .bind(since_ms)
+        .fetch_one(&self.read)
+        .await?;
+        Ok(PostalSummary { by_state, requests })
+    }
+
+    async fn backlog(&self) -> Result<Vec<Backlog>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT peer, COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox
+             WHERE state = 'pending' GROUP BY peer ORDER BY peer",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Backlog {
+                    peer: r.try_get("peer")?,
+                    pending: r.try_get("n")?,
+                    oldest_ms: r.try_get("oldest")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn last_delivery(&self, peer: &str) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT MAX(done_at) FROM outbox WHERE state = 'delivered' AND peer = $1",
+        )
+        .bind(peer)
+        .fetch_one(&self.read)
+        .await?)
+    }
+
+    async fn dead_letters(&self, peer: &str, limit: i64) -> Result<Vec<DeadLetter>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT message_id, request_id, done_at, last_error FROM outbox
+             WHERE state = 'dead' AND peer = $1 ORDER BY done_at DESC LIMIT $2",
+        )
+        .bind(peer)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let detail: Option<String> = r.try_get("last_error")?;
+                let (code, reason) = reason_of(detail.as_deref());
+                Ok(DeadLetter {
+                    peer: peer.to_owned(),
+                    message_id: r.try_get("message_id")?,
+                    request_id: r.try_get("request_id")?,
+                    at: from_unix_millis(r.try_get::<Option<i64>, _>("done_at")?.unwrap_or(0)),
+                    code,
+                    reason,
+                })
+            })
+            .collect()
+    }
+
+    async fn refusals(&self, since_ms: i64) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let code = self.dialect.json_text("last_error", &["code"]);
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT peer, COALESCE({code}, '') AS code, COUNT(*) AS n FROM outbox
+             WHERE state = 'dead' AND done_at >= $1 GROUP BY peer, COALESCE({code}, '')
+             ORDER BY peer, n DESC"
+        )))
+        .bind(since_ms)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("peer")?, r.try_get("code")?, r.try_get("n")?)))
+            .collect()
+    }
+
+    async fn print_jobs_of(&self, request: &MessageId) -> Result<Vec<PrintJob>, StoreError> {
+        sqlx::query("SELECT * FROM print_jobs WHERE request_id = $1 ORDER BY created_at, id")
+            .bind(request.to_string())
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(super::jobs::print_job)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dead_letter_names_the_peers_code_and_detail() {
+        let (code, reason) =
+            reason_of(Some(r#"{"code":"schema_violation","detail":"/payload: bad"}"#));
+        assert_eq!(code.as_deref(), Some("schema_violation"));
+        assert_eq!(reason, "/payload: bad");
+        let (code, reason) = reason_of(Some(r#"{"reason":"not delivered before it expired"}"#));
+        assert_eq!(code, None);
+        assert_eq!(reason, "not delivered before it expired");
+    }
+
+    #[test]
+    fn the_open_work_index_covers_the_terminal_states_the_queries_leave_out() {
+        for m in [
+            include_str!("../../../migrations/sqlite/0013_dashboard.sql"),
+            include_str!("../../../migrations/postgres/0003_dashboard.sql"),
+        ] {
+            assert!(
+                m.contains(&format!("WHERE {}", not_terminal("state"))),
+                "migration and workflow::TERMINAL differ: the index would not be used"
+            );
+        }
+    }
+}
