@@ -201,15 +201,25 @@ mod tests {
         let b = Breakers::new(3_000);
         let cq = RegionId::parse("CQ").unwrap();
         assert_eq!(b.admit(&cq, 0), Admit::Open);
+        assert_eq!(b.state(&cq), State::Closed);
         assert_eq!(b.failed(&cq, 1_000, |n| 100 << n), 1_100);
+        assert_eq!(
+            b.state(&cq),
+            State::Open {
+                failures: 1,
+                retry_at_ms: 1_100
+            }
+        );
         assert_eq!(b.blocked(1_050), std::slice::from_ref(&cq));
         assert_eq!(b.admit(&cq, 1_050), Admit::Wait);
         assert_eq!(b.admit(&cq, 1_100), Admit::Probe);
         assert_eq!(b.admit(&cq, 1_100), Admit::Wait, "one probe at a time");
+        assert_eq!(b.state(&cq), State::Probing { failures: 1 });
         assert_eq!(b.failed(&cq, 1_200, |n| 100 << n), 1_400, "backoff doubles");
         assert_eq!(b.next_after(1_200), Some(1_400));
         assert_eq!(b.admit(&cq, 1_400), Admit::Probe);
         b.succeeded(&cq);
+        assert_eq!(b.state(&cq), State::Closed);
         assert_eq!(b.admit(&cq, 1_400), Admit::Open);
         assert!(b.blocked(1_400).is_empty());
     }
