@@ -86,6 +86,21 @@ pub struct TermsFields {
     /// working days for the years the agreement covers (default: UTC+8, Monday to Friday).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calendar: Option<Calendar>,
+    /// How long the payloads and attachments of finished requests are kept (default:
+    /// forever); `kuayu purge` removes them after that, keeping digests, receipts,
+    /// history and audit entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
+}
+
+/// How long what finished requests carried is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Retention {
+    /// Days after a request finished (reached a final state) and its last deadline fell
+    /// due, after which its envelopes' payloads and its attachments may be purged; at
+    /// least 1.
+    pub payload_days: u32,
 }
 
 /// A region that is party to the agreement.

@@ -19,6 +19,7 @@ mod audit;
 mod deadlines;
 pub mod dialect;
 mod jobs;
+mod purge;
 mod read;
 mod receipts;
 mod supervision;
@@ -130,6 +131,11 @@ fn sqlite_migrator() -> Migrator {
             "receipt_outbox",
             include_str!("../../../migrations/sqlite/0014_receipt_outbox.sql"),
         ),
+        migration(
+            16,
+            "retention",
+            include_str!("../../../migrations/sqlite/0016_retention.sql"),
+        ),
     ])
 }
 
@@ -155,6 +161,11 @@ fn postgres_migrator() -> Migrator {
             4,
             "receipt_outbox",
             include_str!("../../../migrations/postgres/0004_receipt_outbox.sql"),
+        ),
+        migration(
+            6,
+            "retention",
+            include_str!("../../../migrations/postgres/0006_retention.sql"),
         ),
     ])
 }
