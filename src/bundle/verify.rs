@@ -158,13 +158,21 @@ pub fn verify(bytes: &[u8], roots: &PartyRoots) -> Report {
 fn purged_envelopes(r: &mut Report, list: &Value) -> BTreeMap<MessageId, Sha256> {
     let mut purged = BTreeMap::new();
     for (i, p) in list.as_array().into_iter().flatten().enumerate() {
-        let id = p["messageId"].as_str().and_then(|s| MessageId::parse(s).ok());
-        let digest = p["envelopeSha256"].as_str().and_then(|s| Sha256::parse(s).ok());
+        let id = p["messageId"]
+            .as_str()
+            .and_then(|s| MessageId::parse(s).ok());
+        let digest = p["envelopeSha256"]
+            .as_str()
+            .and_then(|s| Sha256::parse(s).ok());
         match (id, digest) {
             (Some(id), Some(digest)) => {
                 purged.insert(id, digest);
             }
-            _ => r.fail("envelope", format!("purged #{i}"), "a purged envelope needs a messageId and an envelopeSha256"),
+            _ => r.fail(
+                "envelope",
+                format!("purged #{i}"),
+                "a purged envelope needs a messageId and an envelopeSha256",
+            ),
         }
     }
     if !purged.is_empty() {

@@ -45,11 +45,19 @@ pub struct Report {
 
 /// The retention of each agreement id: the newest version in effect at `now`, else the
 /// newest stored.
-fn retentions(stored: &[StoredAgreement], now: OffsetDateTime) -> Vec<(AgreementId, u32, Option<u32>)> {
+fn retentions(
+    stored: &[StoredAgreement],
+    now: OffsetDateTime,
+) -> Vec<(AgreementId, u32, Option<u32>)> {
     let mut by_id: BTreeMap<AgreementId, &StoredAgreement> = BTreeMap::new();
     for s in stored {
         let terms = &s.document.terms;
-        let rank = |a: &StoredAgreement| (a.document.terms.effective_from() <= now, a.document.terms.version);
+        let rank = |a: &StoredAgreement| {
+            (
+                a.document.terms.effective_from() <= now,
+                a.document.terms.version,
+            )
+        };
         match by_id.get(&terms.id) {
             Some(held) if rank(held) >= rank(s) => {}
             _ => {
@@ -106,7 +114,10 @@ pub async fn purge(
 
 /// Moves the files of the blobs a purge plans to forget into the temporary folder: what
 /// was moved (blob and where it is now).
-fn move_aside(blobs: &BlobStore, planned: &Purged) -> Vec<(crate::ids::Sha256, std::path::PathBuf)> {
+fn move_aside(
+    blobs: &BlobStore,
+    planned: &Purged,
+) -> Vec<(crate::ids::Sha256, std::path::PathBuf)> {
     let _ = std::fs::create_dir_all(blobs.tmp_dir());
     planned
         .attachments
@@ -152,10 +163,18 @@ fn settle(
 
 impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let verb = if self.dry_run { "would purge" } else { "purged" };
+        let verb = if self.dry_run {
+            "would purge"
+        } else {
+            "purged"
+        };
         for a in &self.agreements {
             let (Some(days), Some(cutoff)) = (a.payload_days, a.cutoff) else {
-                writeln!(f, "{} v{}: no retention set: payloads kept for ever", a.agreement, a.version)?;
+                writeln!(
+                    f,
+                    "{} v{}: no retention set: payloads kept for ever",
+                    a.agreement, a.version
+                )?;
                 continue;
             };
             let p = &a.purged;

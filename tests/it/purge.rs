@@ -62,10 +62,14 @@ async fn read_inboxes(t: &TestFed) {
 /// A service request SC0104 → CQ0103 that CQ0103 refuses.
 async fn refused(t: &TestFed) -> MessageId {
     let (sc, cq) = (t.court("SC0104"), t.court("CQ0103"));
-    let id = submit(&sc, &submission("service.request", "CQ0103")).await.request_id;
+    let id = submit(&sc, &submission("service.request", "CQ0103"))
+        .await
+        .request_id;
     reaches(&sc, id, "relayed").await;
     let status = json!({"status": "refused", "at": "2026-11-25T09:00:00Z", "reason": {"code": "test", "text": "not ours"}});
-    cq.update(id, &update("service.status", status)).await.unwrap();
+    cq.update(id, &update("service.status", status))
+        .await
+        .unwrap();
     reaches(&sc, id, "refused").await;
     id
 }
@@ -108,7 +112,9 @@ async fn purges_only_what_retention_lets_go(sc_database: Option<Location>) {
     let t = federation(sc_database).await;
     let sc = t.court("SC0104");
     let finished = crate::bundle::completed_service(&t).await;
-    let open = submit(&sc, &submission("service.request", "CQ0103")).await.request_id;
+    let open = submit(&sc, &submission("service.request", "CQ0103"))
+        .await
+        .request_id;
     reaches(&sc, open, "relayed").await;
     read_inboxes(&t).await;
     let before = receipted(&sc, finished).await;
@@ -118,7 +124,10 @@ async fn purges_only_what_retention_lets_go(sc_database: Option<Location>) {
         .unwrap()
         .to_owned();
     let sc_blobs = t.fed.dir.join("SC").join("blobs");
-    assert!(blob_file(&sc_blobs, &sha256).is_file(), "the attachment is held");
+    assert!(
+        blob_file(&sc_blobs, &sha256).is_file(),
+        "the attachment is held"
+    );
 
     // Two days on, a third request finishes: within retention.
     t.clock.advance(time::Duration::days(2));
@@ -138,35 +147,69 @@ async fn purges_only_what_retention_lets_go(sc_database: Option<Location>) {
     // The dry run lists the finished request alone, and changes nothing.
     let (ok, said) = purge_sc(&t, true).await;
     assert!(ok, "{said}");
-    assert!(said.contains("would purge 1 request(s)") && said.contains("1 attachment(s)"), "{said}");
+    assert!(
+        said.contains("would purge 1 request(s)") && said.contains("1 attachment(s)"),
+        "{said}"
+    );
     assert!(said.contains(&finished.to_string()), "{said}");
-    assert!(!said.contains(&open.to_string()) && !said.contains(&recent.to_string()), "{said}");
+    assert!(
+        !said.contains(&open.to_string()) && !said.contains(&recent.to_string()),
+        "{said}"
+    );
     assert!(said.contains("dry run: nothing was changed"), "{said}");
-    assert_eq!(sc.request(finished).await.unwrap()["messages"], before["messages"]);
+    assert_eq!(
+        sc.request(finished).await.unwrap()["messages"],
+        before["messages"]
+    );
     assert!(blob_file(&sc_blobs, &sha256).is_file());
-    assert_eq!(t.audit_log("SC").await, audit_before, "a dry run writes nothing");
+    assert_eq!(
+        t.audit_log("SC").await,
+        audit_before,
+        "a dry run writes nothing"
+    );
 
     // The purge, the gateway running.
     let (ok, said) = purge_sc(&t, false).await;
     assert!(ok, "{said}");
-    assert!(said.contains("purged 1 request(s), 3 message(s), 1 attachment(s)"), "{said}");
+    assert!(
+        said.contains("purged 1 request(s), 3 message(s), 1 attachment(s)"),
+        "{said}"
+    );
     let after = sc.request(finished).await.unwrap();
     assert!(after["purgedAt"].is_string(), "{after}");
     for m in after["messages"].as_array().unwrap() {
-        assert_eq!((&m["envelope"], &m["purged"]), (&Value::Null, &json!(true)), "{m}");
+        assert_eq!(
+            (&m["envelope"], &m["purged"]),
+            (&Value::Null, &json!(true)),
+            "{m}"
+        );
     }
-    assert_eq!(kept_part(&after), kept_part(&before), "digests, receipts, history, deadlines and state are kept");
+    assert_eq!(
+        kept_part(&after),
+        kept_part(&before),
+        "digests, receipts, history, deadlines and state are kept"
+    );
     for id in [open, recent] {
         let view = sc.request(id).await.unwrap();
         assert!(view["purgedAt"].is_null(), "{view}");
-        assert!(view["messages"][0]["envelope"]["payload"].is_object(), "{view}");
+        assert!(
+            view["messages"][0]["envelope"]["payload"].is_object(),
+            "{view}"
+        );
     }
     // The court's feed shows the purged messages without their envelopes.
     let feed = sc.inbox(0, 500).await.unwrap();
-    let purged: Vec<_> = feed.items.iter().filter(|i| i.request_id == finished).collect();
+    let purged: Vec<_> = feed
+        .items
+        .iter()
+        .filter(|i| i.request_id == finished)
+        .collect();
     assert!(!purged.is_empty() && purged.iter().all(|i| i.purged && i.envelope.is_none()));
     // The attachment is gone from the store and the disk.
-    assert!(!blob_file(&sc_blobs, &sha256).exists(), "the blob file is deleted");
+    assert!(
+        !blob_file(&sc_blobs, &sha256).exists(),
+        "the blob file is deleted"
+    );
     let mut sink = Vec::new();
     let sha = kuayu::ids::Sha256::parse(&sha256).unwrap();
     let p = problem(sc.download(&sha, &mut sink).await);
@@ -175,14 +218,24 @@ async fn purges_only_what_retention_lets_go(sc_database: Option<Location>) {
     // One audit entry, after the log as it was.
     let audit = t.audit_log("SC").await;
     assert_eq!(&audit[..audit_before.len()], &audit_before[..]);
-    let new: Vec<_> = audit[audit_before.len()..].iter().filter(|e| e.action == "retention.purged").collect();
+    let new: Vec<_> = audit[audit_before.len()..]
+        .iter()
+        .filter(|e| e.action == "retention.purged")
+        .collect();
     assert_eq!(new.len(), 1, "{audit:?}");
     assert_eq!(new[0].subject, t.fed.agreement.terms.id.to_string());
     assert_eq!(
-        (&new[0].detail["requests"], &new[0].detail["messages"], &new[0].detail["attachments"]),
+        (
+            &new[0].detail["requests"],
+            &new[0].detail["messages"],
+            &new[0].detail["attachments"]
+        ),
         (&json!(1), &json!(3), &json!(1))
     );
-    assert_eq!(new[0].detail["cutoff"], json!(rfc3339(t.clock.now() - time::Duration::days(1))));
+    assert_eq!(
+        new[0].detail["cutoff"],
+        json!(rfc3339(t.clock.now() - time::Duration::days(1)))
+    );
 
     // The store still verifies, and the request's bundle says what was purged.
     let config = t.fed.configs[&RegionId::parse("SC").unwrap()].clone();
@@ -192,7 +245,10 @@ async fn purges_only_what_retention_lets_go(sc_database: Option<Location>) {
         .unwrap();
     let report = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success() && report.ends_with("ok\n"), "{report}");
-    let (status, bundle) = t.raw("SC0104").get(&format!("/v1/requests/{finished}/bundle")).await;
+    let (status, bundle) = t
+        .raw("SC0104")
+        .get(&format!("/v1/requests/{finished}/bundle"))
+        .await;
     assert_eq!(status, 200, "{bundle}");
     assert_eq!(bundle["envelopes"], json!([]));
     assert_eq!(bundle["purged"].as_array().unwrap().len(), 3, "{bundle}");
@@ -200,7 +256,13 @@ async fn purges_only_what_retention_lets_go(sc_database: Option<Location>) {
     std::fs::write(&file, bundle.to_string()).unwrap();
     let pki = t.fed.pki.dir.clone();
     let out = tokio::task::spawn_blocking(move || {
-        kuayu(&["bundle", "verify", file.to_str().unwrap(), "--roots", pki.to_str().unwrap()])
+        kuayu(&[
+            "bundle",
+            "verify",
+            file.to_str().unwrap(),
+            "--roots",
+            pki.to_str().unwrap(),
+        ])
     })
     .await
     .unwrap();
@@ -235,10 +297,19 @@ async fn an_agreement_without_retention_keeps_everything_and_a_purge_cannot_run_
     t.clock.advance(time::Duration::days(4000));
     let (ok, said) = purge_sc(&t, true).await;
     assert!(ok, "{said}");
-    assert!(said.contains("no retention set: payloads kept for ever"), "{said}");
+    assert!(
+        said.contains("no retention set: payloads kept for ever"),
+        "{said}"
+    );
     // A real purge as of a time still to come is refused.
     let config = t.fed.configs[&RegionId::parse("SC").unwrap()].clone();
-    let out = kuayu(&["purge", "--config", config.to_str().unwrap(), "--at", "2999-01-01T00:00:00Z"]);
+    let out = kuayu(&[
+        "purge",
+        "--config",
+        config.to_str().unwrap(),
+        "--at",
+        "2999-01-01T00:00:00Z",
+    ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("never ahead of the clock"));
     t.shutdown().await;
