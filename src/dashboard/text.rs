@@ -51,7 +51,7 @@ impl Lang {
 
     /// The words for `key` (the key itself where the table has none: a program's own
     /// names, such as a state or a problem code, are shown as they are).
-    pub fn t<'a>(self, key: &'a str) -> &'a str {
+    pub fn t(self, key: &str) -> &str {
         match WORDS.iter().find(|(k, _, _)| *k == key) {
             Some((_, zh, en)) => match self {
                 Lang::Zh => zh,

@@ -104,7 +104,7 @@ async fn verify_receipts(store: &dyn Store, v: &mut Verified) -> Result<(), Stor
         for p in &a.document.terms.parties {
             keys.entry(p.region.clone())
                 .or_default()
-                .push(p.message_key.clone());
+                .push(p.message_key);
         }
     }
     let mut after = 0;
