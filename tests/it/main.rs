@@ -49,4 +49,5 @@ mod store;
 mod strict_input;
 mod support;
 mod three_regions;
+mod tracing_ids;
 mod work_queue;

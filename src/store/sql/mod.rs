@@ -130,6 +130,11 @@ fn sqlite_migrator() -> Migrator {
             "receipt_outbox",
             include_str!("../../../migrations/sqlite/0014_receipt_outbox.sql"),
         ),
+        migration(
+            15,
+            "trace_ids",
+            include_str!("../../../migrations/sqlite/0015_trace_ids.sql"),
+        ),
     ])
 }
 
@@ -155,6 +160,11 @@ fn postgres_migrator() -> Migrator {
             4,
             "receipt_outbox",
             include_str!("../../../migrations/postgres/0004_receipt_outbox.sql"),
+        ),
+        migration(
+            5,
+            "trace_ids",
+            include_str!("../../../migrations/postgres/0005_trace_ids.sql"),
         ),
     ])
 }
