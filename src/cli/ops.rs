@@ -15,7 +15,11 @@ pub(super) enum AuditCommand {
     /// receipt against its envelope and its issuer's key. Exits 0 only if all holds.
     Verify {
         /// The gateway configuration whose database to check.
-        #[arg(long, conflicts_with = "database", required_unless_present = "database")]
+        #[arg(
+            long,
+            conflicts_with = "database",
+            required_unless_present = "database"
+        )]
         config: Option<PathBuf>,
         /// Or the database itself: a SQLite file (a restored backup's `kuayu.db`) or a
         /// PostgreSQL URL.

@@ -3,8 +3,12 @@
 //! kind, courts, trace id: see [`super::trace`]), the time spent in each stage
 //! (`kuayu_stage_duration_seconds`), and at the end one line saying how it came out
 //! (`message accepted`, `message refused` with the problem code and the stage that
-//! refused it, or `message already held` for a peer's copy of a message held before) and the counts and end-to-end time (`kuayu_messages_total`,
-//! `kuayu_message_duration_seconds`, `kuayu_message_refusals_total`).
+//! refused it, or `message already held` for a peer's copy of a message held before) and
+//! the counts and end-to-end time (`kuayu_messages_total`,
+//! `kuayu_message_duration_seconds`, `kuayu_message_refusals_total`). A journey that
+//! makes more than one message (a print centre's `posted` report is also a
+//! `service.attempt` to the requesting court, and `delivered` a `service.result` too)
+//! counts each of them when it is accepted; a refusal counts the first.
 //!
 //! The pipeline marks its stages with [`stage`] and says what the message is with
 //! [`describe`], wherever it runs; outside a journey (a dry run, a fuzz target) both do
@@ -20,6 +24,7 @@ use tracing::field::Empty;
 use super::Metrics;
 use super::metrics::Outcome;
 use crate::envelope::Envelope;
+use crate::ids::MessageId;
 use crate::problem::{Code, Problem};
 
 const RECEIVED: &str = "received";
@@ -53,7 +58,9 @@ struct Journey {
     span: tracing::Span,
     stage: &'static str,
     stage_started: Instant,
-    kind: Option<String>,
+    /// Every message described on the way (id and kind), the first being the one that
+    /// arrived.
+    messages: Vec<(MessageId, String)>,
     trace_id: String,
     duplicate: bool,
 }
@@ -104,7 +111,7 @@ pub async fn follow<T>(
         span: span.clone(),
         stage: RECEIVED,
         stage_started: started,
-        kind: None,
+        messages: Vec::new(),
         trace_id,
         duplicate: false,
     }));
@@ -115,7 +122,10 @@ pub async fn follow<T>(
     let stage = j.stage;
     j.enter("answered");
     let took = started.elapsed();
-    let kind = j.kind.clone().unwrap_or_else(|| "unknown".to_owned());
+    let kind = j
+        .messages
+        .first()
+        .map_or_else(|| "unknown".to_owned(), |(_, k)| k.clone());
     let ms = took.as_secs_f64() * 1000.0;
     let _inside = span.enter();
     match &outcome {
@@ -125,6 +135,9 @@ pub async fn follow<T>(
         }
         Ok(_) => {
             metrics.message(direction.as_str(), &kind, Outcome::Accepted, took);
+            for (_, also) in j.messages.iter().skip(1) {
+                metrics.message(direction.as_str(), also, Outcome::Accepted, took);
+            }
             tracing::info!(outcome = "accepted", stage, ms, "message accepted");
         }
         Err(p) => {
@@ -176,10 +189,19 @@ pub fn adopt_trace(id: &str) {
 }
 
 /// What the message is, once known (as the sender claims it, before the signature is
-/// checked, on the inbound side): its ids, kind and courts, never its payload.
+/// checked, on the inbound side): its ids, kind and courts, never its payload. The span
+/// names the first message described; a further one (a message the journey makes too) is
+/// only counted.
 pub fn describe(e: &Envelope) {
     let _ = JOURNEY.try_with(|j| {
         let mut j = j.lock().unwrap_or_else(PoisonError::into_inner);
+        if j.messages.iter().any(|(id, _)| *id == e.id) {
+            return;
+        }
+        j.messages.push((e.id, e.kind.as_str().to_owned()));
+        if j.messages.len() > 1 {
+            return;
+        }
         let span = &j.span;
         span.record("message_id", tracing::field::display(&e.id));
         span.record(
@@ -189,7 +211,6 @@ pub fn describe(e: &Envelope) {
         span.record("kind", e.kind.as_str());
         span.record("from_court", e.sender.court.as_str());
         span.record("to_court", e.recipient.court.as_str());
-        j.kind = Some(e.kind.as_str().to_owned());
     });
 }
 

@@ -243,7 +243,11 @@ pub trait Store: Supervision + Send + Sync {
 
     /// Stored receipts after position `after` (exclusive), in order, each with the digest
     /// of the message it names if that message is stored here.
-    async fn receipts_after(&self, after: i64, limit: i64) -> Result<Vec<StoredReceipt>, StoreError>;
+    async fn receipts_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredReceipt>, StoreError>;
 
     /// Keeps an agreement version (a better-signed copy of the same terms replaces the
     /// stored one), with an audit entry naming `actor`.

@@ -211,7 +211,13 @@ async fn a_delivery_recorded_twice_is_recorded_once(store: SqlStore) {
         audit_before + 1,
         "one audit entry for the delivery"
     );
-    assert!(store.due_outbox(i64::MAX, 10, &[]).await.unwrap().is_empty());
+    assert!(
+        store
+            .due_outbox(i64::MAX, 10, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
     store.close().await;
 }
 

@@ -289,9 +289,13 @@ impl SqlStore {
                 StoreError::Backend(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
-        let write = sqlite_pool(1, true).connect(&sqlite_url(path, "rwc")).await?;
+        let write = sqlite_pool(1, true)
+            .connect(&sqlite_url(path, "rwc"))
+            .await?;
         sqlite_migrator().run(&write).await?;
-        let read = sqlite_pool(4, false).connect(&sqlite_url(path, "ro")).await?;
+        let read = sqlite_pool(4, false)
+            .connect(&sqlite_url(path, "ro"))
+            .await?;
         Ok(SqlStore {
             write,
             read,
@@ -356,7 +360,9 @@ impl SqlStore {
                 path.display()
             )));
         }
-        let read = sqlite_pool(2, false).connect(&sqlite_url(path, "ro")).await?;
+        let read = sqlite_pool(2, false)
+            .connect(&sqlite_url(path, "ro"))
+            .await?;
         Ok(SqlStore {
             write: read.clone(),
             read,

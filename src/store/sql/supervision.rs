@@ -70,7 +70,14 @@ impl Supervision for SqlStore {
         .fetch_all(&self.read)
         .await?
         .iter()
-        .map(|r| Ok((r.try_get("day")?, r.try_get("family")?, r.try_get("role")?, r.try_get("n")?)))
+        .map(|r| {
+            Ok((
+                r.try_get("day")?,
+                r.try_get("family")?,
+                r.try_get("role")?,
+                r.try_get("n")?,
+            ))
+        })
         .collect::<Result<_, StoreError>>()?;
         let mut by = Vec::new();
         for column in ["court", "partner"] {
@@ -316,8 +323,9 @@ mod tests {
 
     #[test]
     fn a_dead_letter_names_the_peers_code_and_detail() {
-        let (code, reason) =
-            reason_of(Some(r#"{"code":"schema_violation","detail":"/payload: bad"}"#));
+        let (code, reason) = reason_of(Some(
+            r#"{"code":"schema_violation","detail":"/payload: bad"}"#,
+        ));
         assert_eq!(code.as_deref(), Some("schema_violation"));
         assert_eq!(reason, "/payload: bad");
         let (code, reason) = reason_of(Some(r#"{"reason":"not delivered before it expired"}"#));
