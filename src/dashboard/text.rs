@@ -173,6 +173,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("event", "事件", "Event"),
     ("actor", "操作方", "Actor"),
     ("detail", "详情", "Detail"),
+    ("trace", "追踪号", "Trace id"),
     ("deadlines", "期限", "Deadlines"),
     ("status", "状态", "Status"),
     ("met_at", "满足时间", "Met"),

@@ -17,6 +17,29 @@ const BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
 
+/// How a message through the pipeline came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Committed (for an inbound message: the first copy).
+    Accepted,
+    /// A copy of an inbound message held already, answered with its first receipt (the
+    /// peer's relay sent it again, e.g. after its attempt timed out): nothing new stored.
+    Duplicate,
+    /// Refused with a problem `code` at pipeline `stage`.
+    Refused(&'static str, &'static str),
+}
+
+impl Outcome {
+    /// `accepted`, `duplicate` or `refused`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Accepted => "accepted",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Refused(..) => "refused",
+        }
+    }
+}
+
 /// One gateway's metrics.
 pub struct Metrics {
     recorder: PrometheusRecorder,
@@ -80,21 +103,14 @@ impl Metrics {
     }
 
     /// A message through the pipeline (`direction` outbound from a court, inbound from a
-    /// peer): accepted, or refused with `code` at `stage`; `took` from its arrival to its
-    /// answer.
-    pub fn message(
-        &self,
-        direction: &'static str,
-        kind: &str,
-        refused: Option<(&'static str, &'static str)>,
-        took: Duration,
-    ) {
+    /// peer), and how it came out; `took` from its arrival to its answer.
+    pub fn message(&self, direction: &'static str, kind: &str, outcome: Outcome, took: Duration) {
         let kind = kind.to_owned();
-        let outcome = if refused.is_some() {
-            "refused"
-        } else {
-            "accepted"
+        let refused = match outcome {
+            Outcome::Refused(code, stage) => Some((code, stage)),
+            Outcome::Accepted | Outcome::Duplicate => None,
         };
+        let outcome = outcome.as_str();
         self.with(|| {
             counter!("kuayu_messages_total", "direction" => direction, "kind" => kind.clone(), "outcome" => outcome).increment(1);
             histogram!("kuayu_message_duration_seconds", "direction" => direction, "kind" => kind.clone(), "outcome" => outcome).record(took.as_secs_f64());
@@ -160,7 +176,7 @@ fn describe() {
     );
     describe_counter!(
         "kuayu_messages_total",
-        "Messages through the pipeline, by direction (outbound: a court's; inbound: a peer's), kind and outcome (accepted, refused)."
+        "Messages through the pipeline, by direction (outbound: a court's; inbound: a peer's), kind and outcome (accepted, duplicate: a peer's copy of a message held already, refused)."
     );
     describe_histogram!(
         "kuayu_message_duration_seconds",

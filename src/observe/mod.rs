@@ -4,6 +4,7 @@
 //! - [`metrics`]: the Prometheus metrics of one gateway.
 //! - [`journey`]: one message's way through the pipeline: its log span, stage times, outcome.
 //! - [`logs`]: the log subscriber, text or JSON.
+//! - [`trace`]: the W3C trace context one request carries across both gateways.
 //!
 //! Metric names (all `kuayu_`; labels never name a court, a person or anything of a
 //! payload):
@@ -31,6 +32,7 @@
 pub mod journey;
 pub mod logs;
 pub mod metrics;
+pub mod trace;
 
 pub use self::metrics::Metrics;
 

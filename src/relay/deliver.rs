@@ -54,7 +54,20 @@ fn started_at_peer(g: &Gateway, e: &Envelope, committed: time::OffsetDateTime) -
     }
 }
 
+/// Delivers `item` once, every log line under the span `delivery` (message, request,
+/// peer and W3C trace id).
 pub(super) async fn deliver(g: &Gateway, breakers: &Breakers, item: OutboxItem) {
+    let span = tracing::info_span!(
+        "delivery",
+        message_id = %item.message_id,
+        request_id = %item.request_id,
+        peer = %item.peer,
+        trace_id = item.trace_id.as_deref().unwrap_or_default(),
+    );
+    tracing::Instrument::instrument(deliver_once(g, breakers, item), span).await;
+}
+
+async fn deliver_once(g: &Gateway, breakers: &Breakers, item: OutboxItem) {
     let envelope: Option<Envelope> = serde_json::from_value(item.envelope.clone()).ok();
     let outcome = match &envelope {
         None => Outcome::Dead {
@@ -204,7 +217,15 @@ async fn attempt(g: &Gateway, item: &OutboxItem, e: &Envelope) -> Outcome {
         return Outcome::Retry(format!("attachments: {why}"));
     }
     let url = format!("{base}/federation/v1/messages");
-    let response = match client.post(&url).json(&item.envelope).send().await {
+    // The trace goes with the message as a transport header, outside what is signed.
+    let mut request = client.post(&url).json(&item.envelope);
+    if let Some(trace) = &item.trace_id {
+        request = request.header(
+            crate::observe::trace::HEADER,
+            crate::observe::trace::traceparent(trace),
+        );
+    }
+    let response = match request.send().await {
         Ok(r) => r,
         Err(err) => return Outcome::Retry(format!("{url}: {}", crate::client::error_text(&err))),
     };

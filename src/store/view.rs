@@ -29,6 +29,11 @@ pub struct HistoryEntry {
     /// More.
     #[serde(skip_serializing_if = "Value::is_null")]
     pub detail: Value,
+    /// The W3C trace id of the message concerned (or else of the request): the same at
+    /// both gateways, to find every log line about it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "4bf92f3577b34da6a3ce929d0e0e4736")]
+    pub trace_id: Option<String>,
 }
 
 /// A message of a request, as stored.

@@ -50,4 +50,5 @@ mod store;
 mod strict_input;
 mod support;
 mod three_regions;
+mod tracing_ids;
 mod work_queue;

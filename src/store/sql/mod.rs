@@ -132,6 +132,11 @@ fn sqlite_migrator() -> Migrator {
             include_str!("../../../migrations/sqlite/0014_receipt_outbox.sql"),
         ),
         migration(
+            15,
+            "trace_ids",
+            include_str!("../../../migrations/sqlite/0015_trace_ids.sql"),
+        ),
+        migration(
             16,
             "retention",
             include_str!("../../../migrations/sqlite/0016_retention.sql"),
@@ -161,6 +166,11 @@ fn postgres_migrator() -> Migrator {
             4,
             "receipt_outbox",
             include_str!("../../../migrations/postgres/0004_receipt_outbox.sql"),
+        ),
+        migration(
+            5,
+            "trace_ids",
+            include_str!("../../../migrations/postgres/0005_trace_ids.sql"),
         ),
         migration(
             6,

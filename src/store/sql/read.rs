@@ -59,6 +59,7 @@ pub(super) fn request_record(row: &AnyRow) -> Result<RequestRecord, StoreError> 
         priority: row.try_get("priority")?,
         created_at: from_unix_millis(row.try_get("created_at")?),
         updated_at: from_unix_millis(row.try_get("updated_at")?),
+        trace_id: optional(row, "trace_id")?,
     })
 }
 
@@ -209,6 +210,7 @@ impl SqlStore {
                         .try_get::<Option<String>, _>("message_id")?
                         .and_then(|m: String| MessageId::parse(&m).ok()),
                     detail: json(r, "detail")?,
+                    trace_id: optional(r, "trace_id")?,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -288,7 +290,8 @@ impl SqlStore {
         skip: &[RegionId],
     ) -> Result<Vec<OutboxItem>, StoreError> {
         let sql = format!(
-            "SELECT o.seq, o.message_id, o.request_id, o.peer, o.attempts, m.envelope, m.digest
+            "SELECT o.seq, o.message_id, o.request_id, o.peer, o.attempts, m.envelope, m.digest,
+                    m.trace_id
              FROM outbox o JOIN messages m ON m.id = o.message_id
              WHERE o.state = 'pending' AND o.next_attempt_at <= $1{}
                AND (o.lease_until IS NULL OR o.lease_until <= $1 OR o.leased_by = '{}')
@@ -317,6 +320,7 @@ impl SqlStore {
                     envelope: json(r, "envelope")?,
                     digest: parse(r, "digest", Sha256::parse)?,
                     attempts: r.try_get("attempts")?,
+                    trace_id: optional(r, "trace_id")?,
                 })
             })
             .collect()
