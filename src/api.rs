@@ -184,6 +184,10 @@ pub struct InboxEntry {
     /// The retrieval receipt (issued at first retrieval).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt: Option<Receipt>,
+    /// The envelope was purged after the agreement's retention (`kuayu purge`): it is
+    /// absent, its digest is on the receipt.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub purged: bool,
 }
 
 impl InboxEntry {
@@ -197,6 +201,7 @@ impl InboxEntry {
             envelope: item.envelope,
             notice: item.notice,
             receipt,
+            purged: item.purged,
         }
     }
 }

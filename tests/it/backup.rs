@@ -11,7 +11,7 @@ use kuayu::ids::RegionId;
 use crate::attachments::{serving, upload};
 use crate::support::*;
 
-fn kuayu(args: &[&str]) -> std::process::Output {
+pub(crate) fn kuayu(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_kuayu"))
         .args(args)
         .output()

@@ -39,6 +39,7 @@ mod log_privacy;
 mod openapi;
 mod policy;
 mod priority;
+mod purge;
 mod python_client;
 mod relay_peers;
 mod request_paging;

@@ -19,6 +19,7 @@ mod audit;
 mod deadlines;
 pub mod dialect;
 mod jobs;
+mod purge;
 mod read;
 mod receipts;
 mod supervision;
@@ -135,6 +136,11 @@ fn sqlite_migrator() -> Migrator {
             "trace_ids",
             include_str!("../../../migrations/sqlite/0015_trace_ids.sql"),
         ),
+        migration(
+            16,
+            "retention",
+            include_str!("../../../migrations/sqlite/0016_retention.sql"),
+        ),
     ])
 }
 
@@ -165,6 +171,11 @@ fn postgres_migrator() -> Migrator {
             5,
             "trace_ids",
             include_str!("../../../migrations/postgres/0005_trace_ids.sql"),
+        ),
+        migration(
+            6,
+            "retention",
+            include_str!("../../../migrations/postgres/0006_retention.sql"),
         ),
     ])
 }

@@ -74,11 +74,12 @@ fn idempotency(row: &AnyRow, owner: &str, key: &str) -> Result<Idempotency, Stor
 }
 
 /// The columns of an inbox item, its message joined.
-pub(super) const INBOX_COLUMNS: &str = "SELECT i.seq, i.message_id, i.request_id, i.kind, i.received_at, i.retrieved_at, i.notice, m.digest, m.envelope
+pub(super) const INBOX_COLUMNS: &str = "SELECT i.seq, i.message_id, i.request_id, i.kind, i.received_at, i.retrieved_at, i.notice, m.digest, m.envelope, m.purged_at
              FROM inbox i LEFT JOIN messages m ON m.id = i.message_id";
 
 /// An inbox item from a row of [`INBOX_COLUMNS`].
 pub(super) fn inbox_item(r: &AnyRow) -> Result<InboxItem, StoreError> {
+    let purged = r.try_get::<Option<i64>, _>("purged_at")?.is_some();
     Ok(InboxItem {
         cursor: r.try_get("seq")?,
         message_id: message_id(r, "message_id")?,
@@ -93,9 +94,11 @@ pub(super) fn inbox_item(r: &AnyRow) -> Result<InboxItem, StoreError> {
             .transpose()
             .map_err(|e| bad("digest", e))?,
         envelope: optional(r, "envelope")?
+            .filter(|_| !purged)
             .map(|t| serde_json::from_str(&t))
             .transpose()
             .map_err(|e| bad("envelope", e))?,
+        purged,
         notice: optional(r, "notice")?
             .map(|t| serde_json::from_str(&t))
             .transpose()
@@ -224,6 +227,7 @@ impl SqlStore {
                         kind: parse(r, "kind", crate::ids::MessageKind::parse)?,
                         envelope_sha256: parse(r, "digest", Sha256::parse)?,
                         envelope: json(r, "envelope")?,
+                        purged: r.try_get::<Option<i64>, _>("purged_at")?.is_some(),
                     })
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
@@ -235,6 +239,12 @@ impl SqlStore {
             .map(|r| json(r, "body"))
             .collect::<Result<Vec<Receipt>, StoreError>>()?;
         let deadlines = self.read_deadlines(id).await?;
+        let purged_at: Option<i64> =
+            sqlx::query_scalar("SELECT purged_at FROM requests WHERE id = $1")
+                .bind(&key)
+                .fetch_optional(&self.read)
+                .await?
+                .flatten();
         Ok(Some(RequestView {
             record,
             history,
@@ -242,6 +252,7 @@ impl SqlStore {
             receipts,
             deadlines,
             overdue: false,
+            purged_at: purged_at.map(from_unix_millis),
         }))
     }
 
@@ -334,7 +345,7 @@ impl SqlStore {
         &self,
         from_ms: i64,
     ) -> Result<Vec<serde_json::Value>, StoreError> {
-        sqlx::query("SELECT envelope FROM messages WHERE committed_at >= $1 AND test = 0 ORDER BY committed_at, id")
+        sqlx::query("SELECT envelope FROM messages WHERE committed_at >= $1 AND test = 0 AND purged_at IS NULL ORDER BY committed_at, id")
             .bind(from_ms)
             .fetch_all(&self.read)
             .await?
