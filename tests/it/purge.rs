@@ -253,7 +253,7 @@ async fn purges_only_what_retention_lets_go(sc_database: Option<Location>) {
     assert_eq!(bundle["envelopes"], json!([]));
     assert_eq!(bundle["purged"].as_array().unwrap().len(), 3, "{bundle}");
     let file = t.fed.dir.join("purged-bundle.json");
-    std::fs::write(&file, bundle.to_string()).unwrap();
+    std::fs::write(&file, serde_json::to_string_pretty(&bundle).unwrap()).unwrap();
     let pki = t.fed.pki.dir.clone();
     let out = tokio::task::spawn_blocking(move || {
         kuayu(&[
@@ -269,6 +269,26 @@ async fn purges_only_what_retention_lets_go(sc_database: Option<Location>) {
     let report = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{report}");
     assert!(report.contains("3 envelope(s) purged"), "{report}");
+    // And so does the Python verifier, written from docs/BUNDLE.md.
+    if crate::python_client::python_ready() {
+        let (file, pki) = (t.fed.dir.join("purged-bundle.json"), t.fed.pki.dir.clone());
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python");
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new("python3")
+                .current_dir(script)
+                .arg("kuayu_bundle.py")
+                .arg(file)
+                .arg("--roots")
+                .arg(pki)
+                .output()
+                .expect("python3 runs")
+        })
+        .await
+        .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(said.contains("3 envelope(s) purged") && said.contains("the bundle verifies"), "{said}");
+    }
 
     // Nothing is left to purge: a second run changes nothing.
     let (ok, said) = purge_sc(&t, false).await;
