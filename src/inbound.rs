@@ -228,6 +228,7 @@ pub async fn receive(
     );
     let inbox = (!e.test).then(|| e.recipient.court.clone());
     stage("commit");
+    let started = std::time::Instant::now();
     let outcome = g
         .store
         .commit_inbound(Inbound {
@@ -242,6 +243,7 @@ pub async fn receive(
         })
         .await
         .map_err(crate::store::StoreError::into_problem)?;
+    g.observer.metrics.commit("inbound", started.elapsed());
     match outcome {
         InboundOutcome::Committed => Ok(RelayAnswer { receipt }),
         // A concurrent copy of the same message committed first.

@@ -483,11 +483,13 @@ pub async fn store(g: &Gateway, out: Outbound) -> Result<OutboundOutcome, Proble
     stage("commit");
     let (message, request) = (out.sealed.envelope.id, out.change.request_id());
     let at = unix_millis(out.now);
+    let started = std::time::Instant::now();
     let outcome = g
         .store
         .commit_outbound(out)
         .await
         .map_err(crate::store::StoreError::into_problem)?;
+    g.observer.metrics.commit("outbound", started.elapsed());
     drop(turn);
     if let OutboundOutcome::Committed = outcome {
         g.relay_wake.notify_one();

@@ -34,6 +34,22 @@ enum Outcome {
     },
 }
 
+impl Outcome {
+    /// The `outcome` label of `kuayu_relay_deliveries_total`.
+    fn label(&self) -> &'static str {
+        match self {
+            Outcome::Delivered(_) => "delivered",
+            Outcome::Retry(_) => "unreachable",
+            Outcome::Later(..) => "deferred",
+            Outcome::Dead { event, .. } => match *event {
+                "rejected" => "rejected",
+                "expired" => "expired",
+                _ => "unsendable",
+            },
+        }
+    }
+}
+
 /// The deadlines a request starts, or an update restarts (a filing's corrections), from
 /// when the peer committed it (its receipt's time): the same due times the executing
 /// gateway keeps.
@@ -77,6 +93,9 @@ async fn deliver_once(g: &Gateway, breakers: &Breakers, item: OutboxItem) {
         },
         Some(e) => attempt(g, &item, e).await,
     };
+    g.observer
+        .metrics
+        .delivery(item.peer.as_str(), outcome.label(), item.attempts > 0);
     let is_request = envelope.as_ref().is_some_and(|e| e.kind.is_request());
     let now = g.clock.now();
     let actor = format!("gateway:{}", g.region);

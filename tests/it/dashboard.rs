@@ -137,6 +137,16 @@ async fn counts_and_overdue(engine: &str) {
     assert_eq!(cell(&timeline, "request-id"), late.to_string());
     assert!(timeline.contains("id=\"request-overdue\""));
     assert!(timeline.contains("id=\"deadline-acknowledge\""));
+    // The same trace id shown for the request as for its entries, and the metrics read
+    // from the same store agree with the page.
+    assert!(timeline.contains("id=\"request-trace\""));
+    let (_, metrics) = page(&t, "SC", "/metrics").await;
+    for series in [
+        r#"kuayu_requests_overdue{kind="service"} 1"#,
+        r#"kuayu_requests_overdue{kind="preservation"} 0"#,
+    ] {
+        assert!(metrics.lines().any(|l| l == series), "{series} in:\n{metrics}");
+    }
     let (status, _) = page(
         &t,
         "SC",

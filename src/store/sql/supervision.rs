@@ -175,6 +175,25 @@ impl Supervision for SqlStore {
         Ok((count, rows.iter().map(due_item).collect::<Result<_, _>>()?))
     }
 
+    async fn overdue_by_kind(&self, now_ms: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        // Driven by the open requests like `deadlines_due`, each probing its owed deadlines.
+        let sql = format!(
+            "SELECT r.family AS family, COUNT(DISTINCT r.id) AS n
+             FROM requests r CROSS JOIN deadlines d
+             WHERE d.request_id = r.id AND {} AND d.kind = 'deadline' AND d.met_at IS NULL
+               AND d.due_at <= $1
+             GROUP BY r.family",
+            not_terminal("r.state")
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now_ms)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("family")?, r.try_get("n")?)))
+            .collect()
+    }
+
     async fn cycle_times(&self, name: &str, limit: i64) -> Result<Vec<CycleSample>, StoreError> {
         let rows = sqlx::query(
             "SELECT d.met_at - r.created_at AS took, d.due_at - r.created_at AS allowed
