@@ -109,7 +109,11 @@ async fn main() {
     conn.execute("PRAGMA synchronous = OFF").await.unwrap();
     let span = 730 * DAY;
     let step = span / n.max(1);
-    for statement in FILL.iter().map(|s| s.to_string()).chain([volume_backfill()]) {
+    for statement in FILL
+        .iter()
+        .map(|s| s.to_string())
+        .chain([volume_backfill()])
+    {
         let sql = statement
             .replace("{N}", &n.to_string())
             .replace("{START}", &(now_ms - span).to_string())
@@ -117,12 +121,16 @@ async fn main() {
             .replace("{NOW}", &now_ms.to_string());
         conn.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
     }
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").await.unwrap();
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        .await
+        .unwrap();
     drop(conn);
     println!(
         "filled {n} requests in {:.1} s ({} MB)",
         filling.elapsed().as_secs_f64(),
-        std::fs::metadata(&db).map(|m| m.len() / 1_000_000).unwrap_or(0)
+        std::fs::metadata(&db)
+            .map(|m| m.len() / 1_000_000)
+            .unwrap_or(0)
     );
 
     let clock = ManualClock::new(now);
@@ -132,7 +140,10 @@ async fn main() {
     let admin = fed.admin_socket("SC").unwrap();
     let (status, body) = admin.health("/admin/dashboard").await.unwrap();
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("id=\"open-total\">5000<"), "the in-flight work is counted");
+    assert!(
+        body.contains("id=\"open-total\">5000<"),
+        "the in-flight work is counted"
+    );
     let mut times: Vec<Duration> = Vec::new();
     for _ in 0..rounds {
         let t = Instant::now();

@@ -59,6 +59,13 @@ pub struct Accepted {
     pub envelope_sha256: Sha256,
     /// This gateway's signed submission receipt.
     pub receipt: Receipt,
+    /// The W3C trace id the message travels under to the peer gateway (its request's:
+    /// the court's `traceparent` when it submitted the request, or one the gateway
+    /// started), also answered in the `traceparent` header. Unauthenticated metadata for
+    /// operators; not covered by the receipt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "4bf92f3577b34da6a3ce929d0e0e4736")]
+    pub trace_id: Option<String>,
 }
 
 /// `GET /v1/requests/{id}`: the request as its court sees it.
@@ -177,6 +184,10 @@ pub struct InboxEntry {
     /// The retrieval receipt (issued at first retrieval).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt: Option<Receipt>,
+    /// The envelope was purged after the agreement's retention (`kuayu purge`): it is
+    /// absent, its digest is on the receipt.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub purged: bool,
 }
 
 impl InboxEntry {
@@ -190,6 +201,7 @@ impl InboxEntry {
             envelope: item.envelope,
             notice: item.notice,
             receipt,
+            purged: item.purged,
         }
     }
 }

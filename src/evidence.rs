@@ -60,6 +60,14 @@ pub async fn receive(
         .await
         .map_err(Problem::internal)?
         .ok_or_else(unknown)?;
+    if json.is_null() {
+        return Err(Problem::new(
+            Code::PayloadPurged,
+            format!(
+                "message {id} was purged here after its agreement's retention: its receipt can no longer be checked against its envelope, and is not kept"
+            ),
+        ));
+    }
     let envelope: Envelope = serde_json::from_value(json).map_err(Problem::internal)?;
     if envelope.recipient.region != peer.region {
         return Err(unknown());

@@ -42,6 +42,7 @@ pub async fn receive(
         .map_err(Problem::internal)?
     {
         return if digest == sealed.digest {
+            journey::duplicate();
             Ok(RelayAnswer { receipt })
         } else {
             Err(Problem::new(
@@ -103,6 +104,8 @@ pub async fn receive(
             priority: e.priority.rank(),
             created_at: now,
             updated_at: now,
+            // The trace the sending gateway's `traceparent` named (or a new one).
+            trace_id: Some(journey::trace_id()),
         };
         let clocks = Clocks {
             start: deadlines::on_receipt(terms, &e.kind, &e.payload, now),
@@ -147,6 +150,10 @@ pub async fn receive(
                 ),
             ));
         };
+        // Every message about a request travels under the request's trace.
+        if let Some(trace) = &record.trace_id {
+            journey::adopt_trace(trace);
+        }
         if record.agreement_sha256 != e.agreement.sha256 {
             return Err(Problem::new(
                 Code::AgreementMismatch,
@@ -221,6 +228,7 @@ pub async fn receive(
     );
     let inbox = (!e.test).then(|| e.recipient.court.clone());
     stage("commit");
+    let started = std::time::Instant::now();
     let outcome = g
         .store
         .commit_inbound(Inbound {
@@ -230,17 +238,22 @@ pub async fn receive(
             event,
             inbox,
             clocks,
+            trace_id: journey::trace_id(),
             now,
         })
         .await
         .map_err(crate::store::StoreError::into_problem)?;
+    g.observer.metrics.commit("inbound", started.elapsed());
     match outcome {
         InboundOutcome::Committed => Ok(RelayAnswer { receipt }),
         // A concurrent copy of the same message committed first.
         InboundOutcome::Duplicate {
             digest: first,
             receipt,
-        } if first == digest => Ok(RelayAnswer { receipt: *receipt }),
+        } if first == digest => {
+            journey::duplicate();
+            Ok(RelayAnswer { receipt: *receipt })
+        }
         InboundOutcome::Duplicate { .. } => Err(Problem::new(
             Code::Conflict,
             "this message id was already received with different content",

@@ -67,6 +67,9 @@ pub enum Code {
     AttachmentMissing,
     /// 404: no such resource, or not visible to this caller.
     NotFound,
+    /// 410: the message's envelope was purged after the agreement's retention; its digest
+    /// and receipts are kept, its content is gone.
+    PayloadPurged,
     /// 405: the method is not allowed on this path.
     MethodNotAllowed,
     /// 409: the request conflicts with what is stored (reused idempotency key, finished request).
@@ -112,6 +115,7 @@ impl Code {
         Code::HashMismatch,
         Code::AttachmentMissing,
         Code::NotFound,
+        Code::PayloadPurged,
         Code::MethodNotAllowed,
         Code::Conflict,
         Code::IdempotencyKeyMissing,
@@ -150,6 +154,7 @@ impl Code {
             Code::HashMismatch => "hash_mismatch",
             Code::AttachmentMissing => "attachment_missing",
             Code::NotFound => "not_found",
+            Code::PayloadPurged => "payload_purged",
             Code::MethodNotAllowed => "method_not_allowed",
             Code::Conflict => "conflict",
             Code::Replayed => "replayed",
@@ -189,6 +194,7 @@ impl Code {
             | Code::QueuePositionMismatch
             | Code::HashMismatch
             | Code::AttachmentMissing => 422,
+            Code::PayloadPurged => 410,
             Code::Internal => 500,
             Code::Unavailable | Code::InsufficientStorage => 503,
         }
@@ -222,6 +228,7 @@ impl Code {
             Code::HashMismatch => "Bytes do not match their hash",
             Code::AttachmentMissing => "Attachment not stored here",
             Code::NotFound => "Not found",
+            Code::PayloadPurged => "Payload purged",
             Code::MethodNotAllowed => "Method not allowed",
             Code::Conflict => "Conflict",
             Code::Replayed => "Already taken",
@@ -305,6 +312,9 @@ impl Code {
             }
             Code::NotFound => {
                 "no such path, or no such request, print job or attachment for this caller"
+            }
+            Code::PayloadPurged => {
+                "the message's envelope was purged after the agreement's retention (`kuayu purge`): its digest, receipts and history are kept, its content is gone"
             }
             Code::MethodNotAllowed => "the path exists, the method does not",
             Code::Conflict => {

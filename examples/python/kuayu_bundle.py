@@ -102,8 +102,10 @@ def check_envelopes(r, bundle, agreements):
     return checked
 
 
-def check_order(r, checked, request_id):
+def check_order(r, checked, request_id, purged):
     before = len(r.mismatches)
+    if not checked and purged:
+        return  # a purge takes every envelope of a request at once
     if not checked:
         r.fail("order", request_id, "the bundle holds no envelope")
         return
@@ -123,12 +125,47 @@ def verify_time(text):
     return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def check_receipts(r, bundle, checked, agreements):
+def purged_envelopes(r, bundle):
+    """The envelopes purged after the agreement's retention: message id -> kept digest."""
+    purged = {}
+    for i, p in enumerate(bundle.get("purged") or []):
+        if isinstance(p.get("messageId"), str) and isinstance(p.get("envelopeSha256"), str):
+            purged[p["messageId"]] = p["envelopeSha256"]
+        else:
+            r.fail("envelope", "purged #%d" % i, "a purged envelope needs a messageId and an envelopeSha256")
+    if purged:
+        r.ok("%d envelope(s) purged after the agreement's retention: only their digests are kept, which their receipts are checked against" % len(purged))
+    return purged
+
+
+def purged_receipt(rc, kept, agreements):
+    """A receipt of a purged envelope: names the kept digest, and its issuer's messageKey in
+    some verified agreement of the bundle verifies it."""
+    if rc.get("envelopeSha256") != kept:
+        return "envelopeSha256 is %s, but the purged envelope's kept digest is %s" % (rc.get("envelopeSha256"), kept)
+    for keys in agreements.values():
+        if rc.get("issuer") in keys:
+            try:
+                verify.check_receipt(rc, keys)
+                return None
+            except (Untrusted, KeyError):
+                continue
+    return "the signature does not verify with any messageKey %s has in the bundle's agreements" % rc.get("issuer")
+
+
+def check_receipts(r, bundle, checked, agreements, purged):
     by_id = {e["id"]: (e, d) for e, d in checked}
     receipts = bundle.get("receipts") or []
     good = 0
     for i, rc in enumerate(receipts):
         ident = "#%d (%s of %s)" % (i, rc.get("hop"), rc.get("messageId"))
+        if rc.get("messageId") in purged:
+            why = purged_receipt(rc, purged[rc["messageId"]], agreements)
+            if why is None:
+                good += 1
+            else:
+                r.fail("receipt", ident, why)
+            continue
         if rc.get("messageId") not in by_id:
             r.fail("receipt", ident, "names a message that is not among the bundle's envelopes")
             continue
@@ -236,10 +273,11 @@ def main():
             r.fail("bundle", "format", "format is %r, this script reads %s" % (bundle.get("format"), FORMAT))
         agreements = check_agreements(r, bundle, roots)
         checked = check_envelopes(r, bundle, agreements)
-        check_order(r, checked, bundle.get("requestId"))
-        check_receipts(r, bundle, checked, agreements)
+        purged = purged_envelopes(r, bundle)
+        check_order(r, checked, bundle.get("requestId"), purged)
+        check_receipts(r, bundle, checked, agreements, purged)
         digests = check_attachments(r, bundle, checked)
-        subjects = {e.get("id") for e, _ in checked} | {bundle.get("requestId")} | digests
+        subjects = {e.get("id") for e, _ in checked} | {bundle.get("requestId")} | digests | set(purged)
         check_audit(r, bundle, subjects)
         check_signature(r, bundle, checked, agreements)
     print("%s:" % args.file)

@@ -171,6 +171,15 @@ pub fn summary(agreement: &Agreement) -> String {
         t.limits.message_ttl_hours
     )
     .ok();
+    match t.retention {
+        Some(r) => writeln!(
+            out,
+            "  retention payloads and attachments of finished requests kept {} days (then `kuayu purge`)",
+            r.payload_days
+        ),
+        None => writeln!(out, "  retention payloads and attachments kept for ever"),
+    }
+    .ok();
     let c = t.calendar();
     let years: std::collections::BTreeSet<i32> = c.holidays.iter().map(|d| d.year()).collect();
     let listed: Vec<String> = years.iter().map(i32::to_string).collect();

@@ -18,8 +18,8 @@ mod schemas;
 pub mod verify;
 
 pub use model::{
-    Agreement, CourtInfo, CourtLevel, KindRule, Limits, Party, Period, PolicyDoc, Rate, SchemaPin,
-    Terms, TermsFields, VersionWindow,
+    Agreement, CourtInfo, CourtLevel, KindRule, Limits, Party, Period, PolicyDoc, Rate, Retention,
+    SchemaPin, Terms, TermsFields, VersionWindow,
 };
 pub use registry::{
     ActiveAgreement, AgreementRegistry, Loaded, Named, ResolveError, Revocation, Status,

@@ -86,6 +86,21 @@ pub struct TermsFields {
     /// working days for the years the agreement covers (default: UTC+8, Monday to Friday).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calendar: Option<Calendar>,
+    /// How long the payloads and attachments of finished requests are kept (default:
+    /// forever); `kuayu purge` removes them after that, keeping digests, receipts,
+    /// history and audit entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
+}
+
+/// How long what finished requests carried is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Retention {
+    /// Days after a request finished (reached a final state) and its last deadline fell
+    /// due, after which its envelopes' payloads and its attachments may be purged; at
+    /// least 1.
+    pub payload_days: u32,
 }
 
 /// A region that is party to the agreement.
@@ -312,5 +327,53 @@ impl TermsFields {
             .and_then(|p| p.courts.iter().find(|c| &c.code == court))
             .map(|c| c.level)
             .unwrap_or_else(|| CourtInfo::level_of(court))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::RegionId;
+    use crate::schema::SchemaCatalog;
+
+    /// The sample agreement with `retention` set to `value` in its terms.
+    fn with_retention(value: serde_json::Value) -> Result<Agreement, String> {
+        let mut json: serde_json::Value =
+            serde_json::from_str(crate::devnet::SAMPLE_AGREEMENT).unwrap();
+        json["terms"]["retention"] = value;
+        Agreement::from_json(&json.to_string()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn retention_is_a_whole_positive_number_of_days_or_absent() {
+        let sample = Agreement::from_json(crate::devnet::SAMPLE_AGREEMENT).unwrap();
+        assert_eq!(sample.terms.retention, None, "absent: kept for ever");
+        let kept = with_retention(serde_json::json!({"payloadDays": 1095})).unwrap();
+        assert_eq!(kept.terms.retention, Some(Retention { payload_days: 1095 }));
+        for bad in [
+            serde_json::json!({"payloadDays": -1}),
+            serde_json::json!({"payloadDays": 1.5}),
+            serde_json::json!({"payloadDays": "30"}),
+            serde_json::json!({"days": 30}),
+            serde_json::json!({"payloadDays": 30, "attachmentDays": 5}),
+        ] {
+            assert!(with_retention(bad.clone()).is_err(), "{bad} is refused");
+        }
+        let zero = with_retention(serde_json::json!({"payloadDays": 0})).unwrap();
+        let catalog = SchemaCatalog::embedded().unwrap();
+        let err = crate::agreement::verify::check_terms(
+            &zero.terms,
+            &RegionId::parse("SC").unwrap(),
+            &catalog,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("retention.payloadDays"), "{err}");
+        crate::agreement::verify::check_terms(
+            &kept.terms,
+            &RegionId::parse("SC").unwrap(),
+            &catalog,
+        )
+        .unwrap();
     }
 }

@@ -8,6 +8,7 @@
 //! status at its own time. The set is swapped whole (copy on write), so one message's
 //! checks see one consistent set.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};
 
 use rustls_pki_types::CertificateDer;
@@ -244,6 +245,15 @@ impl AgreementRegistry {
         let all = self.snapshot();
         all.iter()
             .map(|l| (Arc::clone(l), Self::status_in(&all, l, now)))
+            .collect()
+    }
+
+    /// The regions other than `own` that an agreement active at `now` names as a party.
+    pub fn partners(&self, own: &RegionId, now: OffsetDateTime) -> BTreeSet<RegionId> {
+        self.active(now)
+            .iter()
+            .flat_map(|a| a.document.terms.parties.iter().map(|p| p.region.clone()))
+            .filter(|r| r != own)
             .collect()
     }
 

@@ -250,6 +250,11 @@ pub fn check_terms(
     if terms.valid_from >= terms.valid_until {
         return Err(bad("validFrom must come before validUntil".into()));
     }
+    if terms.retention.is_some_and(|r| r.payload_days == 0) {
+        return Err(bad(
+            "retention.payloadDays must be a whole number of days, at least 1 (leave retention out to keep payloads for ever)".into(),
+        ));
+    }
     for d in &terms.directions {
         for region in [&d.from, &d.to] {
             if terms.party(region).is_none() {

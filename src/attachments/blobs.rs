@@ -39,6 +39,12 @@ impl BlobStore {
         Ok(store)
     }
 
+    /// The blob store at `root` as it is, nothing created or cleared: for a tool working
+    /// beside a running gateway (whose uploads in progress are in `tmp/`).
+    pub fn existing(root: PathBuf) -> Self {
+        BlobStore { root }
+    }
+
     /// The folder itself.
     pub fn root(&self) -> &Path {
         &self.root

@@ -48,6 +48,22 @@ pub struct Bundle {
     pub attachments: Vec<AttachmentDigest>,
     /// The exporting gateway's audit entries about the request.
     pub audit: BundledAudit,
+    /// The request's envelopes purged after the agreement's retention: their digests,
+    /// which their receipts name (absent when none was).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub purged: Vec<PurgedEnvelope>,
+}
+
+/// An envelope purged after the agreement's retention: what is kept of it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PurgedEnvelope {
+    /// Its message id.
+    pub message_id: MessageId,
+    /// Its kind.
+    pub kind: crate::ids::MessageKind,
+    /// The digest of the envelope as it was sealed.
+    pub envelope_sha256: Sha256,
 }
 
 /// An agreement version with the hash envelopes name it by.
@@ -116,7 +132,16 @@ pub async fn export(
 ) -> Result<Value, ExportError> {
     let bad = |what: String| ExportError::Incomplete(what);
     let mut envelopes = Vec::new();
+    let mut purged = Vec::new();
     for m in &view.messages {
+        if m.purged {
+            purged.push(PurgedEnvelope {
+                message_id: m.id,
+                kind: m.kind.clone(),
+                envelope_sha256: m.envelope_sha256,
+            });
+            continue;
+        }
         let e: Envelope = serde_json::from_value(m.envelope.clone())
             .map_err(|e| bad(format!("stored envelope {} is unreadable: {e}", m.id)))?;
         envelopes.push((e, m.envelope.clone()));
@@ -149,6 +174,7 @@ pub async fn export(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut subjects: Vec<String> = envelopes.iter().map(|(e, _)| e.id.to_string()).collect();
+    subjects.extend(purged.iter().map(|p| p.message_id.to_string()));
     subjects.push(view.record.id.to_string());
     subjects.extend(attachments.iter().map(|a| a.sha256.to_string()));
     subjects.sort();
@@ -172,6 +198,7 @@ pub async fn export(
             head,
             entries,
         },
+        purged,
     };
     sign(&bundle, key).map_err(|e| bad(format!("the bundle does not serialise: {e}")))
 }

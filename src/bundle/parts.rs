@@ -151,9 +151,11 @@ pub(super) fn check_envelopes(
     out
 }
 
-pub(super) fn check_order(r: &mut Report, checked: &[Checked], request: MessageId) {
+pub(super) fn check_order(r: &mut Report, checked: &[Checked], request: MessageId, purged: usize) {
     let before = r.mismatches.len();
     match checked.first() {
+        // A purge takes every envelope of a request at once.
+        None if purged > 0 => return,
         Some(first)
             if first.envelope.id == request
                 && first.envelope.in_reply_to.is_none()
@@ -201,7 +203,7 @@ pub(super) fn check_order(r: &mut Report, checked: &[Checked], request: MessageI
 pub(super) fn check_receipts(
     r: &mut Report,
     list: &Value,
-    by_id: &BTreeMap<MessageId, &Checked>,
+    (by_id, purged): (&BTreeMap<MessageId, &Checked>, &BTreeMap<MessageId, Sha256>),
     agreements: &BTreeMap<Sha256, Agreement>,
 ) {
     let mut good = 0;
@@ -218,6 +220,13 @@ pub(super) fn check_receipts(
                 continue;
             }
         };
+        if let Some(kept) = purged.get(&receipt.message_id) {
+            match purged_receipt(&receipt, *kept, agreements) {
+                Ok(()) => good += 1,
+                Err(why) => r.fail("receipt", &id, why),
+            }
+            continue;
+        }
         let Some(c) = by_id.get(&receipt.message_id) else {
             r.fail(
                 "receipt",
@@ -274,6 +283,34 @@ pub(super) fn check_receipts(
     }
     if good == list.as_array().map_or(0, Vec::len) {
         r.passed.push(format!("{good} receipt(s): each signed by its hop's issuer, naming an envelope of the bundle with its digest"));
+    }
+}
+
+/// A receipt of a purged envelope: it names the digest kept of it, and its issuer's
+/// message key in a verified agreement of the bundle verifies it (who should have issued
+/// it cannot be told without the envelope).
+fn purged_receipt(
+    receipt: &Receipt,
+    kept: Sha256,
+    agreements: &BTreeMap<Sha256, Agreement>,
+) -> Result<(), String> {
+    if receipt.envelope_sha256 != kept {
+        return Err(format!(
+            "envelopeSha256 is {}, but the purged envelope's kept digest is {kept}",
+            receipt.envelope_sha256
+        ));
+    }
+    let signed = agreements
+        .values()
+        .filter_map(|a| a.terms.party(&receipt.issuer))
+        .any(|p| receipt.verify(&p.message_key));
+    if signed {
+        Ok(())
+    } else {
+        Err(format!(
+            "the signature does not verify with any messageKey {} has in the bundle's agreements",
+            receipt.issuer
+        ))
     }
 }
 

@@ -16,7 +16,7 @@ use super::parts::{
 use crate::agreement::PartyRoots;
 use crate::audit::{self, AuditEntry};
 use crate::crypto::Signature;
-use crate::ids::{MessageId, RegionId};
+use crate::ids::{MessageId, RegionId, Sha256};
 
 /// One thing that does not check out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,14 +109,16 @@ pub fn verify(bytes: &[u8], roots: &PartyRoots) -> Report {
         .and_then(|s| RegionId::parse(s).ok());
     let agreements = check_agreements(&mut r, &get("agreements"), roots);
     let checked = check_envelopes(&mut r, &get("envelopes"), &agreements);
+    let purged = purged_envelopes(&mut r, &get("purged"));
     match request_id {
-        Some(id) => check_order(&mut r, &checked, id),
+        Some(id) => check_order(&mut r, &checked, id, purged.len()),
         None => r.fail("bundle", "requestId", "no request id"),
     }
     let by_id: BTreeMap<MessageId, &Checked> = checked.iter().map(|c| (c.envelope.id, c)).collect();
-    check_receipts(&mut r, &get("receipts"), &by_id, &agreements);
+    check_receipts(&mut r, &get("receipts"), (&by_id, &purged), &agreements);
     let digests = check_attachments(&mut r, &get("attachments"), &checked);
     let mut subjects: BTreeSet<String> = by_id.keys().map(|m| m.to_string()).collect();
+    subjects.extend(purged.keys().map(|m| m.to_string()));
     subjects.extend(request_id.map(|m| m.to_string()));
     subjects.extend(digests);
     check_audit(&mut r, &get("audit"), exporter.as_ref(), &subjects);
@@ -149,6 +151,37 @@ pub fn verify(bytes: &[u8], roots: &PartyRoots) -> Report {
         },
     }
     r
+}
+
+/// The envelopes the bundle says were purged after the agreement's retention: message id
+/// and the digest kept of each.
+fn purged_envelopes(r: &mut Report, list: &Value) -> BTreeMap<MessageId, Sha256> {
+    let mut purged = BTreeMap::new();
+    for (i, p) in list.as_array().into_iter().flatten().enumerate() {
+        let id = p["messageId"]
+            .as_str()
+            .and_then(|s| MessageId::parse(s).ok());
+        let digest = p["envelopeSha256"]
+            .as_str()
+            .and_then(|s| Sha256::parse(s).ok());
+        match (id, digest) {
+            (Some(id), Some(digest)) => {
+                purged.insert(id, digest);
+            }
+            _ => r.fail(
+                "envelope",
+                format!("purged #{i}"),
+                "a purged envelope needs a messageId and an envelopeSha256",
+            ),
+        }
+    }
+    if !purged.is_empty() {
+        r.passed.push(format!(
+            "{} envelope(s) purged after the agreement's retention: only their digests are kept, which their receipts are checked against",
+            purged.len()
+        ));
+    }
+    purged
 }
 
 fn check_audit(

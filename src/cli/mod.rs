@@ -71,6 +71,10 @@ enum Command {
         #[arg(long)]
         to: PathBuf,
     },
+    /// Remove the payloads and attachments of finished requests kept longer than their
+    /// agreement's `retention.payloadDays`, keeping digests, receipts, history and audit
+    /// entries (one audit entry per agreement purged). Safe beside a running gateway.
+    Purge(ops::PurgeArgs),
     /// The audit log and receipts of a store.
     Audit {
         #[command(subcommand)]
@@ -223,6 +227,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Backup { config, to } => runtime()?.block_on(ops::backup(&config, &to)),
+        Command::Purge(args) => runtime()?.block_on(ops::purge(args)),
         Command::Audit { command } => runtime()?.block_on(ops::audit(command)),
         Command::CheckConfig { file } => {
             let report =

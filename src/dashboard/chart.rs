@@ -10,7 +10,12 @@ const LEFT: f64 = 40.0;
 const BOTTOM: f64 = 24.0;
 
 /// A stacked bar chart: one bar per `(label, outbound, inbound)`.
-pub fn stacked_bars(id: &str, title: &str, bars: &[(String, i64, i64)], legend: [&str; 2]) -> Markup {
+pub fn stacked_bars(
+    id: &str,
+    title: &str,
+    bars: &[(String, i64, i64)],
+    legend: [&str; 2],
+) -> Markup {
     let max = bars.iter().map(|(_, a, b)| a + b).max().unwrap_or(0).max(1) as f64;
     let step = (W - LEFT) / bars.len().max(1) as f64;
     let bar = step * 0.7;
@@ -100,14 +105,12 @@ mod tests {
 
     #[test]
     fn labels_are_escaped_in_the_svg() {
-        let svg = stacked_bars(
-            "c",
-            "<script>",
-            &[("<b>".into(), 1, 2)],
-            ["out&", "in\""],
-        )
-        .into_string();
+        let svg =
+            stacked_bars("c", "<script>", &[("<b>".into(), 1, 2)], ["out&", "in\""]).into_string();
         assert!(!svg.contains("<script>") && !svg.contains("<b>"), "{svg}");
-        assert!(svg.contains("&lt;b&gt;") && svg.contains("out&amp;"), "{svg}");
+        assert!(
+            svg.contains("&lt;b&gt;") && svg.contains("out&amp;"),
+            "{svg}"
+        );
     }
 }

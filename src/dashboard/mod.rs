@@ -56,9 +56,7 @@ struct LangQuery {
 
 /// The page's language, and the cookie to remember it when the query chose it.
 fn language(q: &LangQuery, headers: &HeaderMap) -> (Lang, Option<HeaderValue>) {
-    let cookies = headers
-        .get(header::COOKIE)
-        .and_then(|c| c.to_str().ok());
+    let cookies = headers.get(header::COOKIE).and_then(|c| c.to_str().ok());
     let lang = Lang::choose(q.lang.as_deref(), cookies);
     let cookie = q.lang.as_deref().and_then(Lang::parse).map(|l| {
         HeaderValue::from_static(match l {

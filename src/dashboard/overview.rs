@@ -150,11 +150,7 @@ impl Overview {
         for (day, family, role, n) in &volumes.days {
             let out = role == "requester";
             let bump = |slot: &mut (i64, i64, i64)| {
-                if out {
-                    slot.1 += n
-                } else {
-                    slot.2 += n
-                }
+                if out { slot.1 += n } else { slot.2 += n }
             };
             let age = today - day;
             if (0..DAYS).contains(&age) {
@@ -245,10 +241,9 @@ async fn partners(
     let refusals = store.refusals(since_ms).await?;
     let mut peers: BTreeSet<String> = g
         .agreements
-        .active(now)
+        .partners(&g.region, now)
         .iter()
-        .flat_map(|a| a.document.terms.parties.iter().map(|p| p.region.to_string()))
-        .filter(|r| r != g.region.as_str())
+        .map(ToString::to_string)
         .collect();
     peers.extend(backlog.iter().map(|b| b.peer.clone()));
     let mut out = Vec::new();

@@ -51,7 +51,7 @@ impl Lang {
 
     /// The words for `key` (the key itself where the table has none: a program's own
     /// names, such as a state or a problem code, are shown as they are).
-    pub fn t<'a>(self, key: &'a str) -> &'a str {
+    pub fn t(self, key: &str) -> &str {
         match WORDS.iter().find(|(k, _, _)| *k == key) {
             Some((_, zh, en)) => match self {
                 Lang::Zh => zh,
@@ -69,8 +69,16 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("as_of", "数据时间", "As of"),
     ("toggle", "English", "中文"),
     ("volumes", "业务量", "Volumes"),
-    ("per_day", "每日请求（近14天）", "Requests per day (last 14 days)"),
-    ("per_week", "每周请求（近12周）", "Requests per week (last 12 weeks)"),
+    (
+        "per_day",
+        "每日请求（近14天）",
+        "Requests per day (last 14 days)",
+    ),
+    (
+        "per_week",
+        "每周请求（近12周）",
+        "Requests per week (last 12 weeks)",
+    ),
     ("by_kind", "按业务类型与方向", "By kind and direction"),
     ("by_partner", "按对方地区", "By partner region"),
     ("by_court", "按本地法院", "By our court"),
@@ -94,7 +102,11 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("state", "状态", "State"),
     ("total", "合计", "Total"),
     ("overdue", "已超期", "Overdue"),
-    ("due_next", "下一个工作日内到期", "Due by the end of the next working day"),
+    (
+        "due_next",
+        "下一个工作日内到期",
+        "Due by the end of the next working day",
+    ),
     ("request", "请求", "Request"),
     ("courts", "法院", "Courts"),
     ("deadline", "期限", "Deadline"),
@@ -102,7 +114,11 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("none", "无", "None"),
     ("more", "另有", "and more:"),
     ("cycle", "办理周期", "Cycle times"),
-    ("cycle_note", "自请求在本网关提交至满足期限的答复；最近500件", "From the request's commit here to the answer that met the deadline; latest 500"),
+    (
+        "cycle_note",
+        "自请求在本网关提交至满足期限的答复；最近500件",
+        "From the request's commit here to the answer that met the deadline; latest 500",
+    ),
     ("median", "中位数", "Median"),
     ("p90", "90%分位", "90th percentile"),
     ("allowed", "协议期限", "Agreement's deadline"),
@@ -110,12 +126,20 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("samples", "件数", "Count"),
     ("days", "天", "days"),
     ("postal", "邮寄送达", "Postal fallback"),
-    ("postal_note", "近30天收到的委托送达中转为邮寄的比例", "Share of service requests received in the last 30 days that fell back to the post"),
+    (
+        "postal_note",
+        "近30天收到的委托送达中转为邮寄的比例",
+        "Share of service requests received in the last 30 days that fell back to the post",
+    ),
     ("fallback_rate", "转邮寄比例", "Fallback rate"),
     ("outcomes", "邮件状态", "Delivery outcomes"),
     ("jobs", "邮件数", "Print jobs"),
     ("freezes", "即将到期的冻结", "Freezes nearing expiry"),
-    ("freezes_note", "到期提醒在前后30天内的冻结", "Freezes whose expiry warning falls within 30 days either side of now"),
+    (
+        "freezes_note",
+        "到期提醒在前后30天内的冻结",
+        "Freezes whose expiry warning falls within 30 days either side of now",
+    ),
     ("warning_at", "到期提醒", "Expiry warning"),
     ("partners", "对方网关状态", "Partner health"),
     ("peer", "对方网关", "Peer"),
@@ -127,7 +151,11 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("oldest", "最早待发", "Oldest waiting since"),
     ("last_delivery", "最近送达", "Last successful delivery"),
     ("never", "从未", "never"),
-    ("refusals", "拒收（近30天，按问题代码）", "Refusals (last 30 days, by problem code)"),
+    (
+        "refusals",
+        "拒收（近30天，按问题代码）",
+        "Refusals (last 30 days, by problem code)",
+    ),
     ("dead", "已放弃发送的消息", "Messages rejected for good"),
     ("reason", "对方理由", "Peer's reason"),
     ("code", "问题代码", "Problem code"),
@@ -145,6 +173,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("event", "事件", "Event"),
     ("actor", "操作方", "Actor"),
     ("detail", "详情", "Detail"),
+    ("trace", "追踪号", "Trace id"),
     ("deadlines", "期限", "Deadlines"),
     ("status", "状态", "Status"),
     ("met_at", "满足时间", "Met"),
@@ -156,7 +185,11 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("print_jobs", "邮寄跟踪", "Postal tracking"),
     ("print_centre", "打印中心", "Print centre"),
     ("tracking", "邮件号", "Tracking number"),
-    ("not_found", "本网关没有该请求", "This gateway holds no such request"),
+    (
+        "not_found",
+        "本网关没有该请求",
+        "This gateway holds no such request",
+    ),
     ("submission", "提交", "submission"),
     ("relay", "转递", "relay"),
     ("retrieval", "签收", "retrieval"),

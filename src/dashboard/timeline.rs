@@ -1,6 +1,8 @@
 //! A request's timeline page: every state it passed, its deadlines with their status now,
-//! every receipt and message, and the postal tracking of a fallback to the post. Payload
-//! text (a history entry's detail, a print job's tracking) is shown escaped, as text.
+//! every receipt and message, and the postal tracking of a fallback to the post; the W3C
+//! trace id of the request and of each history entry (the same at the peer gateway, to
+//! find every log line about it). Payload text (a history entry's detail, a print job's
+//! tracking) is shown escaped, as text.
 
 use maud::{Markup, html};
 
@@ -35,6 +37,7 @@ pub fn render(
                     dt { (l.t("state")) } dd #request-state { (r.state) @if view.overdue { " " span.pill.open #request-overdue { (l.t("overdue")) } } }
                     dt { (l.t("created")) } dd { (local_time(r.created_at)) }
                     dt { (l.t("agreement")) } dd { (r.agreement_id) " " code { (r.agreement_sha256) } }
+                    dt { (l.t("trace")) } dd #request-trace { @if let Some(t) = &r.trace_id { code { (t) } } @else { "—" } }
                 }
             }
             section #deadlines {
@@ -52,11 +55,12 @@ pub fn render(
             }
             section #history {
                 h3 { (l.t("history")) }
-                table { thead { tr { th { (l.t("at")) } th { (l.t("state")) } th { (l.t("event")) } th { (l.t("actor")) } th { (l.t("detail")) } } }
+                table { thead { tr { th { (l.t("at")) } th { (l.t("state")) } th { (l.t("event")) } th { (l.t("actor")) } th { (l.t("detail")) } th { (l.t("trace")) } } }
                 tbody { @for h in &view.history {
                     tr.event {
                         td { (local_time(h.at)) } td { (h.state) } td { (h.event) } td { (h.actor) }
                         td.detail { @if !h.detail.is_null() { code { (h.detail.to_string()) } } }
+                        td.trace { @if let Some(t) = &h.trace_id { code { (t) } } }
                     }
                 } } }
             }

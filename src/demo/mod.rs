@@ -9,6 +9,7 @@
 //! receipt verified.
 
 pub mod court;
+pub mod metrics;
 pub mod printcentre;
 pub mod report;
 
@@ -265,7 +266,9 @@ pub async fn run(state: &Path) -> anyhow::Result<ExitCode> {
     for j in &journeys {
         fetch_files(&fed, j).await?;
     }
-    let all_ok = rows.len() == plan.len() && rows.iter().all(|(_, a)| a.ok());
+    // The gateways' own counts agree with what the journeys show was sent.
+    let counted = metrics::cross_check(&fed, &journeys).await?;
+    let all_ok = counted && rows.len() == plan.len() && rows.iter().all(|(_, a)| a.ok());
     println!(
         "\n{} of {} journeys completed with every receipt verified ({:.1} s). State, PKI and per-region configs: {}",
         rows.iter().filter(|(_, a)| a.ok()).count(),

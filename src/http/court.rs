@@ -37,6 +37,7 @@ use crate::api::{
 use crate::gateway::Gateway;
 use crate::ids::{CourtId, MessageId, PrintCentreId};
 use crate::observe::journey::Direction;
+use crate::observe::trace;
 use crate::outbound;
 use crate::problem::{Code, Problem};
 use crate::store::Role;
@@ -46,6 +47,9 @@ use crate::tls::{self, Participant};
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
 /// Inbox page size when none is asked for, and the largest allowed.
 pub const INBOX_PAGE: (i64, i64) = (50, 500);
+
+/// What the OpenAPI document says of a court's `traceparent`.
+const TRACEPARENT_IN: &str = "Optional W3C trace context (`00-<trace id>-<parent id>-<flags>`). A new request's messages travel under its trace id, to the peer gateway and back with every update (an update always continues its request's trace). Missing or invalid: the gateway starts a new trace; nothing is refused for it. Unauthenticated metadata for operators, never part of what is signed.";
 
 /// The court API router.
 pub fn router(g: Arc<Gateway>) -> Router {
@@ -171,14 +175,21 @@ impl FromRequestParts<Arc<Gateway>> for CourtIdentity {
     }
 }
 
+/// The 202, with the request's place and (as a `traceparent` continuing the message's
+/// trace) its trace.
 fn accepted(a: Accepted) -> Response {
     let location = format!("/v1/requests/{}", a.request_id);
-    (
+    let mut response = (
         StatusCode::ACCEPTED,
         [(header::LOCATION, location)],
-        Json(a),
+        Json(&a),
     )
-        .into_response()
+        .into_response();
+    let trace = a.trace_id.as_deref().filter(|t| trace::is_trace_id(t));
+    if let Some(value) = trace.and_then(|t| trace::traceparent(t).parse().ok()) {
+        response.headers_mut().insert(trace::HEADER, value);
+    }
+    response
 }
 
 pub(super) fn request_id(text: &str) -> Result<MessageId, Problem> {
@@ -197,10 +208,12 @@ pub(super) fn request_id(text: &str) -> Result<MessageId, Problem> {
     path = "/v1/requests",
     tag = "requests",
     request_body = Submission,
-    params(("Idempotency-Key" = String, Header, description = "Required. 1 to 128 visible ASCII characters, chosen by the court per piece of work (e.g. a UUID): the same key with the same body gets the first answer again (nothing is done twice); with another body, 409 `conflict`; without it, 400 `idempotency_key_missing`.")),
+    params(("Idempotency-Key" = String, Header, description = "Required. 1 to 128 visible ASCII characters, chosen by the court per piece of work (e.g. a UUID): the same key with the same body gets the first answer again (nothing is done twice); with another body, 409 `conflict`; without it, 400 `idempotency_key_missing`."),
+        ("traceparent" = Option<String>, Header, description = TRACEPARENT_IN)),
     responses(
         (status = 202, description = "Committed and on its way to the peer gateway.", body = Accepted,
-            headers(("Location" = String, description = "`/v1/requests/{requestId}`")))
+            headers(("Location" = String, description = "`/v1/requests/{requestId}`"),
+                ("traceparent" = String, description = "W3C trace context of the message: the trace id it travels under (also `traceId` in the body, in the request's view and in each history entry), with the gateway's span id.")))
     )
 )]
 pub(super) async fn submit(
@@ -226,10 +239,12 @@ pub(super) async fn submit(
     tag = "requests",
     request_body = UpdateSubmission,
     params(("id" = MessageId, Path, description = "The request id (`requestId` of its 202 or inbox entry)."),
-        ("Idempotency-Key" = String, Header, description = "Required, as for POST /v1/requests: a retry with the same key and body gets the first answer, and the update is applied once.")),
+        ("Idempotency-Key" = String, Header, description = "Required, as for POST /v1/requests: a retry with the same key and body gets the first answer, and the update is applied once."),
+        ("traceparent" = Option<String>, Header, description = TRACEPARENT_IN)),
     responses(
         (status = 202, description = "Committed and on its way to the other court's gateway.", body = Accepted,
-            headers(("Location" = String, description = "`/v1/requests/{requestId}`")))
+            headers(("Location" = String, description = "`/v1/requests/{requestId}`"),
+                ("traceparent" = String, description = "W3C trace context of the message: the trace id it travels under (also `traceId` in the body, in the request's view and in each history entry), with the gateway's span id.")))
     )
 )]
 pub(super) async fn update(
@@ -245,14 +260,14 @@ pub(super) async fn update(
 }
 
 /// Runs a court's message through the pipeline as an outbound journey (its span, stage
-/// times, outcome log line and counts), with the trace id of its `traceparent`, if any.
+/// times, outcome log line and counts), under the trace id of its `traceparent` (a
+/// missing or invalid one starts a new trace; nothing is refused for it).
 pub(super) async fn journey<T>(
     g: &Gateway,
     headers: &HeaderMap,
     work: impl std::future::Future<Output = Result<T, Problem>>,
 ) -> Result<T, Problem> {
-    let trace = headers.get("traceparent").and_then(|v| v.to_str().ok());
-    let trace = crate::observe::journey::trace_id(trace);
+    let trace = trace::from_headers(headers);
     crate::observe::journey::follow(&g.observer.metrics, Direction::Outbound, trace, work).await
 }
 

@@ -53,6 +53,7 @@ pub fn router(g: Arc<Gateway>) -> Router {
     path = "/federation/v1/messages",
     tag = "federation",
     request_body(content = crate::envelope::Envelope, description = "The sealed envelope (docs/SIGNATURES.md)."),
+    params(("traceparent" = Option<String>, Header, description = "W3C trace context: the trace id the message travels under (its request's), sent by the relay with each attempt, each with its own span id. A transport header outside the envelope: the signature does not cover it, and it decides nothing (unauthenticated metadata for operators). An update of a request the receiving gateway holds continues the request's trace whatever this says; a missing or invalid one starts a new trace, nothing is refused for it.")),
     responses((status = 200, description = "Committed.", body = crate::api::RelayAnswer))
 )]
 pub(super) async fn receive(
@@ -63,8 +64,8 @@ pub(super) async fn receive(
 ) -> Result<Response, Problem> {
     // The journey logs a refusal with its code and stage; never the detail, which may
     // quote what the envelope carries.
-    let trace = headers.get("traceparent").and_then(|v| v.to_str().ok());
-    let trace = journey::trace_id(trace);
+    // The sending gateway's trace (`traceparent`), or a new one: see `observe::trace`.
+    let trace = crate::observe::trace::from_headers(&headers);
     let work = inbound::receive(&g, &peer.0, body);
     let answer = journey::follow(&g.observer.metrics, Direction::Inbound, trace, work).await;
     Ok(Json(answer?).into_response())

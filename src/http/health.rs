@@ -140,6 +140,7 @@ pub async fn readyz(State(g): State<Arc<Gateway>>) -> Response {
 
 /// `GET /metrics`.
 pub async fn metrics(State(g): State<Arc<Gateway>>) -> Response {
+    crate::observe::gauges::refresh(&g).await;
     let text = g.observer.metrics.render();
     (
         [

@@ -274,6 +274,7 @@ pub const PROBLEMS: &[(&str, &str, &[Code])] = &[
             Unauthenticated,
             IdentityMismatch,
             NotFound,
+            PayloadPurged,
             Conflict,
             UnknownAgreement,
             DuplicateKey,

@@ -1,10 +1,14 @@
 //! One message's way through the pipeline, as an operator sees it: a tracing span
 //! `message` that every log line on the way carries (direction, request id, message id,
-//! kind, courts, trace id), the time spent in each stage
+//! kind, courts, trace id: see [`super::trace`]), the time spent in each stage
 //! (`kuayu_stage_duration_seconds`), and at the end one line saying how it came out
-//! (`message accepted` or `message refused`, with the problem code and the stage that
-//! refused it) and the counts and end-to-end time (`kuayu_messages_total`,
-//! `kuayu_message_duration_seconds`, `kuayu_message_refusals_total`).
+//! (`message accepted`, `message refused` with the problem code and the stage that
+//! refused it, or `message already held` for a peer's copy of a message held before) and
+//! the counts and end-to-end time (`kuayu_messages_total`,
+//! `kuayu_message_duration_seconds`, `kuayu_message_refusals_total`). A journey that
+//! makes more than one message (a print centre's `posted` report is also a
+//! `service.attempt` to the requesting court, and `delivered` a `service.result` too)
+//! counts each of them when it is accepted; a refusal counts the first.
 //!
 //! The pipeline marks its stages with [`stage`] and says what the message is with
 //! [`describe`], wherever it runs; outside a journey (a dry run, a fuzz target) both do
@@ -18,7 +22,9 @@ use tracing::Instrument as _;
 use tracing::field::Empty;
 
 use super::Metrics;
+use super::metrics::Outcome;
 use crate::envelope::Envelope;
+use crate::ids::MessageId;
 use crate::problem::{Code, Problem};
 
 const RECEIVED: &str = "received";
@@ -52,7 +58,11 @@ struct Journey {
     span: tracing::Span,
     stage: &'static str,
     stage_started: Instant,
-    kind: Option<String>,
+    /// Every message described on the way (id and kind), the first being the one that
+    /// arrived.
+    messages: Vec<(MessageId, String)>,
+    trace_id: String,
+    duplicate: bool,
 }
 
 impl Journey {
@@ -75,7 +85,7 @@ impl Journey {
 /// Runs `work`, one message's way from its arrival (`direction`) to its answer, as a
 /// journey: every log line within carries the span `message`; stages are timed; the
 /// outcome is logged once and counted. `trace_id` is the W3C trace id the caller sent
-/// (`traceparent`), if any.
+/// (`traceparent`), if it sent a valid one; otherwise the journey starts a new trace.
 pub async fn follow<T>(
     metrics: &Arc<Metrics>,
     direction: Direction,
@@ -92,9 +102,8 @@ pub async fn follow<T>(
         to_court = Empty,
         trace_id = Empty,
     );
-    if let Some(id) = &trace_id {
-        span.record("trace_id", id.as_str());
-    }
+    let trace_id = trace_id.unwrap_or_else(super::trace::new_trace_id);
+    span.record("trace_id", trace_id.as_str());
     let started = Instant::now();
     let journey = Arc::new(Mutex::new(Journey {
         direction,
@@ -102,7 +111,9 @@ pub async fn follow<T>(
         span: span.clone(),
         stage: RECEIVED,
         stage_started: started,
-        kind: None,
+        messages: Vec::new(),
+        trace_id,
+        duplicate: false,
     }));
     let outcome = JOURNEY
         .scope(Arc::clone(&journey), work.instrument(span.clone()))
@@ -111,17 +122,32 @@ pub async fn follow<T>(
     let stage = j.stage;
     j.enter("answered");
     let took = started.elapsed();
-    let kind = j.kind.clone().unwrap_or_else(|| "unknown".to_owned());
+    let kind = j
+        .messages
+        .first()
+        .map_or_else(|| "unknown".to_owned(), |(_, k)| k.clone());
     let ms = took.as_secs_f64() * 1000.0;
     let _inside = span.enter();
     match &outcome {
+        Ok(_) if j.duplicate => {
+            metrics.message(direction.as_str(), &kind, Outcome::Duplicate, took);
+            tracing::info!(outcome = "duplicate", stage, ms, "message already held");
+        }
         Ok(_) => {
-            metrics.message(direction.as_str(), &kind, None, took);
+            metrics.message(direction.as_str(), &kind, Outcome::Accepted, took);
+            for (_, also) in j.messages.iter().skip(1) {
+                metrics.message(direction.as_str(), also, Outcome::Accepted, took);
+            }
             tracing::info!(outcome = "accepted", stage, ms, "message accepted");
         }
         Err(p) => {
             let code = static_code(p);
-            metrics.message(direction.as_str(), &kind, Some((code, stage)), took);
+            metrics.message(
+                direction.as_str(),
+                &kind,
+                Outcome::Refused(code, stage),
+                took,
+            );
             tracing::info!(outcome = "refused", code, stage, ms, "message refused");
         }
     }
@@ -133,11 +159,49 @@ pub fn stage(name: &'static str) {
     let _ = JOURNEY.try_with(|j| j.lock().unwrap_or_else(PoisonError::into_inner).enter(name));
 }
 
+/// The message was held already (a peer's relay sent it again, e.g. after its attempt
+/// timed out): answered with the first receipt, counted as `duplicate`, not `accepted`.
+pub fn duplicate() {
+    let _ = JOURNEY.try_with(|j| j.lock().unwrap_or_else(PoisonError::into_inner).duplicate = true);
+}
+
+/// The trace id this journey's message travels under: the caller's, the one it adopted
+/// ([`adopt_trace`]), or the new one it started. Outside a journey, a new trace id.
+pub fn trace_id() -> String {
+    JOURNEY
+        .try_with(|j| {
+            j.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .trace_id
+                .clone()
+        })
+        .unwrap_or_else(|_| super::trace::new_trace_id())
+}
+
+/// The message continues trace `id` (its request's): every later log line of the journey,
+/// and [`trace_id`], carry it.
+pub fn adopt_trace(id: &str) {
+    let _ = JOURNEY.try_with(|j| {
+        let mut j = j.lock().unwrap_or_else(PoisonError::into_inner);
+        j.span.record("trace_id", id);
+        id.clone_into(&mut j.trace_id);
+    });
+}
+
 /// What the message is, once known (as the sender claims it, before the signature is
-/// checked, on the inbound side): its ids, kind and courts, never its payload.
+/// checked, on the inbound side): its ids, kind and courts, never its payload. The span
+/// names the first message described; a further one (a message the journey makes too) is
+/// only counted.
 pub fn describe(e: &Envelope) {
     let _ = JOURNEY.try_with(|j| {
         let mut j = j.lock().unwrap_or_else(PoisonError::into_inner);
+        if j.messages.iter().any(|(id, _)| *id == e.id) {
+            return;
+        }
+        j.messages.push((e.id, e.kind.as_str().to_owned()));
+        if j.messages.len() > 1 {
+            return;
+        }
         let span = &j.span;
         span.record("message_id", tracing::field::display(&e.id));
         span.record(
@@ -147,7 +211,6 @@ pub fn describe(e: &Envelope) {
         span.record("kind", e.kind.as_str());
         span.record("from_court", e.sender.court.as_str());
         span.record("to_court", e.recipient.court.as_str());
-        j.kind = Some(e.kind.as_str().to_owned());
     });
 }
 
@@ -159,51 +222,9 @@ pub fn static_code(p: &Problem) -> &'static str {
         .map_or("other", |c| c.as_str())
 }
 
-/// The trace id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`), if it is
-/// one; anything else is ignored.
-pub fn trace_id(traceparent: Option<&str>) -> Option<String> {
-    let mut parts = traceparent?.trim().split('-');
-    let (version, trace, parent, flags) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    let hex = |s: &str, n: usize| {
-        s.len() == n
-            && s.bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-    };
-    let valid = hex(version, 2)
-        && version != "ff"
-        && hex(trace, 32)
-        && trace.bytes().any(|b| b != b'0')
-        && hex(parent, 16)
-        && hex(flags, 2);
-    valid.then(|| trace.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_traceparent_yields_its_trace_id_and_anything_else_nothing() {
-        assert_eq!(
-            trace_id(Some(
-                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-            ))
-            .as_deref(),
-            Some("4bf92f3577b34da6a3ce929d0e0e4736")
-        );
-        for bad in [
-            "",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
-            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
-            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
-            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-            "00-王建国-00f067aa0ba902b7-01",
-        ] {
-            assert_eq!(trace_id(Some(bad)), None, "{bad}");
-        }
-        assert_eq!(trace_id(None), None);
-    }
 
     #[tokio::test]
     async fn a_journey_times_its_stages_and_counts_its_outcome() {

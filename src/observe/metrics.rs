@@ -17,6 +17,29 @@ const BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
 
+/// How a message through the pipeline came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Committed (for an inbound message: the first copy).
+    Accepted,
+    /// A copy of an inbound message held already, answered with its first receipt (the
+    /// peer's relay sent it again, e.g. after its attempt timed out): nothing new stored.
+    Duplicate,
+    /// Refused with a problem `code` at pipeline `stage`.
+    Refused(&'static str, &'static str),
+}
+
+impl Outcome {
+    /// `accepted`, `duplicate` or `refused`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Accepted => "accepted",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Refused(..) => "refused",
+        }
+    }
+}
+
 /// One gateway's metrics.
 pub struct Metrics {
     recorder: PrometheusRecorder,
@@ -80,21 +103,14 @@ impl Metrics {
     }
 
     /// A message through the pipeline (`direction` outbound from a court, inbound from a
-    /// peer): accepted, or refused with `code` at `stage`; `took` from its arrival to its
-    /// answer.
-    pub fn message(
-        &self,
-        direction: &'static str,
-        kind: &str,
-        refused: Option<(&'static str, &'static str)>,
-        took: Duration,
-    ) {
+    /// peer), and how it came out; `took` from its arrival to its answer.
+    pub fn message(&self, direction: &'static str, kind: &str, outcome: Outcome, took: Duration) {
         let kind = kind.to_owned();
-        let outcome = if refused.is_some() {
-            "refused"
-        } else {
-            "accepted"
+        let refused = match outcome {
+            Outcome::Refused(code, stage) => Some((code, stage)),
+            Outcome::Accepted | Outcome::Duplicate => None,
         };
+        let outcome = outcome.as_str();
         self.with(|| {
             counter!("kuayu_messages_total", "direction" => direction, "kind" => kind.clone(), "outcome" => outcome).increment(1);
             histogram!("kuayu_message_duration_seconds", "direction" => direction, "kind" => kind.clone(), "outcome" => outcome).record(took.as_secs_f64());
@@ -134,6 +150,39 @@ impl Metrics {
         });
     }
 
+    /// A commit of a message (`direction` outbound: a court's; inbound: a peer's) took
+    /// `took`, from its transaction's start to its end.
+    pub fn commit(&self, direction: &'static str, took: Duration) {
+        self.with(|| {
+            histogram!("kuayu_commit_duration_seconds", "direction" => direction)
+                .record(took.as_secs_f64());
+        });
+    }
+
+    /// One relay attempt to `peer` ended with `outcome` (`delivered`, `unreachable`,
+    /// `deferred`, `rejected`, `expired`, `unsendable`); `retry` if the message had been
+    /// tried before.
+    pub fn delivery(&self, peer: &str, outcome: &'static str, retry: bool) {
+        let peer = peer.to_owned();
+        self.with(|| {
+            counter!("kuayu_relay_deliveries_total", "peer" => peer.clone(), "outcome" => outcome)
+                .increment(1);
+            if retry {
+                counter!("kuayu_relay_retries_total", "peer" => peer).increment(1);
+            }
+        });
+    }
+
+    /// Sets gauge `name` with `labels` to `value` (the gauges read at scrape time: see
+    /// [`super::gauges`]).
+    pub fn set(&self, name: &'static str, labels: &[(&'static str, String)], value: f64) {
+        let labels: Vec<metrics::Label> = labels
+            .iter()
+            .map(|(k, v)| metrics::Label::new(*k, v.clone()))
+            .collect();
+        self.with(|| gauge!(name, labels).set(value));
+    }
+
     /// This build and region, as a constant 1 with labels.
     pub fn build_info(&self, region: &str) {
         let region = region.to_owned();
@@ -160,7 +209,7 @@ fn describe() {
     );
     describe_counter!(
         "kuayu_messages_total",
-        "Messages through the pipeline, by direction (outbound: a court's; inbound: a peer's), kind and outcome (accepted, refused)."
+        "Messages through the pipeline, by direction (outbound: a court's; inbound: a peer's), kind and outcome (accepted, duplicate: a peer's copy of a message held already, refused)."
     );
     describe_histogram!(
         "kuayu_message_duration_seconds",
@@ -187,6 +236,39 @@ fn describe() {
     describe_counter!(
         "kuayu_connections_refused_total",
         "Connections turned away after the handshake, by listener and reason."
+    );
+    describe_histogram!(
+        "kuayu_commit_duration_seconds",
+        Unit::Seconds,
+        "Time a message's commit took (one transaction: message, request, history, audit, receipt, outbox or inbox), by direction."
+    );
+    describe_counter!(
+        "kuayu_relay_deliveries_total",
+        "Relay attempts, by peer and outcome (delivered; unreachable: the peer is backed off; deferred: this message waits; rejected, expired, unsendable: given up)."
+    );
+    describe_counter!(
+        "kuayu_relay_retries_total",
+        "Relay attempts of a message tried before, by peer."
+    );
+    describe_gauge!(
+        "kuayu_outbox_backlog",
+        "Messages waiting to be relayed, by peer (read at scrape time)."
+    );
+    describe_gauge!(
+        "kuayu_outbox_oldest_age_seconds",
+        "Age of the oldest message waiting for each peer, 0 when none waits (read at scrape time)."
+    );
+    describe_gauge!(
+        "kuayu_breaker_state",
+        "Each peer's circuit breaker as the relay sees it: 0 closed, 1 probing, 2 open (read at scrape time)."
+    );
+    describe_gauge!(
+        "kuayu_requests_open",
+        "Requests not in a final state, by kind and state (read at scrape time)."
+    );
+    describe_gauge!(
+        "kuayu_requests_overdue",
+        "Open requests with a legal deadline passed unmet, by kind (read at scrape time)."
     );
     describe_gauge!(
         "kuayu_build_info",

@@ -2,8 +2,10 @@
 //! and readiness rest on. Served by `http::health` (`/metrics`, `/healthz`, `/readyz`).
 //!
 //! - [`metrics`]: the Prometheus metrics of one gateway.
+//! - [`gauges`]: the gauges read from the store and the relay when `/metrics` is scraped.
 //! - [`journey`]: one message's way through the pipeline: its log span, stage times, outcome.
 //! - [`logs`]: the log subscriber, text or JSON.
+//! - [`trace`]: the W3C trace context one request carries across both gateways.
 //!
 //! Metric names (all `kuayu_`; labels never name a court, a person or anything of a
 //! payload):
@@ -21,16 +23,20 @@
 //! | `kuayu_connections_open` | gauge | listener |
 //! | `kuayu_connections_refused_total` | counter | listener, reason |
 //! | `kuayu_build_info` | gauge | version, region |
-//!
-//! Reserved for the store and the relay (not recorded yet): `kuayu_commit_duration_seconds`
-//! {direction}, `kuayu_outbox_backlog` {peer}, `kuayu_outbox_oldest_age_seconds` {peer},
-//! `kuayu_relay_deliveries_total` {peer, outcome}, `kuayu_relay_retries_total` {peer},
-//! `kuayu_breaker_state` {peer} (0 closed, 1 probing, 2 open), `kuayu_requests_overdue`
-//! {kind}, `kuayu_requests_open` {kind, state}. They go through [`Metrics`] like the rest.
+//! | `kuayu_commit_duration_seconds` | histogram | direction |
+//! | `kuayu_relay_deliveries_total` | counter | peer, outcome |
+//! | `kuayu_relay_retries_total` | counter | peer |
+//! | `kuayu_outbox_backlog` | gauge | peer (read at scrape time: [`gauges`]) |
+//! | `kuayu_outbox_oldest_age_seconds` | gauge | peer (scrape time) |
+//! | `kuayu_breaker_state` | gauge | peer: 0 closed, 1 probing, 2 open (scrape time) |
+//! | `kuayu_requests_open` | gauge | kind, state (scrape time) |
+//! | `kuayu_requests_overdue` | gauge | kind (scrape time) |
 
+pub mod gauges;
 pub mod journey;
 pub mod logs;
 pub mod metrics;
+pub mod trace;
 
 pub use self::metrics::Metrics;
 
@@ -43,6 +49,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 pub struct Observer {
     /// The metrics.
     pub metrics: Arc<Metrics>,
+    /// The series the scrape-time gauges set so far.
+    pub gauges: gauges::Seen,
     listening: Mutex<BTreeMap<&'static str, bool>>,
     database: Option<DatabaseFile>,
 }
@@ -55,6 +63,7 @@ impl Observer {
         metrics.build_info(region);
         Arc::new(Observer {
             metrics,
+            gauges: gauges::Seen::default(),
             listening: Mutex::new(BTreeMap::new()),
             database: database.map(DatabaseFile::opened),
         })

@@ -87,7 +87,8 @@ pub async fn backup(config: &GatewayConfig, to: &Path) -> Result<Manifest, Strin
 /// A fresh folder inside `folder` for the snapshot.
 fn tempfile_in(folder: &Path) -> Result<PathBuf, String> {
     let dir = folder.join(format!(".kuayu-backup-{}", uuid::Uuid::now_v7().simple()));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot write in {}: {e}", folder.display()))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("cannot write in {}: {e}", folder.display()))?;
     Ok(dir)
 }
 
@@ -109,7 +110,12 @@ fn write_tar(
         let file = std::fs::File::open(&path)
             .map_err(|e| io::Error::other(format!("attachment {}: {e}", path.display())))?;
         let mut reader = Hashing::new(file);
-        append(&mut tar, &format!("blobs/{}/{hex}", &hex[..2]), *bytes, &mut reader)?;
+        append(
+            &mut tar,
+            &format!("blobs/{}/{hex}", &hex[..2]),
+            *bytes,
+            &mut reader,
+        )?;
         if reader.digest() != *sha256 {
             return Err(io::Error::other(format!(
                 "attachment {} does not hash to its name: the blob store is damaged",

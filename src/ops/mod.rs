@@ -1,5 +1,7 @@
 //! Operations on a gateway's store from outside the running gateway: consistent backups
-//! ([`backup`]) and offline verification of the audit chain and receipts ([`verify`]).
+//! ([`backup`]), offline verification of the audit chain and receipts ([`verify`]), and
+//! the retention purge ([`purge`]).
 
 pub mod backup;
+pub mod purge;
 pub mod verify;

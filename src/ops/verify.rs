@@ -102,7 +102,9 @@ async fn verify_receipts(store: &dyn Store, v: &mut Verified) -> Result<(), Stor
     let mut keys: BTreeMap<RegionId, Vec<PublicKey>> = BTreeMap::new();
     for a in store.stored_agreements().await? {
         for p in &a.document.terms.parties {
-            keys.entry(p.region.clone()).or_default().push(p.message_key.clone());
+            keys.entry(p.region.clone())
+                .or_default()
+                .push(p.message_key);
         }
     }
     let mut after = 0;

@@ -90,6 +90,8 @@ pub async fn submit(
         priority: envelope.priority.rank(),
         created_at: envelope.created_at,
         updated_at: envelope.created_at,
+        // The court's trace (its `traceparent`), or the one its call started.
+        trace_id: Some(journey::trace_id()),
     };
     let event = Event::new("submitted", format!("court:{court}"));
     let change = StateChange::Open(request);
@@ -317,7 +319,19 @@ fn prepare(
         from: record.state.clone(),
         state,
     };
-    seal(g, envelope, change, event, clocks)
+    seal(g, envelope, change, event, clocks, trace_of(record))
+}
+
+/// The trace an update of `record` travels under: its request's (the journey adopts it),
+/// or for a request stored before kuayu kept traces, the journey's.
+fn trace_of(record: &RequestRecord) -> String {
+    match &record.trace_id {
+        Some(id) => {
+            journey::adopt_trace(id);
+            id.clone()
+        }
+        None => journey::trace_id(),
+    }
 }
 
 /// Builds the envelope and runs the checks on it.
@@ -382,7 +396,12 @@ async fn commit(
     idem: Option<Idempotency>,
 ) -> Result<Accepted, Problem> {
     let request_hash = idem.as_ref().map(|i| i.request_hash);
-    let (mut out, accepted) = seal(g, envelope, change, event, clocks)?;
+    let trace_id = match &change {
+        StateChange::Open(r) => r.trace_id.clone(),
+        _ => None,
+    };
+    let trace_id = trace_id.unwrap_or_else(journey::trace_id);
+    let (mut out, accepted) = seal(g, envelope, change, event, clocks, trace_id)?;
     out.idempotency = idem.map(|i| idempotency::with_answer(i, &accepted));
     match store(g, out).await? {
         OutboundOutcome::Committed => Ok(accepted),
@@ -398,13 +417,15 @@ async fn commit(
 }
 
 /// seal: signs the envelope and issues the submission receipt; the message as it will be
-/// committed, and the answer the court gets once it is.
+/// committed (travelling under W3C trace `trace_id`), and the answer the court gets once
+/// it is.
 pub fn seal(
     g: &Gateway,
     envelope: Envelope,
     change: StateChange,
     event: Event,
     clocks: Clocks,
+    trace_id: String,
 ) -> Result<(Outbound, Accepted), Problem> {
     stage("seal");
     let now = envelope.created_at;
@@ -434,6 +455,7 @@ pub fn seal(
         state,
         envelope_sha256: sealed.digest,
         receipt: receipt.clone(),
+        trace_id: Some(trace_id.clone()),
     };
     let peer = e.recipient.region.clone();
     let out = Outbound {
@@ -447,6 +469,7 @@ pub fn seal(
         jobs: Vec::new(),
         holds: Default::default(),
         followups: Vec::new(),
+        trace_id,
         now,
     };
     Ok((out, accepted))
@@ -460,11 +483,13 @@ pub async fn store(g: &Gateway, out: Outbound) -> Result<OutboundOutcome, Proble
     stage("commit");
     let (message, request) = (out.sealed.envelope.id, out.change.request_id());
     let at = unix_millis(out.now);
+    let started = std::time::Instant::now();
     let outcome = g
         .store
         .commit_outbound(out)
         .await
         .map_err(crate::store::StoreError::into_problem)?;
+    g.observer.metrics.commit("outbound", started.elapsed());
     drop(turn);
     if let OutboundOutcome::Committed = outcome {
         g.relay_wake.notify_one();

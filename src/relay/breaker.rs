@@ -238,8 +238,15 @@ mod tests {
         assert_eq!(b.pings_due(6_100), vec![cq.clone()]);
         b.pinged(&cq, true, 6_200);
         assert_eq!(b.admit(&cq, 6_200), Admit::Probe, "the backoff is over");
-        assert!(b.pings_due(60_000).is_empty(), "no ping while the probe is out");
+        assert!(
+            b.pings_due(60_000).is_empty(),
+            "no ping while the probe is out"
+        );
         b.failed(&cq, 6_300, |_| 60_000);
-        assert_eq!(b.next_after(6_300), Some(9_300), "pinged again after a failure");
+        assert_eq!(
+            b.next_after(6_300),
+            Some(9_300),
+            "pinged again after a failure"
+        );
     }
 }

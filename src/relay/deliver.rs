@@ -34,6 +34,22 @@ enum Outcome {
     },
 }
 
+impl Outcome {
+    /// The `outcome` label of `kuayu_relay_deliveries_total`.
+    fn label(&self) -> &'static str {
+        match self {
+            Outcome::Delivered(_) => "delivered",
+            Outcome::Retry(_) => "unreachable",
+            Outcome::Later(..) => "deferred",
+            Outcome::Dead { event, .. } => match *event {
+                "rejected" => "rejected",
+                "expired" => "expired",
+                _ => "unsendable",
+            },
+        }
+    }
+}
+
 /// The deadlines a request starts, or an update restarts (a filing's corrections), from
 /// when the peer committed it (its receipt's time): the same due times the executing
 /// gateway keeps.
@@ -54,7 +70,20 @@ fn started_at_peer(g: &Gateway, e: &Envelope, committed: time::OffsetDateTime) -
     }
 }
 
+/// Delivers `item` once, every log line under the span `delivery` (message, request,
+/// peer and W3C trace id).
 pub(super) async fn deliver(g: &Gateway, breakers: &Breakers, item: OutboxItem) {
+    let span = tracing::info_span!(
+        "delivery",
+        message_id = %item.message_id,
+        request_id = %item.request_id,
+        peer = %item.peer,
+        trace_id = item.trace_id.as_deref().unwrap_or_default(),
+    );
+    tracing::Instrument::instrument(deliver_once(g, breakers, item), span).await;
+}
+
+async fn deliver_once(g: &Gateway, breakers: &Breakers, item: OutboxItem) {
     let envelope: Option<Envelope> = serde_json::from_value(item.envelope.clone()).ok();
     let outcome = match &envelope {
         None => Outcome::Dead {
@@ -64,6 +93,9 @@ pub(super) async fn deliver(g: &Gateway, breakers: &Breakers, item: OutboxItem) 
         },
         Some(e) => attempt(g, &item, e).await,
     };
+    g.observer
+        .metrics
+        .delivery(item.peer.as_str(), outcome.label(), item.attempts > 0);
     let is_request = envelope.as_ref().is_some_and(|e| e.kind.is_request());
     let now = g.clock.now();
     let actor = format!("gateway:{}", g.region);
@@ -204,7 +236,15 @@ async fn attempt(g: &Gateway, item: &OutboxItem, e: &Envelope) -> Outcome {
         return Outcome::Retry(format!("attachments: {why}"));
     }
     let url = format!("{base}/federation/v1/messages");
-    let response = match client.post(&url).json(&item.envelope).send().await {
+    // The trace goes with the message as a transport header, outside what is signed.
+    let mut request = client.post(&url).json(&item.envelope);
+    if let Some(trace) = &item.trace_id {
+        request = request.header(
+            crate::observe::trace::HEADER,
+            crate::observe::trace::traceparent(trace),
+        );
+    }
+    let response = match request.send().await {
         Ok(r) => r,
         Err(err) => return Outcome::Retry(format!("{url}: {}", crate::client::error_text(&err))),
     };

@@ -140,7 +140,8 @@ impl Relay {
     fn ping_due(&mut self, now_ms: i64) {
         for peer in self.breakers.pings_due(now_ms) {
             let (g, breakers) = (Arc::clone(&self.g), Arc::clone(&self.breakers));
-            self.tasks.spawn(async move { probe::ping(&g, &breakers, peer).await });
+            self.tasks
+                .spawn(async move { probe::ping(&g, &breakers, peer).await });
         }
     }
 

@@ -84,7 +84,11 @@ impl Slots {
         } else {
             self.per_peer - 1
         };
-        if taken < limit { Room::Free } else { Room::Full }
+        if taken < limit {
+            Room::Free
+        } else {
+            Room::Full
+        }
     }
 
     /// Message `seq` starts to `peer` (after [`Slots::room`] said [`Room::Free`]).
@@ -117,13 +121,20 @@ mod tests {
     #[test]
     fn ordinary_work_leaves_the_last_slot_of_a_peer_to_preservation() {
         let s = Slots::new(3);
-        let (cq, xz) = (RegionId::parse("CQ").unwrap(), RegionId::parse("XZ").unwrap());
+        let (cq, xz) = (
+            RegionId::parse("CQ").unwrap(),
+            RegionId::parse("XZ").unwrap(),
+        );
         for seq in 1..=2 {
             assert_eq!(s.room(seq, &xz, false), Room::Free);
             s.take(seq, &xz);
         }
         assert_eq!(s.room(3, &xz, false), Room::Full, "the last slot is kept");
-        assert_eq!(s.room(3, &cq, false), Room::Free, "another peer has its own");
+        assert_eq!(
+            s.room(3, &cq, false),
+            Room::Free,
+            "another peer has its own"
+        );
         assert_eq!(s.room(4, &xz, true), Room::Free);
         s.take(4, &xz);
         assert_eq!(s.room(5, &xz, true), Room::Full);

@@ -7,12 +7,14 @@
 
 mod attachments;
 mod model;
+mod retention;
 pub mod sql;
 mod supervision;
 mod view;
 
 pub use attachments::*;
 pub use model::*;
+pub use retention::*;
 pub use supervision::*;
 pub use view::*;
 
@@ -77,7 +79,7 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 
 /// The storage interface.
 #[async_trait]
-pub trait Store: Supervision + Send + Sync {
+pub trait Store: Supervision + Retention + Send + Sync {
     /// The answer already given under `owner`'s idempotency key, if any (`owner`: a
     /// court's code, or `printcentre:<code>`).
     async fn idempotent_answer(
@@ -243,7 +245,11 @@ pub trait Store: Supervision + Send + Sync {
 
     /// Stored receipts after position `after` (exclusive), in order, each with the digest
     /// of the message it names if that message is stored here.
-    async fn receipts_after(&self, after: i64, limit: i64) -> Result<Vec<StoredReceipt>, StoreError>;
+    async fn receipts_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredReceipt>, StoreError>;
 
     /// Keeps an agreement version (a better-signed copy of the same terms replaces the
     /// stored one), with an audit entry naming `actor`.

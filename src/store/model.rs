@@ -59,6 +59,12 @@ pub struct RequestRecord {
     /// When its state last changed.
     #[serde(with = "crate::clock::ts")]
     pub updated_at: OffsetDateTime,
+    /// The W3C trace id its messages travel under, both ways (32 hex digits): the
+    /// requesting court's `traceparent`, or one its gateway started. Unauthenticated
+    /// metadata for operators. Absent for requests stored before kuayu kept traces.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "4bf92f3577b34da6a3ce929d0e0e4736")]
+    pub trace_id: Option<String>,
 }
 
 /// How a commit changes the request it concerns.
@@ -167,6 +173,8 @@ pub struct Outbound {
     /// Messages the gateway sends on in the same transaction (e.g. the certificate of
     /// service a postal delivery completes).
     pub followups: Vec<Outbound>,
+    /// The W3C trace id it travels under (its request's).
+    pub trace_id: String,
     /// Now.
     pub now: OffsetDateTime,
 }
@@ -235,6 +243,8 @@ pub struct Inbound {
     pub inbox: Option<CourtId>,
     /// What it does to the request's legal clocks.
     pub clocks: Clocks,
+    /// The W3C trace id it travels under.
+    pub trace_id: String,
     /// Now.
     pub now: OffsetDateTime,
 }
@@ -279,6 +289,9 @@ pub struct OutboxItem {
     pub digest: Sha256,
     /// Attempts so far.
     pub attempts: i64,
+    /// The W3C trace id it travels under (none for messages stored before kuayu kept
+    /// traces).
+    pub trace_id: Option<String>,
 }
 
 /// An agreement version as stored.

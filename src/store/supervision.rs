@@ -131,6 +131,10 @@ pub trait Supervision: Send + Sync {
         limit: i64,
     ) -> Result<(i64, Vec<DueItem>), StoreError>;
 
+    /// Open requests with a deadline unmet at `now_ms`, by kind (kinds with none left
+    /// out).
+    async fn overdue_by_kind(&self, now_ms: i64) -> Result<Vec<(String, i64)>, StoreError>;
+
     /// The latest `limit` times deadline `name` was met.
     async fn cycle_times(&self, name: &str, limit: i64) -> Result<Vec<CycleSample>, StoreError>;
 

@@ -29,6 +29,11 @@ pub struct HistoryEntry {
     /// More.
     #[serde(skip_serializing_if = "Value::is_null")]
     pub detail: Value,
+    /// The W3C trace id of the message concerned (or else of the request): the same at
+    /// both gateways, to find every log line about it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "4bf92f3577b34da6a3ce929d0e0e4736")]
+    pub trace_id: Option<String>,
 }
 
 /// A message of a request, as stored.
@@ -41,10 +46,14 @@ pub struct MessageRecord {
     pub direction: String,
     /// Its kind.
     pub kind: MessageKind,
-    /// Digest of the signed envelope.
+    /// Digest of the signed envelope (kept when the envelope is purged).
     pub envelope_sha256: Sha256,
-    /// The signed envelope.
+    /// The signed envelope; `null` once purged.
     pub envelope: Value,
+    /// Whether the envelope was purged after the agreement's retention (`kuayu purge`):
+    /// its digest and receipts stay, its content is gone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub purged: bool,
 }
 
 /// Everything a court may see of a request.
@@ -64,6 +73,13 @@ pub struct RequestView {
     pub deadlines: Vec<DeadlineRecord>,
     /// Whether a deadline has passed unmet (as of when it was read).
     pub overdue: bool,
+    /// When its payloads and attachments were purged after the agreement's retention
+    /// (each message then shows `"envelope": null, "purged": true`).
+    #[serde(
+        with = "crate::clock::ts::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub purged_at: Option<OffsetDateTime>,
 }
 
 impl RequestView {
@@ -189,6 +205,9 @@ pub struct InboxItem {
     /// A notice from this gateway itself (a status-update payload), e.g. work returned
     /// because its agreement was revoked.
     pub notice: Option<Value>,
+    /// Whether the message's envelope was purged after the agreement's retention
+    /// (`envelope` is then none, its digest stays).
+    pub purged: bool,
 }
 
 /// Where a page of `GET /v1/requests` ended: the last request's creation time and id.

@@ -11,7 +11,7 @@ use kuayu::ids::RegionId;
 use crate::attachments::{serving, upload};
 use crate::support::*;
 
-fn kuayu(args: &[&str]) -> std::process::Output {
+pub(crate) fn kuayu(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_kuayu"))
         .args(args)
         .output()
@@ -26,7 +26,11 @@ async fn a_backup_taken_while_requests_flow_restores_verifies_and_serves() {
     let a = upload(&sc, 7, 300_000).await;
     let mut before = vec![submit(&sc, &serving(&a)).await.request_id];
     for _ in 0..5 {
-        before.push(submit(&sc, &submission("service.request", "CQ0103")).await.request_id);
+        before.push(
+            submit(&sc, &submission("service.request", "CQ0103"))
+                .await
+                .request_id,
+        );
     }
     // Requests keep flowing while the backup is taken.
     let flowing = Arc::new(AtomicBool::new(true));
@@ -45,13 +49,25 @@ async fn a_backup_taken_while_requests_flow_restores_verifies_and_serves() {
     let file = t.fed.dir.join("sc-backup.tar");
     let out = tokio::task::spawn_blocking({
         let (config, file) = (sc_config.clone(), file.clone());
-        move || kuayu(&["backup", "--config", config.to_str().unwrap(), "--to", file.to_str().unwrap()])
+        move || {
+            kuayu(&[
+                "backup",
+                "--config",
+                config.to_str().unwrap(),
+                "--to",
+                file.to_str().unwrap(),
+            ])
+        }
     })
     .await
     .unwrap();
     flowing.store(false, Ordering::Relaxed);
     let during = flow.await.unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let said = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(said.contains("1 attachment(s)"), "{said}");
     assert!(during > 0, "requests flowed during the backup");
@@ -66,7 +82,10 @@ async fn a_backup_taken_while_requests_flow_restores_verifies_and_serves() {
     let out = kuayu(&["audit", "verify", "--database", db.to_str().unwrap()]);
     let report = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{report}");
-    assert!(report.contains("unbroken") && report.ends_with("ok\n"), "{report}");
+    assert!(
+        report.contains("unbroken") && report.ends_with("ok\n"),
+        "{report}"
+    );
 
     // Sichuan starts again on the restored store and serves what was committed before.
     t.fed.stop("SC").await;
@@ -78,7 +97,10 @@ async fn a_backup_taken_while_requests_flow_restores_verifies_and_serves() {
         .to_owned();
     let moved = text.replace(&line, &format!("database = {:?}", db.to_str().unwrap()));
     std::fs::write(&sc_config, moved).unwrap();
-    t.fed.restart("SC").await.expect("the restored gateway starts");
+    t.fed
+        .restart("SC")
+        .await
+        .expect("the restored gateway starts");
     let sc = t.court("SC0104");
     for id in &before {
         let view = sc.request(*id).await.unwrap();
@@ -86,7 +108,11 @@ async fn a_backup_taken_while_requests_flow_restores_verifies_and_serves() {
     }
     let mut bytes = Vec::new();
     sc.download(&a.sha256, &mut bytes).await.unwrap();
-    assert_eq!(bytes.len() as u64, a.bytes, "the attachment came back with the store");
+    assert_eq!(
+        bytes.len() as u64,
+        a.bytes,
+        "the attachment came back with the store"
+    );
     t.shutdown().await;
 }
 
@@ -94,12 +120,24 @@ async fn a_backup_taken_while_requests_flow_restores_verifies_and_serves() {
 async fn audit_verify_names_a_rewritten_audit_entry() {
     let t = TestFed::start().await;
     let sc = t.court("SC0104");
-    let id = submit(&sc, &submission("service.request", "CQ0103")).await.request_id;
+    let id = submit(&sc, &submission("service.request", "CQ0103"))
+        .await
+        .request_id;
     reaches(&sc, id, "relayed").await;
     let config = t.fed.configs[&RegionId::parse("SC").unwrap()].clone();
     let file = t.fed.dir.join("b.tar");
-    let out = kuayu(&["backup", "--config", config.to_str().unwrap(), "--to", file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = kuayu(&[
+        "backup",
+        "--config",
+        config.to_str().unwrap(),
+        "--to",
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let copy = t.fed.dir.join("copy");
     tar::Archive::new(std::fs::File::open(&file).unwrap())
         .unpack(&copy)

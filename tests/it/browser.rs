@@ -40,7 +40,9 @@ pub fn installed() -> Option<(PathBuf, PathBuf)> {
             std::env::var_os("CI").is_none(),
             "CI must have chromium and chromedriver: .ci/run installs Debian's chromium and chromium-driver"
         );
-        eprintln!("skipped: chromium or chromedriver not installed (apt-get install chromium chromium-driver)");
+        eprintln!(
+            "skipped: chromium or chromedriver not installed (apt-get install chromium chromium-driver)"
+        );
     }
     found
 }
@@ -189,7 +191,9 @@ impl Browser {
         let found = self
             .call(reqwest::Method::POST, "/elements", Some(body))
             .await;
-        found.as_array()?.first()?[ELEMENT].as_str().map(str::to_owned)
+        found.as_array()?.first()?[ELEMENT]
+            .as_str()
+            .map(str::to_owned)
     }
 
     /// Every element matching `selector`.
@@ -210,7 +214,10 @@ impl Browser {
     pub async fn text(&self, selector: &str) -> String {
         let Some(e) = self.find(selector).await else {
             let source = self.call(reqwest::Method::GET, "/source", None).await;
-            panic!("no element {selector} on the page at {}: {source}", self.url().await);
+            panic!(
+                "no element {selector} on the page at {}: {source}",
+                self.url().await
+            );
         };
         self.element_text(&e).await
     }
@@ -268,7 +275,6 @@ impl Browser {
             .decode(png.as_str().unwrap())
             .unwrap()
     }
-
 }
 
 impl Drop for Browser {

@@ -137,7 +137,22 @@ async fn counts_and_overdue(engine: &str) {
     assert_eq!(cell(&timeline, "request-id"), late.to_string());
     assert!(timeline.contains("id=\"request-overdue\""));
     assert!(timeline.contains("id=\"deadline-acknowledge\""));
-    let (status, _) = page(&t, "SC", &format!("/admin/dashboard/requests/{}", MessageId::default())).await;
+    // The same trace id shown for the request as for its entries, and the metrics read
+    // from the same store agree with the page.
+    assert!(timeline.contains("id=\"request-trace\""));
+    let (_, metrics) = page(&t, "SC", "/metrics").await;
+    for series in [
+        r#"kuayu_requests_overdue{kind="service"} 1"#,
+        r#"kuayu_requests_overdue{kind="preservation"} 0"#,
+    ] {
+        assert!(metrics.lines().any(|l| l == series), "{series} in:\n{metrics}");
+    }
+    let (status, _) = page(
+        &t,
+        "SC",
+        &format!("/admin/dashboard/requests/{}", MessageId::default()),
+    )
+    .await;
     assert_eq!(status, 404);
 
     // Over TLS, only an administrator's certificate opens it.
@@ -195,7 +210,11 @@ async fn in_a_browser_the_dashboard_shows_the_traffic_the_overdue_work_and_a_dow
     browser.click(&toggle).await;
     assert_eq!(browser.text("#volumes h2").await, "Volumes");
     browser.open(&format!("{}/admin/dashboard", sc.base)).await;
-    assert_eq!(browser.text("#volumes h2").await, "Volumes", "the cookie keeps it");
+    assert_eq!(
+        browser.text("#volumes h2").await,
+        "Volumes",
+        "the cookie keeps it"
+    );
 
     // Past the acknowledgement's due time the unacknowledged request is overdue, and its
     // link opens its timeline.
@@ -212,14 +231,21 @@ async fn in_a_browser_the_dashboard_shows_the_traffic_the_overdue_work_and_a_dow
     assert!(browser.url().await.contains(&late.to_string()));
     assert_eq!(browser.text("#request-id").await, late.to_string());
     assert_eq!(browser.text("#request-state").await, "relayed Overdue");
-    assert!(browser.text("#deadline-acknowledge").await.contains("overdue"));
+    assert!(
+        browser
+            .text("#deadline-acknowledge")
+            .await
+            .contains("overdue")
+    );
     assert!(browser.find("#history tr.event").await.is_some());
     keep("timeline-en.png", &browser.screenshot().await);
 
     // CQ goes down; SC's next request cannot be relayed: CQ shows as down, with its backlog.
     t.fed.stop("CQ").await;
     let waiting = submit(&t.court("SC0104"), &submission("service.request", "CQ0103")).await;
-    browser.open(&format!("{}/admin/dashboard?lang=zh", sc.base)).await;
+    browser
+        .open(&format!("{}/admin/dashboard?lang=zh", sc.base))
+        .await;
     let state = eventually("CQ shown down", || async {
         browser.open(&format!("{}/admin/dashboard", sc.base)).await;
         let row = browser.find("#peer-CQ td.breaker").await?;
@@ -233,7 +259,9 @@ async fn in_a_browser_the_dashboard_shows_the_traffic_the_overdue_work_and_a_dow
     assert_eq!(browser.text("#vol-service-requester-today").await, "1");
     let _ = waiting;
     keep("dashboard-zh.png", &browser.screenshot().await);
-    browser.open(&format!("{}/admin/dashboard?lang=en", sc.base)).await;
+    browser
+        .open(&format!("{}/admin/dashboard?lang=en", sc.base))
+        .await;
     keep("dashboard-en.png", &browser.screenshot().await);
     drop(browser);
     t.shutdown().await;

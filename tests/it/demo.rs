@@ -58,6 +58,11 @@ fn the_demo_completes_every_journey_and_verifies_every_receipt() {
             "a row for {kind}: {text}"
         );
     }
+    // A scrape of each gateway's /metrics counts the messages the journeys sent and received.
+    assert!(
+        text.contains("metrics agree with the") && !text.contains("MISMATCH"),
+        "{text}"
+    );
     assert!(state.join("SC/gateway.toml").is_file() && state.join("agreement.json").is_file());
 }
 

@@ -215,3 +215,133 @@ async fn metrics_count_the_messages_refusals_stages_and_handshakes_that_happened
     );
     t.shutdown().await;
 }
+
+/// `region`'s metrics, scraped now.
+async fn scrape(t: &TestFed, region: &str) -> String {
+    let (status, text) = health(t, region, "/metrics").await;
+    assert_eq!(status, 200, "{text}");
+    text
+}
+
+#[tokio::test]
+async fn metrics_show_the_relay_its_backlog_and_breakers_and_the_open_and_overdue_work() {
+    let mut t = with_health().await;
+    let (sc, cq) = (t.court("SC0104"), t.court("CQ0103"));
+    let first = submit(&sc, &submission("service.request", "CQ0103"))
+        .await
+        .request_id;
+    reaches(&sc, first, "relayed").await;
+    let text = scrape(&t, "SC").await;
+    for (series, want) in [
+        (r#"kuayu_relay_deliveries_total{peer="CQ",outcome="delivered"}"#, 1.0),
+        (r#"kuayu_commit_duration_seconds_count{direction="outbound"}"#, 1.0),
+        (r#"kuayu_requests_open{kind="service",state="relayed"}"#, 1.0),
+        (r#"kuayu_requests_overdue{kind="service"}"#, 0.0),
+        (r#"kuayu_outbox_backlog{peer="CQ"}"#, 0.0),
+        (r#"kuayu_outbox_oldest_age_seconds{peer="CQ"}"#, 0.0),
+        (r#"kuayu_breaker_state{peer="CQ"}"#, 0.0),
+    ] {
+        assert_eq!(sample(&text, series), Some(want), "{series} in:\n{text}");
+    }
+    assert_eq!(
+        sample(&text, r#"kuayu_relay_retries_total{peer="CQ"}"#),
+        None,
+        "delivered at the first attempt:\n{text}"
+    );
+    let text = scrape(&t, "CQ").await;
+    for (series, want) in [
+        (r#"kuayu_commit_duration_seconds_count{direction="inbound"}"#, 1.0),
+        (r#"kuayu_requests_open{kind="service",state="received"}"#, 1.0),
+    ] {
+        assert_eq!(sample(&text, series), Some(want), "{series} in:\n{text}");
+    }
+
+    // The peer goes down: a second request waits, the breaker opens, the relay retries.
+    t.fed.stop("CQ").await;
+    let second = submit(&sc, &submission("service.request", "CQ0103"))
+        .await
+        .request_id;
+    let text = eventually("SC's breaker open on CQ, a retry made", || async {
+        t.clock.advance(time::Duration::seconds(1));
+        let text = scrape(&t, "SC").await;
+        let open = sample(&text, r#"kuayu_breaker_state{peer="CQ"}"#) == Some(2.0);
+        let retried = sample(&text, r#"kuayu_relay_retries_total{peer="CQ"}"#)
+            .is_some_and(|n| n >= 1.0);
+        (open && retried).then_some(text)
+    })
+    .await;
+    assert_eq!(
+        sample(&text, r#"kuayu_outbox_backlog{peer="CQ"}"#),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        sample(&text, r#"kuayu_outbox_oldest_age_seconds{peer="CQ"}"#).is_some_and(|s| s >= 1.0),
+        "{text}"
+    );
+    assert!(
+        sample(&text, r#"kuayu_relay_deliveries_total{peer="CQ",outcome="unreachable"}"#)
+            .is_some_and(|n| n >= 2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, r#"kuayu_requests_open{kind="service",state="submitted"}"#),
+        Some(1.0),
+        "{text}"
+    );
+
+    // Back up: the backlog drains and the breaker closes.
+    t.fed.restart("CQ").await.unwrap();
+    t.clock.advance(time::Duration::minutes(10));
+    reaches(&sc, second, "relayed").await;
+    let text = eventually("SC's breaker closed again", || async {
+        let text = scrape(&t, "SC").await;
+        (sample(&text, r#"kuayu_breaker_state{peer="CQ"}"#) == Some(0.0)).then_some(text)
+    })
+    .await;
+    assert_eq!(
+        sample(&text, r#"kuayu_outbox_backlog{peer="CQ"}"#),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, r#"kuayu_requests_open{kind="service",state="submitted"}"#),
+        Some(0.0),
+        "a state emptied reads 0, not its old value:\n{text}"
+    );
+
+    // Neither request acknowledged by the end of the next working day: both overdue.
+    reaches(&cq, second, "received").await;
+    t.clock.set(time::macros::datetime!(2026-11-27 08:00 UTC));
+    let text = scrape(&t, "CQ").await;
+    assert_eq!(
+        sample(&text, r#"kuayu_requests_overdue{kind="service"}"#),
+        Some(2.0),
+        "{text}"
+    );
+    t.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_peers_second_copy_of_a_message_counts_as_a_duplicate_not_as_accepted() {
+    let t = with_health().await;
+    let e = t.envelope(
+        "service.request",
+        "SC0104",
+        "CQ0103",
+        valid("service-request"),
+    );
+    let body = t.seal(e, "SC");
+    let (first, a) = t.post_as("SC", "CQ", &body).await;
+    let (again, b) = t.post_as("SC", "CQ", &body).await;
+    assert_eq!((first, again), (200, 200), "{a} {b}");
+    assert_eq!(a, b, "the first receipt again");
+    let text = scrape(&t, "CQ").await;
+    for (outcome, want) in [("accepted", 1.0), ("duplicate", 1.0)] {
+        let series = format!(
+            r#"kuayu_messages_total{{direction="inbound",kind="service.request",outcome="{outcome}"}}"#
+        );
+        assert_eq!(sample(&text, &series), Some(want), "{series} in:\n{text}");
+    }
+    t.shutdown().await;
+}

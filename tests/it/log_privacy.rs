@@ -124,6 +124,34 @@ async fn no_personal_data_from_any_payload_reaches_the_logs_at_the_most_verbose_
         "no structured outcome line"
     );
 
+    // Every line of a message's way, and of the relay's delivery of it, names its W3C
+    // trace; a message arriving from the peer carries the trace the sending side logged.
+    let (mut sent_under, mut received_under) = (BTreeMap::new(), Vec::new());
+    for line in logs.lines() {
+        let entry: Value = serde_json::from_str(line).unwrap();
+        let span = &entry["span"];
+        if !matches!(span["name"].as_str(), Some("message" | "delivery")) {
+            continue;
+        }
+        let trace = span["trace_id"].as_str().unwrap_or_default().to_owned();
+        assert!(kuayu::observe::trace::is_trace_id(&trace), "{line}");
+        if entry["message"] == "message accepted" {
+            match span["direction"].as_str() {
+                Some("outbound") => {
+                    sent_under.insert(trace, ());
+                }
+                _ => received_under.push(trace),
+            }
+        }
+    }
+    assert!(!received_under.is_empty(), "no inbound message accepted");
+    for trace in &received_under {
+        assert!(
+            sent_under.contains_key(trace),
+            "trace {trace} arrived but was never sent"
+        );
+    }
+
     // What the courts sent, as both gateways stored it.
     let mut sent = BTreeMap::new();
     let mut messages = 0;

@@ -61,7 +61,7 @@ fn hung_peer(t: &TestFed, listener: TcpListener) -> (JoinHandle<()>, Arc<AtomicU
 
 #[tokio::test]
 async fn a_hung_peer_holds_back_no_other_peer_and_ordinary_work_leaves_it_a_slot_for_preservation()
- {
+{
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("https://{}", listener.local_addr().unwrap());
     let t = TestFed::start_with(START, |o| {

@@ -12,7 +12,11 @@ async fn a_courts_requests_page_with_a_cursor_newest_first() {
     let raw = t.raw("SC0104");
     let mut sent = Vec::new();
     for _ in 0..7 {
-        sent.push(submit(&sc, &submission("service.request", "CQ0103")).await.request_id);
+        sent.push(
+            submit(&sc, &submission("service.request", "CQ0103"))
+                .await
+                .request_id,
+        );
         t.clock.advance(time::Duration::seconds(1));
     }
     let mut seen = Vec::new();

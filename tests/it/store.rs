@@ -61,6 +61,7 @@ fn outbound(id: MessageId) -> Outbound {
         priority: 0,
         created_at: now,
         updated_at: now,
+        trace_id: Some(TRACE.into()),
     };
     Outbound {
         sealed,
@@ -73,9 +74,13 @@ fn outbound(id: MessageId) -> Outbound {
         jobs: Vec::new(),
         holds: Default::default(),
         followups: Vec::new(),
+        trace_id: TRACE.into(),
         now,
     }
 }
+
+/// The trace the test messages travel under.
+const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 
 async fn a_failed_commit_leaves_nothing_behind(store: SqlStore) {
     let id = MessageId::new();
@@ -206,7 +211,13 @@ async fn a_delivery_recorded_twice_is_recorded_once(store: SqlStore) {
         audit_before + 1,
         "one audit entry for the delivery"
     );
-    assert!(store.due_outbox(i64::MAX, 10, &[]).await.unwrap().is_empty());
+    assert!(
+        store
+            .due_outbox(i64::MAX, 10, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
     store.close().await;
 }
 

@@ -25,12 +25,20 @@ impl Dialect {
 /// `column NOT IN (…terminal states…)`: the states are this program's own constants,
 /// written into the statement as literals.
 pub fn not_terminal(column: &str) -> String {
-    let states = workflow::TERMINAL
+    format!("{column} NOT IN ({})", terminal_states())
+}
+
+/// `column IN (…terminal states…)`: a finished request.
+pub fn terminal(column: &str) -> String {
+    format!("{column} IN ({})", terminal_states())
+}
+
+fn terminal_states() -> String {
+    workflow::TERMINAL
         .iter()
         .map(|s| format!("'{s}'"))
         .collect::<Vec<_>>()
-        .join(", ");
-    format!("{column} NOT IN ({states})")
+        .join(", ")
 }
 
 /// `$first, $first+1, …` for `count` values bound in that order.

@@ -19,6 +19,7 @@ mod audit;
 mod deadlines;
 pub mod dialect;
 mod jobs;
+mod purge;
 mod read;
 mod receipts;
 mod supervision;
@@ -130,6 +131,16 @@ fn sqlite_migrator() -> Migrator {
             "receipt_outbox",
             include_str!("../../../migrations/sqlite/0014_receipt_outbox.sql"),
         ),
+        migration(
+            15,
+            "trace_ids",
+            include_str!("../../../migrations/sqlite/0015_trace_ids.sql"),
+        ),
+        migration(
+            16,
+            "retention",
+            include_str!("../../../migrations/sqlite/0016_retention.sql"),
+        ),
     ])
 }
 
@@ -155,6 +166,16 @@ fn postgres_migrator() -> Migrator {
             4,
             "receipt_outbox",
             include_str!("../../../migrations/postgres/0004_receipt_outbox.sql"),
+        ),
+        migration(
+            5,
+            "trace_ids",
+            include_str!("../../../migrations/postgres/0005_trace_ids.sql"),
+        ),
+        migration(
+            6,
+            "retention",
+            include_str!("../../../migrations/postgres/0006_retention.sql"),
         ),
     ])
 }
@@ -279,9 +300,13 @@ impl SqlStore {
                 StoreError::Backend(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
-        let write = sqlite_pool(1, true).connect(&sqlite_url(path, "rwc")).await?;
+        let write = sqlite_pool(1, true)
+            .connect(&sqlite_url(path, "rwc"))
+            .await?;
         sqlite_migrator().run(&write).await?;
-        let read = sqlite_pool(4, false).connect(&sqlite_url(path, "ro")).await?;
+        let read = sqlite_pool(4, false)
+            .connect(&sqlite_url(path, "ro"))
+            .await?;
         Ok(SqlStore {
             write,
             read,
@@ -346,7 +371,9 @@ impl SqlStore {
                 path.display()
             )));
         }
-        let read = sqlite_pool(2, false).connect(&sqlite_url(path, "ro")).await?;
+        let read = sqlite_pool(2, false)
+            .connect(&sqlite_url(path, "ro"))
+            .await?;
         Ok(SqlStore {
             write: read.clone(),
             read,

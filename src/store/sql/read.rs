@@ -59,6 +59,7 @@ pub(super) fn request_record(row: &AnyRow) -> Result<RequestRecord, StoreError> 
         priority: row.try_get("priority")?,
         created_at: from_unix_millis(row.try_get("created_at")?),
         updated_at: from_unix_millis(row.try_get("updated_at")?),
+        trace_id: optional(row, "trace_id")?,
     })
 }
 
@@ -73,11 +74,12 @@ fn idempotency(row: &AnyRow, owner: &str, key: &str) -> Result<Idempotency, Stor
 }
 
 /// The columns of an inbox item, its message joined.
-pub(super) const INBOX_COLUMNS: &str = "SELECT i.seq, i.message_id, i.request_id, i.kind, i.received_at, i.retrieved_at, i.notice, m.digest, m.envelope
+pub(super) const INBOX_COLUMNS: &str = "SELECT i.seq, i.message_id, i.request_id, i.kind, i.received_at, i.retrieved_at, i.notice, m.digest, m.envelope, m.purged_at
              FROM inbox i LEFT JOIN messages m ON m.id = i.message_id";
 
 /// An inbox item from a row of [`INBOX_COLUMNS`].
 pub(super) fn inbox_item(r: &AnyRow) -> Result<InboxItem, StoreError> {
+    let purged = r.try_get::<Option<i64>, _>("purged_at")?.is_some();
     Ok(InboxItem {
         cursor: r.try_get("seq")?,
         message_id: message_id(r, "message_id")?,
@@ -92,9 +94,11 @@ pub(super) fn inbox_item(r: &AnyRow) -> Result<InboxItem, StoreError> {
             .transpose()
             .map_err(|e| bad("digest", e))?,
         envelope: optional(r, "envelope")?
+            .filter(|_| !purged)
             .map(|t| serde_json::from_str(&t))
             .transpose()
             .map_err(|e| bad("envelope", e))?,
+        purged,
         notice: optional(r, "notice")?
             .map(|t| serde_json::from_str(&t))
             .transpose()
@@ -206,6 +210,7 @@ impl SqlStore {
                         .try_get::<Option<String>, _>("message_id")?
                         .and_then(|m: String| MessageId::parse(&m).ok()),
                     detail: json(r, "detail")?,
+                    trace_id: optional(r, "trace_id")?,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -222,6 +227,7 @@ impl SqlStore {
                         kind: parse(r, "kind", crate::ids::MessageKind::parse)?,
                         envelope_sha256: parse(r, "digest", Sha256::parse)?,
                         envelope: json(r, "envelope")?,
+                        purged: r.try_get::<Option<i64>, _>("purged_at")?.is_some(),
                     })
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
@@ -233,6 +239,12 @@ impl SqlStore {
             .map(|r| json(r, "body"))
             .collect::<Result<Vec<Receipt>, StoreError>>()?;
         let deadlines = self.read_deadlines(id).await?;
+        let purged_at: Option<i64> =
+            sqlx::query_scalar("SELECT purged_at FROM requests WHERE id = $1")
+                .bind(&key)
+                .fetch_optional(&self.read)
+                .await?
+                .flatten();
         Ok(Some(RequestView {
             record,
             history,
@@ -240,6 +252,7 @@ impl SqlStore {
             receipts,
             deadlines,
             overdue: false,
+            purged_at: purged_at.map(from_unix_millis),
         }))
     }
 
@@ -277,7 +290,8 @@ impl SqlStore {
         skip: &[RegionId],
     ) -> Result<Vec<OutboxItem>, StoreError> {
         let sql = format!(
-            "SELECT o.seq, o.message_id, o.request_id, o.peer, o.attempts, m.envelope, m.digest
+            "SELECT o.seq, o.message_id, o.request_id, o.peer, o.attempts, m.envelope, m.digest,
+                    m.trace_id
              FROM outbox o JOIN messages m ON m.id = o.message_id
              WHERE o.state = 'pending' AND o.next_attempt_at <= $1{}
                AND (o.lease_until IS NULL OR o.lease_until <= $1 OR o.leased_by = '{}')
@@ -306,6 +320,7 @@ impl SqlStore {
                     envelope: json(r, "envelope")?,
                     digest: parse(r, "digest", Sha256::parse)?,
                     attempts: r.try_get("attempts")?,
+                    trace_id: optional(r, "trace_id")?,
                 })
             })
             .collect()
@@ -330,7 +345,7 @@ impl SqlStore {
         &self,
         from_ms: i64,
     ) -> Result<Vec<serde_json::Value>, StoreError> {
-        sqlx::query("SELECT envelope FROM messages WHERE committed_at >= $1 AND test = 0 ORDER BY committed_at, id")
+        sqlx::query("SELECT envelope FROM messages WHERE committed_at >= $1 AND test = 0 AND purged_at IS NULL ORDER BY committed_at, id")
             .bind(from_ms)
             .fetch_all(&self.read)
             .await?

@@ -70,7 +70,14 @@ impl Supervision for SqlStore {
         .fetch_all(&self.read)
         .await?
         .iter()
-        .map(|r| Ok((r.try_get("day")?, r.try_get("family")?, r.try_get("role")?, r.try_get("n")?)))
+        .map(|r| {
+            Ok((
+                r.try_get("day")?,
+                r.try_get("family")?,
+                r.try_get("role")?,
+                r.try_get("n")?,
+            ))
+        })
         .collect::<Result<_, StoreError>>()?;
         let mut by = Vec::new();
         for column in ["court", "partner"] {
@@ -166,6 +173,25 @@ impl Supervision for SqlStore {
         .fetch_all(&self.read)
         .await?;
         Ok((count, rows.iter().map(due_item).collect::<Result<_, _>>()?))
+    }
+
+    async fn overdue_by_kind(&self, now_ms: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        // Driven by the open requests like `deadlines_due`, each probing its owed deadlines.
+        let sql = format!(
+            "SELECT r.family AS family, COUNT(DISTINCT r.id) AS n
+             FROM requests r CROSS JOIN deadlines d
+             WHERE d.request_id = r.id AND {} AND d.kind = 'deadline' AND d.met_at IS NULL
+               AND d.due_at <= $1
+             GROUP BY r.family",
+            not_terminal("r.state")
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now_ms)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("family")?, r.try_get("n")?)))
+            .collect()
     }
 
     async fn cycle_times(&self, name: &str, limit: i64) -> Result<Vec<CycleSample>, StoreError> {
@@ -316,8 +342,9 @@ mod tests {
 
     #[test]
     fn a_dead_letter_names_the_peers_code_and_detail() {
-        let (code, reason) =
-            reason_of(Some(r#"{"code":"schema_violation","detail":"/payload: bad"}"#));
+        let (code, reason) = reason_of(Some(
+            r#"{"code":"schema_violation","detail":"/payload: bad"}"#,
+        ));
         assert_eq!(code.as_deref(), Some("schema_violation"));
         assert_eq!(reason, "/payload: bad");
         let (code, reason) = reason_of(Some(r#"{"reason":"not delivered before it expired"}"#));

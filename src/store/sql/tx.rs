@@ -20,18 +20,21 @@ pub(super) fn json_text(v: &impl serde::Serialize) -> Result<String, StoreError>
     serde_json::to_string(v).map_err(|e| StoreError::Backend(e.to_string()))
 }
 
+/// Stores a message (`direction` `out` or `in`) under W3C trace `trace_id`; `false`
+/// (nothing stored) if its id is stored already.
 pub(super) async fn insert_message(
     tx: &mut Tx<'_>,
     sealed: &Sealed,
     direction: &str,
+    trace_id: &str,
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
     let e = &sealed.envelope;
     let request_id = e.in_reply_to.unwrap_or(e.id);
     let done = sqlx::query(
         "INSERT INTO messages (id, direction, kind, request_id, sender_court, recipient_court, agreement_id,
-                               agreement_sha256, digest, envelope, test, created_at, committed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING",
+                               agreement_sha256, digest, envelope, test, created_at, committed_at, trace_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (id) DO NOTHING",
     )
     .bind(e.id.to_string())
     .bind(direction)
@@ -46,6 +49,7 @@ pub(super) async fn insert_message(
     .bind(i64::from(e.test))
     .bind(unix_millis(e.created_at))
     .bind(unix_millis(now))
+    .bind(trace_id)
     .execute(&mut **tx)
     .await?;
     let inserted = done.rows_affected() == 1;
@@ -80,8 +84,8 @@ pub(super) async fn apply(
         StateChange::Open(r) => {
             sqlx::query(
                 "INSERT INTO requests (id, family, role, requesting_court, requested_court, state, agreement_id,
-                                       agreement_sha256, priority, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                                       agreement_sha256, priority, created_at, updated_at, trace_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind(r.id.to_string())
             .bind(r.family.as_str())
@@ -94,6 +98,7 @@ pub(super) async fn apply(
             .bind(r.priority)
             .bind(unix_millis(r.created_at))
             .bind(at)
+            .bind(r.trace_id.as_deref())
             .execute(&mut **tx)
             .await?;
             super::supervision::count_opened(tx, r).await?;
@@ -139,8 +144,12 @@ pub(super) async fn apply(
         StateChange::Note { request_id } => current_state(tx, request_id).await?,
     };
     let request_id = change.request_id().to_string();
+    // The entry's trace: its message's, or else its request's (a deadline, a print job).
     sqlx::query(
-        "INSERT INTO history (request_id, at, state, event, actor, message_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO history (request_id, at, state, event, actor, message_id, detail, trace_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7,
+                 COALESCE((SELECT trace_id FROM messages WHERE id = $6),
+                          (SELECT trace_id FROM requests WHERE id = $1)))",
     )
     .bind(&request_id)
     .bind(at)
@@ -302,11 +311,12 @@ pub(super) async fn finish_outbox(
 /// print jobs, then its follow-up messages the same way.
 pub(super) async fn store_outbound(tx: &mut Tx<'_>, m: &Outbound) -> Result<(), StoreError> {
     let id = m.sealed.envelope.id;
-    if !insert_message(tx, &m.sealed, "out", m.now).await? {
+    if !insert_message(tx, &m.sealed, "out", &m.trace_id, m.now).await? {
         return Err(StoreError::Conflict(format!(
             "message {id} is already stored"
         )));
     }
+    keep_trace(tx, &m.change, &m.trace_id).await?;
     apply(tx, &m.change, &m.event, Some(id), m.now).await?;
     let request_id = m.change.request_id();
     apply_clocks(tx, request_id, &m.clocks, m.now).await?;
@@ -331,5 +341,23 @@ pub(super) async fn store_outbound(tx: &mut Tx<'_>, m: &Outbound) -> Result<(), 
     for next in &m.followups {
         Box::pin(store_outbound(tx, next)).await?;
     }
+    Ok(())
+}
+
+/// A request stored before kuayu kept traces takes the trace of its first message since,
+/// so that its later messages and entries share one (a new request has its own already).
+pub(super) async fn keep_trace(
+    tx: &mut Tx<'_>,
+    change: &StateChange,
+    trace_id: &str,
+) -> Result<(), StoreError> {
+    if let StateChange::Open(_) = change {
+        return Ok(());
+    }
+    sqlx::query("UPDATE requests SET trace_id = $1 WHERE id = $2 AND trace_id IS NULL")
+        .bind(trace_id)
+        .bind(change.request_id().to_string())
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }

@@ -133,9 +133,7 @@ impl SqlStore {
     }
 
     /// Every attachment held: its name and size.
-    pub async fn attachment_list(
-        &self,
-    ) -> Result<Vec<(crate::ids::Sha256, u64)>, StoreError> {
+    pub async fn attachment_list(&self) -> Result<Vec<(crate::ids::Sha256, u64)>, StoreError> {
         let rows = sqlx::query("SELECT sha256, bytes FROM attachments ORDER BY sha256")
             .fetch_all(&self.read)
             .await?;

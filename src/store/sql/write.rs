@@ -45,7 +45,7 @@ impl Store for SqlStore {
     async fn commit_inbound(&self, m: Inbound) -> Result<InboundOutcome, StoreError> {
         let mut tx = self.write.begin().await?;
         let id = m.sealed.envelope.id;
-        if !insert_message(&mut tx, &m.sealed, "in", m.now).await? {
+        if !insert_message(&mut tx, &m.sealed, "in", &m.trace_id, m.now).await? {
             drop(tx);
             return match self.inbound_receipt(&id).await? {
                 Some((digest, receipt)) => Ok(InboundOutcome::Duplicate {
@@ -58,6 +58,9 @@ impl Store for SqlStore {
             };
         }
         let request_id = m.sealed.envelope.in_reply_to.unwrap_or(id);
+        if let Some(change) = &m.change {
+            super::tx::keep_trace(&mut tx, change, &m.trace_id).await?;
+        }
         record(&mut tx, m.change.as_ref(), &m.event, id, m.now).await?;
         if m.change.is_some() {
             apply_clocks(&mut tx, request_id, &m.clocks, m.now).await?;
