@@ -84,7 +84,8 @@ pub(super) async fn deliver(g: &Gateway, breakers: &Breakers, item: OutboxItem) 
 }
 
 async fn deliver_once(g: &Gateway, breakers: &Breakers, item: OutboxItem) {
-    let envelope: Option<Envelope> = serde_json::from_value(item.envelope.clone()).ok();
+    // Parsed once, here; the stored text itself is what goes to the peer.
+    let envelope: Option<Envelope> = serde_json::from_str(&item.envelope).ok();
     let outcome = match &envelope {
         None => Outcome::Dead {
             state: workflow::FAILED,
@@ -237,7 +238,10 @@ async fn attempt(g: &Gateway, item: &OutboxItem, e: &Envelope) -> Outcome {
     }
     let url = format!("{base}/federation/v1/messages");
     // The trace goes with the message as a transport header, outside what is signed.
-    let mut request = client.post(&url).json(&item.envelope);
+    let mut request = client
+        .post(&url)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(item.envelope.clone());
     if let Some(trace) = &item.trace_id {
         request = request.header(
             crate::observe::trace::HEADER,

@@ -173,10 +173,8 @@ fn rule_out(skip: &mut Vec<RegionId>, peer: &RegionId, progressed: &mut bool) {
     }
 }
 
-/// Whether `item` is a preservation order (high priority), which may take a peer's last slot.
+/// Whether `item` is a preservation order (high priority), which may take a peer's last
+/// slot. Read from the outbox row: the envelope is parsed only by the delivery.
 fn urgent(item: &OutboxItem) -> bool {
-    item.envelope
-        .get("priority")
-        .and_then(|p| serde_json::from_value::<Priority>(p.clone()).ok())
-        == Some(Priority::High)
+    item.priority >= Priority::High.rank()
 }

@@ -170,7 +170,7 @@ impl SqlStore {
              WHERE m.id = $1 AND m.direction = 'in'",
         )
         .bind(id.to_string())
-        .fetch_optional(&self.write)
+        .fetch_optional(&self.read)
         .await?;
         row.map(|r| Ok((parse(&r, "digest", Sha256::parse)?, json(&r, "body")?)))
             .transpose()
@@ -290,8 +290,8 @@ impl SqlStore {
         skip: &[RegionId],
     ) -> Result<Vec<OutboxItem>, StoreError> {
         let sql = format!(
-            "SELECT o.seq, o.message_id, o.request_id, o.peer, o.attempts, m.envelope, m.digest,
-                    m.trace_id
+            "SELECT o.seq, o.message_id, o.request_id, o.peer, o.priority, o.attempts, m.envelope,
+                    m.digest, m.trace_id
              FROM outbox o JOIN messages m ON m.id = o.message_id
              WHERE o.state = 'pending' AND o.next_attempt_at <= $1{}
                AND (o.lease_until IS NULL OR o.lease_until <= $1 OR o.leased_by = '{}')
@@ -317,7 +317,8 @@ impl SqlStore {
                     message_id: message_id(r, "message_id")?,
                     request_id: message_id(r, "request_id")?,
                     peer: parse(r, "peer", crate::ids::RegionId::parse)?,
-                    envelope: json(r, "envelope")?,
+                    priority: r.try_get("priority")?,
+                    envelope: text(r, "envelope")?,
                     digest: parse(r, "digest", Sha256::parse)?,
                     attempts: r.try_get("attempts")?,
                     trace_id: optional(r, "trace_id")?,
