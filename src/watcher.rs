@@ -1,7 +1,8 @@
 //! The deadline watcher: tells courts when a deadline passes unmet or a warning falls due
 //! (a history entry on the request and a notice in the court's inbox, once each); once a
 //! minute it also removes uploads no message lists past their age
-//! ([`crate::attachments::sweep`]).
+//! ([`crate::attachments::sweep`]); with `purge_daily`, it runs the retention purge at
+//! start and once a day of the gateway clock ([`crate::ops::purge::daily`]).
 //!
 //! It looks at the gateway clock every [`INTERVAL`] of real time, so a hand-driven clock
 //! in tests and the demo is followed too. What a court reads never waits for it: a
@@ -24,7 +25,14 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// Runs until `shutdown` turns true.
 pub async fn run(g: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
     let mut next_sweep = tokio::time::Instant::now();
+    let mut next_purge = g.config.purge_daily.then(|| g.clock.now());
     loop {
+        if let Some(due) = next_purge
+            && g.clock.now() >= due
+        {
+            crate::ops::purge::daily(&g).await;
+            next_purge = Some(g.clock.now() + time::Duration::days(1));
+        }
         if tokio::time::Instant::now() >= next_sweep {
             crate::attachments::sweep::sweep(&g).await;
             next_sweep = tokio::time::Instant::now() + SWEEP_EVERY;

@@ -77,6 +77,10 @@ pub struct GatewayConfig {
     /// --log-format` overrides it.
     #[serde(default, skip_serializing_if = "LogFormat::is_text")]
     pub log_format: LogFormat,
+    /// Whether the gateway runs the retention purge itself (as `kuayu purge` would), at
+    /// start and then once a day of its clock. Off by default: run `kuayu purge` instead.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub purge_daily: bool,
     /// The plain-HTTP health listener for load balancers (and Prometheus); none if absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthConfig>,

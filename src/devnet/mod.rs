@@ -75,6 +75,8 @@ pub struct DevOptions {
     /// (a PostgreSQL URL for tests of that engine); attachments then go to
     /// `<region>/blobs`.
     pub databases: BTreeMap<RegionId, crate::store::sql::Location>,
+    /// Whether each gateway runs the retention purge itself, daily (`purge_daily`).
+    pub purge_daily: bool,
 }
 
 impl DevOptions {
@@ -96,6 +98,7 @@ impl DevOptions {
             health: false,
             absent: Vec::new(),
             databases: BTreeMap::new(),
+            purge_daily: false,
         }
     }
 
@@ -314,6 +317,7 @@ impl DevFederation {
             connections: options.connections.clone(),
             attachments: options.attachments.clone(),
             log_format: Default::default(),
+            purge_daily: options.purge_daily,
             health: match &l.health {
                 Some(h) => Some(crate::config::HealthConfig {
                     listen: h.local_addr().map_err(err)?,

@@ -112,6 +112,28 @@ pub async fn purge(
     Ok(report)
 }
 
+/// The gateway's own purge (configuration `purge_daily`): as `kuayu purge`, by `system`,
+/// with a log line per agreement it took something from (counts only).
+pub async fn daily(g: &crate::gateway::Gateway) {
+    match purge(&*g.store, &g.blobs, g.clock.now(), false, "system").await {
+        Ok(report) => {
+            for a in report.agreements.iter().filter(|a| !a.purged.is_empty()) {
+                tracing::info!(
+                    agreement = %a.agreement,
+                    requests = a.purged.requests.len(),
+                    messages = a.purged.messages,
+                    attachments = a.purged.attachments.len(),
+                    "retention purge: payloads of finished requests removed"
+                );
+            }
+            for l in &report.leftovers {
+                tracing::warn!(file = %l, "retention purge: an attachment file was not removed");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "retention purge failed; it runs again tomorrow"),
+    }
+}
+
 /// Moves the files of the blobs a purge plans to forget into the temporary folder: what
 /// was moved (blob and where it is now).
 fn move_aside(

@@ -334,3 +334,34 @@ async fn an_agreement_without_retention_keeps_everything_and_a_purge_cannot_run_
     assert!(String::from_utf8_lossy(&out.stderr).contains("never ahead of the clock"));
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn with_purge_daily_the_gateway_purges_by_itself_once_its_clock_passes_a_day() {
+    let t = TestFed::start_with(datetime!(2026-11-25 08:00 UTC), |o| {
+        o.amend = Some(Box::new(|terms| {
+            terms.retention = Some(Retention { payload_days: 1 });
+        }));
+        o.purge_daily = true;
+    })
+    .await;
+    let sc = t.court("SC0104");
+    let finished = crate::bundle::completed_service(&t).await;
+    read_inboxes(&t).await;
+    receipted(&sc, finished).await;
+    // The purge at start found nothing; within the day, nothing goes.
+    t.clock.advance(time::Duration::hours(20));
+    assert!(sc.request(finished).await.unwrap()["purgedAt"].is_null());
+    // A day after the first, the next one runs: the request finished two days before.
+    t.clock.advance(time::Duration::days(2));
+    let view = eventually("the gateway's own purge", || async {
+        let view = sc.request(finished).await.ok()?;
+        view["purgedAt"].is_string().then_some(view)
+    })
+    .await;
+    assert!(view["messages"].as_array().unwrap().iter().all(|m| m["purged"] == true));
+    let audit = t.audit_log("SC").await;
+    let purges: Vec<_> = audit.iter().filter(|e| e.action == "retention.purged").collect();
+    assert_eq!(purges.len(), 1, "{purges:?}");
+    assert_eq!(purges[0].actor, "system");
+    t.shutdown().await;
+}

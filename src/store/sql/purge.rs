@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use super::SqlStore;
 use super::dialect::{marks, terminal};
-use super::tx::append_audit;
+use super::tx::{append_audit, serialise};
 use crate::clock::{from_unix_millis, rfc3339, unix_millis};
 use crate::ids::{AgreementId, MessageId, Sha256};
 use crate::store::{Purged, Retention, StoreError, StoredBlob};
@@ -123,6 +123,8 @@ impl Retention for SqlStore {
     ) -> Result<Purged, StoreError> {
         let at = unix_millis(now);
         let mut tx = self.write.begin().await?;
+        // Replicas purging at once take turns: the second then finds what the first left.
+        serialise(&mut tx, &format!("purge:{agreement}")).await?;
         let purged = plan(&mut tx, agreement, cutoff).await?;
         if purged.is_empty() {
             return Ok(purged);
