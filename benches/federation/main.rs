@@ -1,0 +1,205 @@
+//! Throughput and latency of the whole path (court → SC gateway → CQ gateway → CQ inbox),
+//! measured against the limit of the same stack in the same run.
+//!
+//! Run: `cargo bench --bench federation -- --requests 2000 --concurrency 16,64 --rounds 3`
+//! On PostgreSQL: `… -- --postgres postgres://user:pw@host/db --replicas 2`
+//!
+//! Starts the two-region dev federation (real TLS, real SQLite or PostgreSQL, real HTTP
+//! on loopback) and a bare two-hop mutual-TLS echo on the same stack (see `echo.rs`).
+//! For each concurrency level, runs kuayu and the echo in alternation (A,B,A,B,…,
+//! `--rounds` pairs) with the same count, concurrency and body size (the service-request
+//! envelope's), and prints each round and the medians: submitted and end-to-end req/s,
+//! p50/p99, and the kuayu/echo ratio. Then times preservation orders end to end while
+//! `--queued` ordinary requests are on their way (0 skips it), and prints the bytes each
+//! request added to each SQLite store and the process's peak RSS.
+//!
+//! `--store DIR` runs the federation in DIR and keeps it (fresh PKI each run, same
+//! databases), so a store grows from run to run; `--fill N` first bulk-fills both
+//! SQLite stores in DIR to N requests (see `store.rs`), e.g. `--store /tmp/big --fill
+//! 1000000`. With `--postgres URL`, Sichuan runs on a fresh database on that server
+//! (dropped at the end) as `--replicas` gateways, the court clients spread over them.
+#![allow(clippy::unwrap_used)]
+
+mod echo;
+mod load;
+mod preserve;
+mod stats;
+mod store;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use kuayu::api::Submission;
+use kuayu::clock::SystemClock;
+use kuayu::demo::court::fixture;
+use kuayu::devnet::{DevFederation, DevOptions};
+use kuayu::ids::{CourtId, MessageKind, RegionId};
+
+use stats::Figures;
+
+struct Args {
+    requests: usize,
+    concurrency: Vec<usize>,
+    rounds: usize,
+    queued: usize,
+    store: Option<PathBuf>,
+    fill: i64,
+    postgres: Option<String>,
+    replicas: usize,
+}
+
+fn args() -> Args {
+    let argv: Vec<String> = std::env::args().collect();
+    let get = |name: &str| {
+        argv.iter()
+            .position(|a| a == name)
+            .and_then(|i| argv.get(i + 1))
+            .cloned()
+    };
+    let num = |name: &str, default: usize| get(name).and_then(|v| v.parse().ok()).unwrap_or(default);
+    Args {
+        requests: num("--requests", 2000).max(1),
+        concurrency: get("--concurrency")
+            .map(|v| v.split(',').filter_map(|c| c.trim().parse().ok()).collect())
+            .filter(|v: &Vec<usize>| !v.is_empty())
+            .unwrap_or_else(|| vec![16, 64]),
+        rounds: num("--rounds", 3).max(1),
+        queued: num("--queued", 10_000),
+        store: get("--store").map(PathBuf::from),
+        fill: num("--fill", 0) as i64,
+        postgres: get("--postgres"),
+        replicas: num("--replicas", 1).max(1),
+    }
+}
+
+fn submission(kind: &str, schema: &str) -> anyhow::Result<Submission> {
+    Ok(Submission {
+        kind: MessageKind::parse(kind)?,
+        recipient_court: CourtId::parse("CQ0103")?,
+        schema_version: None,
+        payload: fixture(schema, |_| true)
+            .ok_or_else(|| anyhow::anyhow!("no {schema} fixture"))?,
+        attachments: vec![],
+    })
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = args();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let temp = tempfile::tempdir()?;
+    let dir = args.store.clone().unwrap_or_else(|| temp.path().to_path_buf());
+    std::fs::create_dir_all(&dir)?;
+    if args.fill > 0 {
+        anyhow::ensure!(args.postgres.is_none(), "--fill fills SQLite stores only");
+        let t = std::time::Instant::now();
+        for region in ["SC", "CQ"] {
+            store::fill(&dir, region, args.fill).await?;
+        }
+        println!("filled both stores to {} requests in {:.1} s", args.fill, t.elapsed().as_secs_f64());
+    }
+    let stored_before = store::stored_requests(&dir, "SC").await?;
+    let inbox_end = store::inbox_end(&dir, "CQ").await?;
+    // Two courts send everything: lift the sample agreement's per-court rate for the run.
+    let mut options = DevOptions::new(Arc::new(SystemClock));
+    options.amend = Some(Box::new(|terms| terms.limits.rate = None));
+    let database = match &args.postgres {
+        Some(server) => Some(store::fresh_database(server).await?),
+        None if args.replicas > 1 => anyhow::bail!("--replicas needs --postgres URL"),
+        None => None,
+    };
+    if let Some((_, url)) = &database {
+        options.databases.insert(
+            RegionId::parse("SC")?,
+            kuayu::store::sql::Location::Postgres(url.clone()),
+        );
+    }
+    let mut fed = DevFederation::start(&dir, options).await?;
+    for _ in 1..args.replicas {
+        fed.add_replica("SC").await?;
+    }
+    let echo = echo::Echo::start(&fed.pki).await?;
+    let ordinary = submission("service.request", "service-request")?;
+    let arrivals = load::Arrivals::watch(fed.court_client("CQ0103")?, inbox_end);
+    let engine = match &args.postgres {
+        Some(_) => format!("SC on PostgreSQL, {} replica(s)", args.replicas),
+        None => "SC on SQLite".to_owned(),
+    };
+    println!(
+        "kuayu federation benchmark: {} service requests per round, {} round pairs (kuayu, echo), SC→CQ on loopback, {engine}, {stored_before} requests stored at SC before",
+        args.requests, args.rounds
+    );
+    let bytes_before = match &args.postgres {
+        None => Some((store::sqlite_bytes(&dir, "SC").await?, store::sqlite_bytes(&dir, "CQ").await?)),
+        Some(_) => None,
+    };
+    let mut kuayu_requests = 0;
+    for &concurrency in &args.concurrency {
+        // Worker i: SC0104 or SC01 in turn, on each replica in turn.
+        let courts = (0..concurrency)
+            .map(|i| fed.court_client_of(["SC0104", "SC01"][i % 2], (i / 2) % args.replicas))
+            .collect::<Result<Vec<_>, _>>()?;
+        let echoes = (0..concurrency)
+            .map(|i| echo.client(["SC0104", "SC01"][i % 2]))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (mut ks, mut es) = (Vec::new(), Vec::new());
+        println!("{concurrency} concurrent clients:");
+        for r in 1..=args.rounds {
+            let k = load::round(&courts, &arrivals, &ordinary, args.requests).await?;
+            kuayu_requests += args.requests;
+            let size = arrivals.envelope_bytes.load(std::sync::atomic::Ordering::Relaxed);
+            let body = Bytes::from(vec![b'x'; size]);
+            let e = echo.round(&echoes, &body, args.requests).await?;
+            println!("  {}", k.line(&format!("round {r} kuayu")));
+            println!("  {}", e.line(&format!("round {r} echo")));
+            println!("  round {r} ratio    kuayu/echo end to end {:.3}", k.e2e_rps / e.e2e_rps);
+            ks.push(k);
+            es.push(e);
+        }
+        let ratios: Vec<f64> = ks.iter().zip(&es).map(|(k, e)| k.e2e_rps / e.e2e_rps).collect();
+        let (k, e) = (Figures::median(&ks), Figures::median(&es));
+        println!("  {}", k.line("median kuayu"));
+        println!("  {}", e.line("median echo"));
+        println!(
+            "  median ratio     kuayu/echo end to end {:.3} (body {} bytes)",
+            stats::median(ratios),
+            arrivals.envelope_bytes.load(std::sync::atomic::Ordering::Relaxed)
+        );
+    }
+    if let Some((sc, cq)) = bytes_before {
+        let (sc2, cq2) = (store::sqlite_bytes(&dir, "SC").await?, store::sqlite_bytes(&dir, "CQ").await?);
+        let per = |a: u64, b: u64| b.saturating_sub(a) as f64 / kuayu_requests as f64;
+        println!(
+            "bytes stored per request (database + WAL growth / {kuayu_requests} requests): SC {:.0}, CQ {:.0}",
+            per(sc, sc2),
+            per(cq, cq2)
+        );
+    }
+    if args.queued > 0 {
+        let concurrency = args.concurrency[0];
+        let courts = (0..concurrency)
+            .map(|i| fed.court_client_of(["SC0104", "SC01"][i % 2], (i / 2) % args.replicas))
+            .collect::<Result<Vec<_>, _>>()?;
+        let urgent = fed.court_client("SC0104")?;
+        let freeze = submission("preservation.request", "preservation-request")?;
+        let p = preserve::run(&mut fed, &courts, &urgent, &arrivals, &ordinary, &freeze, args.queued)
+            .await?;
+        println!(
+            "preservation orders past {} queued ordinary requests (queued behind a stopped CQ, then drained in {:.1} s): {} orders, end to end p50 {:.2} ms, p99 {:.2} ms; ordinary requests waiting when each was sent: median {:.0}, most {}",
+            args.queued, p.drained_secs, p.orders, p.p50, p.p99, p.waiting_median, p.waiting_max
+        );
+    }
+    println!("peak RSS of the process (both gateways, the echo and the clients): {:.0} MB", stats::peak_rss_mb());
+    arrivals.stop();
+    fed.shutdown().await;
+    if let Some((server, url)) = database {
+        store::drop_database(&server, &url).await?;
+    }
+    Ok(())
+}

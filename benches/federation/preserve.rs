@@ -1,0 +1,84 @@
+//! Preservation orders (freezes, `high` priority) past a queue of ordinary work: with
+//! Chongqing's gateway stopped, `queued` ordinary requests are submitted and wait in
+//! Sichuan's outbox; Chongqing returns, and from the first ordinary arrival on, while
+//! the queue drains, a preservation order is submitted every 20 ms. Each is timed from
+//! its submission until it is in the CQ court's inbox, and the requests still waiting
+//! (submitted, not yet in that inbox) are noted at each submission.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use kuayu::api::Submission;
+use kuayu::client::CourtClient;
+use kuayu::devnet::DevFederation;
+
+use crate::load::{Arrivals, submit_all};
+use crate::stats::{median, ms, percentile};
+
+/// What the preservation run measured.
+pub struct Preservation {
+    /// Preservation orders timed.
+    pub orders: usize,
+    /// End-to-end latency of the orders, 50th and 99th percentiles, in ms.
+    pub p50: f64,
+    pub p99: f64,
+    /// Ordinary requests still waiting when each order was submitted: the median and
+    /// the most.
+    pub waiting_median: f64,
+    pub waiting_max: usize,
+    /// Seconds from Chongqing's return until the queue had drained.
+    pub drained_secs: f64,
+}
+
+/// Queues `queued` ordinary requests from `clients` behind a stopped Chongqing, then
+/// times preservation orders from `urgent` while they drain.
+pub async fn run(
+    fed: &mut DevFederation,
+    clients: &[CourtClient],
+    urgent: &CourtClient,
+    arrivals: &Arrivals,
+    ordinary: &Submission,
+    freeze: &Submission,
+    queued: usize,
+) -> anyhow::Result<Preservation> {
+    fed.stop("CQ").await;
+    let sent = submit_all(clients, ordinary, queued, Arc::default()).await;
+    anyhow::ensure!(sent.len() == queued, "{} of {queued} ordinary requests accepted", sent.len());
+    let base = arrivals.count.load(Ordering::Relaxed);
+    fed.restart("CQ").await?;
+    let back = Instant::now();
+    while arrivals.count.load(Ordering::Relaxed) == base {
+        anyhow::ensure!(back.elapsed() < Duration::from_secs(120), "Chongqing took no delivery");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let (mut orders, mut waiting) = (Vec::new(), Vec::new());
+    loop {
+        // Arrivals so far include the orders that arrived; count them out.
+        let arrived = arrivals.count.load(Ordering::Relaxed) - base;
+        let left = (queued + orders.len()).saturating_sub(arrived);
+        if left == 0 || back.elapsed() > Duration::from_secs(600) {
+            break;
+        }
+        let start = Instant::now();
+        let id = urgent.submit(freeze, None).await?.request_id;
+        orders.push((id, start));
+        waiting.push(left);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ids: Vec<_> = sent.iter().map(|s| s.id).collect();
+    let drained = *arrivals.wait_for(&ids).await?.iter().max().unwrap_or(&back);
+    let ids: Vec<_> = orders.iter().map(|(id, _)| *id).collect();
+    let arrived = arrivals.wait_for(&ids).await?;
+    let mut latencies: Vec<Duration> =
+        orders.iter().zip(&arrived).map(|((_, s), a)| *a - *s).collect();
+    latencies.sort();
+    Ok(Preservation {
+        orders: latencies.len(),
+        p50: ms(percentile(&latencies, 0.50)),
+        p99: ms(percentile(&latencies, 0.99)),
+        waiting_median: median(waiting.iter().map(|w| *w as f64).collect()),
+        waiting_max: waiting.iter().copied().max().unwrap_or(0),
+        drained_secs: (drained - back).as_secs_f64(),
+    })
+}

@@ -1,0 +1,149 @@
+//! The stores under the benchmark: bytes each request adds, a bulk fill to reach a
+//! million stored requests quickly (`--fill N`), and the throwaway PostgreSQL database.
+
+use std::path::Path;
+
+use kuayu::store::sql::SqlStore;
+use sqlx::{ConnectOptions as _, Connection as _, Executor as _};
+
+/// SQLite database file plus WAL of `region` in federation folder `dir`, in bytes, after
+/// a passive checkpoint (so that most of the WAL is in the database file).
+pub async fn sqlite_bytes(dir: &Path, region: &str) -> anyhow::Result<u64> {
+    let db = dir.join(region).join("kuayu.db");
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&db)
+        .connect()
+        .await?;
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").await?;
+    conn.close().await?;
+    let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    Ok(size(&db) + size(&dir.join(region).join("kuayu.db-wal")))
+}
+
+/// The last inbox position of `region`'s SQLite store in `dir` (0 if none): where a
+/// reader of a grown store starts, rather than reading through everything before.
+pub async fn inbox_end(dir: &Path, region: &str) -> anyhow::Result<i64> {
+    let db = dir.join(region).join("kuayu.db");
+    if !db.exists() {
+        return Ok(0);
+    }
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&db)
+        .read_only(true)
+        .connect()
+        .await?;
+    let n: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM inbox")
+        .fetch_one(&mut conn)
+        .await?;
+    conn.close().await?;
+    Ok(n.unwrap_or(0))
+}
+
+/// Requests stored by `region` in federation folder `dir` (0 if it has no database yet).
+pub async fn stored_requests(dir: &Path, region: &str) -> anyhow::Result<i64> {
+    let db = dir.join(region).join("kuayu.db");
+    if !db.exists() {
+        return Ok(0);
+    }
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&db)
+        .read_only(true)
+        .connect()
+        .await?;
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM requests")
+        .fetch_one(&mut conn)
+        .await?;
+    conn.close().await?;
+    Ok(n)
+}
+
+/// Rows a request leaves at each side, written in bulk (`{N}` requests numbered from
+/// `{FROM}`, `{ROLE}` requester at SC or executor at CQ): the request, its message with a
+/// 2 KB envelope, two history entries, a receipt, and the delivered outbox row (SC) or the
+/// retrieved inbox row (CQ). The audit chain and the volume table are left as they are.
+const FILL: &[&str] = &[
+    "CREATE TEMP TABLE fill AS
+     WITH RECURSIVE n(i) AS (SELECT {FROM} UNION ALL SELECT i + 1 FROM n WHERE i < {FROM} + {N} - 1)
+     SELECT printf('%08x-0000-7000-8000-%012x', i, i) AS id, i, {START} + i AS at FROM n",
+    "INSERT INTO requests (id, family, role, requesting_court, requested_court, state, agreement_id,
+                           agreement_sha256, priority, created_at, updated_at)
+     SELECT id, 'service', '{ROLE}', 'SC0104', 'CQ0103', 'completed', 'SC-CQ-2026',
+            '0000000000000000000000000000000000000000000000000000000000000000', 0, at, at FROM fill",
+    "INSERT INTO messages (id, direction, kind, request_id, sender_court, recipient_court, agreement_id,
+                           agreement_sha256, digest, envelope, test, created_at, committed_at)
+     SELECT id, '{DIR}', 'service.request', id, 'SC0104', 'CQ0103', 'SC-CQ-2026',
+            '0000000000000000000000000000000000000000000000000000000000000000', lower(hex(randomblob(32))),
+            printf('{\"id\":\"%s\",\"pad\":\"%s\"}', id, lower(hex(randomblob(1000)))), 0, at, at FROM fill",
+    "INSERT INTO history (request_id, at, state, event, actor, message_id, detail)
+     SELECT id, at, 'received', 'submitted', 'court:SC0104', id, '{}' FROM fill
+     UNION ALL SELECT id, at + 1, 'completed', 'completed', 'court:CQ0103', NULL, '{}' FROM fill",
+    "INSERT INTO receipts (request_id, message_id, hop, issuer, body)
+     SELECT id, id, 'accepted', 'SC', printf('{\"messageId\":\"%s\",\"sig\":\"%s\"}', id, lower(hex(randomblob(64)))) FROM fill",
+    "{SIDE}",
+    "DROP TABLE fill",
+];
+
+const OUTBOX: &str = "INSERT INTO outbox (message_id, request_id, peer, priority, state, attempts, next_attempt_at, created_at, done_at)
+     SELECT id, id, 'CQ', 0, 'delivered', 1, at, at, at + 1 FROM fill";
+const INBOX: &str = "INSERT INTO inbox (court, message_id, request_id, kind, priority, received_at, retrieved_at)
+     SELECT 'CQ0103', id, id, 'service.request', 0, at, at + 1 FROM fill";
+
+/// Adds requests to `region`'s SQLite store in `dir` until it holds `target`.
+pub async fn fill(dir: &Path, region: &str, target: i64) -> anyhow::Result<()> {
+    let have = stored_requests(dir, region).await?;
+    if have >= target {
+        return Ok(());
+    }
+    let db = dir.join(region).join("kuayu.db");
+    std::fs::create_dir_all(dir.join(region))?;
+    SqlStore::open(&db).await?.close().await;
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&db)
+        .connect()
+        .await?;
+    conn.execute("PRAGMA synchronous = OFF").await?;
+    let (role, direction, side) = match region {
+        "SC" => ("requester", "out", OUTBOX),
+        _ => ("executor", "in", INBOX),
+    };
+    let start = time::OffsetDateTime::now_utc().unix_timestamp() * 1000 - 400 * 86_400_000;
+    for statement in FILL {
+        let sql = statement
+            .replace("{SIDE}", side)
+            .replace("{N}", &(target - have).to_string())
+            .replace("{FROM}", &have.to_string())
+            .replace("{START}", &start.to_string())
+            .replace("{ROLE}", role)
+            .replace("{DIR}", direction);
+        conn.execute(sqlx::AssertSqlSafe(sql)).await?;
+    }
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").await?;
+    conn.close().await?;
+    Ok(())
+}
+
+/// A fresh database on the PostgreSQL server `server` names: (server, its URL).
+pub async fn fresh_database(server: &str) -> anyhow::Result<(String, String)> {
+    sqlx::any::install_default_drivers();
+    let name = format!("kuayu_bench_{}", uuid::Uuid::now_v7().simple());
+    let mut admin = sqlx::AnyConnection::connect(server).await?;
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await?;
+    admin.close().await?;
+    let base = server.rsplit_once('/').map_or(server, |(b, _)| b);
+    Ok((server.to_owned(), format!("{base}/{name}")))
+}
+
+/// Drops the database made by [`fresh_database`].
+pub async fn drop_database(server: &str, url: &str) -> anyhow::Result<()> {
+    let name = url.rsplit_once('/').map_or(url, |(_, n)| n);
+    let mut admin = sqlx::AnyConnection::connect(server).await?;
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE {name} WITH (FORCE)"
+        )))
+        .await?;
+    admin.close().await?;
+    Ok(())
+}
