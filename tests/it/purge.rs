@@ -311,7 +311,11 @@ async fn a_purge_takes_finished_payloads_past_retention_and_keeps_the_proof_on_p
 
 #[tokio::test]
 async fn an_agreement_without_retention_keeps_everything_and_a_purge_cannot_run_ahead() {
-    let t = TestFed::start().await;
+    // The samples keep payloads three years; this agreement leaves retention out.
+    let t = TestFed::start_with(datetime!(2026-11-25 08:00 UTC), |o| {
+        o.amend = Some(Box::new(|terms| terms.retention = None));
+    })
+    .await;
     crate::bundle::completed_service(&t).await;
     read_inboxes(&t).await;
     t.clock.advance(time::Duration::days(4000));
