@@ -10,7 +10,9 @@
 //! finished freeze, an outbox row per request sent (delivered, or refused by the peer), print jobs for a tenth of the service
 //! work received, and the daily volume table filled as the migration does. Then starts
 //! both gateways on it (real TLS, real HTTP) and times `GET /admin/dashboard` over the
-//! admin socket `--rounds` times, printing the median, the 90th percentile and the least.
+//! admin socket `--rounds` times, printing the median, the 90th percentile and the least;
+//! then the same for `GET /metrics`, whose store gauges (backlog, open and overdue work)
+//! are read at each scrape.
 #![allow(clippy::unwrap_used)]
 
 use std::time::{Duration, Instant};
@@ -159,6 +161,23 @@ async fn main() {
         ms(times[(times.len() * 9 / 10).min(times.len() - 1)]),
         ms(times[0]),
         body.len() / 1024
+    );
+    let (status, body) = admin.health("/metrics").await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("kuayu_requests_open{"), "the open work is read: {body}");
+    let mut times: Vec<Duration> = Vec::new();
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let (status, _) = admin.health("/metrics").await.unwrap();
+        times.push(t.elapsed());
+        assert_eq!(status, 200);
+    }
+    times.sort();
+    println!(
+        "GET /metrics with {n} requests stored, {rounds} rounds: median {:.1} ms, p90 {:.1} ms, least {:.1} ms",
+        ms(times[times.len() / 2]),
+        ms(times[(times.len() * 9 / 10).min(times.len() - 1)]),
+        ms(times[0]),
     );
     fed.shutdown().await;
 }

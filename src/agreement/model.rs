@@ -336,18 +336,23 @@ mod tests {
     use crate::ids::RegionId;
     use crate::schema::SchemaCatalog;
 
-    /// The sample agreement with `retention` set to `value` in its terms.
+    /// The sample agreement with `retention` set to `value` in its terms (removed if null).
     fn with_retention(value: serde_json::Value) -> Result<Agreement, String> {
         let mut json: serde_json::Value =
             serde_json::from_str(crate::devnet::SAMPLE_AGREEMENT).unwrap();
         json["terms"]["retention"] = value;
+        if json["terms"]["retention"].is_null() {
+            json["terms"].as_object_mut().unwrap().remove("retention");
+        }
         Agreement::from_json(&json.to_string()).map_err(|e| e.to_string())
     }
 
     #[test]
     fn retention_is_a_whole_positive_number_of_days_or_absent() {
         let sample = Agreement::from_json(crate::devnet::SAMPLE_AGREEMENT).unwrap();
-        assert_eq!(sample.terms.retention, None, "absent: kept for ever");
+        assert_eq!(sample.terms.retention, Some(Retention { payload_days: 1095 }));
+        let absent = with_retention(serde_json::Value::Null).unwrap();
+        assert_eq!(absent.terms.retention, None, "absent: kept for ever");
         let kept = with_retention(serde_json::json!({"payloadDays": 1095})).unwrap();
         assert_eq!(kept.terms.retention, Some(Retention { payload_days: 1095 }));
         for bad in [

@@ -95,14 +95,20 @@ pub(super) async fn revocation(
     path = "/federation/v1/receipts",
     tag = "federation",
     request_body(content = crate::receipt::ReceiptFields, description = "The retrieval receipt as the peer signed it (docs/SIGNATURES.md): `hop` `retrieval`, the `messageId` and `envelopeSha256` of a message this gateway sent to the peer's region, `issuer` the peer (as its certificate names it), `court` the recipient court."),
+    params(("traceparent" = Option<String>, Header, description = "W3C trace context: the trace id of the message the receipt is of, for the receiver's log lines; outside the signed receipt, unauthenticated, deciding nothing.")),
     responses((status = 200, description = "Held here.", body = crate::api::ReceiptTaken))
 )]
 pub(super) async fn receipt(
     State(g): State<Arc<Gateway>>,
     Extension(peer): Extension<PeerCertificates>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, Problem> {
-    Ok(Json(crate::evidence::receive(&g, &peer.0, body).await?).into_response())
+    // Its lines carry the trace of the message it is the receipt of (sent as `traceparent`).
+    let trace = crate::observe::trace::from_headers(&headers).unwrap_or_default();
+    let span = tracing::info_span!("receipt", trace_id = trace.as_str());
+    let taken = tracing::Instrument::instrument(crate::evidence::receive(&g, &peer.0, body), span);
+    Ok(Json(taken.await?).into_response())
 }
 
 /// A peer gateway's relay asks whether this gateway answers (it pings a peer it cannot

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use crate::api::ReceiptTaken;
 use crate::clock::unix_millis;
 use crate::gateway::Gateway;
+use crate::observe::trace;
 use crate::peers::PeerClients;
 use crate::problem::Problem;
 use crate::store::{ReceiptOutboxItem, ReceiptOutcome};
@@ -95,9 +96,11 @@ async fn attempt(g: &Gateway, item: &ReceiptOutboxItem) -> Result<(), (String, b
         .peers
         .get(&agreement, &item.peer, timeout)
         .map_err(|e| (e, true))?;
-    let response = client
-        .post(&url)
-        .json(&item.receipt)
+    let mut request = client.post(&url).json(&item.receipt);
+    if let Some(trace) = &item.trace_id {
+        request = request.header(trace::HEADER, trace::traceparent(trace));
+    }
+    let response = request
         .send()
         .await
         .map_err(|e| (format!("{url}: {}", crate::client::error_text(&e)), true))?;

@@ -346,6 +346,8 @@ pub struct ReceiptOutboxItem {
     pub agreement_sha256: Sha256,
     /// Attempts so far.
     pub attempts: i64,
+    /// The W3C trace id the message travelled under, sent back with its receipt.
+    pub trace_id: Option<String>,
 }
 
 /// How one attempt to carry a receipt back ended.

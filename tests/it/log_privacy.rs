@@ -124,13 +124,16 @@ async fn no_personal_data_from_any_payload_reaches_the_logs_at_the_most_verbose_
         "no structured outcome line"
     );
 
-    // Every line of a message's way, and of the relay's delivery of it, names its W3C
-    // trace; a message arriving from the peer carries the trace the sending side logged.
+    // Every line of a message's way, of the relay's delivery of it and of its retrieval
+    // receipt's arrival back names its W3C trace; a message arriving from the peer carries the trace the sending side logged.
     let (mut sent_under, mut received_under) = (BTreeMap::new(), Vec::new());
     for line in logs.lines() {
         let entry: Value = serde_json::from_str(line).unwrap();
         let span = &entry["span"];
-        if !matches!(span["name"].as_str(), Some("message" | "delivery")) {
+        if !matches!(
+            span["name"].as_str(),
+            Some("message" | "delivery" | "receipt")
+        ) {
             continue;
         }
         let trace = span["trace_id"].as_str().unwrap_or_default().to_owned();

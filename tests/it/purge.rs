@@ -3,7 +3,8 @@
 //! and the attachment of a request finished more than a day before (by the controllable
 //! clock, passed as `--at`) and keeps its digests, receipts, history, deadlines and audit
 //! log, which `kuayu audit verify` and a proof bundle still check; a request still open
-//! or finished since is untouched; `--dry-run` lists what would go and changes nothing;
+//! or finished since, or whose last message its court has not read, is untouched;
+//! `--dry-run` lists what would go and changes nothing;
 //! the purge is one audit entry.
 
 use kuayu::agreement::Retention;
@@ -57,6 +58,11 @@ async fn read_inboxes(t: &TestFed) {
     for court in ["SC0104", "CQ0103"] {
         t.court(court).inbox(0, 500).await.unwrap();
     }
+}
+
+/// Chongqing's court reads its inbox (Sichuan's does not).
+async fn cq_reads(t: &TestFed) {
+    t.court("CQ0103").inbox(0, 500).await.unwrap();
 }
 
 /// A service request SC0104 → CQ0103 that CQ0103 refuses.
@@ -128,11 +134,15 @@ async fn purges_only_what_retention_lets_go(sc_database: Option<Location>) {
         blob_file(&sc_blobs, &sha256).is_file(),
         "the attachment is held"
     );
+    // Refused as well, but SC0104 has not read the refusal yet.
+    let unread = refused(&t).await;
+    cq_reads(&t).await;
+    receipted(&sc, unread).await;
 
-    // Two days on, a third request finishes: within retention.
+    // Two days on, another request finishes: within retention.
     t.clock.advance(time::Duration::days(2));
     let recent = refused(&t).await;
-    read_inboxes(&t).await;
+    cq_reads(&t).await;
     receipted(&sc, recent).await;
     // The open request's first deadline passed meanwhile: the watcher's entry is written.
     eventually("the open request marked overdue", || async {
@@ -152,10 +162,9 @@ async fn purges_only_what_retention_lets_go(sc_database: Option<Location>) {
         "{said}"
     );
     assert!(said.contains(&finished.to_string()), "{said}");
-    assert!(
-        !said.contains(&open.to_string()) && !said.contains(&recent.to_string()),
-        "{said}"
-    );
+    for kept in [open, recent, unread] {
+        assert!(!said.contains(&kept.to_string()), "{said}");
+    }
     assert!(said.contains("dry run: nothing was changed"), "{said}");
     assert_eq!(
         sc.request(finished).await.unwrap()["messages"],
@@ -189,7 +198,7 @@ async fn purges_only_what_retention_lets_go(sc_database: Option<Location>) {
         kept_part(&before),
         "digests, receipts, history, deadlines and state are kept"
     );
-    for id in [open, recent] {
+    for id in [open, recent, unread] {
         let view = sc.request(id).await.unwrap();
         assert!(view["purgedAt"].is_null(), "{view}");
         assert!(
@@ -286,11 +295,28 @@ async fn purges_only_what_retention_lets_go(sc_database: Option<Location>) {
         .await
         .unwrap();
         let said = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
-        assert!(said.contains("3 envelope(s) purged") && said.contains("the bundle verifies"), "{said}");
+        assert!(
+            out.status.success(),
+            "{said}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            said.contains("3 envelope(s) purged") && said.contains("the bundle verifies"),
+            "{said}"
+        );
     }
 
-    // Nothing is left to purge: a second run changes nothing.
+    // Once SC0104 has read the refusal, the next purge takes that request too, alone;
+    // then nothing is left, and a run that takes nothing writes nothing.
+    sc.inbox(0, 500).await.unwrap();
+    let (ok, said) = purge_sc(&t, false).await;
+    assert!(
+        ok && said.contains("purged 1 request(s), 2 message(s), 0 attachment(s)"),
+        "{said}"
+    );
+    assert!(said.contains(&unread.to_string()), "{said}");
+    assert!(sc.request(unread).await.unwrap()["purgedAt"].is_string());
+    let audit = t.audit_log("SC").await;
     let (ok, said) = purge_sc(&t, false).await;
     assert!(ok && said.contains("purged 0 request(s)"), "{said}");
     assert_eq!(t.audit_log("SC").await.len(), audit.len());
@@ -311,7 +337,11 @@ async fn a_purge_takes_finished_payloads_past_retention_and_keeps_the_proof_on_p
 
 #[tokio::test]
 async fn an_agreement_without_retention_keeps_everything_and_a_purge_cannot_run_ahead() {
-    let t = TestFed::start().await;
+    // The samples keep payloads three years; this agreement leaves retention out.
+    let t = TestFed::start_with(datetime!(2026-11-25 08:00 UTC), |o| {
+        o.amend = Some(Box::new(|terms| terms.retention = None));
+    })
+    .await;
     crate::bundle::completed_service(&t).await;
     read_inboxes(&t).await;
     t.clock.advance(time::Duration::days(4000));
@@ -358,9 +388,18 @@ async fn with_purge_daily_the_gateway_purges_by_itself_once_its_clock_passes_a_d
         view["purgedAt"].is_string().then_some(view)
     })
     .await;
-    assert!(view["messages"].as_array().unwrap().iter().all(|m| m["purged"] == true));
+    assert!(
+        view["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["purged"] == true)
+    );
     let audit = t.audit_log("SC").await;
-    let purges: Vec<_> = audit.iter().filter(|e| e.action == "retention.purged").collect();
+    let purges: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "retention.purged")
+        .collect();
     assert_eq!(purges.len(), 1, "{purges:?}");
     assert_eq!(purges[0].actor, "system");
     t.shutdown().await;

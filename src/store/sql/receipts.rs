@@ -106,7 +106,8 @@ impl SqlStore {
         limit: i64,
     ) -> Result<Vec<ReceiptOutboxItem>, StoreError> {
         let rows = sqlx::query(
-            "SELECT q.seq, q.message_id, q.peer, q.body, q.attempts, m.agreement_sha256
+            "SELECT q.seq, q.message_id, q.peer, q.body, q.attempts, m.agreement_sha256,
+                    m.trace_id
              FROM receipt_outbox q JOIN messages m ON m.id = q.message_id
              WHERE q.state = 'pending' AND q.next_attempt_at <= $1
              ORDER BY q.seq LIMIT $2",
@@ -127,6 +128,7 @@ impl SqlStore {
                     agreement_sha256: Sha256::parse(&text("agreement_sha256")?)
                         .map_err(|e| bad("agreement hash", e))?,
                     attempts: r.try_get("attempts")?,
+                    trace_id: r.try_get("trace_id")?,
                 })
             })
             .collect()
