@@ -29,6 +29,7 @@ mod federation_checks;
 mod filing;
 mod freeze_queue;
 mod fuzz_smoke;
+mod group_commit;
 mod health;
 mod identity;
 mod journeys;

@@ -12,7 +12,8 @@ use kuayu::store::{Event, Outbound, RequestRecord, Role, StateChange, Store};
 use serde_json::json;
 use time::macros::datetime;
 
-fn outbound(id: MessageId) -> Outbound {
+/// A service request from SC0104 to CQ0103 opening request `id` (shared with group_commit).
+pub(crate) fn outbound(id: MessageId) -> Outbound {
     let now = datetime!(2026-11-25 08:00 UTC);
     let key = SigningKey::generate();
     let sc = RegionId::parse("SC").unwrap();

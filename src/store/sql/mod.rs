@@ -10,6 +10,10 @@
 //!   appends to the audit chain are serialised by a transaction-scoped advisory lock (see
 //!   ARCHITECTURE.md, "Several replicas").
 //!
+//! The pipeline's commits (a court's message accepted, a peer's message received) are
+//! grouped: those that arrive together share one transaction and one fsync, each under
+//! its own savepoint ([`group`]).
+//!
 //! Statements are written once with `$1, $2, …` placeholders, which both engines read;
 //! what differs lives in [`dialect`].
 
@@ -18,6 +22,7 @@ mod attachments;
 mod audit;
 mod deadlines;
 pub mod dialect;
+mod group;
 mod jobs;
 mod purge;
 mod read;
@@ -50,6 +55,8 @@ pub struct SqlStore {
     pub(super) replica: std::sync::Arc<str>,
     /// How long this replica holds the outbox items it claims, in milliseconds.
     pub(super) outbox_lease_ms: i64,
+    /// Where the pipeline's commits go to be grouped ([`group`]).
+    pub(super) committer: group::Committer,
 }
 
 /// One migration, embedded at build time.
@@ -313,6 +320,7 @@ impl SqlStore {
             dialect: Dialect::Sqlite,
             replica: replica_name(),
             outbox_lease_ms: write::OUTBOX_LEASE_MS,
+            committer: Default::default(),
         })
     }
 
@@ -333,6 +341,7 @@ impl SqlStore {
             dialect: Dialect::Postgres,
             replica: replica_name(),
             outbox_lease_ms: write::OUTBOX_LEASE_MS,
+            committer: Default::default(),
         })
     }
 
@@ -358,6 +367,7 @@ impl SqlStore {
             dialect: Dialect::Postgres,
             replica: replica_name(),
             outbox_lease_ms: write::OUTBOX_LEASE_MS,
+            committer: Default::default(),
         })
     }
 
@@ -380,6 +390,7 @@ impl SqlStore {
             dialect: Dialect::Sqlite,
             replica: replica_name(),
             outbox_lease_ms: write::OUTBOX_LEASE_MS,
+            committer: Default::default(),
         })
     }
 

@@ -1,13 +1,13 @@
-//! The SQLite engine's operations: each public operation is one `BEGIN … COMMIT`.
+//! The store's operations: each is one `BEGIN … COMMIT`, except the pipeline's commits,
+//! which share one with whatever arrives with them ([`super::group`]).
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::SqlStore;
 use super::deadlines::apply_clocks;
-use super::tx::{
-    apply, finish_outbox, insert_message, insert_receipt, json_text, record, store_outbound,
-};
+use super::group::{Done, Unit};
+use super::tx::{apply, finish_outbox, insert_receipt, json_text, record};
 use crate::agreement::Agreement;
 use crate::audit::AuditEntry;
 use crate::clock::unix_millis;
@@ -32,22 +32,17 @@ impl Store for SqlStore {
     }
 
     async fn commit_outbound(&self, m: Outbound) -> Result<OutboundOutcome, StoreError> {
-        let mut tx = self.write.begin().await?;
-        if let Some(first) = Self::first_answer(&mut tx, m.idempotency.as_ref()).await? {
-            return Ok(OutboundOutcome::Replay(first));
+        match self.commit_unit(Unit::Outbound(Box::new(m))).await? {
+            Done::Outbound(outcome) => Ok(outcome),
+            Done::Inbound(_) => Err(StoreError::Backend("group commit: wrong answer".into())),
         }
-        store_outbound(&mut tx, &m).await?;
-        Self::keep_answer(&mut tx, m.idempotency.as_ref(), m.now).await?;
-        tx.commit().await?;
-        Ok(OutboundOutcome::Committed)
     }
 
     async fn commit_inbound(&self, m: Inbound) -> Result<InboundOutcome, StoreError> {
-        let mut tx = self.write.begin().await?;
         let id = m.sealed.envelope.id;
-        if !insert_message(&mut tx, &m.sealed, "in", &m.trace_id, m.now).await? {
-            drop(tx);
-            return match self.inbound_receipt(&id).await? {
+        match self.commit_unit(Unit::Inbound(Box::new(m))).await? {
+            Done::Inbound(true) => Ok(InboundOutcome::Committed),
+            Done::Inbound(false) => match self.inbound_receipt(&id).await? {
                 Some((digest, receipt)) => Ok(InboundOutcome::Duplicate {
                     digest,
                     receipt: Box::new(receipt),
@@ -55,32 +50,9 @@ impl Store for SqlStore {
                 None => Err(StoreError::Conflict(format!(
                     "message {id} is stored, but not as received"
                 ))),
-            };
+            },
+            Done::Outbound(_) => Err(StoreError::Backend("group commit: wrong answer".into())),
         }
-        let request_id = m.sealed.envelope.in_reply_to.unwrap_or(id);
-        if let Some(change) = &m.change {
-            super::tx::keep_trace(&mut tx, change, &m.trace_id).await?;
-        }
-        record(&mut tx, m.change.as_ref(), &m.event, id, m.now).await?;
-        if m.change.is_some() {
-            apply_clocks(&mut tx, request_id, &m.clocks, m.now).await?;
-        }
-        insert_receipt(&mut tx, request_id, &m.receipt).await?;
-        if let Some(court) = &m.inbox {
-            sqlx::query(
-                "INSERT INTO inbox (court, message_id, request_id, kind, priority, received_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(court.as_str())
-            .bind(id.to_string())
-            .bind(request_id.to_string())
-            .bind(m.sealed.envelope.kind.as_str())
-            .bind(m.sealed.envelope.priority.rank())
-            .bind(unix_millis(m.now))
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(InboundOutcome::Committed)
     }
 
     async fn inbound_receipt(

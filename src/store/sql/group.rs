@@ -1,0 +1,242 @@
+//! Group commit: the pipeline's commits (`commit_outbound`, `commit_inbound`) that arrive
+//! together share one transaction and one fsync.
+//!
+//! A committer task (started with the first commit, on the caller's runtime) takes every
+//! unit waiting on its channel, up to [`MAX_GROUP`], opens one transaction on the write
+//! pool, runs each unit under its own SAVEPOINT, and commits once. A unit that fails is
+//! rolled back to its savepoint alone and gets its own error; the others go on. Every
+//! caller is answered only after the shared COMMIT returned: with its own outcome if it
+//! succeeded, or with the COMMIT's error (then nothing of the group is stored). If a
+//! savepoint cannot be released or rolled back, the transaction is in doubt: nothing is
+//! committed and every unit gets that error.
+//!
+//! On PostgreSQL the group takes the audit chain's advisory lock first (see
+//! [`super::tx::serialise`]): every unit appends to the chain anyway, and taking it
+//! before any other key keeps the lock order the same in every group, so replicas never
+//! deadlock on it. The conditional updates that make replicas exactly-once
+//! ([`StoreError::Raced`]) fail their own unit only.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use sqlx::{Acquire as _, AnyPool};
+use tokio::sync::{mpsc, oneshot};
+
+use super::SqlStore;
+use super::deadlines::apply_clocks;
+use super::tx::{Tx, insert_message, insert_receipt, record, serialise, store_outbound};
+use crate::clock::unix_millis;
+use crate::store::{Inbound, Outbound, OutboundOutcome, StoreError};
+
+/// Most units in one transaction.
+pub(super) const MAX_GROUP: usize = 128;
+
+/// One commit of the pipeline.
+pub(super) enum Unit {
+    Outbound(Box<Outbound>),
+    Inbound(Box<Inbound>),
+}
+
+/// What a unit did.
+#[derive(Debug)]
+pub(super) enum Done {
+    Outbound(OutboundOutcome),
+    /// `false`: the message id was stored before; nothing was written.
+    Inbound(bool),
+}
+
+type Reply = oneshot::Sender<Result<Done, StoreError>>;
+
+/// The channel to the committer task (made at the first commit), and what it counted.
+#[derive(Clone, Default)]
+pub(crate) struct Committer {
+    sender: Arc<OnceLock<mpsc::UnboundedSender<(Unit, Reply)>>>,
+    counts: Arc<Counts>,
+}
+
+/// Groups committed (or failed) and the units in them.
+#[derive(Default)]
+struct Counts {
+    groups: AtomicU64,
+    units: AtomicU64,
+}
+
+impl SqlStore {
+    /// Commits `unit` in the next group; answers once that group's COMMIT returned.
+    pub(super) async fn commit_unit(&self, unit: Unit) -> Result<Done, StoreError> {
+        let sender = self.committer.sender.get_or_init(|| {
+            let (sender, units) = mpsc::unbounded_channel();
+            let counts = Arc::clone(&self.committer.counts);
+            tokio::spawn(run(self.write.clone(), units, counts));
+            sender
+        });
+        let (reply, answer) = oneshot::channel();
+        sender
+            .send((unit, reply))
+            .map_err(|_| StoreError::Backend("the store's committer has stopped".into()))?;
+        answer.await.map_err(|_| {
+            StoreError::Backend("the store's committer stopped before answering".into())
+        })?
+    }
+
+    /// Commits `units` as one group, as the committer does with units that arrive
+    /// together: each unit's own outcome, in order.
+    pub async fn commit_outbound_together(
+        &self,
+        units: Vec<Outbound>,
+    ) -> Vec<Result<OutboundOutcome, StoreError>> {
+        let (group, answers): (Vec<_>, Vec<_>) = units
+            .into_iter()
+            .map(|m| {
+                let (reply, answer) = oneshot::channel();
+                ((Unit::Outbound(Box::new(m)), reply), answer)
+            })
+            .unzip();
+        commit_group(&self.write, group, &self.committer.counts).await;
+        let mut outcomes = Vec::with_capacity(answers.len());
+        for answer in answers {
+            outcomes.push(match answer.await {
+                Ok(Ok(Done::Outbound(outcome))) => Ok(outcome),
+                Ok(Err(e)) => Err(e),
+                _ => Err(StoreError::Backend("the group gave no answer".into())),
+            });
+        }
+        outcomes
+    }
+
+    /// Groups committed so far by this store (and its clones), and the units in them.
+    pub fn group_commits(&self) -> (u64, u64) {
+        let c = &self.committer.counts;
+        (c.groups.load(Ordering::Relaxed), c.units.load(Ordering::Relaxed))
+    }
+}
+
+/// Commits groups until every sender is gone.
+async fn run(
+    write: AnyPool,
+    mut units: mpsc::UnboundedReceiver<(Unit, Reply)>,
+    counts: Arc<Counts>,
+) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while units.recv_many(&mut group, MAX_GROUP).await > 0 {
+        commit_group(&write, std::mem::take(&mut group), &counts).await;
+    }
+}
+
+/// A copy of `e` for each caller of a failed group.
+fn copy(e: &StoreError) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Runs `group` in one transaction and answers each unit.
+async fn commit_group(write: &AnyPool, group: Vec<(Unit, Reply)>, counts: &Counts) {
+    counts.groups.fetch_add(1, Ordering::Relaxed);
+    counts.units.fetch_add(group.len() as u64, Ordering::Relaxed);
+    let mut tx = match begin(write).await {
+        Ok(tx) => tx,
+        Err(e) => {
+            for (_, reply) in group {
+                let _ = reply.send(Err(copy(&e)));
+            }
+            return;
+        }
+    };
+    let mut answers = Vec::with_capacity(group.len());
+    let mut broken = None;
+    for (unit, reply) in group {
+        if broken.is_some() {
+            answers.push((reply, None));
+            continue;
+        }
+        match run_unit(&mut tx, &unit).await {
+            Ok(outcome) => answers.push((reply, Some(outcome))),
+            Err(e) => {
+                broken = Some(e);
+                answers.push((reply, None));
+            }
+        }
+    }
+    let committed = match broken {
+        Some(e) => Err(e),
+        None => tx.commit().await.map_err(StoreError::from),
+    };
+    for (reply, outcome) in answers {
+        let answer = match (&committed, outcome) {
+            (Ok(()), Some(outcome)) => outcome,
+            (Err(e), _) => Err(copy(e)),
+            (Ok(()), None) => Err(StoreError::Backend("group commit in doubt".into())),
+        };
+        let _ = reply.send(answer);
+    }
+}
+
+async fn begin(write: &AnyPool) -> Result<Tx<'static>, StoreError> {
+    let mut tx = write.begin().await?;
+    serialise(&mut tx, "audit").await?;
+    Ok(tx)
+}
+
+/// Runs one unit under its own savepoint: `Ok` with the unit's own outcome (an error
+/// rolled back to the savepoint), or `Err` if the savepoint could not be ended (the
+/// whole transaction is then in doubt).
+async fn run_unit(
+    tx: &mut Tx<'_>,
+    unit: &Unit,
+) -> Result<Result<Done, StoreError>, StoreError> {
+    let mut savepoint = (&mut **tx).begin().await?;
+    let outcome = match unit {
+        Unit::Outbound(m) => outbound(&mut savepoint, m).await.map(Done::Outbound),
+        Unit::Inbound(m) => inbound(&mut savepoint, m).await.map(Done::Inbound),
+    };
+    match outcome {
+        Ok(done) => {
+            savepoint.commit().await?;
+            Ok(Ok(done))
+        }
+        Err(e) => {
+            savepoint.rollback().await?;
+            Ok(Err(e))
+        }
+    }
+}
+
+/// A message our court sends, with its idempotency answer (or the first answer again).
+async fn outbound(tx: &mut Tx<'_>, m: &Outbound) -> Result<OutboundOutcome, StoreError> {
+    if let Some(first) = SqlStore::first_answer(tx, m.idempotency.as_ref()).await? {
+        return Ok(OutboundOutcome::Replay(first));
+    }
+    store_outbound(tx, m).await?;
+    SqlStore::keep_answer(tx, m.idempotency.as_ref(), m.now).await?;
+    Ok(OutboundOutcome::Committed)
+}
+
+/// A message from a peer; `false` if its id was stored before (nothing written).
+async fn inbound(tx: &mut Tx<'_>, m: &Inbound) -> Result<bool, StoreError> {
+    let id = m.sealed.envelope.id;
+    if !insert_message(tx, &m.sealed, "in", &m.trace_id, m.now).await? {
+        return Ok(false);
+    }
+    let request_id = m.sealed.envelope.in_reply_to.unwrap_or(id);
+    if let Some(change) = &m.change {
+        super::tx::keep_trace(tx, change, &m.trace_id).await?;
+    }
+    record(tx, m.change.as_ref(), &m.event, id, m.now).await?;
+    if m.change.is_some() {
+        apply_clocks(tx, request_id, &m.clocks, m.now).await?;
+    }
+    insert_receipt(tx, request_id, &m.receipt).await?;
+    if let Some(court) = &m.inbox {
+        sqlx::query(
+            "INSERT INTO inbox (court, message_id, request_id, kind, priority, received_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(court.as_str())
+        .bind(id.to_string())
+        .bind(request_id.to_string())
+        .bind(m.sealed.envelope.kind.as_str())
+        .bind(m.sealed.envelope.priority.rank())
+        .bind(unix_millis(m.now))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(true)
+}
