@@ -164,7 +164,10 @@ async fn main() {
     );
     let (status, body) = admin.health("/metrics").await.unwrap();
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("kuayu_requests_open{"), "the open work is read: {body}");
+    assert!(
+        body.contains("kuayu_requests_open{"),
+        "the open work is read: {body}"
+    );
     let mut times: Vec<Duration> = Vec::new();
     for _ in 0..rounds {
         let t = Instant::now();

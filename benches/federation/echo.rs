@@ -35,11 +35,7 @@ fn region(r: &str) -> RegionId {
 }
 
 /// Serves `router` over TLS with `identity`, requiring client certificates under `anchors`.
-async fn serve(
-    identity: &Identity,
-    anchors: &str,
-    router: Router,
-) -> anyhow::Result<SocketAddr> {
+async fn serve(identity: &Identity, anchors: &str, router: Router) -> anyhow::Result<SocketAddr> {
     let verifier = tls::client_verifier(&tls::parse_certs(anchors)?, &[])?;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls::server_config(identity, verifier)?);
     let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -65,7 +61,8 @@ impl Echo {
     /// Starts B, then A forwarding to B, with the certificates of `pki`.
     pub async fn start(pki: &DevPki) -> anyhow::Result<Self> {
         let (sc, cq) = (region("SC"), region("CQ"));
-        let b_identity = Identity::load(&pki.file(&cq, "gateway.crt"), &pki.file(&cq, "gateway.key"))?;
+        let b_identity =
+            Identity::load(&pki.file(&cq, "gateway.crt"), &pki.file(&cq, "gateway.key"))?;
         let b = serve(
             &b_identity,
             &pki.pem(&sc, "federation-ca.crt")?,
@@ -78,20 +75,24 @@ impl Echo {
             Duration::from_secs(30),
         )?;
         let forward = Arc::new((hop, format!("https://{b}/echo")));
-        let a_identity =
-            Identity::load(&pki.file(&sc, "court-api.crt"), &pki.file(&sc, "court-api.key"))?;
+        let a_identity = Identity::load(
+            &pki.file(&sc, "court-api.crt"),
+            &pki.file(&sc, "court-api.key"),
+        )?;
         let a = serve(
             &a_identity,
             &pki.pem(&sc, "court-ca.crt")?,
             Router::new()
                 .route(
                     "/echo",
-                    post(|State(f): State<Arc<(reqwest::Client, String)>>, body: Bytes| async move {
-                        match f.0.post(&f.1).body(body).send().await {
-                            Ok(r) => r.bytes().await.unwrap_or_default(),
-                            Err(_) => Bytes::new(),
-                        }
-                    }),
+                    post(
+                        |State(f): State<Arc<(reqwest::Client, String)>>, body: Bytes| async move {
+                            match f.0.post(&f.1).body(body).send().await {
+                                Ok(r) => r.bytes().await.unwrap_or_default(),
+                                Err(_) => Bytes::new(),
+                            }
+                        },
+                    ),
                 )
                 .with_state(forward),
         )

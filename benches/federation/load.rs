@@ -150,7 +150,10 @@ pub async fn round(
     let delivered = arrived.iter().max().copied().unwrap_or(begin) - begin;
     Ok(Figures::of(
         sent.iter().map(|s| s.answered - s.start).collect(),
-        sent.iter().zip(&arrived).map(|(s, a)| *a - s.start).collect(),
+        sent.iter()
+            .zip(&arrived)
+            .map(|(s, a)| *a - s.start)
+            .collect(),
         submitted,
         delivered,
     ))

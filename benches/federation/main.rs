@@ -57,7 +57,8 @@ fn args() -> Args {
             .and_then(|i| argv.get(i + 1))
             .cloned()
     };
-    let num = |name: &str, default: usize| get(name).and_then(|v| v.parse().ok()).unwrap_or(default);
+    let num =
+        |name: &str, default: usize| get(name).and_then(|v| v.parse().ok()).unwrap_or(default);
     Args {
         requests: num("--requests", 2000).max(1),
         concurrency: get("--concurrency")
@@ -78,8 +79,7 @@ fn submission(kind: &str, schema: &str) -> anyhow::Result<Submission> {
         kind: MessageKind::parse(kind)?,
         recipient_court: CourtId::parse("CQ0103")?,
         schema_version: None,
-        payload: fixture(schema, |_| true)
-            .ok_or_else(|| anyhow::anyhow!("no {schema} fixture"))?,
+        payload: fixture(schema, |_| true).ok_or_else(|| anyhow::anyhow!("no {schema} fixture"))?,
         attachments: vec![],
     })
 }
@@ -94,7 +94,10 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let temp = tempfile::tempdir()?;
-    let dir = args.store.clone().unwrap_or_else(|| temp.path().to_path_buf());
+    let dir = args
+        .store
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
     std::fs::create_dir_all(&dir)?;
     if args.fill > 0 {
         anyhow::ensure!(args.postgres.is_none(), "--fill fills SQLite stores only");
@@ -102,7 +105,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         for region in ["SC", "CQ"] {
             store::fill(&dir, region, args.fill).await?;
         }
-        println!("filled both stores to {} requests in {:.1} s", args.fill, t.elapsed().as_secs_f64());
+        println!(
+            "filled both stores to {} requests in {:.1} s",
+            args.fill,
+            t.elapsed().as_secs_f64()
+        );
     }
     let stored_before = store::stored_requests(&dir, "SC").await?;
     let inbox_end = store::inbox_end(&dir, "CQ").await?;
@@ -136,7 +143,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         args.requests, args.rounds
     );
     let bytes_before = match &args.postgres {
-        None => Some((store::sqlite_bytes(&dir, "SC").await?, store::sqlite_bytes(&dir, "CQ").await?)),
+        None => Some((
+            store::sqlite_bytes(&dir, "SC").await?,
+            store::sqlite_bytes(&dir, "CQ").await?,
+        )),
         Some(_) => None,
     };
     let mut kuayu_requests = 0;
@@ -153,27 +163,41 @@ async fn run(args: Args) -> anyhow::Result<()> {
         for r in 1..=args.rounds {
             let k = load::round(&courts, &arrivals, &ordinary, args.requests).await?;
             kuayu_requests += args.requests;
-            let size = arrivals.envelope_bytes.load(std::sync::atomic::Ordering::Relaxed);
+            let size = arrivals
+                .envelope_bytes
+                .load(std::sync::atomic::Ordering::Relaxed);
             let body = Bytes::from(vec![b'x'; size]);
             let e = echo.round(&echoes, &body, args.requests).await?;
             println!("  {}", k.line(&format!("round {r} kuayu")));
             println!("  {}", e.line(&format!("round {r} echo")));
-            println!("  round {r} ratio    kuayu/echo end to end {:.3}", k.e2e_rps / e.e2e_rps);
+            println!(
+                "  round {r} ratio    kuayu/echo end to end {:.3}",
+                k.e2e_rps / e.e2e_rps
+            );
             ks.push(k);
             es.push(e);
         }
-        let ratios: Vec<f64> = ks.iter().zip(&es).map(|(k, e)| k.e2e_rps / e.e2e_rps).collect();
+        let ratios: Vec<f64> = ks
+            .iter()
+            .zip(&es)
+            .map(|(k, e)| k.e2e_rps / e.e2e_rps)
+            .collect();
         let (k, e) = (Figures::median(&ks), Figures::median(&es));
         println!("  {}", k.line("median kuayu"));
         println!("  {}", e.line("median echo"));
         println!(
             "  median ratio     kuayu/echo end to end {:.3} (body {} bytes)",
             stats::median(ratios),
-            arrivals.envelope_bytes.load(std::sync::atomic::Ordering::Relaxed)
+            arrivals
+                .envelope_bytes
+                .load(std::sync::atomic::Ordering::Relaxed)
         );
     }
     if let Some((sc, cq)) = bytes_before {
-        let (sc2, cq2) = (store::sqlite_bytes(&dir, "SC").await?, store::sqlite_bytes(&dir, "CQ").await?);
+        let (sc2, cq2) = (
+            store::sqlite_bytes(&dir, "SC").await?,
+            store::sqlite_bytes(&dir, "CQ").await?,
+        );
         let per = |a: u64, b: u64| b.saturating_sub(a) as f64 / kuayu_requests as f64;
         println!(
             "bytes stored per request (database + WAL growth / {kuayu_requests} requests): SC {:.0}, CQ {:.0}",
@@ -188,14 +212,25 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .collect::<Result<Vec<_>, _>>()?;
         let urgent = fed.court_client("SC0104")?;
         let freeze = submission("preservation.request", "preservation-request")?;
-        let p = preserve::run(&mut fed, &courts, &urgent, &arrivals, &ordinary, &freeze, args.queued)
-            .await?;
+        let p = preserve::run(
+            &mut fed,
+            &courts,
+            &urgent,
+            &arrivals,
+            &ordinary,
+            &freeze,
+            args.queued,
+        )
+        .await?;
         println!(
             "preservation orders past {} queued ordinary requests (queued behind a stopped CQ, then drained in {:.1} s): {} orders, end to end p50 {:.2} ms, p99 {:.2} ms; ordinary requests waiting when each was sent: median {:.0}, most {}",
             args.queued, p.drained_secs, p.orders, p.p50, p.p99, p.waiting_median, p.waiting_max
         );
     }
-    println!("peak RSS of the process (both gateways, the echo and the clients): {:.0} MB", stats::peak_rss_mb());
+    println!(
+        "peak RSS of the process (both gateways, the echo and the clients): {:.0} MB",
+        stats::peak_rss_mb()
+    );
     arrivals.stop();
     fed.shutdown().await;
     if let Some((server, url)) = database {

@@ -44,12 +44,19 @@ pub async fn run(
 ) -> anyhow::Result<Preservation> {
     fed.stop("CQ").await;
     let sent = submit_all(clients, ordinary, queued, Arc::default()).await;
-    anyhow::ensure!(sent.len() == queued, "{} of {queued} ordinary requests accepted", sent.len());
+    anyhow::ensure!(
+        sent.len() == queued,
+        "{} of {queued} ordinary requests accepted",
+        sent.len()
+    );
     let base = arrivals.count.load(Ordering::Relaxed);
     fed.restart("CQ").await?;
     let back = Instant::now();
     while arrivals.count.load(Ordering::Relaxed) == base {
-        anyhow::ensure!(back.elapsed() < Duration::from_secs(120), "Chongqing took no delivery");
+        anyhow::ensure!(
+            back.elapsed() < Duration::from_secs(120),
+            "Chongqing took no delivery"
+        );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let (mut orders, mut waiting) = (Vec::new(), Vec::new());
@@ -70,8 +77,11 @@ pub async fn run(
     let drained = *arrivals.wait_for(&ids).await?.iter().max().unwrap_or(&back);
     let ids: Vec<_> = orders.iter().map(|(id, _)| *id).collect();
     let arrived = arrivals.wait_for(&ids).await?;
-    let mut latencies: Vec<Duration> =
-        orders.iter().zip(&arrived).map(|((_, s), a)| *a - *s).collect();
+    let mut latencies: Vec<Duration> = orders
+        .iter()
+        .zip(&arrived)
+        .map(|((_, s), a)| *a - *s)
+        .collect();
     latencies.sort();
     Ok(Preservation {
         orders: latencies.len(),

@@ -85,7 +85,8 @@ const FILL: &[&str] = &[
 
 const OUTBOX: &str = "INSERT INTO outbox (message_id, request_id, peer, priority, state, attempts, next_attempt_at, created_at, done_at)
      SELECT id, id, 'CQ', 0, 'delivered', 1, at, at, at + 1 FROM fill";
-const INBOX: &str = "INSERT INTO inbox (court, message_id, request_id, kind, priority, received_at, retrieved_at)
+const INBOX: &str =
+    "INSERT INTO inbox (court, message_id, request_id, kind, priority, received_at, retrieved_at)
      SELECT 'CQ0103', id, id, 'service.request', 0, at, at + 1 FROM fill";
 
 /// Adds requests to `region`'s SQLite store in `dir` until it holds `target`.

@@ -350,7 +350,10 @@ mod tests {
     #[test]
     fn retention_is_a_whole_positive_number_of_days_or_absent() {
         let sample = Agreement::from_json(crate::devnet::SAMPLE_AGREEMENT).unwrap();
-        assert_eq!(sample.terms.retention, Some(Retention { payload_days: 1095 }));
+        assert_eq!(
+            sample.terms.retention,
+            Some(Retention { payload_days: 1095 })
+        );
         let absent = with_retention(serde_json::Value::Null).unwrap();
         assert_eq!(absent.terms.retention, None, "absent: kept for ever");
         let kept = with_retention(serde_json::json!({"payloadDays": 1095})).unwrap();

@@ -145,7 +145,10 @@ async fn counts_and_overdue(engine: &str) {
         r#"kuayu_requests_overdue{kind="service"} 1"#,
         r#"kuayu_requests_overdue{kind="preservation"} 0"#,
     ] {
-        assert!(metrics.lines().any(|l| l == series), "{series} in:\n{metrics}");
+        assert!(
+            metrics.lines().any(|l| l == series),
+            "{series} in:\n{metrics}"
+        );
     }
     let (status, _) = page(
         &t,

@@ -29,8 +29,16 @@ async fn a_failing_unit_gets_its_own_error_and_its_group_commits(store: SqlStore
         .await;
 
     assert_eq!(store.group_commits().0, groups_before + 1, "one group");
-    assert!(matches!(answers[0], Ok(OutboundOutcome::Committed)), "{:?}", answers[0]);
-    assert!(matches!(answers[2], Ok(OutboundOutcome::Committed)), "{:?}", answers[2]);
+    assert!(
+        matches!(answers[0], Ok(OutboundOutcome::Committed)),
+        "{:?}",
+        answers[0]
+    );
+    assert!(
+        matches!(answers[2], Ok(OutboundOutcome::Committed)),
+        "{:?}",
+        answers[2]
+    );
     match &answers[1] {
         Err(StoreError::Backend(why)) => assert!(
             why.to_lowercase().contains("unique") || why.contains("duplicate key"),
@@ -39,13 +47,27 @@ async fn a_failing_unit_gets_its_own_error_and_its_group_commits(store: SqlStore
         other => panic!("the failing unit gets its own error, not {other:?}"),
     }
     for id in [a, b] {
-        assert!(store.request(&id).await.unwrap().is_some(), "{id} is stored");
+        assert!(
+            store.request(&id).await.unwrap().is_some(),
+            "{id} is stored"
+        );
     }
-    assert!(store.sent_message(&bad_id).await.unwrap().is_none(), "nothing of the failed unit");
+    assert!(
+        store.sent_message(&bad_id).await.unwrap().is_none(),
+        "nothing of the failed unit"
+    );
     let due = store.due_outbox(i64::MAX, 10, &[]).await.unwrap();
-    assert_eq!(due.len(), 3, "the first request and the two good ones wait to be relayed");
+    assert_eq!(
+        due.len(),
+        3,
+        "the first request and the two good ones wait to be relayed"
+    );
     let entries = store.audit_entries(0, 100).await.unwrap();
-    assert_eq!(entries.len(), audit_before + 2, "an audit entry per good unit");
+    assert_eq!(
+        entries.len(),
+        audit_before + 2,
+        "an audit entry per good unit"
+    );
     assert!(kuayu::audit::verify_chain(&entries).is_ok());
     store.close().await;
 }
@@ -60,7 +82,11 @@ async fn concurrent_commits_share_transactions_and_one_failure_stays_alone(store
     let writers: Vec<_> = (0..40)
         .map(|i| {
             let store = Arc::clone(&store);
-            let m = if i == 20 { stored.clone() } else { outbound(MessageId::new()) };
+            let m = if i == 20 {
+                stored.clone()
+            } else {
+                outbound(MessageId::new())
+            };
             tokio::spawn(async move { store.commit_outbound(m).await })
         })
         .collect();
@@ -76,7 +102,11 @@ async fn concurrent_commits_share_transactions_and_one_failure_stays_alone(store
     }
     assert_eq!(committed, 39);
     let (groups, units) = store.group_commits();
-    assert_eq!(units - units_before, 40, "every commit went through the committer");
+    assert_eq!(
+        units - units_before,
+        40,
+        "every commit went through the committer"
+    );
     assert!(
         groups - groups_before < 40,
         "commits that arrived together shared a transaction ({} groups for 40)",

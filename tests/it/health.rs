@@ -233,9 +233,18 @@ async fn metrics_show_the_relay_its_backlog_and_breakers_and_the_open_and_overdu
     reaches(&sc, first, "relayed").await;
     let text = scrape(&t, "SC").await;
     for (series, want) in [
-        (r#"kuayu_relay_deliveries_total{peer="CQ",outcome="delivered"}"#, 1.0),
-        (r#"kuayu_commit_duration_seconds_count{direction="outbound"}"#, 1.0),
-        (r#"kuayu_requests_open{kind="service",state="relayed"}"#, 1.0),
+        (
+            r#"kuayu_relay_deliveries_total{peer="CQ",outcome="delivered"}"#,
+            1.0,
+        ),
+        (
+            r#"kuayu_commit_duration_seconds_count{direction="outbound"}"#,
+            1.0,
+        ),
+        (
+            r#"kuayu_requests_open{kind="service",state="relayed"}"#,
+            1.0,
+        ),
         (r#"kuayu_requests_overdue{kind="service"}"#, 0.0),
         (r#"kuayu_outbox_backlog{peer="CQ"}"#, 0.0),
         (r#"kuayu_outbox_oldest_age_seconds{peer="CQ"}"#, 0.0),
@@ -250,8 +259,14 @@ async fn metrics_show_the_relay_its_backlog_and_breakers_and_the_open_and_overdu
     );
     let text = scrape(&t, "CQ").await;
     for (series, want) in [
-        (r#"kuayu_commit_duration_seconds_count{direction="inbound"}"#, 1.0),
-        (r#"kuayu_requests_open{kind="service",state="received"}"#, 1.0),
+        (
+            r#"kuayu_commit_duration_seconds_count{direction="inbound"}"#,
+            1.0,
+        ),
+        (
+            r#"kuayu_requests_open{kind="service",state="received"}"#,
+            1.0,
+        ),
     ] {
         assert_eq!(sample(&text, series), Some(want), "{series} in:\n{text}");
     }
@@ -265,8 +280,8 @@ async fn metrics_show_the_relay_its_backlog_and_breakers_and_the_open_and_overdu
         t.clock.advance(time::Duration::seconds(1));
         let text = scrape(&t, "SC").await;
         let open = sample(&text, r#"kuayu_breaker_state{peer="CQ"}"#) == Some(2.0);
-        let retried = sample(&text, r#"kuayu_relay_retries_total{peer="CQ"}"#)
-            .is_some_and(|n| n >= 1.0);
+        let retried =
+            sample(&text, r#"kuayu_relay_retries_total{peer="CQ"}"#).is_some_and(|n| n >= 1.0);
         (open && retried).then_some(text)
     })
     .await;
@@ -280,12 +295,18 @@ async fn metrics_show_the_relay_its_backlog_and_breakers_and_the_open_and_overdu
         "{text}"
     );
     assert!(
-        sample(&text, r#"kuayu_relay_deliveries_total{peer="CQ",outcome="unreachable"}"#)
-            .is_some_and(|n| n >= 2.0),
+        sample(
+            &text,
+            r#"kuayu_relay_deliveries_total{peer="CQ",outcome="unreachable"}"#
+        )
+        .is_some_and(|n| n >= 2.0),
         "{text}"
     );
     assert_eq!(
-        sample(&text, r#"kuayu_requests_open{kind="service",state="submitted"}"#),
+        sample(
+            &text,
+            r#"kuayu_requests_open{kind="service",state="submitted"}"#
+        ),
         Some(1.0),
         "{text}"
     );
@@ -305,7 +326,10 @@ async fn metrics_show_the_relay_its_backlog_and_breakers_and_the_open_and_overdu
         "{text}"
     );
     assert_eq!(
-        sample(&text, r#"kuayu_requests_open{kind="service",state="submitted"}"#),
+        sample(
+            &text,
+            r#"kuayu_requests_open{kind="service",state="submitted"}"#
+        ),
         Some(0.0),
         "a state emptied reads 0, not its old value:\n{text}"
     );

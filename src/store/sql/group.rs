@@ -107,7 +107,10 @@ impl SqlStore {
     /// Groups committed so far by this store (and its clones), and the units in them.
     pub fn group_commits(&self) -> (u64, u64) {
         let c = &self.committer.counts;
-        (c.groups.load(Ordering::Relaxed), c.units.load(Ordering::Relaxed))
+        (
+            c.groups.load(Ordering::Relaxed),
+            c.units.load(Ordering::Relaxed),
+        )
     }
 }
 
@@ -131,7 +134,9 @@ fn copy(e: &StoreError) -> StoreError {
 /// Runs `group` in one transaction and answers each unit.
 async fn commit_group(write: &AnyPool, group: Vec<(Unit, Reply)>, counts: &Counts) {
     counts.groups.fetch_add(1, Ordering::Relaxed);
-    counts.units.fetch_add(group.len() as u64, Ordering::Relaxed);
+    counts
+        .units
+        .fetch_add(group.len() as u64, Ordering::Relaxed);
     let mut tx = match begin(write).await {
         Ok(tx) => tx,
         Err(e) => {
@@ -179,10 +184,7 @@ async fn begin(write: &AnyPool) -> Result<Tx<'static>, StoreError> {
 /// Runs one unit under its own savepoint: `Ok` with the unit's own outcome (an error
 /// rolled back to the savepoint), or `Err` if the savepoint could not be ended (the
 /// whole transaction is then in doubt).
-async fn run_unit(
-    tx: &mut Tx<'_>,
-    unit: &Unit,
-) -> Result<Result<Done, StoreError>, StoreError> {
+async fn run_unit(tx: &mut Tx<'_>, unit: &Unit) -> Result<Result<Done, StoreError>, StoreError> {
     let mut savepoint = (&mut **tx).begin().await?;
     let outcome = match unit {
         Unit::Outbound(m) => outbound(&mut savepoint, m).await.map(Done::Outbound),
