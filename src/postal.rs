@@ -117,6 +117,19 @@ pub async fn report(
         Idempotent::Replay(first) => return Ok(first),
         Idempotent::New(key) => key,
     };
+    let outcome = report_new(g, centre, job_id, event, key.clone()).await;
+    idempotency::or_first(g, &key, outcome).await
+}
+
+/// A centre's report under a key not answered yet.
+async fn report_new(
+    g: &Gateway,
+    centre: &PrintCentreId,
+    job_id: MessageId,
+    event: Value,
+    key: crate::store::Idempotency,
+) -> Result<JobAnswer, Problem> {
+    use crate::outbound::idempotency;
     let request_hash = key.request_hash;
     let job = g
         .store

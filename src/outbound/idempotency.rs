@@ -78,6 +78,27 @@ pub async fn check<T: DeserializeOwned>(
     }
 }
 
+/// `outcome` of a POST under the new `key`, unless it was refused while a retry under the
+/// same key got its answer: a retry that races the first can read the request after the
+/// first moved it on and be refused for it (say, a step that is no longer allowed). Then
+/// the first answer is the answer, when it was given to the same body.
+pub async fn or_first<T: DeserializeOwned>(
+    g: &Gateway,
+    key: &Idempotency,
+    outcome: Result<T, Problem>,
+) -> Result<T, Problem> {
+    let refused = match outcome {
+        Ok(answer) => return Ok(answer),
+        Err(p) => p,
+    };
+    match g.store.idempotent_answer(&key.owner, &key.key).await {
+        Ok(Some(first)) if first.request_hash == key.request_hash => {
+            replay(first, key.request_hash).or(Err(refused))
+        }
+        _ => Err(refused),
+    }
+}
+
 /// The first answer to a key, if it was given to the same body; else a conflict.
 pub fn replay<T: DeserializeOwned>(first: Idempotency, request_hash: Sha256) -> Result<T, Problem> {
     if first.request_hash != request_hash {

@@ -113,6 +113,18 @@ pub async fn update(
         Idempotent::Replay(first) => return Ok(first),
         Idempotent::New(key) => key,
     };
+    let outcome = update_new(g, court, request_id, body, key.clone()).await;
+    idempotency::or_first(g, &key, outcome).await
+}
+
+/// An update under a key not answered yet.
+async fn update_new(
+    g: &Gateway,
+    court: &CourtId,
+    request_id: MessageId,
+    body: UpdateSubmission,
+    key: Idempotency,
+) -> Result<Accepted, Problem> {
     stage("lookup");
     let record = g
         .store
