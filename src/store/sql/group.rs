@@ -1,5 +1,5 @@
-//! Group commit: the pipeline's commits (`commit_outbound`, `commit_inbound`, and the
-//! relay's `outbox_delivered`) that arrive together share one transaction and one fsync.
+//! Group commit: the pipeline's commits (`commit_outbound`, `commit_inbound`) that arrive
+//! together share one transaction and one fsync.
 //!
 //! A committer task (started with the first commit, on the caller's runtime) takes every
 //! unit waiting on its channel, up to [`MAX_GROUP`], opens one transaction on the write
@@ -24,16 +24,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::SqlStore;
 use super::deadlines::apply_clocks;
-use super::tx::{
-    Tx, finish_outbox, insert_message, insert_receipt, record, serialise, store_outbound,
-};
+use super::tx::{Tx, insert_message, insert_receipt, record, serialise, store_outbound};
 use crate::clock::unix_millis;
-use crate::receipt::Receipt;
-use crate::store::{
-    Event, Inbound, Outbound, OutboundOutcome, OutboxItem, StateChange, StoreError,
-};
-use crate::workflow::deadlines::Clocks;
-use time::OffsetDateTime;
+use crate::store::{Inbound, Outbound, OutboundOutcome, StoreError};
 
 /// Most units in one transaction.
 pub(super) const MAX_GROUP: usize = 128;
@@ -42,18 +35,6 @@ pub(super) const MAX_GROUP: usize = 128;
 pub(super) enum Unit {
     Outbound(Box<Outbound>),
     Inbound(Box<Inbound>),
-    Delivered(Box<Delivered>),
-}
-
-/// A relayed message the peer acknowledged: its outbox row finished, the relay receipt
-/// kept, the request's change and clocks applied.
-pub(super) struct Delivered {
-    pub item: OutboxItem,
-    pub receipt: Receipt,
-    pub change: Option<StateChange>,
-    pub event: Event,
-    pub clocks: Clocks,
-    pub now: OffsetDateTime,
 }
 
 /// What a unit did.
@@ -62,8 +43,6 @@ pub(super) enum Done {
     Outbound(OutboundOutcome),
     /// `false`: the message id was stored before; nothing was written.
     Inbound(bool),
-    /// The delivery is recorded (or was, by another replica: then nothing was written).
-    Delivered,
 }
 
 type Reply = oneshot::Sender<Result<Done, StoreError>>;
@@ -210,7 +189,6 @@ async fn run_unit(tx: &mut Tx<'_>, unit: &Unit) -> Result<Result<Done, StoreErro
     let outcome = match unit {
         Unit::Outbound(m) => outbound(&mut savepoint, m).await.map(Done::Outbound),
         Unit::Inbound(m) => inbound(&mut savepoint, m).await.map(Done::Inbound),
-        Unit::Delivered(d) => delivered(&mut savepoint, d).await.map(|_| Done::Delivered),
     };
     match outcome {
         Ok(done) => {
@@ -262,16 +240,5 @@ async fn inbound(tx: &mut Tx<'_>, m: &Inbound) -> Result<bool, StoreError> {
         .execute(&mut **tx)
         .await?;
     }
-    Ok(true)
-}
-
-/// A delivery the peer acknowledged; `false` if its outbox row was already finished.
-async fn delivered(tx: &mut Tx<'_>, d: &Delivered) -> Result<bool, StoreError> {
-    if !finish_outbox(tx, &d.item, "delivered", d.now).await? {
-        return Ok(false);
-    }
-    insert_receipt(tx, d.item.request_id, &d.receipt).await?;
-    record(tx, d.change.as_ref(), &d.event, d.item.message_id, d.now).await?;
-    apply_clocks(tx, d.item.request_id, &d.clocks, d.now).await?;
     Ok(true)
 }

@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::SqlStore;
-use super::group::{Delivered, Done, Unit};
+use super::deadlines::apply_clocks;
+use super::group::{Done, Unit};
 use super::tx::{apply, finish_outbox, insert_receipt, json_text, record};
 use crate::agreement::Agreement;
 use crate::audit::AuditEntry;
@@ -33,7 +34,7 @@ impl Store for SqlStore {
     async fn commit_outbound(&self, m: Outbound) -> Result<OutboundOutcome, StoreError> {
         match self.commit_unit(Unit::Outbound(Box::new(m))).await? {
             Done::Outbound(outcome) => Ok(outcome),
-            _ => Err(StoreError::Backend("group commit: wrong answer".into())),
+            Done::Inbound(_) => Err(StoreError::Backend("group commit: wrong answer".into())),
         }
     }
 
@@ -50,7 +51,7 @@ impl Store for SqlStore {
                     "message {id} is stored, but not as received"
                 ))),
             },
-            _ => Err(StoreError::Backend("group commit: wrong answer".into())),
+            Done::Outbound(_) => Err(StoreError::Backend("group commit: wrong answer".into())),
         }
     }
 
@@ -249,19 +250,15 @@ impl Store for SqlStore {
         clocks: Clocks,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        // Shares a group commit with the pipeline's commits (see `group.rs`).
-        let unit = Unit::Delivered(Box::new(Delivered {
-            item: item.clone(),
-            receipt,
-            change,
-            event,
-            clocks,
-            now,
-        }));
-        match self.commit_unit(unit).await? {
-            Done::Delivered => Ok(()),
-            _ => Err(StoreError::Backend("group commit: wrong answer".into())),
+        let mut tx = self.write.begin().await?;
+        if !finish_outbox(&mut tx, item, "delivered", now).await? {
+            return Ok(());
         }
+        insert_receipt(&mut tx, item.request_id, &receipt).await?;
+        record(&mut tx, change.as_ref(), &event, item.message_id, now).await?;
+        apply_clocks(&mut tx, item.request_id, &clocks, now).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn outbox_due_now(&self, peer: &RegionId, now_ms: i64) -> Result<(), StoreError> {
