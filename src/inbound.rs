@@ -15,12 +15,51 @@ use crate::store::{Event, Inbound, InboundOutcome, RequestRecord, Role, StateCha
 use crate::workflow::deadlines::{self, Clocks};
 use crate::workflow::{self, addressees, lifecycle};
 
-/// Handles `POST /federation/v1/messages`.
+/// Times a message is checked again when its request moved on between the checks and the
+/// commit (say, the relay receipt of the request itself landed in between).
+const CHECKS: usize = 3;
+
+/// Handles `POST /federation/v1/messages`. A message whose request another step moved on
+/// after it was checked is checked again against the request as it is now (nothing of
+/// it was stored), up to [`CHECKS`] times; then it is refused as a conflict.
 pub async fn receive(
     g: &Gateway,
     chain: &[CertificateDer<'static>],
     body: Value,
 ) -> Result<RelayAnswer, Problem> {
+    let mut checks = 1;
+    loop {
+        match checked(g, chain, body.clone()).await {
+            Ok(answer) => return Ok(answer),
+            Err(Refused::Problem(p)) => return Err(p),
+            Err(Refused::Raced(why)) if checks >= CHECKS => {
+                return Err(crate::store::StoreError::Raced(why).into_problem());
+            }
+            Err(Refused::Raced(_)) => checks += 1,
+        }
+    }
+}
+
+/// Why one pass of the pipeline did not answer.
+enum Refused {
+    /// A refusal for the peer.
+    Problem(Problem),
+    /// The request changed between the checks and the commit: check again.
+    Raced(String),
+}
+
+impl From<Problem> for Refused {
+    fn from(p: Problem) -> Self {
+        Refused::Problem(p)
+    }
+}
+
+/// One pass: parses, checks and commits.
+async fn checked(
+    g: &Gateway,
+    chain: &[CertificateDer<'static>],
+    body: Value,
+) -> Result<RelayAnswer, Refused> {
     stage("parse");
     let unverified = pipeline::parse(body)?;
     let claimed = unverified.envelope.clone();
@@ -51,7 +90,8 @@ pub async fn receive(
                     "message {} was already received with different content",
                     e.id
                 ),
-            ))
+            )
+            .into())
         };
     }
     // A partner reaches only the regions (and so the courts) its agreement names: an
@@ -64,7 +104,8 @@ pub async fn receive(
                 "the envelope is addressed to region {}, but this is the {} gateway",
                 e.recipient.region, g.region
             ),
-        ));
+        )
+        .into());
     }
     let now = g.clock.now();
     stage("timely");
@@ -83,7 +124,8 @@ pub async fn receive(
                 "court {} is not a court served by the {} gateway",
                 e.recipient.court, g.region
             ),
-        ));
+        )
+        .into());
     }
 
     stage("lifecycle");
@@ -148,7 +190,8 @@ pub async fn receive(
                     if from_requester { "from" } else { "sent to" },
                     e.sender.court
                 ),
-            ));
+            )
+            .into());
         };
         // Every message about a request travels under the request's trace.
         if let Some(trace) = &record.trace_id {
@@ -161,13 +204,14 @@ pub async fn receive(
                     "request {request_id} was accepted under agreement hash {}; its updates must travel under the same version",
                     record.agreement_sha256
                 ),
-            ));
+            ).into());
         }
         if record.family != e.kind.family() {
             return Err(Problem::new(
                 Code::BadRequest,
                 format!("{} cannot update a {} request", e.kind, record.family),
-            ));
+            )
+            .into());
         }
 
         let addressees = crate::outbound::addressees_of(g, &record).await?;
@@ -242,7 +286,10 @@ pub async fn receive(
             now,
         })
         .await
-        .map_err(crate::store::StoreError::into_problem)?;
+        .map_err(|e| match e {
+            crate::store::StoreError::Raced(why) => Refused::Raced(why),
+            other => Refused::Problem(other.into_problem()),
+        })?;
     g.observer.metrics.commit("inbound", started.elapsed());
     match outcome {
         InboundOutcome::Committed => Ok(RelayAnswer { receipt }),
@@ -257,6 +304,7 @@ pub async fn receive(
         InboundOutcome::Duplicate { .. } => Err(Problem::new(
             Code::Conflict,
             "this message id was already received with different content",
-        )),
+        )
+        .into()),
     }
 }
