@@ -269,8 +269,7 @@ fn sqlite_url(path: &Path, mode: &str) -> String {
 }
 
 /// The settings every SQLite connection takes when it opens.
-const SQLITE_PRAGMAS: &str =
-    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+const SQLITE_PRAGMAS: &str = "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA temp_store = MEMORY;";
 
 /// What the writer sets besides: write-ahead logging (kept in the file, so readers see it
 /// too; a read-only connection cannot set it on a file that does not have it yet).

@@ -5,7 +5,6 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::SqlStore;
-use super::deadlines::apply_clocks;
 use super::group::{Done, Unit};
 use super::tx::{apply, finish_outbox, insert_receipt, json_text, record};
 use crate::agreement::Agreement;
@@ -223,6 +222,15 @@ impl Store for SqlStore {
             .collect())
     }
 
+    async fn envelope_text(&self, id: &MessageId) -> Result<Option<String>, StoreError> {
+        let text: Option<Option<String>> =
+            sqlx::query_scalar("SELECT envelope FROM messages WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(text.flatten())
+    }
+
     async fn next_due(&self, after_ms: i64, skip: &[RegionId]) -> Result<Option<i64>, StoreError> {
         // An item another replica holds a lease on is due when the lease ends.
         let due = format!(
@@ -250,15 +258,15 @@ impl Store for SqlStore {
         clocks: Clocks,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write.begin().await?;
-        if !finish_outbox(&mut tx, item, "delivered", now).await? {
-            return Ok(());
-        }
-        insert_receipt(&mut tx, item.request_id, &receipt).await?;
-        record(&mut tx, change.as_ref(), &event, item.message_id, now).await?;
-        apply_clocks(&mut tx, item.request_id, &clocks, now).await?;
-        tx.commit().await?;
-        Ok(())
+        let unit = super::group::Unit::Delivered(Box::new(super::group::Delivered {
+            item: item.clone(),
+            receipt,
+            change,
+            event,
+            clocks,
+            now,
+        }));
+        self.commit_unit(unit).await.map(|_| ())
     }
 
     async fn outbox_due_now(&self, peer: &RegionId, now_ms: i64) -> Result<(), StoreError> {
