@@ -15,6 +15,7 @@ use crate::workflow::{self, deadlines, deadlines::Clocks};
 
 use super::attachments;
 use super::breaker::Breakers;
+use super::slots::Slots;
 
 /// How one attempt ended.
 enum Outcome {
@@ -72,7 +73,7 @@ fn started_at_peer(g: &Gateway, e: &Envelope, committed: time::OffsetDateTime) -
 
 /// Delivers `item` once, every log line under the span `delivery` (message, request,
 /// peer and W3C trace id).
-pub(super) async fn deliver(g: &Gateway, breakers: &Breakers, item: OutboxItem) {
+pub(super) async fn deliver(g: &Gateway, breakers: &Breakers, slots: &Slots, item: OutboxItem) {
     let span = tracing::info_span!(
         "delivery",
         message_id = %item.message_id,
@@ -80,19 +81,27 @@ pub(super) async fn deliver(g: &Gateway, breakers: &Breakers, item: OutboxItem) 
         peer = %item.peer,
         trace_id = item.trace_id.as_deref().unwrap_or_default(),
     );
-    tracing::Instrument::instrument(deliver_once(g, breakers, item), span).await;
+    tracing::Instrument::instrument(deliver_once(g, breakers, slots, item), span).await;
 }
 
-async fn deliver_once(g: &Gateway, breakers: &Breakers, item: OutboxItem) {
-    // Parsed once, here; the stored text itself is what goes to the peer.
-    let envelope: Option<Envelope> = serde_json::from_str(&item.envelope).ok();
+async fn deliver_once(g: &Gateway, breakers: &Breakers, slots: &Slots, item: OutboxItem) {
+    // Read for this delivery only (the relay's reads of the outbox leave it out) and
+    // parsed once, here; the stored text itself is what goes to the peer.
+    let text = match g.store.envelope_text(&item.message_id).await {
+        Ok(text) => text.unwrap_or_default(),
+        Err(e) => {
+            tracing::error!(error = %e, "relay cannot read the envelope; will retry");
+            return;
+        }
+    };
+    let envelope: Option<Envelope> = serde_json::from_str(&text).ok();
     let outcome = match &envelope {
         None => Outcome::Dead {
             state: workflow::FAILED,
             event: "unsendable",
             detail: serde_json::json!({"reason": "stored envelope is unreadable"}),
         },
-        Some(e) => attempt(g, &item, e).await,
+        Some(e) => attempt(g, &item, e, text).await,
     };
     g.observer
         .metrics
@@ -103,6 +112,9 @@ async fn deliver_once(g: &Gateway, breakers: &Breakers, item: OutboxItem) {
     let result = match outcome {
         Outcome::Delivered(receipt) => {
             breakers.succeeded(&item.peer);
+            // The peer holds it: its slot can carry the next message while this is recorded.
+            slots.answered(item.seq);
+            g.relay_wake.notify_one();
             let change = if is_request {
                 StateChange::AdvanceFrom {
                     request_id: item.request_id,
@@ -195,7 +207,7 @@ fn backoff(g: &Gateway, failures: u32, seq: i64) -> i64 {
     capped + (seq.wrapping_mul(7919).rem_euclid(1 + capped / 5))
 }
 
-async fn attempt(g: &Gateway, item: &OutboxItem, e: &Envelope) -> Outcome {
+async fn attempt(g: &Gateway, item: &OutboxItem, e: &Envelope, text: String) -> Outcome {
     if g.clock.now() > e.expires_at {
         return Outcome::Dead {
             state: workflow::FAILED,
@@ -241,7 +253,7 @@ async fn attempt(g: &Gateway, item: &OutboxItem, e: &Envelope) -> Outcome {
     let mut request = client
         .post(&url)
         .header(http::header::CONTENT_TYPE, "application/json")
-        .body(item.envelope.clone());
+        .body(text);
     if let Some(trace) = &item.trace_id {
         request = request.header(
             crate::observe::trace::HEADER,

@@ -130,7 +130,7 @@ impl Relay {
         );
         self.tasks.spawn(async move {
             let seq = item.seq;
-            deliver::deliver(&g, &breakers, item).await;
+            deliver::deliver(&g, &breakers, &slots, item).await;
             slots.release(seq);
             g.relay_wake.notify_one();
         });

@@ -28,6 +28,9 @@ struct Inner {
     per_peer: HashMap<RegionId, usize>,
     /// The messages in flight (outbox position), with their peer.
     in_flight: HashMap<i64, RegionId>,
+    /// Messages the peer answered whose outcome is still being committed: no longer
+    /// holding a slot, but not to be taken again.
+    recording: HashSet<i64>,
     /// Messages whose delivery ended since the current read of the outbox began.
     settled: HashSet<i64>,
 }
@@ -57,9 +60,11 @@ impl Slots {
         self.lock().settled.clear();
     }
 
-    /// Deliveries in flight, to every peer.
+    /// Deliveries in flight or being recorded, to every peer (all of them still show
+    /// as pending in the outbox).
     pub fn in_flight(&self) -> usize {
-        self.lock().in_flight.len()
+        let inner = self.lock();
+        inner.in_flight.len() + inner.recording.len()
     }
 
     /// Peers with every slot taken.
@@ -75,7 +80,10 @@ impl Slots {
     /// Whether message `seq` to `peer` may start (`urgent`: a preservation order).
     pub fn room(&self, seq: i64, peer: &RegionId, urgent: bool) -> Room {
         let inner = self.lock();
-        if inner.in_flight.contains_key(&seq) || inner.settled.contains(&seq) {
+        if inner.in_flight.contains_key(&seq)
+            || inner.recording.contains(&seq)
+            || inner.settled.contains(&seq)
+        {
             return Room::Busy;
         }
         let taken = inner.per_peer.get(peer).copied().unwrap_or(0);
@@ -99,18 +107,37 @@ impl Slots {
         }
     }
 
+    /// The peer answered `seq`: its slot is free for the next message while the outcome
+    /// is committed, but `seq` itself is not taken again until [`Slots::release`].
+    pub fn answered(&self, seq: i64) {
+        let mut inner = self.lock();
+        if inner.free_slot(seq) {
+            inner.recording.insert(seq);
+        }
+    }
+
     /// The delivery of `seq` ended and its outcome is committed: its slot is free.
     pub fn release(&self, seq: i64) {
         let mut inner = self.lock();
-        if let Some(peer) = inner.in_flight.remove(&seq) {
-            if let Some(n) = inner.per_peer.get_mut(&peer) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    inner.per_peer.remove(&peer);
-                }
-            }
+        if inner.free_slot(seq) || inner.recording.remove(&seq) {
             inner.settled.insert(seq);
         }
+    }
+}
+
+impl Inner {
+    /// Frees the slot `seq` holds; `false` if it holds none.
+    fn free_slot(&mut self, seq: i64) -> bool {
+        let Some(peer) = self.in_flight.remove(&seq) else {
+            return false;
+        };
+        if let Some(n) = self.per_peer.get_mut(&peer) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.per_peer.remove(&peer);
+            }
+        }
+        true
     }
 }
 
@@ -150,5 +177,27 @@ mod tests {
         s.begin_read();
         assert_eq!(s.room(1, &xz, true), Room::Free);
         assert_eq!(s.in_flight(), 2);
+    }
+
+    #[test]
+    fn an_answered_message_frees_its_slot_but_is_not_taken_again_until_recorded() {
+        let s = Slots::new(2);
+        let xz = RegionId::parse("XZ").unwrap();
+        s.take(1, &xz);
+        assert_eq!(s.room(2, &xz, false), Room::Full);
+        s.answered(1);
+        assert_eq!(s.room(2, &xz, false), Room::Free, "the slot is free");
+        assert_eq!(s.room(1, &xz, false), Room::Busy, "still being recorded");
+        assert_eq!(s.in_flight(), 1, "it still shows as pending");
+        s.begin_read();
+        s.release(1);
+        assert_eq!(
+            s.room(1, &xz, false),
+            Room::Busy,
+            "settled after the read began"
+        );
+        assert_eq!(s.in_flight(), 0);
+        s.begin_read();
+        assert_eq!(s.room(1, &xz, false), Room::Free);
     }
 }

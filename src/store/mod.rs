@@ -195,6 +195,11 @@ pub trait Store: Supervision + Retention + Send + Sync {
         skip: &[RegionId],
     ) -> Result<Vec<OutboxItem>, StoreError>;
 
+    /// The signed envelope of stored message `id` as its JSON text, exactly as stored
+    /// (what the relay sends); `None` if there is no such message or its payload was
+    /// purged.
+    async fn envelope_text(&self, id: &MessageId) -> Result<Option<String>, StoreError>;
+
     /// When the next pending outbox item for a peer not in `skip` falls due after
     /// `after_ms`, if any.
     async fn next_due(&self, after_ms: i64, skip: &[RegionId]) -> Result<Option<i64>, StoreError>;

@@ -285,9 +285,6 @@ pub struct OutboxItem {
     pub peer: RegionId,
     /// Its priority's rank ([`crate::envelope::Priority::rank`]).
     pub priority: i64,
-    /// The signed envelope as stored: JSON text, sent as it is and parsed only by the
-    /// delivery that sends it.
-    pub envelope: String,
     /// Digest of the envelope.
     pub digest: Sha256,
     /// Attempts so far.

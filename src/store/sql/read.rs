@@ -290,7 +290,7 @@ impl SqlStore {
         skip: &[RegionId],
     ) -> Result<Vec<OutboxItem>, StoreError> {
         let sql = format!(
-            "SELECT o.seq, o.message_id, o.request_id, o.peer, o.priority, o.attempts, m.envelope,
+            "SELECT o.seq, o.message_id, o.request_id, o.peer, o.priority, o.attempts,
                     m.digest, m.trace_id
              FROM outbox o JOIN messages m ON m.id = o.message_id
              WHERE o.state = 'pending' AND o.next_attempt_at <= $1{}
@@ -318,7 +318,6 @@ impl SqlStore {
                     request_id: message_id(r, "request_id")?,
                     peer: parse(r, "peer", crate::ids::RegionId::parse)?,
                     priority: r.try_get("priority")?,
-                    envelope: text(r, "envelope")?,
                     digest: parse(r, "digest", Sha256::parse)?,
                     attempts: r.try_get("attempts")?,
                     trace_id: optional(r, "trace_id")?,
