@@ -108,8 +108,10 @@ impl Killer {
         let task = tokio::spawn(async move {
             let mut kills = 0;
             loop {
+                // The first kill comes early, so a fast run still sees kills.
+                let wait = if kills == 0 { every / 4 } else { every };
                 let mut waited = Duration::ZERO;
-                while waited < every && !flag.load(Ordering::Relaxed) {
+                while waited < wait && !flag.load(Ordering::Relaxed) {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     waited += Duration::from_millis(50);
                 }

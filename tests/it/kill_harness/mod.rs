@@ -31,7 +31,7 @@ use load::Killer;
 use replicas::Replica;
 
 /// Requests of the CI run, unless `KUAYU_KILL_REQUESTS` says otherwise.
-const CI_REQUESTS: usize = 300;
+const CI_REQUESTS: usize = 600;
 /// Court clients sending at once.
 const CLIENTS: usize = 12;
 /// How often a process is killed, and how long it stays down.
