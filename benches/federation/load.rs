@@ -144,6 +144,50 @@ pub async fn round(
 ) -> anyhow::Result<Figures> {
     let begin = Instant::now();
     let sent = submit_all(clients, submission, count, Arc::default()).await;
+    arrived(arrivals, &sent, begin).await
+}
+
+/// An open-loop run at a fixed offered rate: `count` submissions started every
+/// `1 / rate` seconds whatever the answers do (late ticks catch up), spread over
+/// `clients` in turn, until all are in the CQ inbox. Unlike [`round`], a slow answer
+/// does not slow the load down, so the latencies are those a court sees at that rate.
+pub async fn paced(
+    clients: &[CourtClient],
+    arrivals: &Arrivals,
+    submission: &Submission,
+    rate: f64,
+    count: usize,
+) -> anyhow::Result<Figures> {
+    let period = Duration::from_secs_f64(1.0 / rate.max(1.0));
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let begin = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..count {
+        ticks.tick().await;
+        let (client, submission) = (clients[i % clients.len()].clone(), submission.clone());
+        tasks.spawn(async move {
+            let start = Instant::now();
+            let answer = client.submit(&submission, None).await;
+            answer.map(|a| Sent {
+                id: a.request_id,
+                start,
+                answered: Instant::now(),
+            })
+        });
+    }
+    let mut sent = Vec::with_capacity(count);
+    while let Some(done) = tasks.join_next().await {
+        match done? {
+            Ok(s) => sent.push(s),
+            Err(e) => eprintln!("submit: {e}"),
+        }
+    }
+    arrived(arrivals, &sent, begin).await
+}
+
+/// The figures of `sent` (started from `begin`) once all are in the CQ inbox.
+async fn arrived(arrivals: &Arrivals, sent: &[Sent], begin: Instant) -> anyhow::Result<Figures> {
     let ids: Vec<MessageId> = sent.iter().map(|s| s.id).collect();
     let arrived = arrivals.wait_for(&ids).await?;
     let submitted = sent.iter().map(|s| s.answered).max().unwrap_or(begin) - begin;

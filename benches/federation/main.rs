@@ -9,7 +9,9 @@
 //! For each concurrency level, runs kuayu and the echo in alternation (A,B,A,B,…,
 //! `--rounds` pairs) with the same count, concurrency and body size (the service-request
 //! envelope's), and prints each round and the medians: submitted and end-to-end req/s,
-//! p50/p99, and the kuayu/echo ratio. Then times preservation orders end to end while
+//! p50/p99, and the kuayu/echo ratio; at the first concurrency level it then offers half
+//! the measured end-to-end throughput at a steady rate (open loop, ~10 s) and prints the
+//! latencies at that load. Then times preservation orders end to end while
 //! `--queued` ordinary requests are on their way (0 skips it), and prints the bytes each
 //! request added to each SQLite store and the process's peak RSS.
 //!
@@ -192,6 +194,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 .envelope_bytes
                 .load(std::sync::atomic::Ordering::Relaxed)
         );
+        if concurrency == args.concurrency[0] {
+            // Half the throughput just measured, offered at a steady rate: the latency a
+            // court sees when the gateway is not saturated.
+            let rate = k.e2e_rps / 2.0;
+            let count = ((rate * 10.0) as usize).max(200);
+            let h = load::paced(&courts, &arrivals, &ordinary, rate, count).await?;
+            kuayu_requests += count;
+            println!("  {}", h.line(&format!("at 50%: {rate:.0}/s")));
+        }
     }
     if let Some((sc, cq)) = bytes_before {
         let (sc2, cq2) = (
