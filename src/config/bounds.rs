@@ -119,7 +119,7 @@ pub struct RelayConfig {
 impl Default for RelayConfig {
     fn default() -> Self {
         RelayConfig {
-            peer_slots: 8,
+            peer_slots: 32,
             probe_interval_ms: 3_000,
             backoff_initial_ms: 500,
             backoff_max_ms: 300_000,
