@@ -1,9 +1,10 @@
 //! Group commit: the pipeline's commits (`commit_outbound`, `commit_inbound`) that arrive
 //! together share one transaction and one fsync.
 //!
-//! A committer task (started with the first commit, on the caller's runtime) takes every
-//! unit waiting on its channel, up to [`MAX_GROUP`], opens one transaction on the write
-//! pool, runs each unit under its own SAVEPOINT, and commits once. A unit that fails is
+//! A committer (started with the first commit; see [`start`]) takes every unit waiting on
+//! its channel, up to [`MAX_GROUP`] (preservation work first, in a group of its own),
+//! opens one transaction on the write pool, runs each unit under its own SAVEPOINT, and
+//! commits once. A unit that fails is
 //! rolled back to its savepoint alone and gets its own error; the others go on. Every
 //! caller is answered only after the shared COMMIT returned: with its own outcome if it
 //! succeeded, or with the COMMIT's error (then nothing of the group is stored). If a
@@ -164,7 +165,27 @@ async fn run(
 ) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while units.recv_many(&mut group, MAX_GROUP).await > 0 {
-        commit_group(&write, std::mem::take(&mut group), &counts).await;
+        // Preservation work first, in a group of its own: its answer waits for no
+        // ordinary unit's statements (each class keeps its order of arrival).
+        let (urgent, ordinary): (Vec<_>, Vec<_>) =
+            group.drain(..).partition(|(unit, _)| unit.urgent());
+        for g in [urgent, ordinary] {
+            if !g.is_empty() {
+                commit_group(&write, g, &counts).await;
+            }
+        }
+    }
+}
+
+impl Unit {
+    /// Whether this is preservation work (high priority).
+    fn urgent(&self) -> bool {
+        let high = crate::envelope::Priority::High;
+        match self {
+            Unit::Outbound(m) => m.sealed.envelope.priority == high,
+            Unit::Inbound(m) => m.sealed.envelope.priority == high,
+            Unit::Delivered(d) => d.item.priority >= high.rank(),
+        }
     }
 }
 
