@@ -110,15 +110,13 @@ pub async fn report(
     event: Value,
     idempotency_key: String,
 ) -> Result<JobAnswer, Problem> {
-    use crate::outbound::idempotency::{self, Idempotent};
+    use crate::outbound::idempotency;
     let owner = format!("printcentre:{centre}");
     let asked = json!({"jobId": job_id, "event": &event});
-    let key = match idempotency::check(g, &owner, idempotency_key, &asked).await? {
-        Idempotent::Replay(first) => return Ok(first),
-        Idempotent::New(key) => key,
-    };
-    let outcome = report_new(g, centre, job_id, event, key.clone()).await;
-    idempotency::or_first(g, &key, outcome).await
+    idempotency::once(g, &owner, idempotency_key, &asked, |key| {
+        report_new(g, centre, job_id, event, key)
+    })
+    .await
 }
 
 /// A centre's report under a key not answered yet.

@@ -78,6 +78,28 @@ pub async fn check<T: DeserializeOwned>(
     }
 }
 
+/// A POST under `owner`'s `key` that records its answer: the first answer again for a
+/// repeated key; else `new` runs with the record to commit, and its outcome goes through
+/// [`or_first`].
+pub async fn once<T, Fut>(
+    g: &Gateway,
+    owner: &str,
+    key: String,
+    body: &impl Serialize,
+    new: impl FnOnce(Idempotency) -> Fut,
+) -> Result<T, Problem>
+where
+    T: DeserializeOwned,
+    Fut: std::future::Future<Output = Result<T, Problem>>,
+{
+    let key = match check(g, owner, key, body).await? {
+        Idempotent::Replay(first) => return Ok(first),
+        Idempotent::New(key) => key,
+    };
+    let outcome = new(key.clone()).await;
+    or_first(g, &key, outcome).await
+}
+
 /// `outcome` of a POST under the new `key`, unless it was refused while a retry under the
 /// same key got its answer: a retry that races the first can read the request after the
 /// first moved it on and be refused for it (say, a step that is no longer allowed). Then

@@ -109,12 +109,10 @@ pub async fn update(
 ) -> Result<Accepted, Problem> {
     stage("idempotency");
     let asked = serde_json::json!({"requestId": request_id, "update": &body});
-    let key = match idempotency::check(g, court.as_str(), idempotency_key, &asked).await? {
-        Idempotent::Replay(first) => return Ok(first),
-        Idempotent::New(key) => key,
-    };
-    let outcome = update_new(g, court, request_id, body, key.clone()).await;
-    idempotency::or_first(g, &key, outcome).await
+    idempotency::once(g, court.as_str(), idempotency_key, &asked, |key| {
+        update_new(g, court, request_id, body, key)
+    })
+    .await
 }
 
 /// An update under a key not answered yet.

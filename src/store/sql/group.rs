@@ -4,8 +4,8 @@
 //! A committer (started with the first commit; see [`start`]) takes every unit waiting on
 //! its channel, up to [`MAX_GROUP`] (preservation work first, in a group of its own),
 //! opens one transaction on the write pool, runs each unit under its own SAVEPOINT, and
-//! commits once. A unit that fails is
-//! rolled back to its savepoint alone and gets its own error; the others go on. Every
+//! commits once. A unit that fails is rolled back to its savepoint alone and gets its
+//! own error; the others go on. Every
 //! caller is answered only after the shared COMMIT returned: with its own outcome if it
 //! succeeded, or with the COMMIT's error (then nothing of the group is stored). If a
 //! savepoint cannot be released or rolled back, the transaction is in doubt: nothing is
@@ -53,8 +53,9 @@ pub(super) struct Delivered {
 #[derive(Debug)]
 pub(super) enum Done {
     Outbound(OutboundOutcome),
-    /// `false`: the message id was stored before; nothing was written.
-    Inbound(bool),
+    /// A peer's message or a delivery record; `false`: nothing was written (the message
+    /// id was stored before, or the outbox item was no longer pending).
+    Stored(bool),
 }
 
 type Reply = oneshot::Sender<Result<Done, StoreError>>;
@@ -251,8 +252,8 @@ async fn run_unit(tx: &mut Tx<'_>, unit: &Unit) -> Result<Result<Done, StoreErro
     let mut savepoint = (&mut **tx).begin().await?;
     let outcome = match unit {
         Unit::Outbound(m) => outbound(&mut savepoint, m).await.map(Done::Outbound),
-        Unit::Inbound(m) => inbound(&mut savepoint, m).await.map(Done::Inbound),
-        Unit::Delivered(d) => delivered(&mut savepoint, d).await.map(Done::Inbound),
+        Unit::Inbound(m) => inbound(&mut savepoint, m).await.map(Done::Stored),
+        Unit::Delivered(d) => delivered(&mut savepoint, d).await.map(Done::Stored),
     };
     match outcome {
         Ok(done) => {

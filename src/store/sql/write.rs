@@ -33,15 +33,15 @@ impl Store for SqlStore {
     async fn commit_outbound(&self, m: Outbound) -> Result<OutboundOutcome, StoreError> {
         match self.commit_unit(Unit::Outbound(Box::new(m))).await? {
             Done::Outbound(outcome) => Ok(outcome),
-            Done::Inbound(_) => Err(StoreError::Backend("group commit: wrong answer".into())),
+            Done::Stored(_) => Err(StoreError::Backend("group commit: wrong answer".into())),
         }
     }
 
     async fn commit_inbound(&self, m: Inbound) -> Result<InboundOutcome, StoreError> {
         let id = m.sealed.envelope.id;
         match self.commit_unit(Unit::Inbound(Box::new(m))).await? {
-            Done::Inbound(true) => Ok(InboundOutcome::Committed),
-            Done::Inbound(false) => match self.inbound_receipt(&id).await? {
+            Done::Stored(true) => Ok(InboundOutcome::Committed),
+            Done::Stored(false) => match self.inbound_receipt(&id).await? {
                 Some((digest, receipt)) => Ok(InboundOutcome::Duplicate {
                     digest,
                     receipt: Box::new(receipt),
