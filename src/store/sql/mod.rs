@@ -275,9 +275,15 @@ const SQLITE_PRAGMAS: &str = "PRAGMA synchronous = FULL; PRAGMA foreign_keys = O
 /// too; a read-only connection cannot set it on a file that does not have it yet).
 const SQLITE_WRITER_PRAGMAS: &str = "PRAGMA journal_mode = WAL;";
 
+/// A pool of SQLite connections. They are not pinged before each use (a round trip to
+/// the connection's worker thread per statement, for a file that cannot go away) and
+/// are kept open (with their prepared statements) as long as the store is.
 fn sqlite_pool(max: u32, writer: bool) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max)
+        .test_before_acquire(false)
+        .idle_timeout(None)
+        .max_lifetime(None)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if writer {
