@@ -5,7 +5,8 @@ use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::SqlStore;
-use super::tx::{Tx, append_audit};
+use super::exec::{Exec, args};
+use super::tx::append_audit;
 use crate::clock::{from_unix_millis, unix_millis};
 use crate::envelope::Envelope;
 use crate::ids::{RegionId, Sha256};
@@ -19,25 +20,29 @@ fn size(bytes: u64) -> Result<i64, StoreError> {
 /// its two courts may read them. Every blob must still be held: one removed as unlisted
 /// since the pipeline checked it fails the commit (`Conflict`), so nothing is stored that
 /// names a blob this gateway no longer has.
-pub(super) async fn insert_message_attachments(
-    tx: &mut Tx<'_>,
+pub(super) async fn insert_message_attachments<E: Exec + ?Sized>(
+    tx: &mut E,
     e: &Envelope,
 ) -> Result<(), StoreError> {
     for a in &e.attachments {
-        sqlx::query(
+        let sha256 = a.sha256.to_string();
+        tx.execute(
             "INSERT INTO message_attachments (sha256, message_id, sender_court, recipient_court)
              SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM attachments WHERE sha256 = $1)
              ON CONFLICT (sha256, message_id) DO NOTHING",
+            args![
+                &sha256,
+                &e.id.to_string(),
+                e.sender.court.as_str(),
+                e.recipient.court.as_str(),
+            ],
         )
-        .bind(a.sha256.to_string())
-        .bind(e.id.to_string())
-        .bind(e.sender.court.as_str())
-        .bind(e.recipient.court.as_str())
-        .execute(&mut **tx)
         .await?;
-        let held: Option<i64> = sqlx::query_scalar("SELECT 1 FROM attachments WHERE sha256 = $1")
-            .bind(a.sha256.to_string())
-            .fetch_optional(&mut **tx)
+        let held = tx
+            .optional(
+                "SELECT 1 FROM attachments WHERE sha256 = $1",
+                args![&sha256],
+            )
             .await?;
         if held.is_none() {
             return Err(StoreError::AttachmentGone(format!(

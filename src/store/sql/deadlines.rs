@@ -8,78 +8,64 @@ use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
 use super::SqlStore;
-use super::tx::{Tx, apply, insert_notice};
+use super::exec::{Exec, args};
+use super::tx::{apply, insert_notice};
 use crate::clock::{from_unix_millis, rfc3339, unix_millis};
 use crate::ids::{CourtId, MessageId};
 use crate::store::{DeadlineRecord, Event, Passed, RequestRecord, StateChange, StoreError};
 use crate::workflow::deadlines::{Clocks, MOVABLE, WARNING};
 
 /// Starts and meets `request_id`'s clocks as `clocks` says.
-pub(super) async fn apply_clocks(
-    tx: &mut Tx<'_>,
+pub(super) async fn apply_clocks<E: Exec + ?Sized>(
+    tx: &mut E,
     request_id: MessageId,
     clocks: &Clocks,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
     let id = request_id.to_string();
     for due in &clocks.start {
-        let on_conflict = if MOVABLE.contains(&due.name.as_str()) {
-            "DO UPDATE SET due_at = excluded.due_at, passed_at = NULL WHERE met_at IS NULL"
-        } else {
-            "DO NOTHING"
-        };
-        let sql = format!(
+        let sql = if MOVABLE.contains(&due.name.as_str()) {
             "INSERT INTO deadlines (request_id, name, kind, due_at, met_at)
              VALUES ($1, $2, $3, $4, (SELECT met_at FROM deadline_meets WHERE request_id = $1 AND name = $2))
-             ON CONFLICT (request_id, name) {on_conflict}"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&id)
-            .bind(&due.name)
-            .bind(due.kind)
-            .bind(unix_millis(due.due_at))
-            .execute(&mut **tx)
-            .await?;
+             ON CONFLICT (request_id, name)
+             DO UPDATE SET due_at = excluded.due_at, passed_at = NULL WHERE met_at IS NULL"
+        } else {
+            "INSERT INTO deadlines (request_id, name, kind, due_at, met_at)
+             VALUES ($1, $2, $3, $4, (SELECT met_at FROM deadline_meets WHERE request_id = $1 AND name = $2))
+             ON CONFLICT (request_id, name) DO NOTHING"
+        };
+        tx.execute(
+            sql,
+            args![&id, &due.name, due.kind, unix_millis(due.due_at)],
+        )
+        .await?;
     }
     // A restarted clock counts again from its new start, pending, whatever it was.
     for due in &clocks.restart {
-        sqlx::query(
+        tx.execute(
             "INSERT INTO deadlines (request_id, name, kind, due_at, met_at) VALUES ($1, $2, $3, $4, NULL)
              ON CONFLICT (request_id, name) DO UPDATE SET due_at = excluded.due_at, met_at = NULL, passed_at = NULL",
+            args![&id, &due.name, due.kind, unix_millis(due.due_at)],
         )
-        .bind(&id)
-        .bind(&due.name)
-        .bind(due.kind)
-        .bind(unix_millis(due.due_at))
-        .execute(&mut **tx)
         .await?;
     }
     for (other, name) in &clocks.close {
-        sqlx::query(
+        tx.execute(
             "UPDATE deadlines SET met_at = $1 WHERE request_id = $2 AND name = $3 AND met_at IS NULL",
+            args![unix_millis(now), &other.to_string(), name],
         )
-        .bind(unix_millis(now))
-        .bind(other.to_string())
-        .bind(name)
-        .execute(&mut **tx)
         .await?;
     }
     for name in &clocks.meet {
-        sqlx::query(
+        tx.execute(
             "INSERT INTO deadline_meets (request_id, name, met_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            args![&id, name, unix_millis(now)],
         )
-        .bind(&id)
-        .bind(name)
-        .bind(unix_millis(now))
-        .execute(&mut **tx)
         .await?;
-        sqlx::query(
+        tx.execute(
             "UPDATE deadlines SET met_at = $1 WHERE request_id = $2 AND name = $3 AND met_at IS NULL AND kind = 'deadline'",
+            args![unix_millis(now), &id, name],
         )
-        .bind(unix_millis(now))
-        .bind(&id)
-        .bind(name)
-        .execute(&mut **tx)
         .await?;
     }
     Ok(())

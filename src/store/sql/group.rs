@@ -20,11 +20,13 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use sqlx::{Acquire as _, AnyPool};
+use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
 use super::deadlines::apply_clocks;
-use super::tx::{Tx, insert_message, insert_receipt, record, serialise, store_outbound};
+use super::exec::{Exec, args};
+use super::local::Local;
+use super::tx::{insert_message, insert_receipt, record, serialise, store_outbound};
 use super::{Dialect, SqlStore};
 use crate::clock::unix_millis;
 use crate::store::{Inbound, Outbound, OutboundOutcome, StoreError};
@@ -59,9 +61,13 @@ pub(super) enum Done {
 }
 
 type Reply = oneshot::Sender<Result<Done, StoreError>>;
-type Sender = mpsc::UnboundedSender<(Unit, Reply)>;
+/// Units that must share a group (one, unless [`SqlStore::commit_outbound_together`]).
+type Batch = Vec<(Unit, Reply)>;
+type Sender = mpsc::UnboundedSender<Batch>;
+/// Each unit's answer: its own outcome, or `None` if the group broke before or in it.
+type Answers = Vec<(Reply, Option<Result<Done, StoreError>>)>;
 
-/// The channel to the committer task (made at the first commit), and what it counted.
+/// The channel to the committer (made at the first commit), and what it counted.
 #[derive(Clone, Default)]
 pub(crate) struct Committer {
     sender: Arc<OnceLock<Sender>>,
@@ -78,17 +84,19 @@ struct Counts {
 impl SqlStore {
     /// Commits `unit` in the next group; answers once that group's COMMIT returned.
     pub(super) async fn commit_unit(&self, unit: Unit) -> Result<Done, StoreError> {
-        let sender = self
-            .committer
-            .sender
-            .get_or_init(|| start(&self.write, self.dialect, &self.committer.counts));
         let (reply, answer) = oneshot::channel();
-        sender
-            .send((unit, reply))
-            .map_err(|_| StoreError::Backend("the store's committer has stopped".into()))?;
+        self.to_committer(vec![(unit, reply)])?;
         answer.await.map_err(|_| {
             StoreError::Backend("the store's committer stopped before answering".into())
         })?
+    }
+
+    fn to_committer(&self, batch: Batch) -> Result<(), StoreError> {
+        self.committer
+            .sender
+            .get_or_init(|| start(self))
+            .send(batch)
+            .map_err(|_| StoreError::Backend("the store's committer has stopped".into()))
     }
 
     /// Commits `units` as one group, as the committer does with units that arrive
@@ -97,19 +105,20 @@ impl SqlStore {
         &self,
         units: Vec<Outbound>,
     ) -> Vec<Result<OutboundOutcome, StoreError>> {
-        let (group, answers): (Vec<_>, Vec<_>) = units
+        let (batch, answers): (Vec<_>, Vec<_>) = units
             .into_iter()
             .map(|m| {
                 let (reply, answer) = oneshot::channel();
                 ((Unit::Outbound(Box::new(m)), reply), answer)
             })
             .unzip();
-        commit_group(&self.write, group, &self.committer.counts).await;
+        let sent = self.to_committer(batch);
         let mut outcomes = Vec::with_capacity(answers.len());
         for answer in answers {
-            outcomes.push(match answer.await {
-                Ok(Ok(Done::Outbound(outcome))) => Ok(outcome),
-                Ok(Err(e)) => Err(e),
+            outcomes.push(match (&sent, answer.await) {
+                (Err(e), _) => Err(copy(e)),
+                (_, Ok(Ok(Done::Outbound(outcome)))) => Ok(outcome),
+                (_, Ok(Err(e))) => Err(e),
                 _ => Err(StoreError::Backend("the group gave no answer".into())),
             });
         }
@@ -126,53 +135,72 @@ impl SqlStore {
     }
 }
 
+/// Where a committer writes its groups.
+enum Target {
+    /// A transaction on the write pool: PostgreSQL (and SQLite if the committer's own
+    /// connection could not be opened).
+    Pool(AnyPool),
+    /// SQLite: the committer's own connection, written while the committer holds the
+    /// write pool's one connection (so nothing else writes meanwhile).
+    Local { conn: Box<Local>, pool: AnyPool },
+}
+
 /// Starts the committer and gives its channel. On SQLite it gets a thread and runtime of
-/// its own: each of a group's statements is a round trip to sqlx's SQLite worker
-/// thread, and on the shared runtime every one of them waited behind the HTTP tasks for
-/// a turn (groups held the write connection about 60% longer). On PostgreSQL, whose
-/// connections belong to the runtime that opened them, and if the thread cannot be
-/// made, it is a task on the caller's runtime.
-fn start(write: &AnyPool, dialect: Dialect, counts: &Arc<Counts>) -> Sender {
-    if dialect == Dialect::Sqlite {
-        let (sender, units) = mpsc::unbounded_channel();
-        let (w, c) = (write.clone(), Arc::clone(counts));
+/// its own and its own connection ([`Local`]): a group's statements run on that thread,
+/// one after another, with no round trip to another thread between them. On
+/// PostgreSQL, whose connections belong to the runtime that opened them, and if the
+/// thread cannot be made, it is a task on the caller's runtime.
+fn start(store: &SqlStore) -> Sender {
+    let counts = Arc::clone(&store.committer.counts);
+    if let (Dialect::Sqlite, Some(file)) = (store.dialect, store.file.clone()) {
+        let (sender, batches) = mpsc::unbounded_channel();
+        let (pool, c) = (store.write.clone(), Arc::clone(&counts));
         let thread = std::thread::Builder::new()
             .name("kuayu-committer".into())
             .spawn(move || {
-                match tokio::runtime::Builder::new_current_thread()
+                let runtime = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                 {
-                    Ok(runtime) => runtime.block_on(run(w, units, c)),
-                    // Dropping `units` answers every caller with an error.
-                    Err(e) => tracing::error!(error = %e, "the committer has no runtime"),
-                }
+                    Ok(runtime) => runtime,
+                    // Dropping `batches` answers every caller with an error.
+                    Err(e) => return tracing::error!(error = %e, "the committer has no runtime"),
+                };
+                let target = match Local::open(&file) {
+                    Ok(conn) => Target::Local {
+                        conn: Box::new(conn),
+                        pool,
+                    },
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the committer has no connection of its own; committing through the write pool");
+                        Target::Pool(pool)
+                    }
+                };
+                runtime.block_on(run(target, batches, c));
             });
         match thread {
             Ok(_) => return sender,
             Err(e) => tracing::warn!(error = %e, "no committer thread; committing on the runtime"),
         }
     }
-    let (sender, units) = mpsc::unbounded_channel();
-    tokio::spawn(run(write.clone(), units, Arc::clone(counts)));
+    let (sender, batches) = mpsc::unbounded_channel();
+    tokio::spawn(run(Target::Pool(store.write.clone()), batches, counts));
     sender
 }
 
 /// Commits groups until every sender is gone.
-async fn run(
-    write: AnyPool,
-    mut units: mpsc::UnboundedReceiver<(Unit, Reply)>,
-    counts: Arc<Counts>,
-) {
-    let mut group = Vec::with_capacity(MAX_GROUP);
-    while units.recv_many(&mut group, MAX_GROUP).await > 0 {
+async fn run(mut target: Target, mut batches: mpsc::UnboundedReceiver<Batch>, counts: Arc<Counts>) {
+    let mut received = Vec::with_capacity(MAX_GROUP);
+    while batches.recv_many(&mut received, MAX_GROUP).await > 0 {
         // Preservation work first, in a group of its own: its answer waits for no
         // ordinary unit's statements (each class keeps its order of arrival).
-        let (urgent, ordinary): (Vec<_>, Vec<_>) =
-            group.drain(..).partition(|(unit, _)| unit.urgent());
-        for g in [urgent, ordinary] {
-            if !g.is_empty() {
-                commit_group(&write, g, &counts).await;
+        let (urgent, ordinary): (Vec<_>, Vec<_>) = received
+            .drain(..)
+            .flatten()
+            .partition(|(unit, _)| unit.urgent());
+        for group in [urgent, ordinary] {
+            if !group.is_empty() {
+                commit_group(&mut target, group, &counts).await;
             }
         }
     }
@@ -196,38 +224,14 @@ fn copy(e: &StoreError) -> StoreError {
 }
 
 /// Runs `group` in one transaction and answers each unit.
-async fn commit_group(write: &AnyPool, group: Vec<(Unit, Reply)>, counts: &Counts) {
+async fn commit_group(target: &mut Target, group: Batch, counts: &Counts) {
     counts.groups.fetch_add(1, Ordering::Relaxed);
     counts
         .units
         .fetch_add(group.len() as u64, Ordering::Relaxed);
-    let mut tx = match begin(write).await {
-        Ok(tx) => tx,
-        Err(e) => {
-            for (_, reply) in group {
-                let _ = reply.send(Err(copy(&e)));
-            }
-            return;
-        }
-    };
-    let mut answers = Vec::with_capacity(group.len());
-    let mut broken = None;
-    for (unit, reply) in group {
-        if broken.is_some() {
-            answers.push((reply, None));
-            continue;
-        }
-        match run_unit(&mut tx, &unit).await {
-            Ok(outcome) => answers.push((reply, Some(outcome))),
-            Err(e) => {
-                broken = Some(e);
-                answers.push((reply, None));
-            }
-        }
-    }
-    let committed = match broken {
-        Some(e) => Err(e),
-        None => tx.commit().await.map_err(StoreError::from),
+    let (answers, committed) = match target {
+        Target::Pool(pool) => in_pool(pool, group).await,
+        Target::Local { conn, pool } => in_local(conn, pool, group).await,
     };
     for (reply, outcome) in answers {
         let answer = match (&committed, outcome) {
@@ -239,36 +243,103 @@ async fn commit_group(write: &AnyPool, group: Vec<(Unit, Reply)>, counts: &Count
     }
 }
 
-async fn begin(write: &AnyPool) -> Result<Tx<'static>, StoreError> {
-    let mut tx = write.begin().await?;
-    serialise(&mut tx, "audit").await?;
-    Ok(tx)
+/// No unit ran: the group could not begin.
+fn unanswered(group: Batch) -> Answers {
+    group.into_iter().map(|(_, reply)| (reply, None)).collect()
+}
+
+/// The group in a transaction of the write pool.
+async fn in_pool(pool: &AnyPool, group: Batch) -> (Answers, Result<(), StoreError>) {
+    let begun = async {
+        let mut tx = pool.begin().await?;
+        serialise(&mut tx, "audit").await?;
+        Ok::<_, StoreError>(tx)
+    };
+    let mut tx = match begun.await {
+        Ok(tx) => tx,
+        Err(e) => return (unanswered(group), Err(e)),
+    };
+    let (answers, broken) = run_units(&mut tx, group).await;
+    let committed = match broken {
+        Some(e) => Err(e),
+        None => tx.commit().await.map_err(StoreError::from),
+    };
+    (answers, committed)
+}
+
+/// The group on the committer's own SQLite connection. The write pool's one connection
+/// is held (not used) until the group ends, so no other transaction writes meanwhile.
+async fn in_local(
+    conn: &mut Local,
+    pool: &AnyPool,
+    group: Batch,
+) -> (Answers, Result<(), StoreError>) {
+    let held = match pool.acquire().await {
+        Ok(held) => held,
+        Err(e) => return (unanswered(group), Err(e.into())),
+    };
+    if let Err(e) = conn.batch("BEGIN IMMEDIATE") {
+        return (unanswered(group), Err(e));
+    }
+    let (answers, broken) = run_units(conn, group).await;
+    let committed = match broken {
+        Some(e) => Err(e),
+        None => conn.batch("COMMIT"),
+    };
+    if committed.is_err() {
+        // Nothing of the group stays; a transaction a failed COMMIT left open ends here.
+        let _ = conn.batch("ROLLBACK");
+    }
+    drop(held);
+    (answers, committed)
+}
+
+/// Runs each unit of `group` under its own savepoint; the error that left the
+/// transaction in doubt, if one did (the units after it are not run).
+async fn run_units<E: Exec + ?Sized>(tx: &mut E, group: Batch) -> (Answers, Option<StoreError>) {
+    let mut answers = Vec::with_capacity(group.len());
+    let mut broken = None;
+    for (unit, reply) in group {
+        if broken.is_some() {
+            answers.push((reply, None));
+            continue;
+        }
+        match run_unit(tx, &unit).await {
+            Ok(outcome) => answers.push((reply, Some(outcome))),
+            Err(e) => {
+                broken = Some(e);
+                answers.push((reply, None));
+            }
+        }
+    }
+    (answers, broken)
 }
 
 /// Runs one unit under its own savepoint: `Ok` with the unit's own outcome (an error
 /// rolled back to the savepoint), or `Err` if the savepoint could not be ended (the
 /// whole transaction is then in doubt).
-async fn run_unit(tx: &mut Tx<'_>, unit: &Unit) -> Result<Result<Done, StoreError>, StoreError> {
-    let mut savepoint = (&mut **tx).begin().await?;
+async fn run_unit<E: Exec + ?Sized>(
+    tx: &mut E,
+    unit: &Unit,
+) -> Result<Result<Done, StoreError>, StoreError> {
+    tx.execute("SAVEPOINT unit", &[]).await?;
     let outcome = match unit {
-        Unit::Outbound(m) => outbound(&mut savepoint, m).await.map(Done::Outbound),
-        Unit::Inbound(m) => inbound(&mut savepoint, m).await.map(Done::Stored),
-        Unit::Delivered(d) => delivered(&mut savepoint, d).await.map(Done::Stored),
+        Unit::Outbound(m) => outbound(tx, m).await.map(Done::Outbound),
+        Unit::Inbound(m) => inbound(tx, m).await.map(Done::Stored),
+        Unit::Delivered(d) => delivered(tx, d).await.map(Done::Stored),
     };
-    match outcome {
-        Ok(done) => {
-            savepoint.commit().await?;
-            Ok(Ok(done))
-        }
-        Err(e) => {
-            savepoint.rollback().await?;
-            Ok(Err(e))
-        }
+    if outcome.is_err() {
+        tx.execute("ROLLBACK TO SAVEPOINT unit", &[]).await?;
     }
+    tx.execute("RELEASE SAVEPOINT unit", &[]).await?;
+    Ok(outcome)
 }
 
 /// A message our court sends, with its idempotency answer (or the first answer again).
-async fn outbound(tx: &mut Tx<'_>, m: &Outbound) -> Result<OutboundOutcome, StoreError> {
+async fn outbound<E: Exec + ?Sized>(
+    tx: &mut E,
+    m: &Outbound,
+) -> Result<OutboundOutcome, StoreError> {
     if let Some(first) = SqlStore::first_answer(tx, m.idempotency.as_ref()).await? {
         return Ok(OutboundOutcome::Replay(first));
     }
@@ -278,7 +349,7 @@ async fn outbound(tx: &mut Tx<'_>, m: &Outbound) -> Result<OutboundOutcome, Stor
 }
 
 /// A delivery the peer acknowledged; `false` if it was no longer pending.
-async fn delivered(tx: &mut Tx<'_>, d: &Delivered) -> Result<bool, StoreError> {
+async fn delivered<E: Exec + ?Sized>(tx: &mut E, d: &Delivered) -> Result<bool, StoreError> {
     if !super::tx::finish_outbox(tx, &d.item, "delivered", d.now).await? {
         return Ok(false);
     }
@@ -289,7 +360,7 @@ async fn delivered(tx: &mut Tx<'_>, d: &Delivered) -> Result<bool, StoreError> {
 }
 
 /// A message from a peer; `false` if its id was stored before (nothing written).
-async fn inbound(tx: &mut Tx<'_>, m: &Inbound) -> Result<bool, StoreError> {
+async fn inbound<E: Exec + ?Sized>(tx: &mut E, m: &Inbound) -> Result<bool, StoreError> {
     let id = m.sealed.envelope.id;
     if !insert_message(tx, &m.sealed, "in", &m.trace_id, m.now).await? {
         return Ok(false);
@@ -304,16 +375,17 @@ async fn inbound(tx: &mut Tx<'_>, m: &Inbound) -> Result<bool, StoreError> {
     }
     insert_receipt(tx, request_id, &m.receipt).await?;
     if let Some(court) = &m.inbox {
-        sqlx::query(
+        tx.execute(
             "INSERT INTO inbox (court, message_id, request_id, kind, priority, received_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            args![
+                court.as_str(),
+                &id.to_string(),
+                &request_id.to_string(),
+                m.sealed.envelope.kind.as_str(),
+                m.sealed.envelope.priority.rank(),
+                unix_millis(m.now),
+            ],
         )
-        .bind(court.as_str())
-        .bind(id.to_string())
-        .bind(request_id.to_string())
-        .bind(m.sealed.envelope.kind.as_str())
-        .bind(m.sealed.envelope.priority.rank())
-        .bind(unix_millis(m.now))
-        .execute(&mut **tx)
         .await?;
     }
     Ok(true)

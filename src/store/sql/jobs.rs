@@ -6,33 +6,35 @@ use sqlx::Row;
 use super::SqlStore;
 use time::OffsetDateTime;
 
-use super::tx::{Tx, apply, insert_notice, json_text};
+use super::exec::{Exec, args};
+use super::tx::{apply, insert_notice, json_text};
 use crate::clock::{from_unix_millis, unix_millis};
 use crate::ids::{MessageId, PrintCentreId};
 use crate::store::{Event, JobChange, PrintJob, StateChange, StoreError};
 use crate::workflow::queue::Holds;
 
 /// Applies one job change at `at` (Unix ms); `priority` ranks the job in the centre's inbox.
-pub(super) async fn apply_job(
-    tx: &mut Tx<'_>,
+pub(super) async fn apply_job<E: Exec + ?Sized>(
+    tx: &mut E,
     change: &JobChange,
     priority: i64,
     at: i64,
 ) -> Result<(), StoreError> {
     match change {
         JobChange::Open(job) => {
-            sqlx::query(
+            tx.execute(
                 "INSERT INTO print_jobs (id, request_id, print_centre, state, job, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                args![
+                    &job.id.to_string(),
+                    &job.request_id.to_string(),
+                    job.print_centre.as_str(),
+                    &job.state,
+                    &json_text(&job.job)?,
+                    unix_millis(job.created_at),
+                    at,
+                ],
             )
-            .bind(job.id.to_string())
-            .bind(job.request_id.to_string())
-            .bind(job.print_centre.as_str())
-            .bind(&job.state)
-            .bind(json_text(&job.job)?)
-            .bind(unix_millis(job.created_at))
-            .bind(at)
-            .execute(&mut **tx)
             .await?;
             let request = job.request_id.to_string();
             let centre = job.print_centre.as_str();
@@ -53,17 +55,13 @@ pub(super) async fn apply_job(
             state,
             job,
         } => {
-            let done = sqlx::query(
-                "UPDATE print_jobs SET state = $1, job = $2, updated_at = $3 WHERE id = $4 AND state = $5",
-            )
-            .bind(state)
-            .bind(json_text(job)?)
-            .bind(at)
-            .bind(job_id.to_string())
-            .bind(from)
-            .execute(&mut **tx)
-            .await?;
-            if done.rows_affected() == 1 {
+            let done = tx
+                .execute(
+                    "UPDATE print_jobs SET state = $1, job = $2, updated_at = $3 WHERE id = $4 AND state = $5",
+                    args![state, &json_text(job)?, at, &job_id.to_string(), from],
+                )
+                .await?;
+            if done == 1 {
                 Ok(())
             } else {
                 Err(StoreError::Raced(format!(
@@ -76,47 +74,43 @@ pub(super) async fn apply_job(
 
 /// Applies a result's holds: releases the rulings it lifts, then records what it freezes,
 /// after checking that as many freezes hold each asset as when the result was checked.
-pub(super) async fn apply_holds(
-    tx: &mut Tx<'_>,
+pub(super) async fn apply_holds<E: Exec + ?Sized>(
+    tx: &mut E,
     request_id: MessageId,
     holds: &Holds,
     at: i64,
 ) -> Result<(), StoreError> {
     for ruling in &holds.lift {
-        sqlx::query(
+        tx.execute(
             "UPDATE frozen_assets SET lifted_at = $1 WHERE ruling = $2 AND lifted_at IS NULL",
+            args![at, ruling],
         )
-        .bind(at)
-        .bind(ruling)
-        .execute(&mut **tx)
         .await?;
     }
     for h in &holds.freeze {
         // Freezes of one asset take turns, so the count below is the true queue.
         super::tx::serialise(tx, &format!("asset:{}", h.asset_key)).await?;
-        let ahead: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM frozen_assets WHERE asset_key = $1 AND lifted_at IS NULL AND request_id <> $2",
-        )
-        .bind(&h.asset_key)
-        .bind(request_id.to_string())
-        .fetch_one(&mut **tx)
-        .await?;
+        let request = request_id.to_string();
+        let ahead = tx
+            .optional(
+                "SELECT COUNT(*) FROM frozen_assets WHERE asset_key = $1 AND lifted_at IS NULL AND request_id <> $2",
+                args![&h.asset_key, &request],
+            )
+            .await?
+            .map(|row| row.int(0))
+            .transpose()?
+            .unwrap_or(0);
         if usize::try_from(ahead).ok() != Some(h.ahead) {
             return Err(StoreError::Raced(format!(
                 "another freeze of asset {} was recorded meanwhile; check its queue position again",
                 h.asset_index
             )));
         }
-        sqlx::query(
+        tx.execute(
             "INSERT INTO frozen_assets (asset_key, request_id, asset_index, ruling, frozen_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (request_id, asset_index) DO NOTHING",
+            args![&h.asset_key, &request, h.asset_index, &h.ruling, at],
         )
-        .bind(&h.asset_key)
-        .bind(request_id.to_string())
-        .bind(h.asset_index)
-        .bind(&h.ruling)
-        .bind(at)
-        .execute(&mut **tx)
         .await?;
     }
     Ok(())

@@ -22,8 +22,10 @@ mod attachments;
 mod audit;
 mod deadlines;
 pub mod dialect;
+mod exec;
 mod group;
 mod jobs;
+mod local;
 mod purge;
 mod read;
 mod receipts;
@@ -57,6 +59,9 @@ pub struct SqlStore {
     pub(super) outbox_lease_ms: i64,
     /// Where the pipeline's commits go to be grouped ([`group`]).
     pub(super) committer: group::Committer,
+    /// The SQLite file (the committer opens its own connection to it); `None` on
+    /// PostgreSQL.
+    pub(super) file: Option<std::sync::Arc<Path>>,
 }
 
 /// One migration, embedded at build time.
@@ -269,7 +274,7 @@ fn sqlite_url(path: &Path, mode: &str) -> String {
 }
 
 /// The settings every SQLite connection takes when it opens.
-const SQLITE_PRAGMAS: &str = "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA temp_store = MEMORY;";
+pub(super) const SQLITE_PRAGMAS: &str = "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA temp_store = MEMORY;";
 
 /// What the writer sets besides: write-ahead logging (kept in the file, so readers see it
 /// too; a read-only connection cannot set it on a file that does not have it yet).
@@ -326,6 +331,7 @@ impl SqlStore {
             replica: replica_name(),
             outbox_lease_ms: write::OUTBOX_LEASE_MS,
             committer: Default::default(),
+            file: Some(std::sync::Arc::from(path)),
         })
     }
 
@@ -347,6 +353,7 @@ impl SqlStore {
             replica: replica_name(),
             outbox_lease_ms: write::OUTBOX_LEASE_MS,
             committer: Default::default(),
+            file: None,
         })
     }
 
@@ -373,6 +380,7 @@ impl SqlStore {
             replica: replica_name(),
             outbox_lease_ms: write::OUTBOX_LEASE_MS,
             committer: Default::default(),
+            file: None,
         })
     }
 
@@ -396,6 +404,7 @@ impl SqlStore {
             replica: replica_name(),
             outbox_lease_ms: write::OUTBOX_LEASE_MS,
             committer: Default::default(),
+            file: None,
         })
     }
 

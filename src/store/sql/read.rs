@@ -1,8 +1,8 @@
 //! The SQLite engine's reads: request views, inboxes, the outbox queue, the audit log.
 
 use serde::de::DeserializeOwned;
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Row, Transaction};
 
 use super::SqlStore;
 use crate::audit::AuditEntry;
@@ -63,13 +63,18 @@ pub(super) fn request_record(row: &AnyRow) -> Result<RequestRecord, StoreError> 
     })
 }
 
-fn idempotency(row: &AnyRow, owner: &str, key: &str) -> Result<Idempotency, StoreError> {
+/// An idempotency answer from the columns of [`IDEMPOTENCY`].
+fn idempotency(
+    owner: &str,
+    key: &str,
+    (hash, status, body): (&str, i64, &str),
+) -> Result<Idempotency, StoreError> {
     Ok(Idempotency {
         owner: owner.to_owned(),
         key: key.to_owned(),
-        request_hash: parse(row, "request_hash", Sha256::parse)?,
-        status: u16::try_from(row.try_get::<i64, _>("status")?).map_err(|e| bad("status", e))?,
-        body: json(row, "body")?,
+        request_hash: Sha256::parse(hash).map_err(|e| bad("request_hash", e))?,
+        status: u16::try_from(status).map_err(|e| bad("status", e))?,
+        body: serde_json::from_str(body).map_err(|e| bad("body", e))?,
     })
 }
 
@@ -145,20 +150,24 @@ impl SqlStore {
             .bind(key)
             .fetch_optional(&self.read)
             .await?;
-        row.map(|r| idempotency(&r, owner, key)).transpose()
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        let hash = text(&r, "request_hash")?;
+        let body = text(&r, "body")?;
+        idempotency(owner, key, (&hash, r.try_get("status")?, &body)).map(Some)
     }
 
-    pub(super) async fn idempotent_in(
-        tx: &mut Transaction<'_, sqlx::Any>,
+    pub(super) async fn idempotent_in<E: super::exec::Exec + ?Sized>(
+        tx: &mut E,
         owner: &str,
         key: &str,
     ) -> Result<Option<Idempotency>, StoreError> {
-        let row = sqlx::query(IDEMPOTENCY)
-            .bind(owner)
-            .bind(key)
-            .fetch_optional(&mut **tx)
+        let row = tx
+            .optional(IDEMPOTENCY, super::exec::args![owner, key])
             .await?;
-        row.map(|r| idempotency(&r, owner, key)).transpose()
+        row.map(|r| idempotency(owner, key, (r.text(0)?, r.int(1)?, r.text(2)?)))
+            .transpose()
     }
 
     pub(super) async fn read_inbound_receipt(

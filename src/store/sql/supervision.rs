@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 
 use super::SqlStore;
 use super::dialect::not_terminal;
-use super::tx::Tx;
+use super::exec::{Exec, args};
 use crate::clock::{from_unix_millis, unix_millis};
 use crate::ids::MessageId;
 use crate::store::{
@@ -17,23 +17,27 @@ use crate::store::{
 };
 
 /// Counts a request just opened in `request_volume` (same transaction).
-pub(super) async fn count_opened(tx: &mut Tx<'_>, r: &RequestRecord) -> Result<(), StoreError> {
+pub(super) async fn count_opened<E: Exec + ?Sized>(
+    tx: &mut E,
+    r: &RequestRecord,
+) -> Result<(), StoreError> {
     let (court, partner) = match r.role {
         Role::Requester => (&r.requesting_court, &r.requested_court),
         Role::Executor => (&r.requested_court, &r.requesting_court),
     };
-    sqlx::query(
+    tx.execute(
         "INSERT INTO request_volume (day, family, role, court, partner, requests)
          VALUES ($1, $2, $3, $4, $5, 1)
          ON CONFLICT (day, family, role, court, partner)
          DO UPDATE SET requests = request_volume.requests + 1",
+        args![
+            local_day(unix_millis(r.created_at)),
+            r.family.as_str(),
+            r.role.as_str(),
+            court.as_str(),
+            partner.region().as_str(),
+        ],
     )
-    .bind(local_day(unix_millis(r.created_at)))
-    .bind(r.family.as_str())
-    .bind(r.role.as_str())
-    .bind(court.as_str())
-    .bind(partner.region().as_str())
-    .execute(&mut **tx)
     .await?;
     Ok(())
 }

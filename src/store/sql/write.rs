@@ -534,8 +534,8 @@ impl SqlStore {
 impl SqlStore {
     /// The first answer under `idem`'s key, if there is one. Commits under one key take
     /// turns from here to their end, so the second of two finds the first's answer.
-    pub(super) async fn first_answer(
-        tx: &mut super::tx::Tx<'_>,
+    pub(super) async fn first_answer<E: super::exec::Exec + ?Sized>(
+        tx: &mut E,
         idem: Option<&Idempotency>,
     ) -> Result<Option<Idempotency>, StoreError> {
         let Some(idem) = idem else {
@@ -546,24 +546,25 @@ impl SqlStore {
     }
 
     /// Keeps the answer under `idem`'s key, in the transaction that did the work.
-    pub(super) async fn keep_answer(
-        tx: &mut super::tx::Tx<'_>,
+    pub(super) async fn keep_answer<E: super::exec::Exec + ?Sized>(
+        tx: &mut E,
         idem: Option<&Idempotency>,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let Some(idem) = idem else {
             return Ok(());
         };
-        sqlx::query(
+        tx.execute(
             "INSERT INTO idempotency (court, key, request_hash, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            super::exec::args![
+                &idem.owner,
+                &idem.key,
+                &idem.request_hash.to_string(),
+                i64::from(idem.status),
+                &json_text(&idem.body)?,
+                unix_millis(now),
+            ],
         )
-        .bind(&idem.owner)
-        .bind(&idem.key)
-        .bind(idem.request_hash.to_string())
-        .bind(i64::from(idem.status))
-        .bind(json_text(&idem.body)?)
-        .bind(unix_millis(now))
-        .execute(&mut **tx)
         .await?;
         Ok(())
     }

@@ -1,0 +1,168 @@
+//! One way to run a statement inside a transaction, whichever connection holds it: an
+//! sqlx transaction (PostgreSQL, and SQLite outside the group commit) or the SQLite
+//! committer's own connection ([`super::local`]). The pipeline's writes are written once
+//! against [`Exec`].
+//!
+//! Statements use `$1, $2, …` placeholders (a number may repeat or come out of order);
+//! both engines read them.
+
+use async_trait::async_trait;
+use sqlx::{Any, Row as _, Transaction};
+
+use crate::store::StoreError;
+
+/// A value bound to a placeholder. A NULL keeps its type (PostgreSQL wants it).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Arg<'a> {
+    Int(Option<i64>),
+    Text(Option<&'a str>),
+}
+
+impl From<i64> for Arg<'_> {
+    fn from(v: i64) -> Self {
+        Arg::Int(Some(v))
+    }
+}
+
+impl From<Option<i64>> for Arg<'_> {
+    fn from(v: Option<i64>) -> Self {
+        Arg::Int(v)
+    }
+}
+
+impl<'a> From<&'a str> for Arg<'a> {
+    fn from(v: &'a str) -> Self {
+        Arg::Text(Some(v))
+    }
+}
+
+impl<'a> From<&'a String> for Arg<'a> {
+    fn from(v: &'a String) -> Self {
+        Arg::Text(Some(v))
+    }
+}
+
+impl<'a> From<&&'a str> for Arg<'a> {
+    fn from(v: &&'a str) -> Self {
+        Arg::Text(Some(v))
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Arg<'a> {
+    fn from(v: Option<&'a str>) -> Self {
+        Arg::Text(v)
+    }
+}
+
+/// The arguments of a statement, `$1` first: `args![a, b]`.
+macro_rules! args {
+    ($($v:expr),* $(,)?) => {
+        &[$($crate::store::sql::exec::Arg::from($v)),*]
+    };
+}
+pub(super) use args;
+
+/// One value of a row read back.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Cell {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+/// A row read back, its columns in the statement's order.
+#[derive(Debug)]
+pub(super) struct Row(pub Vec<Cell>);
+
+impl Row {
+    fn cell(&self, i: usize) -> Result<&Cell, StoreError> {
+        self.0
+            .get(i)
+            .ok_or_else(|| StoreError::Backend(format!("the row has no column {i}")))
+    }
+
+    pub fn int(&self, i: usize) -> Result<i64, StoreError> {
+        match self.cell(i)? {
+            Cell::Int(v) => Ok(*v),
+            other => Err(StoreError::Backend(format!(
+                "column {i} is {other:?}, not an integer"
+            ))),
+        }
+    }
+
+    pub fn text(&self, i: usize) -> Result<&str, StoreError> {
+        match self.cell(i)? {
+            Cell::Text(v) => Ok(v),
+            other => Err(StoreError::Backend(format!(
+                "column {i} is {other:?}, not text"
+            ))),
+        }
+    }
+}
+
+/// A transaction statements run in.
+#[async_trait]
+pub(super) trait Exec: Send {
+    /// Whether this is PostgreSQL (advisory locks; see [`super::tx::serialise`]).
+    fn postgres(&self) -> bool;
+
+    /// Runs a statement that returns no rows; the number of rows it changed.
+    async fn execute(&mut self, sql: &'static str, args: &[Arg<'_>]) -> Result<u64, StoreError>;
+
+    /// Runs a query; its first row, if any.
+    async fn optional(
+        &mut self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+    ) -> Result<Option<Row>, StoreError>;
+}
+
+fn bind<'q>(
+    mut query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>,
+    args: &[Arg<'_>],
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments> {
+    for arg in args {
+        query = match *arg {
+            Arg::Int(v) => query.bind(v),
+            Arg::Text(v) => query.bind(v.map(str::to_owned)),
+        };
+    }
+    query
+}
+
+#[async_trait]
+impl Exec for Transaction<'_, Any> {
+    fn postgres(&self) -> bool {
+        self.backend_name() == "PostgreSQL"
+    }
+
+    async fn execute(&mut self, sql: &'static str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
+        let done = bind(sqlx::query(sql), args).execute(&mut **self).await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn optional(
+        &mut self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+    ) -> Result<Option<Row>, StoreError> {
+        let row = bind(sqlx::query(sql), args)
+            .fetch_optional(&mut **self)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let mut cells = Vec::with_capacity(row.len());
+        for i in 0..row.len() {
+            cells.push(match row.try_get::<Option<i64>, _>(i) {
+                Ok(Some(v)) => Cell::Int(v),
+                Ok(None) => Cell::Null,
+                Err(_) => match row.try_get::<Option<String>, _>(i)? {
+                    Some(v) => Cell::Text(v),
+                    None => Cell::Null,
+                },
+            });
+        }
+        Ok(Some(Row(cells)))
+    }
+}
