@@ -3,8 +3,8 @@
 //!
 //! A committer (started with the first commit; see [`start`]) takes every unit waiting on
 //! its channel, up to [`MAX_GROUP`] (preservation work first, in a group of its own),
-//! opens one transaction on the write pool, runs each unit under its own SAVEPOINT, and
-//! commits once. A unit that fails is rolled back to its savepoint alone and gets its
+//! opens one transaction (on SQLite on its own connection, [`Local`]; on PostgreSQL on the
+//! pool), runs each unit under its own SAVEPOINT, and commits once. A unit that fails is rolled back to its savepoint alone and gets its
 //! own error; the others go on. Every
 //! caller is answered only after the shared COMMIT returned: with its own outcome if it
 //! succeeded, or with the COMMIT's error (then nothing of the group is stored). If a
