@@ -39,6 +39,8 @@ pub(super) enum Unit {
     Outbound(Box<Outbound>),
     Inbound(Box<Inbound>),
     Delivered(Box<Delivered>),
+    Retrievals(Box<super::retrievals::Retrievals>),
+    PeerReceipt(Box<super::retrievals::PeerReceipt>),
 }
 
 /// A relay delivery the peer acknowledged (see `Store::outbox_delivered`).
@@ -55,8 +57,8 @@ pub(super) struct Delivered {
 #[derive(Debug)]
 pub(super) enum Done {
     Outbound(OutboundOutcome),
-    /// A peer's message or a delivery record; `false`: nothing was written (the message
-    /// id was stored before, or the outbox item was no longer pending).
+    /// Anything else; `false`: nothing was written (the message id was stored before,
+    /// the outbox item was no longer pending, the peer's receipt was kept before).
     Stored(bool),
 }
 
@@ -214,6 +216,7 @@ impl Unit {
             Unit::Outbound(m) => m.sealed.envelope.priority == high,
             Unit::Inbound(m) => m.sealed.envelope.priority == high,
             Unit::Delivered(d) => d.item.priority >= high.rank(),
+            Unit::Retrievals(_) | Unit::PeerReceipt(_) => false,
         }
     }
 }
@@ -327,6 +330,10 @@ async fn run_unit<E: Exec + ?Sized>(
         Unit::Outbound(m) => outbound(tx, m).await.map(Done::Outbound),
         Unit::Inbound(m) => inbound(tx, m).await.map(Done::Stored),
         Unit::Delivered(d) => delivered(tx, d).await.map(Done::Stored),
+        Unit::Retrievals(r) => super::retrievals::retrieved(tx, r).await.map(Done::Stored),
+        Unit::PeerReceipt(p) => super::retrievals::peer_receipt(tx, p)
+            .await
+            .map(Done::Stored),
     };
     if outcome.is_err() {
         tx.execute("ROLLBACK TO SAVEPOINT unit", &[]).await?;

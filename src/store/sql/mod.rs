@@ -30,6 +30,7 @@ mod local;
 mod purge;
 mod read;
 mod receipts;
+mod retrievals;
 mod supervision;
 mod tx;
 mod work;

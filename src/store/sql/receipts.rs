@@ -6,7 +6,8 @@ use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::SqlStore;
-use super::tx::{Tx, append_audit, insert_receipt, json_text};
+use super::exec::{Exec, args};
+use super::tx::json_text;
 use crate::clock::unix_millis;
 use crate::ids::{MessageId, RegionId, Sha256};
 use crate::receipt::Receipt;
@@ -18,22 +19,23 @@ fn bad(what: &str, e: impl std::fmt::Display) -> StoreError {
 
 /// Queues `receipt` (of a message `peer` sent us) to go back to `peer`, in the caller's
 /// transaction; once per message and hop.
-pub(super) async fn queue_receipt(
-    tx: &mut Tx<'_>,
+pub(super) async fn queue_receipt<E: Exec + ?Sized>(
+    tx: &mut E,
     receipt: &Receipt,
     peer: &str,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    tx.execute(
         "INSERT INTO receipt_outbox (message_id, hop, peer, body, state, next_attempt_at, created_at)
          VALUES ($1, $2, $3, $4, 'pending', $5, $5) ON CONFLICT (message_id, hop) DO NOTHING",
+        args![
+            &receipt.message_id.to_string(),
+            receipt.hop.as_str(),
+            peer,
+            &json_text(receipt)?,
+            unix_millis(now),
+        ],
     )
-    .bind(receipt.message_id.to_string())
-    .bind(receipt.hop.as_str())
-    .bind(peer)
-    .bind(json_text(receipt)?)
-    .bind(unix_millis(now))
-    .execute(&mut **tx)
     .await?;
     Ok(())
 }
@@ -60,44 +62,6 @@ impl SqlStore {
             ))
         })
         .transpose()
-    }
-
-    pub(super) async fn write_peer_receipt(
-        &self,
-        request_id: MessageId,
-        receipt: &Receipt,
-        actor: &str,
-        now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.write.begin().await?;
-        let held: Option<i64> = sqlx::query_scalar(
-            "SELECT seq FROM receipts WHERE message_id = $1 AND hop = $2 AND issuer = $3",
-        )
-        .bind(receipt.message_id.to_string())
-        .bind(receipt.hop.as_str())
-        .bind(receipt.issuer.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        if held.is_some() {
-            return Ok(false);
-        }
-        insert_receipt(&mut tx, request_id, receipt).await?;
-        let detail = serde_json::json!({
-            "hop": receipt.hop, "issuer": receipt.issuer, "court": receipt.court,
-            "envelopeSha256": receipt.envelope_sha256,
-        });
-        let subject = receipt.message_id.to_string();
-        append_audit(
-            &mut tx,
-            unix_millis(now),
-            actor,
-            "receipt.received",
-            &subject,
-            &detail,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(true)
     }
 
     pub(super) async fn read_due_receipts(

@@ -2,7 +2,6 @@
 //! transaction the caller opened and commits, on either engine ([`Exec`]).
 
 use serde_json::Value;
-use sqlx::{Any, Transaction};
 use time::OffsetDateTime;
 
 use super::deadlines::apply_clocks;
@@ -14,8 +13,6 @@ use crate::envelope::Sealed;
 use crate::ids::MessageId;
 use crate::receipt::Receipt;
 use crate::store::{Event, Outbound, OutboxItem, StateChange, StoreError};
-
-pub(super) type Tx<'a> = Transaction<'a, Any>;
 
 pub(super) fn json_text(v: &impl serde::Serialize) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Backend(e.to_string()))

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use super::SqlStore;
 use super::group::{Done, Unit};
-use super::tx::{apply, finish_outbox, insert_receipt, json_text, record};
+use super::tx::{finish_outbox, json_text, record};
 use crate::agreement::Agreement;
 use crate::audit::AuditEntry;
 use crate::clock::unix_millis;
@@ -113,56 +113,12 @@ impl Store for SqlStore {
         if retrievals.is_empty() {
             return Ok(());
         }
-        let mut tx = self.write.begin().await?;
-        for (item, receipt) in &retrievals {
-            let first = sqlx::query(
-                "UPDATE inbox SET retrieved_at = $1 WHERE seq = $2 AND retrieved_at IS NULL",
-            )
-            .bind(unix_millis(now))
-            .bind(item.cursor)
-            .execute(&mut *tx)
-            .await?;
-            // A gateway notice is handed out once; only a message has a retrieval receipt.
-            let Some(receipt) = receipt.as_ref().filter(|_| first.rows_affected() == 1) else {
-                continue;
-            };
-            insert_receipt(&mut tx, item.request_id, receipt).await?;
-            // The evidence goes back to the gateway that sent the message.
-            let sender = item
-                .envelope
-                .as_ref()
-                .and_then(|e| e["sender"]["region"].as_str());
-            if let Some(peer) = sender.filter(|p| *p != receipt.issuer.as_str()) {
-                super::receipts::queue_receipt(&mut tx, receipt, peer, now).await?;
-            }
-            let exists: Option<String> =
-                sqlx::query_scalar("SELECT id FROM requests WHERE id = $1")
-                    .bind(item.request_id.to_string())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if exists.is_none() {
-                continue;
-            }
-            let change = if item.kind.is_request() {
-                StateChange::AdvanceFrom {
-                    request_id: item.request_id,
-                    from: crate::workflow::RECEIVED.to_owned(),
-                    state: crate::workflow::RETRIEVED.to_owned(),
-                }
-            } else {
-                StateChange::Note {
-                    request_id: item.request_id,
-                }
-            };
-            let event = Event {
-                name: "retrieved".into(),
-                actor: actor.to_owned(),
-                detail: serde_json::json!({"kind": item.kind}),
-            };
-            apply(&mut tx, &change, &event, Some(item.message_id), now).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let unit = Unit::Retrievals(Box::new(super::retrievals::Retrievals {
+            items: retrievals,
+            actor: actor.to_owned(),
+            now,
+        }));
+        self.commit_unit(unit).await.map(|_| ())
     }
 
     async fn sent_message(
@@ -179,8 +135,16 @@ impl Store for SqlStore {
         actor: &str,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        self.write_peer_receipt(request_id, receipt, actor, now)
-            .await
+        let unit = Unit::PeerReceipt(Box::new(super::retrievals::PeerReceipt {
+            request_id,
+            receipt: receipt.clone(),
+            actor: actor.to_owned(),
+            now,
+        }));
+        match self.commit_unit(unit).await? {
+            Done::Stored(kept) => Ok(kept),
+            Done::Outbound(_) => Err(StoreError::Backend("group commit: wrong answer".into())),
+        }
     }
 
     async fn due_receipts(

@@ -1,0 +1,122 @@
+//! Evidence that travels with the group commit ([`super::group`]): a court's first
+//! retrievals from its inbox (with their receipts, queued back to the sender) and the
+//! receipts a peer carried back to us. Each is one unit of a group: all of it or nothing.
+
+use time::OffsetDateTime;
+
+use super::exec::{Exec, args};
+use super::receipts::queue_receipt;
+use super::tx::{append_audit, apply, insert_receipt};
+use crate::clock::unix_millis;
+use crate::ids::MessageId;
+use crate::receipt::Receipt;
+use crate::store::{Event, InboxItem, StateChange, StoreError};
+
+/// First retrievals from an inbox by `actor` (see `Store::record_retrievals`).
+pub(super) struct Retrievals {
+    pub items: Vec<(InboxItem, Option<Receipt>)>,
+    pub actor: String,
+    pub now: OffsetDateTime,
+}
+
+/// A receipt a peer carried back for `request_id` (see `Store::record_peer_receipt`).
+pub(super) struct PeerReceipt {
+    pub request_id: MessageId,
+    pub receipt: Receipt,
+    pub actor: String,
+    pub now: OffsetDateTime,
+}
+
+/// Marks each item retrieved (once), keeps and queues back its receipt, and moves its
+/// request on (a request `received` becomes `retrieved`).
+pub(super) async fn retrieved<E: Exec + ?Sized>(
+    tx: &mut E,
+    r: &Retrievals,
+) -> Result<bool, StoreError> {
+    let now = r.now;
+    for (item, receipt) in &r.items {
+        let first = tx
+            .execute(
+                "UPDATE inbox SET retrieved_at = $1 WHERE seq = $2 AND retrieved_at IS NULL",
+                args![unix_millis(now), item.cursor],
+            )
+            .await?;
+        // A gateway notice is handed out once; only a message has a retrieval receipt.
+        let Some(receipt) = receipt.as_ref().filter(|_| first == 1) else {
+            continue;
+        };
+        insert_receipt(tx, item.request_id, receipt).await?;
+        // The evidence goes back to the gateway that sent the message.
+        let sender = item
+            .envelope
+            .as_ref()
+            .and_then(|e| e["sender"]["region"].as_str());
+        if let Some(peer) = sender.filter(|p| *p != receipt.issuer.as_str()) {
+            queue_receipt(tx, receipt, peer, now).await?;
+        }
+        let exists = tx
+            .optional(
+                "SELECT id FROM requests WHERE id = $1",
+                args![&item.request_id.to_string()],
+            )
+            .await?;
+        if exists.is_none() {
+            continue;
+        }
+        let change = if item.kind.is_request() {
+            StateChange::AdvanceFrom {
+                request_id: item.request_id,
+                from: crate::workflow::RECEIVED.to_owned(),
+                state: crate::workflow::RETRIEVED.to_owned(),
+            }
+        } else {
+            StateChange::Note {
+                request_id: item.request_id,
+            }
+        };
+        let event = Event {
+            name: "retrieved".into(),
+            actor: r.actor.clone(),
+            detail: serde_json::json!({"kind": item.kind}),
+        };
+        apply(tx, &change, &event, Some(item.message_id), now).await?;
+    }
+    Ok(true)
+}
+
+/// Keeps a peer's receipt once, with its audit entry; `false` if it was kept before.
+pub(super) async fn peer_receipt<E: Exec + ?Sized>(
+    tx: &mut E,
+    p: &PeerReceipt,
+) -> Result<bool, StoreError> {
+    let receipt = &p.receipt;
+    let held = tx
+        .optional(
+            "SELECT seq FROM receipts WHERE message_id = $1 AND hop = $2 AND issuer = $3",
+            args![
+                &receipt.message_id.to_string(),
+                receipt.hop.as_str(),
+                receipt.issuer.as_str(),
+            ],
+        )
+        .await?;
+    if held.is_some() {
+        return Ok(false);
+    }
+    insert_receipt(tx, p.request_id, receipt).await?;
+    let detail = serde_json::json!({
+        "hop": receipt.hop, "issuer": receipt.issuer, "court": receipt.court,
+        "envelopeSha256": receipt.envelope_sha256,
+    });
+    let subject = receipt.message_id.to_string();
+    append_audit(
+        tx,
+        unix_millis(p.now),
+        &p.actor,
+        "receipt.received",
+        &subject,
+        &detail,
+    )
+    .await?;
+    Ok(true)
+}
