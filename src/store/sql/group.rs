@@ -41,6 +41,7 @@ pub(super) enum Unit {
     Delivered(Box<Delivered>),
     Retrievals(Box<super::retrievals::Retrievals>),
     PeerReceipt(Box<super::retrievals::PeerReceipt>),
+    ReceiptAttempt(Box<super::receipts::ReceiptAttempt>),
 }
 
 /// A relay delivery the peer acknowledged (see `Store::outbox_delivered`).
@@ -216,7 +217,7 @@ impl Unit {
             Unit::Outbound(m) => m.sealed.envelope.priority == high,
             Unit::Inbound(m) => m.sealed.envelope.priority == high,
             Unit::Delivered(d) => d.item.priority >= high.rank(),
-            Unit::Retrievals(_) | Unit::PeerReceipt(_) => false,
+            Unit::Retrievals(_) | Unit::PeerReceipt(_) | Unit::ReceiptAttempt(_) => false,
         }
     }
 }
@@ -332,6 +333,9 @@ async fn run_unit<E: Exec + ?Sized>(
         Unit::Delivered(d) => delivered(tx, d).await.map(Done::Stored),
         Unit::Retrievals(r) => super::retrievals::retrieved(tx, r).await.map(Done::Stored),
         Unit::PeerReceipt(p) => super::retrievals::peer_receipt(tx, p)
+            .await
+            .map(Done::Stored),
+        Unit::ReceiptAttempt(a) => super::receipts::receipt_attempt(tx, a)
             .await
             .map(Done::Stored),
     };

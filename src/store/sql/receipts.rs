@@ -105,32 +105,55 @@ impl SqlStore {
         .fetch_one(&self.read)
         .await?)
     }
+}
 
-    pub(super) async fn write_receipt_attempt(
-        &self,
-        seq: i64,
-        outcome: crate::store::ReceiptOutcome<'_>,
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
+/// The outcome of one attempt to carry a receipt back (see `Store::receipt_attempt`).
+pub(super) struct ReceiptAttempt {
+    pub seq: i64,
+    pub state: &'static str,
+    pub next_attempt_ms: Option<i64>,
+    pub error: Option<String>,
+    pub now: OffsetDateTime,
+}
+
+impl ReceiptAttempt {
+    pub fn new(seq: i64, outcome: crate::store::ReceiptOutcome<'_>, now: OffsetDateTime) -> Self {
         use crate::store::ReceiptOutcome::*;
-        let (state, next, error) = match outcome {
+        let (state, next_attempt_ms, error) = match outcome {
             Delivered => ("delivered", None, None),
-            Retry { at_ms, error } => ("pending", Some(at_ms), Some(error)),
-            Dead { error } => ("dead", None, Some(error)),
+            Retry { at_ms, error } => ("pending", Some(at_ms), Some(error.to_owned())),
+            Dead { error } => ("dead", None, Some(error.to_owned())),
         };
-        sqlx::query(
+        ReceiptAttempt {
+            seq,
+            state,
+            next_attempt_ms,
+            error,
+            now,
+        }
+    }
+}
+
+/// Records an attempt on a pending receipt (a group unit); `false` if it was no longer
+/// pending.
+pub(super) async fn receipt_attempt<E: Exec + ?Sized>(
+    tx: &mut E,
+    a: &ReceiptAttempt,
+) -> Result<bool, StoreError> {
+    let done = tx
+        .execute(
             "UPDATE receipt_outbox SET state = $1, attempts = attempts + 1,
                     next_attempt_at = COALESCE($2, next_attempt_at), last_error = $3,
                     done_at = CASE WHEN $1 = 'pending' THEN NULL ELSE $4 END
              WHERE seq = $5 AND state = 'pending'",
+            args![
+                a.state,
+                a.next_attempt_ms,
+                a.error.as_deref(),
+                unix_millis(a.now),
+                a.seq,
+            ],
         )
-        .bind(state)
-        .bind(next)
-        .bind(error)
-        .bind(unix_millis(now))
-        .bind(seq)
-        .execute(&self.write)
         .await?;
-        Ok(())
-    }
+    Ok(done == 1)
 }

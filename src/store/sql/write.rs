@@ -165,7 +165,9 @@ impl Store for SqlStore {
         outcome: crate::store::ReceiptOutcome<'_>,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        self.write_receipt_attempt(seq, outcome, now).await
+        let attempt = super::receipts::ReceiptAttempt::new(seq, outcome, now);
+        let unit = Unit::ReceiptAttempt(Box::new(attempt));
+        self.commit_unit(unit).await.map(|_| ())
     }
 
     async fn due_outbox(
