@@ -1,4 +1,5 @@
-//! Group commit: the pipeline's commits (`commit_outbound`, `commit_inbound`) that arrive
+//! Group commit: the pipeline's commits (`commit_outbound`, `commit_inbound`, delivery
+//! records, inbox retrievals, receipts carried back and their attempts) that arrive
 //! together share one transaction and one fsync.
 //!
 //! A committer (started with the first commit; see [`start`]) takes every unit waiting on

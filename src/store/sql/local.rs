@@ -118,3 +118,76 @@ impl Exec for Local {
         Ok(Some(Row(cells)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sql::exec::args;
+
+    fn local() -> (tempfile::TempDir, Local) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (a TEXT, b INTEGER, c TEXT)")
+            .unwrap();
+        let local = Local::open(&path).unwrap();
+        (dir, local)
+    }
+
+    #[tokio::test]
+    async fn placeholders_bind_by_their_numbers_in_any_order_and_repeated() {
+        let (_dir, mut db) = local();
+        let changed = db
+            .execute("INSERT INTO t (c, b, a) VALUES ($2, $1, $2)", args![7, "x"])
+            .await
+            .unwrap();
+        assert_eq!(changed, 1);
+        let row = db
+            .optional("SELECT a, b, c FROM t WHERE b = $1", args![7])
+            .await
+            .unwrap()
+            .expect("the row");
+        assert_eq!(row.text(0).unwrap(), "x");
+        assert_eq!(row.int(1).unwrap(), 7);
+        assert_eq!(row.text(2).unwrap(), "x");
+        assert!(
+            db.optional("SELECT a FROM t WHERE b = $1", args![8])
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_placeholder_without_its_argument_is_a_clear_error() {
+        let (_dir, mut db) = local();
+        let err = db
+            .execute("INSERT INTO t (a, b) VALUES ($1, $2)", args!["only one"])
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("parameter 2 has no argument"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_null_keeps_its_column_and_reads_back_as_null() {
+        let (_dir, mut db) = local();
+        db.execute(
+            "INSERT INTO t (a, b, c) VALUES ($1, $2, $3)",
+            args![None::<&str>, None::<i64>, "z"],
+        )
+        .await
+        .unwrap();
+        let row = db
+            .optional("SELECT a, b, c FROM t", &[])
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.0[0], Cell::Null);
+        assert_eq!(row.0[1], Cell::Null);
+        assert!(row.int(0).is_err(), "a NULL is not read as a number");
+    }
+}
