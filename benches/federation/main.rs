@@ -222,11 +222,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .map(|i| fed.court_client_of(["SC0104", "SC01"][i % 2], (i / 2) % args.replicas))
             .collect::<Result<Vec<_>, _>>()?;
         let urgent = fed.court_client("SC0104")?;
+        let cq = fed.court_client("CQ0103")?;
         let freeze = submission("preservation.request", "preservation-request")?;
         let p = preserve::run(
             &mut fed,
             &courts,
-            &urgent,
+            preserve::Courts {
+                urgent: &urgent,
+                cq: &cq,
+            },
             &arrivals,
             &ordinary,
             &freeze,
@@ -234,8 +238,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
         )
         .await?;
         println!(
-            "preservation orders past {} queued ordinary requests (queued behind a stopped CQ, then drained in {:.1} s): {} orders, end to end p50 {:.2} ms, p99 {:.2} ms; ordinary requests waiting when each was sent: median {:.0}, most {}",
-            args.queued, p.drained_secs, p.orders, p.p50, p.p99, p.waiting_median, p.waiting_max
+            "preservation orders past {} queued ordinary requests (queued behind a stopped CQ, then drained in {:.1} s): {} orders, end to end p50 {:.2} ms, p99 {:.2} ms (stamped received at CQ: p50 {:.2} ms, p99 {:.2} ms); ordinary requests waiting when each was sent: median {:.0}, most {}",
+            args.queued,
+            p.drained_secs,
+            p.orders,
+            p.p50,
+            p.p99,
+            p.stamped_p50,
+            p.stamped_p99,
+            p.waiting_median,
+            p.waiting_max
         );
     }
     println!(

@@ -4,6 +4,11 @@
 //! the queue drains, a preservation order is submitted every 20 ms. Each is timed from
 //! its submission until it is in the CQ court's inbox, and the requests still waiting
 //! (submitted, not yet in that inbox) are noted at each submission.
+//!
+//! "In the inbox" is when the benchmark's inbox reader (the CQ court, polling in arrival
+//! order) saw the order. Beside it, each order is also timed until Chongqing stamped it
+//! received (its first history entry, written in the transaction that put it in the
+//! inbox): that leaves out the court's polling.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -12,6 +17,8 @@ use std::time::{Duration, Instant};
 use kuayu::api::Submission;
 use kuayu::client::CourtClient;
 use kuayu::devnet::DevFederation;
+use kuayu::ids::MessageId;
+use time::OffsetDateTime;
 
 use crate::load::{Arrivals, submit_all};
 use crate::stats::{median, ms, percentile};
@@ -23,6 +30,10 @@ pub struct Preservation {
     /// End-to-end latency of the orders, 50th and 99th percentiles, in ms.
     pub p50: f64,
     pub p99: f64,
+    /// Latency until Chongqing stamped the order received (before the court's poll
+    /// saw it), 50th and 99th percentiles, in ms.
+    pub stamped_p50: f64,
+    pub stamped_p99: f64,
     /// Ordinary requests still waiting when each order was submitted: the median and
     /// the most.
     pub waiting_median: f64,
@@ -31,17 +42,26 @@ pub struct Preservation {
     pub drained_secs: f64,
 }
 
+/// Who sends the preservation orders and who receives them.
+pub struct Courts<'a> {
+    /// The Sichuan court that submits the orders.
+    pub urgent: &'a CourtClient,
+    /// The Chongqing court they are addressed to (its request views give the stamps).
+    pub cq: &'a CourtClient,
+}
+
 /// Queues `queued` ordinary requests from `clients` behind a stopped Chongqing, then
-/// times preservation orders from `urgent` while they drain.
+/// times preservation orders from `courts.urgent` while they drain.
 pub async fn run(
     fed: &mut DevFederation,
     clients: &[CourtClient],
-    urgent: &CourtClient,
+    courts: Courts<'_>,
     arrivals: &Arrivals,
     ordinary: &Submission,
     freeze: &Submission,
     queued: usize,
 ) -> anyhow::Result<Preservation> {
+    let Courts { urgent, cq } = courts;
     fed.stop("CQ").await;
     let sent = submit_all(clients, ordinary, queued, Arc::default()).await;
     anyhow::ensure!(
@@ -67,28 +87,49 @@ pub async fn run(
         if left == 0 || back.elapsed() > Duration::from_secs(600) {
             break;
         }
-        let start = Instant::now();
+        let (start, wall) = (Instant::now(), OffsetDateTime::now_utc());
         let id = urgent.submit(freeze, None).await?.request_id;
-        orders.push((id, start));
+        orders.push((id, start, wall));
         waiting.push(left);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let ids: Vec<_> = sent.iter().map(|s| s.id).collect();
     let drained = *arrivals.wait_for(&ids).await?.iter().max().unwrap_or(&back);
-    let ids: Vec<_> = orders.iter().map(|(id, _)| *id).collect();
+    let ids: Vec<_> = orders.iter().map(|(id, _, _)| *id).collect();
     let arrived = arrivals.wait_for(&ids).await?;
     let mut latencies: Vec<Duration> = orders
         .iter()
         .zip(&arrived)
-        .map(|((_, s), a)| *a - *s)
+        .map(|((_, s, _), a)| *a - *s)
         .collect();
     latencies.sort();
+    let mut stamped = Vec::with_capacity(orders.len());
+    for (id, _, wall) in &orders {
+        let received = received_at(cq, *id).await?;
+        stamped.push(Duration::try_from(received - *wall).unwrap_or_default());
+    }
+    stamped.sort();
     Ok(Preservation {
         orders: latencies.len(),
         p50: ms(percentile(&latencies, 0.50)),
         p99: ms(percentile(&latencies, 0.99)),
+        stamped_p50: ms(percentile(&stamped, 0.50)),
+        stamped_p99: ms(percentile(&stamped, 0.99)),
         waiting_median: median(waiting.iter().map(|w| *w as f64).collect()),
         waiting_max: waiting.iter().copied().max().unwrap_or(0),
         drained_secs: (drained - back).as_secs_f64(),
     })
+}
+
+/// When Chongqing stamped request `id` received: its first history entry there (written
+/// with millisecond precision by the gateway's clock, the same wall clock as ours).
+async fn received_at(cq: &CourtClient, id: MessageId) -> anyhow::Result<OffsetDateTime> {
+    let view = cq.request(id).await?;
+    let at = view["history"][0]["at"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("request {id} has no history at Chongqing"))?;
+    Ok(OffsetDateTime::parse(
+        at,
+        &time::format_description::well_known::Rfc3339,
+    )?)
 }
