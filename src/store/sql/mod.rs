@@ -33,6 +33,7 @@ mod receipts;
 mod retrievals;
 mod supervision;
 mod tx;
+mod units;
 mod work;
 mod write;
 

@@ -1,0 +1,70 @@
+//! The pipeline's own units of the group commit ([`super::group`]): a message our court
+//! sends, a message from a peer, and a delivery the peer acknowledged. Each runs inside
+//! the group's transaction, under its own savepoint.
+
+use super::SqlStore;
+use super::deadlines::apply_clocks;
+use super::exec::{Exec, args};
+use super::group::Delivered;
+use super::tx::{insert_message, insert_receipt, record, store_outbound};
+use crate::clock::unix_millis;
+use crate::store::{Inbound, Outbound, OutboundOutcome, StoreError};
+
+/// A message our court sends, with its idempotency answer (or the first answer again).
+pub(super) async fn outbound<E: Exec + ?Sized>(
+    tx: &mut E,
+    m: &Outbound,
+) -> Result<OutboundOutcome, StoreError> {
+    if let Some(first) = SqlStore::first_answer(tx, m.idempotency.as_ref()).await? {
+        return Ok(OutboundOutcome::Replay(first));
+    }
+    store_outbound(tx, m).await?;
+    SqlStore::keep_answer(tx, m.idempotency.as_ref(), m.now).await?;
+    Ok(OutboundOutcome::Committed)
+}
+
+/// A delivery the peer acknowledged; `false` if it was no longer pending.
+pub(super) async fn delivered<E: Exec + ?Sized>(
+    tx: &mut E,
+    d: &Delivered,
+) -> Result<bool, StoreError> {
+    if !super::tx::finish_outbox(tx, &d.item, "delivered", d.now).await? {
+        return Ok(false);
+    }
+    insert_receipt(tx, d.item.request_id, &d.receipt).await?;
+    record(tx, d.change.as_ref(), &d.event, d.item.message_id, d.now).await?;
+    apply_clocks(tx, d.item.request_id, &d.clocks, d.now).await?;
+    Ok(true)
+}
+
+/// A message from a peer; `false` if its id was stored before (nothing written).
+pub(super) async fn inbound<E: Exec + ?Sized>(tx: &mut E, m: &Inbound) -> Result<bool, StoreError> {
+    let id = m.sealed.envelope.id;
+    if !insert_message(tx, &m.sealed, "in", &m.trace_id, m.now).await? {
+        return Ok(false);
+    }
+    let request_id = m.sealed.envelope.in_reply_to.unwrap_or(id);
+    if let Some(change) = &m.change {
+        super::tx::keep_trace(tx, change, &m.trace_id).await?;
+    }
+    record(tx, m.change.as_ref(), &m.event, id, m.now).await?;
+    if m.change.is_some() {
+        apply_clocks(tx, request_id, &m.clocks, m.now).await?;
+    }
+    insert_receipt(tx, request_id, &m.receipt).await?;
+    if let Some(court) = &m.inbox {
+        tx.execute(
+            "INSERT INTO inbox (court, message_id, request_id, kind, priority, received_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            args![
+                court.as_str(),
+                &id.to_string(),
+                &request_id.to_string(),
+                m.sealed.envelope.kind.as_str(),
+                m.sealed.envelope.priority.rank(),
+                unix_millis(m.now),
+            ],
+        )
+        .await?;
+    }
+    Ok(true)
+}
