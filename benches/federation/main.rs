@@ -211,7 +211,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         );
         let per = |a: u64, b: u64| b.saturating_sub(a) as f64 / kuayu_requests as f64;
         println!(
-            "bytes stored per request (database + WAL growth / {kuayu_requests} requests): SC {:.0}, CQ {:.0}",
+            "bytes stored per request (database pages in use, growth / {kuayu_requests} requests): SC {:.0}, CQ {:.0}",
             per(sc, sc2),
             per(cq, cq2)
         );

@@ -298,8 +298,9 @@ pub trait Store: Supervision + Retention + Send + Sync {
         request: &MessageId,
     ) -> Result<Vec<(MessageId, String)>, StoreError>;
 
-    /// The freeze orders (not lifts) our courts sent under `ruling`, whichever court sent
-    /// them (a higher court may lift what a lower one froze). `ruling` comes in the form
+    /// The freeze orders (not lifts) our courts sent under `ruling` whose expiry warning is
+    /// still open, whichever court sent them (a higher court may lift what a lower one
+    /// froze). `ruling` comes in the form
     /// [`crate::workflow::queue::case_number`] gives; the stored rulings are compared in
     /// that form too (ASCII brackets read as full-width).
     async fn freezes_under(&self, ruling: &str) -> Result<Vec<MessageId>, StoreError>;

@@ -98,27 +98,36 @@ fn due_sql(columns: &str, limit: u32) -> String {
 }
 
 impl SqlStore {
+    /// The freezes our courts sent under `ruling` (in [`crate::workflow::queue::case_number`]
+    /// form) whose expiry warning is still open: the only ones a lift has anything to close
+    /// on. Their envelopes are read and compared here, not in SQL, because they are stored
+    /// compressed ([`super::packed`]).
     pub(super) async fn read_requests_by_ruling(
         &self,
         ruling: &str,
     ) -> Result<Vec<MessageId>, StoreError> {
-        let sql = format!(
-            "SELECT r.id FROM requests r JOIN messages m ON m.id = r.id
-             WHERE r.role = 'requester' AND r.family = 'preservation'
-               AND replace(replace({ruling}, '(', '（'), ')', '）') = $1
-               AND {mode} <> 'lift'",
-            ruling = self
-                .dialect
-                .json_text("m.envelope", &["payload", "rulingNumber"]),
-            mode = self.dialect.json_text("m.envelope", &["payload", "mode"]),
-        );
-        let ids: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .bind(ruling)
-            .fetch_all(&self.read)
-            .await?;
-        ids.iter()
-            .map(|id| MessageId::parse(id).map_err(|e| StoreError::Backend(e.to_string())))
-            .collect()
+        let rows = sqlx::query(
+            "SELECT r.id, m.envelope, m.envelope_z FROM deadlines d
+               JOIN requests r ON r.id = d.request_id JOIN messages m ON m.id = r.id
+             WHERE d.name = 'freeze.expiry_warning' AND d.met_at IS NULL
+               AND r.role = 'requester' AND r.family = 'preservation'",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        let mut ids = Vec::new();
+        for r in &rows {
+            let envelope: serde_json::Value = super::read::envelope_json(r)?;
+            let payload = &envelope["payload"];
+            let same = payload["rulingNumber"]
+                .as_str()
+                .is_some_and(|n| crate::workflow::queue::case_number(n) == ruling);
+            let freeze = payload["mode"].as_str().is_some_and(|m| m != "lift");
+            if same && freeze {
+                let id: String = r.try_get("id")?;
+                ids.push(MessageId::parse(&id).map_err(|e| StoreError::Backend(e.to_string()))?);
+            }
+        }
+        Ok(ids)
     }
 
     pub(super) async fn read_deadlines(

@@ -16,6 +16,13 @@ use crate::store::StoreError;
 pub(super) enum Arg<'a> {
     Int(Option<i64>),
     Text(Option<&'a str>),
+    Blob(Option<&'a [u8]>),
+}
+
+impl<'a> From<&'a Vec<u8>> for Arg<'a> {
+    fn from(v: &'a Vec<u8>) -> Self {
+        Arg::Blob(Some(v))
+    }
 }
 
 impl From<i64> for Arg<'_> {
@@ -125,6 +132,7 @@ fn bind<'q>(
         query = match *arg {
             Arg::Int(v) => query.bind(v),
             Arg::Text(v) => query.bind(v.map(str::to_owned)),
+            Arg::Blob(v) => query.bind(v.map(<[u8]>::to_vec)),
         };
     }
     query

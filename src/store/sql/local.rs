@@ -72,6 +72,7 @@ fn bind(stmt: &mut Statement<'_>, args: &[Arg<'_>]) -> Result<(), StoreError> {
         match arg {
             Arg::Int(v) => stmt.raw_bind_parameter(index, v),
             Arg::Text(v) => stmt.raw_bind_parameter(index, v),
+            Arg::Blob(v) => stmt.raw_bind_parameter(index, v),
         }
         .map_err(backend)?;
     }

@@ -27,6 +27,7 @@ mod exec;
 mod group;
 mod jobs;
 mod local;
+mod packed;
 mod purge;
 mod read;
 mod receipts;
@@ -156,6 +157,16 @@ fn sqlite_migrator() -> Migrator {
             "retention",
             include_str!("../../../migrations/sqlite/0016_retention.sql"),
         ),
+        migration(
+            17,
+            "packed_envelopes",
+            include_str!("../../../migrations/sqlite/0017_packed_envelopes.sql"),
+        ),
+        migration(
+            18,
+            "leaner_indexes",
+            include_str!("../../../migrations/sqlite/0018_leaner_indexes.sql"),
+        ),
     ])
 }
 
@@ -191,6 +202,16 @@ fn postgres_migrator() -> Migrator {
             6,
             "retention",
             include_str!("../../../migrations/postgres/0006_retention.sql"),
+        ),
+        migration(
+            7,
+            "packed_envelopes",
+            include_str!("../../../migrations/postgres/0007_packed_envelopes.sql"),
+        ),
+        migration(
+            8,
+            "leaner_indexes",
+            include_str!("../../../migrations/postgres/0008_leaner_indexes.sql"),
         ),
     ])
 }

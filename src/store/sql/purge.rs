@@ -135,7 +135,7 @@ impl Retention for SqlStore {
             for sql in [
                 format!("UPDATE requests SET purged_at = $1 WHERE id IN ({list})"),
                 format!(
-                    "UPDATE messages SET envelope = 'null', purged_at = $1 WHERE request_id IN ({list})"
+                    "UPDATE messages SET envelope = 'null', envelope_z = NULL, purged_at = $1 WHERE request_id IN ({list})"
                 ),
                 // Who may read a blob, from the messages that list it: these no longer do.
                 format!(

@@ -5,6 +5,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::SqlStore;
+use super::packed::envelope_of;
 use crate::audit::AuditEntry;
 use crate::clock::from_unix_millis;
 use crate::ids::{CourtId, Family, MessageId, RegionId, Sha256};
@@ -28,6 +29,12 @@ fn optional(row: &AnyRow, col: &str) -> Result<Option<String>, StoreError> {
 
 fn json<T: DeserializeOwned>(row: &AnyRow, col: &str) -> Result<T, StoreError> {
     serde_json::from_str(&text(row, col)?).map_err(|e| bad(col, e))
+}
+
+/// The envelope of a row with the columns `envelope` and `envelope_z`, as JSON.
+pub(super) fn envelope_json<T: DeserializeOwned>(row: &AnyRow) -> Result<T, StoreError> {
+    let text = envelope_of(row)?.unwrap_or_else(|| "null".to_owned());
+    serde_json::from_str(&text).map_err(|e| bad("envelope", e))
 }
 
 fn parse<T, E: std::fmt::Display>(
@@ -79,7 +86,7 @@ fn idempotency(
 }
 
 /// The columns of an inbox item, its message joined.
-pub(super) const INBOX_COLUMNS: &str = "SELECT i.seq, i.message_id, i.request_id, i.kind, i.received_at, i.retrieved_at, i.notice, m.digest, m.envelope, m.purged_at
+pub(super) const INBOX_COLUMNS: &str = "SELECT i.seq, i.message_id, i.request_id, i.kind, i.received_at, i.retrieved_at, i.notice, m.digest, m.envelope, m.envelope_z, m.purged_at
              FROM inbox i LEFT JOIN messages m ON m.id = i.message_id";
 
 /// An inbox item from a row of [`INBOX_COLUMNS`].
@@ -98,7 +105,7 @@ pub(super) fn inbox_item(r: &AnyRow) -> Result<InboxItem, StoreError> {
             .map(|d| Sha256::parse(&d))
             .transpose()
             .map_err(|e| bad("digest", e))?,
-        envelope: optional(r, "envelope")?
+        envelope: envelope_of(r)?
             .filter(|_| !purged)
             .map(|t| serde_json::from_str(&t))
             .transpose()
@@ -235,7 +242,7 @@ impl SqlStore {
                         direction: text(r, "direction")?,
                         kind: parse(r, "kind", crate::ids::MessageKind::parse)?,
                         envelope_sha256: parse(r, "digest", Sha256::parse)?,
-                        envelope: json(r, "envelope")?,
+                        envelope: envelope_json(r)?,
                         purged: r.try_get::<Option<i64>, _>("purged_at")?.is_some(),
                     })
                 })
@@ -354,12 +361,12 @@ impl SqlStore {
         &self,
         from_ms: i64,
     ) -> Result<Vec<serde_json::Value>, StoreError> {
-        sqlx::query("SELECT envelope FROM messages WHERE committed_at >= $1 AND test = 0 AND purged_at IS NULL ORDER BY committed_at, id")
+        sqlx::query("SELECT envelope, envelope_z FROM messages WHERE committed_at >= $1 AND test = 0 AND purged_at IS NULL ORDER BY committed_at, id")
             .bind(from_ms)
             .fetch_all(&self.read)
             .await?
             .iter()
-            .map(|r| json(r, "envelope"))
+            .map(envelope_json)
             .collect()
     }
 }

@@ -46,7 +46,7 @@ impl SqlStore {
         id: &MessageId,
     ) -> Result<Option<(MessageId, Sha256, serde_json::Value)>, StoreError> {
         let row = sqlx::query(
-            "SELECT request_id, digest, envelope FROM messages WHERE id = $1 AND direction = 'out'",
+            "SELECT request_id, digest, envelope, envelope_z FROM messages WHERE id = $1 AND direction = 'out'",
         )
         .bind(id.to_string())
         .fetch_optional(&self.read)
@@ -54,11 +54,10 @@ impl SqlStore {
         row.map(|r| {
             let request: String = r.try_get("request_id")?;
             let digest: String = r.try_get("digest")?;
-            let envelope: String = r.try_get("envelope")?;
             Ok((
                 MessageId::parse(&request).map_err(|e| bad("request id", e))?,
                 Sha256::parse(&digest).map_err(|e| bad("digest", e))?,
-                serde_json::from_str(&envelope).map_err(|e| bad("envelope", e))?,
+                super::read::envelope_json(&r)?,
             ))
         })
         .transpose()

@@ -32,8 +32,8 @@ pub(super) async fn insert_message<E: Exec + ?Sized>(
     let done = tx
         .execute(
             "INSERT INTO messages (id, direction, kind, request_id, sender_court, recipient_court, agreement_id,
-                                   agreement_sha256, digest, envelope, test, created_at, committed_at, trace_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (id) DO NOTHING",
+                                   agreement_sha256, digest, envelope, envelope_z, test, created_at, committed_at, trace_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '', $10, $11, $12, $13, $14) ON CONFLICT (id) DO NOTHING",
             args![
                 &e.id.to_string(),
                 direction,
@@ -44,7 +44,7 @@ pub(super) async fn insert_message<E: Exec + ?Sized>(
                 e.agreement.id.as_str(),
                 &e.agreement.sha256.to_string(),
                 &sealed.digest.to_string(),
-                &json_text(&sealed.json)?,
+                &super::packed::pack(&json_text(&sealed.json)?)?,
                 i64::from(e.test),
                 unix_millis(e.created_at),
                 unix_millis(now),

@@ -189,12 +189,14 @@ impl Store for SqlStore {
     }
 
     async fn envelope_text(&self, id: &MessageId) -> Result<Option<String>, StoreError> {
-        let text: Option<Option<String>> =
-            sqlx::query_scalar("SELECT envelope FROM messages WHERE id = $1")
-                .bind(id.to_string())
-                .fetch_optional(&self.read)
-                .await?;
-        Ok(text.flatten())
+        let row = sqlx::query("SELECT envelope, envelope_z FROM messages WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(row
+            .map(|r| super::packed::envelope_of(&r))
+            .transpose()?
+            .flatten())
     }
 
     async fn next_due(&self, after_ms: i64, skip: &[RegionId]) -> Result<Option<i64>, StoreError> {
