@@ -214,7 +214,21 @@ impl CourtClient {
 
     /// `GET /v1/inbox?after=…&limit=…`.
     pub async fn inbox(&self, after: i64, limit: i64) -> Result<InboxPage, ClientError> {
-        let url = format!("{}/v1/inbox?after={after}&limit={limit}", self.base);
+        self.inbox_waiting(after, limit, 0).await
+    }
+
+    /// `GET /v1/inbox?after=…&limit=…&wait=…`: a long poll; with nothing after `after`,
+    /// the answer waits up to `wait_seconds` for something to arrive.
+    pub async fn inbox_waiting(
+        &self,
+        after: i64,
+        limit: i64,
+        wait_seconds: i64,
+    ) -> Result<InboxPage, ClientError> {
+        let mut url = format!("{}/v1/inbox?after={after}&limit={limit}", self.base);
+        if wait_seconds > 0 {
+            url.push_str(&format!("&wait={wait_seconds}"));
+        }
         answer(self.http.get(url).send().await, StatusCode::OK).await
     }
 

@@ -271,6 +271,7 @@ async fn checked(
         &g.key,
     );
     let inbox = (!e.test).then(|| e.recipient.court.clone());
+    let to_inbox = inbox.is_some();
     stage("commit");
     let started = std::time::Instant::now();
     let outcome = g
@@ -292,7 +293,12 @@ async fn checked(
         })?;
     g.observer.metrics.commit("inbound", started.elapsed());
     match outcome {
-        InboundOutcome::Committed => Ok(RelayAnswer { receipt }),
+        InboundOutcome::Committed => {
+            if to_inbox {
+                g.inbox_wake.send_modify(|n| *n = n.wrapping_add(1));
+            }
+            Ok(RelayAnswer { receipt })
+        }
         // A concurrent copy of the same message committed first.
         InboundOutcome::Duplicate {
             digest: first,

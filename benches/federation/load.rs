@@ -32,7 +32,9 @@ impl Arrivals {
         let a = arrivals.clone();
         tokio::spawn(async move {
             while !a.stop.load(Ordering::Relaxed) {
-                match inbox.inbox(cursor, 500).await {
+                // A long poll: an idle reader waits on the gateway, not on a timer, and
+                // sees what lands at once.
+                match inbox.inbox_waiting(cursor, 500, 1).await {
                     Ok(page) => {
                         let now = Instant::now();
                         if a.envelope_bytes.load(Ordering::Relaxed) == 0
@@ -49,9 +51,6 @@ impl Arrivals {
                         }
                         a.count.fetch_add(page.items.len(), Ordering::Relaxed);
                         cursor = page.next_cursor;
-                        if page.items.is_empty() {
-                            tokio::time::sleep(Duration::from_millis(2)).await;
-                        }
                     }
                     // Chongqing stopped (the preservation run): read again soon.
                     Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,

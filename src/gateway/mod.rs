@@ -61,6 +61,9 @@ pub struct Gateway {
     pub relay_wake: Notify,
     /// Woken when a retrieval queues a receipt to go back to the sending gateway.
     pub receipts_wake: Notify,
+    /// Bumped when a message from a peer is put in one of this gateway's inboxes: wakes
+    /// the courts waiting on `GET /v1/inbox?wait=S`.
+    pub inbox_wake: tokio::sync::watch::Sender<u64>,
     /// Relay tuning.
     pub relay: RelayConfig,
     /// The court submission gate (preservation does not queue behind ordinary work).
@@ -152,6 +155,7 @@ impl Gateway {
             config: config.clone(),
             relay_wake: Notify::new(),
             receipts_wake: Notify::new(),
+            inbox_wake: tokio::sync::watch::Sender::new(0),
             relay: config.relay.clone(),
             admission: Default::default(),
             observer: crate::observe::Observer::new(

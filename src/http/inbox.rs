@@ -6,9 +6,16 @@
 //! acknowledges it. An answer lost on the way leaves the item unacknowledged: it comes
 //! back to the queue when its lease ends. The feed (`order=arrival`) receipts each
 //! message the first time it is read.
+//!
+//! Either can be a long poll (`wait=S`): with nothing to give, the answer waits until a
+//! message lands in one of the gateway's inboxes (or S seconds pass), so a court sees a
+//! freeze order as soon as it is stored, without polling in a tight loop.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
@@ -23,6 +30,10 @@ use crate::gateway::Gateway;
 use crate::problem::{Code, Problem};
 use crate::receipt::{Hop, Receipt};
 use crate::store::{InboxItem, InboxOrder};
+
+/// The longest a poller may wait for its inbox to have something (`wait`, seconds); the
+/// court listener's request deadline lowers it (it stays 5 s inside that deadline).
+pub const WAIT_SECONDS: i64 = 25;
 
 /// How long a work-queue item is held for its poller when it asks for no `lease`, and
 /// the bounds of what it may ask (seconds).
@@ -49,7 +60,8 @@ pub(super) enum InboxOrderParam {
         ("after" = Option<i64>, Query, description = "Arrival order: only entries after this cursor (pass the last `nextCursor`). Default 0."),
         ("limit" = Option<i64>, Query, description = "At most this many (default 50, at most 500)."),
         ("order" = Option<InboxOrderParam>, Query, description = "`arrival` (default): everything after `after`, oldest first; the first read of each message is its retrieval, receipted in `receipt`. `urgent`: the work queue: entries not retrieved yet and held by no other poller, preservation first, then oldest first, each leased to this poller until `leaseUntil`; acknowledge them with POST /v1/inbox/ack, or they come back to the queue when the lease ends."),
-        ("lease" = Option<i64>, Query, minimum = 5, maximum = 600, description = "`urgent` only: seconds to hold the items for this poller (default 60, from 5 to 600).")
+        ("lease" = Option<i64>, Query, minimum = 5, maximum = 600, description = "`urgent` only: seconds to hold the items for this poller (default 60, from 5 to 600)."),
+        ("wait" = Option<i64>, Query, minimum = 0, maximum = 25, description = "Long poll: when there is nothing to give, hold the request up to this many seconds and answer as soon as something arrives (default 0: answer at once). At most 25, and at most the court listener's request deadline less 5 s. An empty page after the wait is normal; ask again.")
     ),
     responses((status = 200, description = "A page of the inbox.", body = InboxPage))
 )]
@@ -71,9 +83,22 @@ pub(super) async fn inbox(
             format!("query parameter lease must be {min} to {max} seconds, not {lease}"),
         ));
     }
+    let most = WAIT_SECONDS
+        .min(i64::try_from(g.config.connections.request_timeout_ms / 1000).unwrap_or(i64::MAX) - 5);
+    let wait = query_number(&query, "wait")?.unwrap_or(0);
+    if !(0..=most.max(0)).contains(&wait) {
+        return Err(Problem::new(
+            Code::BadRequest,
+            format!(
+                "query parameter wait must be 0 to {} seconds, not {wait}",
+                most.max(0)
+            ),
+        ));
+    }
+    let wait = std::time::Duration::from_secs(wait.unsigned_abs());
     match query_value(&query, "order") {
-        None | Some("arrival") => feed(&g, &caller, after, limit).await,
-        Some("urgent") => work_queue(&g, &caller, limit, lease).await,
+        None | Some("arrival") => feed(&g, &caller, after, limit, wait).await,
+        Some("urgent") => work_queue(&g, &caller, limit, lease, wait).await,
         Some(other) => Err(Problem::new(
             Code::BadRequest,
             format!("query parameter order must be arrival or urgent, not {other:?}"),
@@ -81,13 +106,50 @@ pub(super) async fn inbox(
     }
 }
 
+/// Runs `read` until it gives items or `wait` has passed: again each time a message from
+/// a peer lands in one of this gateway's inboxes, and at least every second (so that what
+/// another replica received, or a gateway notice, is seen too).
+async fn waiting<F, Fut>(
+    g: &Gateway,
+    wait: Duration,
+    mut read: F,
+) -> Result<Vec<InboxItem>, Problem>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Vec<InboxItem>, Problem>>,
+{
+    let end = Instant::now() + wait;
+    loop {
+        // Subscribed before reading: an arrival committed after the read still wakes us.
+        let mut arrivals = g.inbox_wake.subscribe();
+        let items = read().await?;
+        let now = Instant::now();
+        if !items.is_empty() || now >= end {
+            return Ok(items);
+        }
+        let tick = (now + Duration::from_secs(1)).min(end);
+        tokio::select! {
+            _ = arrivals.changed() => {}
+            () = tokio::time::sleep_until(tick) => {}
+        }
+    }
+}
+
 /// The feed: a page after `after`, each message receipted at its first read.
-async fn feed(g: &Gateway, caller: &Caller, after: i64, limit: i64) -> Result<Response, Problem> {
-    let items = g
-        .store
-        .inbox(caller.code(), InboxOrder::Arrival { after }, limit)
-        .await
-        .map_err(Problem::internal)?;
+async fn feed(
+    g: &Gateway,
+    caller: &Caller,
+    after: i64,
+    limit: i64,
+    wait: Duration,
+) -> Result<Response, Problem> {
+    let items = waiting(g, wait, || async {
+        g.store
+            .inbox(caller.code(), InboxOrder::Arrival { after }, limit)
+            .await
+            .map_err(Problem::internal)
+    })
+    .await?;
     let now = g.clock.now();
     let mut first_time = Vec::new();
     let mut entries = Vec::with_capacity(items.len());
@@ -122,14 +184,21 @@ async fn work_queue(
     caller: &Caller,
     limit: i64,
     lease: i64,
+    wait: Duration,
 ) -> Result<Response, Problem> {
-    let now = g.clock.now();
-    let until = now + time::Duration::seconds(lease);
-    let items = g
-        .store
-        .lease_work(caller.code(), limit, now, until)
-        .await
-        .map_err(Problem::internal)?;
+    let mut until = g.clock.now();
+    let items = waiting(g, wait, || {
+        let now = g.clock.now();
+        until = now + time::Duration::seconds(lease);
+        let until = until;
+        async move {
+            g.store
+                .lease_work(caller.code(), limit, now, until)
+                .await
+                .map_err(Problem::internal)
+        }
+    })
+    .await?;
     let next_cursor = items.iter().map(|i| i.cursor).max().unwrap_or(0);
     Ok(Json(InboxPage {
         items: items

@@ -37,6 +37,7 @@ mod kill_harness;
 mod lifecycles;
 mod linger;
 mod log_privacy;
+mod long_poll;
 mod openapi;
 mod policy;
 mod priority;

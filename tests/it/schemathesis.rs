@@ -90,7 +90,12 @@ async fn schemathesis_finds_no_server_error_and_no_answer_that_contradicts_the_d
     if !schemathesis_ready() {
         return;
     }
-    let t = TestFed::start().await;
+    // A court listener deadline of 12 s keeps long polls (`wait`) to 7 s: within the tool's
+    // request timeout (tests/schemathesis.toml).
+    let t = TestFed::start_with(time::macros::datetime!(2026-11-25 08:00 UTC), |o| {
+        o.connections.request_timeout_ms = 12_000;
+    })
+    .await;
     // Something to read: a service request SC0104 sent to CQ0103, served by post after a
     // failed SMS (a print job at CQ01-PC1, a certificate of service), and a file CQ0103
     // uploaded.
