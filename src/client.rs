@@ -152,6 +152,21 @@ impl CourtClient {
         answer(self.http.get(url).send().await, StatusCode::OK).await
     }
 
+    /// `GET /v1/inbox?order=urgent&priority=high&limit=…&wait=…`: a preservation desk's
+    /// long poll: up to `limit` preservation items of the work queue (nothing else),
+    /// waiting up to `wait_seconds` for one to arrive; leased like [`Self::lease_work`].
+    pub async fn lease_preservation(
+        &self,
+        limit: i64,
+        wait_seconds: i64,
+    ) -> Result<InboxPage, ClientError> {
+        let url = format!(
+            "{}/v1/inbox?order=urgent&priority=high&limit={limit}&wait={wait_seconds}",
+            self.base
+        );
+        answer(self.http.get(url).send().await, StatusCode::OK).await
+    }
+
     /// `POST /v1/inbox/ack`: the court has taken these items in; their retrieval
     /// receipts.
     pub async fn acknowledge(&self, cursors: &[i64]) -> Result<AckAnswer, ClientError> {

@@ -272,6 +272,7 @@ async fn checked(
     );
     let inbox = (!e.test).then(|| e.recipient.court.clone());
     let to_inbox = inbox.is_some();
+    let urgent = e.priority == crate::envelope::Priority::High;
     stage("commit");
     let started = std::time::Instant::now();
     let outcome = g
@@ -296,6 +297,9 @@ async fn checked(
         InboundOutcome::Committed => {
             if to_inbox {
                 g.inbox_wake.send_modify(|n| *n = n.wrapping_add(1));
+                if urgent {
+                    g.urgent_inbox_wake.send_modify(|n| *n = n.wrapping_add(1));
+                }
             }
             Ok(RelayAnswer { receipt })
         }

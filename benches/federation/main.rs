@@ -238,12 +238,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
         )
         .await?;
         println!(
-            "preservation orders past {} queued ordinary requests (queued behind a stopped CQ, then drained in {:.1} s): {} orders, end to end p50 {:.2} ms, p99 {:.2} ms (stamped received at CQ: p50 {:.2} ms, p99 {:.2} ms); ordinary requests waiting when each was sent: median {:.0}, most {}",
+            "preservation orders past {} queued ordinary requests (queued behind a stopped CQ, then drained in {:.1} s): {} orders, end to end (first seen by the CQ court) p50 {:.2} ms, p99 {:.2} ms, {} seen first by its preservation desk (stamped received at CQ: p50 {:.2} ms, p99 {:.2} ms); ordinary requests waiting when each was sent: median {:.0}, most {}",
             args.queued,
             p.drained_secs,
             p.orders,
             p.p50,
             p.p99,
+            p.by_desk,
             p.stamped_p50,
             p.stamped_p99,
             p.waiting_median,

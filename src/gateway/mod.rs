@@ -64,6 +64,9 @@ pub struct Gateway {
     /// Bumped when a message from a peer is put in one of this gateway's inboxes: wakes
     /// the courts waiting on `GET /v1/inbox?wait=S`.
     pub inbox_wake: tokio::sync::watch::Sender<u64>,
+    /// The same, for preservation work only: wakes the courts waiting on
+    /// `GET /v1/inbox?order=urgent&priority=high&wait=S`.
+    pub urgent_inbox_wake: tokio::sync::watch::Sender<u64>,
     /// Relay tuning.
     pub relay: RelayConfig,
     /// The court submission gate (preservation does not queue behind ordinary work).
@@ -156,6 +159,7 @@ impl Gateway {
             relay_wake: Notify::new(),
             receipts_wake: Notify::new(),
             inbox_wake: tokio::sync::watch::Sender::new(0),
+            urgent_inbox_wake: tokio::sync::watch::Sender::new(0),
             relay: config.relay.clone(),
             admission: Default::default(),
             observer: crate::observe::Observer::new(

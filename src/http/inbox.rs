@@ -61,6 +61,7 @@ pub(super) enum InboxOrderParam {
         ("limit" = Option<i64>, Query, description = "At most this many (default 50, at most 500)."),
         ("order" = Option<InboxOrderParam>, Query, description = "`arrival` (default): everything after `after`, oldest first; the first read of each message is its retrieval, receipted in `receipt`. `urgent`: the work queue: entries not retrieved yet and held by no other poller, preservation first, then oldest first, each leased to this poller until `leaseUntil`; acknowledge them with POST /v1/inbox/ack, or they come back to the queue when the lease ends."),
         ("lease" = Option<i64>, Query, minimum = 5, maximum = 600, description = "`urgent` only: seconds to hold the items for this poller (default 60, from 5 to 600)."),
+        ("priority" = Option<String>, Query, description = "`urgent` only: `high` hands out preservation work only (freezes and lifts), for a desk that handles nothing else; other work stays in the queue."),
         ("wait" = Option<i64>, Query, minimum = 0, maximum = 25, description = "Long poll: when there is nothing to give, hold the request up to this many seconds and answer as soon as something arrives (default 0: answer at once). At most 25, and at most the court listener's request deadline less 5 s. An empty page after the wait is normal; ask again.")
     ),
     responses((status = 200, description = "A page of the inbox.", body = InboxPage))
@@ -96,9 +97,23 @@ pub(super) async fn inbox(
         ));
     }
     let wait = std::time::Duration::from_secs(wait.unsigned_abs());
+    let urgent_only = match query_value(&query, "priority") {
+        None => false,
+        Some("high") => true,
+        Some(other) => {
+            return Err(Problem::new(
+                Code::BadRequest,
+                format!("query parameter priority must be high (or absent), not {other:?}"),
+            ));
+        }
+    };
     match query_value(&query, "order") {
+        None | Some("arrival") if urgent_only => Err(Problem::new(
+            Code::BadRequest,
+            "query parameter priority=high is for the work queue: add order=urgent",
+        )),
         None | Some("arrival") => feed(&g, &caller, after, limit, wait).await,
-        Some("urgent") => work_queue(&g, &caller, limit, lease, wait).await,
+        Some("urgent") => work_queue(&g, &caller, limit, lease, urgent_only, wait).await,
         Some(other) => Err(Problem::new(
             Code::BadRequest,
             format!("query parameter order must be arrival or urgent, not {other:?}"),
@@ -106,11 +121,11 @@ pub(super) async fn inbox(
     }
 }
 
-/// Runs `read` until it gives items or `wait` has passed: again each time a message from
-/// a peer lands in one of this gateway's inboxes, and at least every second (so that what
+/// Runs `read` until it gives items or `wait` has passed: again each time `wake` tells
+/// that a message from a peer landed in one of this gateway's inboxes, and at least every second (so that what
 /// another replica received, or a gateway notice, is seen too).
 async fn waiting<F, Fut>(
-    g: &Gateway,
+    wake: &tokio::sync::watch::Sender<u64>,
     wait: Duration,
     mut read: F,
 ) -> Result<Vec<InboxItem>, Problem>
@@ -121,7 +136,7 @@ where
     let end = Instant::now() + wait;
     loop {
         // Subscribed before reading: an arrival committed after the read still wakes us.
-        let mut arrivals = g.inbox_wake.subscribe();
+        let mut arrivals = wake.subscribe();
         let items = read().await?;
         let now = Instant::now();
         if !items.is_empty() || now >= end {
@@ -143,7 +158,7 @@ async fn feed(
     limit: i64,
     wait: Duration,
 ) -> Result<Response, Problem> {
-    let items = waiting(g, wait, || async {
+    let items = waiting(&g.inbox_wake, wait, || async {
         g.store
             .inbox(caller.code(), InboxOrder::Arrival { after }, limit)
             .await
@@ -184,16 +199,22 @@ async fn work_queue(
     caller: &Caller,
     limit: i64,
     lease: i64,
+    urgent_only: bool,
     wait: Duration,
 ) -> Result<Response, Problem> {
     let mut until = g.clock.now();
-    let items = waiting(g, wait, || {
+    let wake = if urgent_only {
+        &g.urgent_inbox_wake
+    } else {
+        &g.inbox_wake
+    };
+    let items = waiting(wake, wait, || {
         let now = g.clock.now();
         until = now + time::Duration::seconds(lease);
         let until = until;
         async move {
             g.store
-                .lease_work(caller.code(), limit, now, until)
+                .lease_work(caller.code(), limit, urgent_only, now, until)
                 .await
                 .map_err(Problem::internal)
         }

@@ -120,10 +120,12 @@ pub trait Store: Supervision + Retention + Send + Sync {
     /// Hands out up to `limit` items of `owner`'s work queue (not retrieved, most urgent
     /// first, then oldest) that no other poller holds, leasing them until `until`: no
     /// other poller gets them before then, and unacknowledged they come back after.
+    /// With `urgent_only`, only preservation work (high priority) is handed out.
     async fn lease_work(
         &self,
         owner: &str,
         limit: i64,
+        urgent_only: bool,
         now: OffsetDateTime,
         until: OffsetDateTime,
     ) -> Result<Vec<InboxItem>, StoreError>;

@@ -1,6 +1,7 @@
 //! Long polls of a court's inbox (`wait=S`): an empty inbox holds the answer until a
 //! message lands (the feed and the work queue alike), or answers empty when the wait
-//! ends; a wait beyond the bound is refused with a clear error.
+//! ends; a preservation desk (`priority=high`) gets freezes only; a wait beyond the
+//! bound is refused with a clear error.
 
 use std::time::{Duration, Instant};
 
@@ -64,6 +65,58 @@ async fn a_waiting_work_queue_hands_out_a_freeze_as_soon_as_it_lands() {
     );
 }
 
+/// A preservation desk (`priority=high`) is handed freezes only, waits for them past
+/// ordinary arrivals, and leaves the ordinary work in the queue for the other pollers.
+#[tokio::test]
+async fn a_preservation_desk_gets_freezes_only_and_waits_past_ordinary_work() {
+    let t = TestFed::start().await;
+    let sc = t.court("SC0104");
+    let ordinary = submit(&sc, &submission("service.request", "CQ0103"))
+        .await
+        .request_id;
+    reaches(&sc, ordinary, "relayed").await;
+    let desk = t.court("CQ0103");
+    assert!(
+        desk.lease_preservation(10, 0)
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "the ordinary request is not the desk's"
+    );
+    let started = Instant::now();
+    let poll = tokio::spawn(async move { desk.lease_preservation(10, 8).await });
+    // Ordinary work arriving meanwhile does not end the wait.
+    let later = submit(&sc, &submission("service.request", "CQ0103"))
+        .await
+        .request_id;
+    reaches(&sc, later, "relayed").await;
+    let freeze = submit(&sc, &submission("preservation.request", "CQ0103"))
+        .await
+        .request_id;
+    let page = poll.await.unwrap().unwrap();
+    let got: Vec<_> = page.items.iter().map(|i| i.request_id).collect();
+    assert_eq!(got, vec![freeze], "the freeze, and nothing else");
+    assert!(
+        started.elapsed() < Duration::from_secs(7),
+        "{:?}",
+        started.elapsed()
+    );
+    let rest: Vec<_> = t
+        .court("CQ0103")
+        .lease_work(10, None)
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|i| i.request_id)
+        .collect();
+    assert!(
+        rest.contains(&ordinary) && rest.contains(&later) && !rest.contains(&freeze),
+        "ordinary work stays queued for the other pollers: {rest:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_wait_with_nothing_to_give_answers_empty_when_it_ends() {
     let t = TestFed::start().await;
@@ -81,15 +134,21 @@ async fn a_wait_with_nothing_to_give_answers_empty_when_it_ends() {
 }
 
 #[tokio::test]
-async fn a_wait_beyond_the_bound_is_refused() {
+async fn a_wait_beyond_the_bound_or_a_priority_outside_the_work_queue_is_refused() {
     let t = TestFed::start().await;
     let cq = t.raw("CQ0103");
-    for bad in ["26", "-1", "soon"] {
-        let (status, problem) = cq.get(&format!("/v1/inbox?wait={bad}")).await;
-        assert_eq!(status, 400, "wait={bad}: {problem}");
+    for (query, names) in [
+        ("wait=26", "wait"),
+        ("wait=-1", "wait"),
+        ("wait=soon", "wait"),
+        ("order=urgent&priority=low", "priority"),
+        ("priority=high", "order=urgent"),
+    ] {
+        let (status, problem) = cq.get(&format!("/v1/inbox?{query}")).await;
+        assert_eq!(status, 400, "{query}: {problem}");
         assert_eq!(problem["code"], "bad_request", "{problem}");
         assert!(
-            problem["detail"].as_str().unwrap().contains("wait"),
+            problem["detail"].as_str().unwrap().contains(names),
             "{problem}"
         );
     }

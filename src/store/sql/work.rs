@@ -18,6 +18,7 @@ impl SqlStore {
         &self,
         owner: &str,
         limit: i64,
+        urgent_only: bool,
         now: OffsetDateTime,
         until: OffsetDateTime,
     ) -> Result<Vec<InboxItem>, StoreError> {
@@ -29,7 +30,7 @@ impl SqlStore {
         let sql = format!(
             "UPDATE inbox SET lease_until = $1
              WHERE seq IN (SELECT seq FROM inbox WHERE court = $2 AND retrieved_at IS NULL
-                             AND (lease_until IS NULL OR lease_until <= $3)
+                             AND (lease_until IS NULL OR lease_until <= $3) AND priority >= $5
                            ORDER BY priority DESC, seq LIMIT $4{skip_locked})
              RETURNING seq"
         );
@@ -38,6 +39,11 @@ impl SqlStore {
             .bind(owner)
             .bind(unix_millis(now))
             .bind(limit)
+            .bind(if urgent_only {
+                crate::envelope::Priority::High.rank()
+            } else {
+                i64::MIN
+            })
             .fetch_all(&self.write)
             .await?;
         self.items_by_cursor(owner, &leased, &self.write).await

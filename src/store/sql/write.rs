@@ -82,10 +82,12 @@ impl Store for SqlStore {
         &self,
         owner: &str,
         limit: i64,
+        urgent_only: bool,
         now: OffsetDateTime,
         until: OffsetDateTime,
     ) -> Result<Vec<InboxItem>, StoreError> {
-        self.write_lease_work(owner, limit, now, until).await
+        self.write_lease_work(owner, limit, urgent_only, now, until)
+            .await
     }
 
     async fn inbox_items(
