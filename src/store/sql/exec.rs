@@ -122,6 +122,25 @@ pub(super) trait Exec: Send {
         sql: &'static str,
         args: &[Arg<'_>],
     ) -> Result<Option<Row>, StoreError>;
+
+    /// Runs a query; all its rows.
+    async fn rows(&mut self, sql: &'static str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError>;
+}
+
+/// A row of an sqlx query, as a [`Row`] (integers, text and NULLs only).
+fn row_of(row: &sqlx::any::AnyRow) -> Result<Row, StoreError> {
+    let mut cells = Vec::with_capacity(row.len());
+    for i in 0..row.len() {
+        cells.push(match row.try_get::<Option<i64>, _>(i) {
+            Ok(Some(v)) => Cell::Int(v),
+            Ok(None) => Cell::Null,
+            Err(_) => match row.try_get::<Option<String>, _>(i)? {
+                Some(v) => Cell::Text(v),
+                None => Cell::Null,
+            },
+        });
+    }
+    Ok(Row(cells))
 }
 
 fn bind<'q>(
@@ -157,20 +176,15 @@ impl Exec for Transaction<'_, Any> {
         let row = bind(sqlx::query(sql), args)
             .fetch_optional(&mut **self)
             .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let mut cells = Vec::with_capacity(row.len());
-        for i in 0..row.len() {
-            cells.push(match row.try_get::<Option<i64>, _>(i) {
-                Ok(Some(v)) => Cell::Int(v),
-                Ok(None) => Cell::Null,
-                Err(_) => match row.try_get::<Option<String>, _>(i)? {
-                    Some(v) => Cell::Text(v),
-                    None => Cell::Null,
-                },
-            });
-        }
-        Ok(Some(Row(cells)))
+        row.as_ref().map(row_of).transpose()
+    }
+
+    async fn rows(&mut self, sql: &'static str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError> {
+        bind(sqlx::query(sql), args)
+            .fetch_all(&mut **self)
+            .await?
+            .iter()
+            .map(row_of)
+            .collect()
     }
 }

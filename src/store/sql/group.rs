@@ -42,6 +42,7 @@ pub(super) enum Unit {
     Retrievals(Box<super::retrievals::Retrievals>),
     PeerReceipt(Box<super::retrievals::PeerReceipt>),
     ReceiptAttempt(Box<super::receipts::ReceiptAttempt>),
+    Lease(Box<super::work::Lease>),
 }
 
 /// A relay delivery the peer acknowledged (see `Store::outbox_delivered`).
@@ -61,6 +62,15 @@ pub(super) enum Done {
     /// Anything else; `false`: nothing was written (the message id was stored before,
     /// the outbox item was no longer pending, the peer's receipt was kept before).
     Stored(bool),
+    /// The cursors of the work-queue items leased.
+    Leased(Vec<i64>),
+}
+
+impl Done {
+    /// The error for an answer of another kind than its unit's (a bug, not bad input).
+    pub(super) fn wrong(self) -> StoreError {
+        StoreError::Backend(format!("group commit: wrong answer {self:?}"))
+    }
 }
 
 type Reply = oneshot::Sender<Result<Done, StoreError>>;
@@ -217,6 +227,7 @@ impl Unit {
             Unit::Outbound(m) => m.sealed.envelope.priority == high,
             Unit::Inbound(m) => m.sealed.envelope.priority == high,
             Unit::Delivered(d) => d.item.priority >= high.rank(),
+            Unit::Lease(l) => l.urgent_only,
             Unit::Retrievals(_) | Unit::PeerReceipt(_) | Unit::ReceiptAttempt(_) => false,
         }
     }
@@ -338,6 +349,7 @@ async fn run_unit<E: Exec + ?Sized>(
         Unit::ReceiptAttempt(a) => super::receipts::receipt_attempt(tx, a)
             .await
             .map(Done::Stored),
+        Unit::Lease(l) => super::work::lease(tx, l).await.map(Done::Leased),
     };
     if outcome.is_err() {
         tx.execute("ROLLBACK TO SAVEPOINT unit", &[]).await?;

@@ -99,25 +99,41 @@ impl Exec for Local {
         let mut stmt = self.prepared(sql, args)?;
         let columns = stmt.column_count();
         let mut rows = stmt.raw_query();
-        let Some(row) = rows.next().map_err(backend)? else {
-            return Ok(None);
-        };
-        let mut cells = Vec::with_capacity(columns);
-        for i in 0..columns {
-            cells.push(match row.get_ref(i).map_err(backend)? {
-                ValueRef::Null => Cell::Null,
-                ValueRef::Integer(v) => Cell::Int(v),
-                ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
-                other => {
-                    return Err(StoreError::Backend(format!(
-                        "column {i} holds {:?}, which the store never writes",
-                        other.data_type()
-                    )));
-                }
-            });
+        match rows.next().map_err(backend)? {
+            Some(row) => row_of(row, columns).map(Some),
+            None => Ok(None),
         }
-        Ok(Some(Row(cells)))
     }
+
+    async fn rows(&mut self, sql: &'static str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError> {
+        let mut stmt = self.prepared(sql, args)?;
+        let columns = stmt.column_count();
+        let mut rows = stmt.raw_query();
+        let mut all = Vec::new();
+        while let Some(row) = rows.next().map_err(backend)? {
+            all.push(row_of(row, columns)?);
+        }
+        Ok(all)
+    }
+}
+
+/// The first `columns` columns of `row`, as a [`Row`].
+fn row_of(row: &rusqlite::Row<'_>, columns: usize) -> Result<Row, StoreError> {
+    let mut cells = Vec::with_capacity(columns);
+    for i in 0..columns {
+        cells.push(match row.get_ref(i).map_err(backend)? {
+            ValueRef::Null => Cell::Null,
+            ValueRef::Integer(v) => Cell::Int(v),
+            ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
+            other => {
+                return Err(StoreError::Backend(format!(
+                    "column {i} holds {:?}, which the store never writes",
+                    other.data_type()
+                )));
+            }
+        });
+    }
+    Ok(Row(cells))
 }
 
 #[cfg(test)]

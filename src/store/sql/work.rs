@@ -7,46 +7,77 @@ use time::OffsetDateTime;
 
 use super::SqlStore;
 use super::dialect::{Dialect, marks};
+use super::exec::{Exec, args};
+use super::group::{Done, Unit};
 use super::read::{INBOX_COLUMNS, inbox_item};
 use crate::clock::unix_millis;
 use crate::ids::MessageId;
 use crate::receipt::{Hop, Receipt};
 use crate::store::{InboxItem, StoreError};
 
-impl SqlStore {
-    pub(super) async fn write_lease_work(
-        &self,
-        owner: &str,
-        limit: i64,
-        urgent_only: bool,
-        now: OffsetDateTime,
-        until: OffsetDateTime,
-    ) -> Result<Vec<InboxItem>, StoreError> {
-        // Items another poller holds are skipped, not waited for.
-        let skip_locked = match self.dialect {
-            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
-            Dialect::Sqlite => "",
-        };
-        let sql = format!(
+/// A lease on work-queue items (see `Store::lease_work`): a unit of the group commit, so
+/// that it takes no turn of its own at the write connection; a preservation desk's
+/// (`urgent_only`) goes in the urgent group, ahead of ordinary work.
+pub(super) struct Lease {
+    pub owner: String,
+    pub limit: i64,
+    pub urgent_only: bool,
+    pub now: OffsetDateTime,
+    pub until: OffsetDateTime,
+}
+
+/// The lease statement, with what follows its item query (PostgreSQL skips the items
+/// another poller's transaction holds rather than waiting for them).
+macro_rules! lease_sql {
+    ($tail:literal) => {
+        concat!(
             "UPDATE inbox SET lease_until = $1
              WHERE seq IN (SELECT seq FROM inbox WHERE court = $2 AND retrieved_at IS NULL
                              AND (lease_until IS NULL OR lease_until <= $3) AND priority >= $5
-                           ORDER BY priority DESC, seq LIMIT $4{skip_locked})
-             RETURNING seq"
-        );
-        let leased: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .bind(unix_millis(until))
-            .bind(owner)
-            .bind(unix_millis(now))
-            .bind(limit)
-            .bind(if urgent_only {
-                crate::envelope::Priority::High.rank()
-            } else {
-                i64::MIN
-            })
-            .fetch_all(&self.write)
-            .await?;
-        self.items_by_cursor(owner, &leased, &self.write).await
+                           ORDER BY priority DESC, seq LIMIT $4",
+            $tail,
+            ") RETURNING seq"
+        )
+    };
+}
+
+/// Leases the items of `l`; their cursors.
+pub(super) async fn lease<E: Exec + ?Sized>(tx: &mut E, l: &Lease) -> Result<Vec<i64>, StoreError> {
+    let sql = if tx.postgres() {
+        lease_sql!(" FOR UPDATE SKIP LOCKED")
+    } else {
+        lease_sql!("")
+    };
+    let least = if l.urgent_only {
+        crate::envelope::Priority::High.rank()
+    } else {
+        i64::MIN
+    };
+    let rows = tx
+        .rows(
+            sql,
+            args![
+                unix_millis(l.until),
+                l.owner.as_str(),
+                unix_millis(l.now),
+                l.limit,
+                least
+            ],
+        )
+        .await?;
+    rows.iter().map(|r| r.int(0)).collect()
+}
+
+impl SqlStore {
+    pub(super) async fn write_lease_work(
+        &self,
+        lease: Lease,
+    ) -> Result<Vec<InboxItem>, StoreError> {
+        let owner = lease.owner.clone();
+        match self.commit_unit(Unit::Lease(Box::new(lease))).await? {
+            Done::Leased(seqs) => self.items_by_cursor(&owner, &seqs, &self.read).await,
+            other => Err(other.wrong()),
+        }
     }
 
     /// `owner`'s inbox items at `cursors` (others are left out), most urgent first.
@@ -83,7 +114,7 @@ impl SqlStore {
         let row = sqlx::query("SELECT body FROM receipts WHERE message_id = $1 AND hop = $2")
             .bind(message.to_string())
             .bind(hop.as_str())
-            .fetch_optional(&self.write)
+            .fetch_optional(&self.read)
             .await?;
         row.map(|r| {
             let body: String = r.try_get("body")?;

@@ -33,7 +33,7 @@ impl Store for SqlStore {
     async fn commit_outbound(&self, m: Outbound) -> Result<OutboundOutcome, StoreError> {
         match self.commit_unit(Unit::Outbound(Box::new(m))).await? {
             Done::Outbound(outcome) => Ok(outcome),
-            Done::Stored(_) => Err(StoreError::Backend("group commit: wrong answer".into())),
+            other => Err(other.wrong()),
         }
     }
 
@@ -50,7 +50,7 @@ impl Store for SqlStore {
                     "message {id} is stored, but not as received"
                 ))),
             },
-            Done::Outbound(_) => Err(StoreError::Backend("group commit: wrong answer".into())),
+            other => Err(other.wrong()),
         }
     }
 
@@ -86,8 +86,14 @@ impl Store for SqlStore {
         now: OffsetDateTime,
         until: OffsetDateTime,
     ) -> Result<Vec<InboxItem>, StoreError> {
-        self.write_lease_work(owner, limit, urgent_only, now, until)
-            .await
+        self.write_lease_work(super::work::Lease {
+            owner: owner.to_owned(),
+            limit,
+            urgent_only,
+            now,
+            until,
+        })
+        .await
     }
 
     async fn inbox_items(
@@ -95,7 +101,7 @@ impl Store for SqlStore {
         owner: &str,
         cursors: &[i64],
     ) -> Result<Vec<InboxItem>, StoreError> {
-        self.items_by_cursor(owner, cursors, &self.write).await
+        self.items_by_cursor(owner, cursors, &self.read).await
     }
 
     async fn receipt_of(
@@ -145,7 +151,7 @@ impl Store for SqlStore {
         }));
         match self.commit_unit(unit).await? {
             Done::Stored(kept) => Ok(kept),
-            Done::Outbound(_) => Err(StoreError::Backend("group commit: wrong answer".into())),
+            other => Err(other.wrong()),
         }
     }
 
