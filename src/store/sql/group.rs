@@ -3,7 +3,9 @@
 //! together share one transaction and one fsync.
 //!
 //! A committer (started with the first commit; see [`start`]) takes every unit waiting on
-//! its channel, up to [`MAX_GROUP`] (preservation work first, in a group of its own),
+//! its channel, up to [`MAX_GROUP`] (preservation work first, in a group of its own;
+//! ordinary work in slices of about [`SLICE`] units, looking for preservation work
+//! between them),
 //! opens one transaction (on SQLite on its own connection, [`Local`]; on PostgreSQL on the
 //! pool), runs each unit under its own SAVEPOINT, and commits once. A unit that fails is rolled back to its savepoint alone and gets its
 //! own error; the others go on. Every
@@ -18,6 +20,7 @@
 //! deadlock on it. The conditional updates that make replicas exactly-once
 //! ([`StoreError::Raced`]) fail their own unit only.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -201,20 +204,55 @@ fn start(store: &SqlStore) -> Sender {
     sender
 }
 
+/// Ordinary units in one group, about, while more wait behind them: between two such
+/// groups the committer looks for preservation work, which goes first. A unit of
+/// preservation work arriving while ordinary work is being committed waits for one slice,
+/// not for everything that was waiting.
+const SLICE: usize = 32;
+
 /// Commits groups until every sender is gone.
 async fn run(mut target: Target, mut batches: mpsc::UnboundedReceiver<Batch>, counts: Arc<Counts>) {
     let mut received = Vec::with_capacity(MAX_GROUP);
-    while batches.recv_many(&mut received, MAX_GROUP).await > 0 {
+    let mut ordinary: VecDeque<Batch> = VecDeque::new();
+    loop {
+        if ordinary.is_empty() {
+            if batches.recv_many(&mut received, MAX_GROUP).await == 0 {
+                break;
+            }
+        } else {
+            // What arrived while the last slice was committed, without waiting.
+            while received.len() < MAX_GROUP {
+                match batches.try_recv() {
+                    Ok(batch) => received.push(batch),
+                    Err(_) => break,
+                }
+            }
+        }
         // Preservation work first, in a group of its own: its answer waits for no
         // ordinary unit's statements (each class keeps its order of arrival).
-        let (urgent, ordinary): (Vec<_>, Vec<_>) = received
-            .drain(..)
-            .flatten()
-            .partition(|(unit, _)| unit.urgent());
-        for group in [urgent, ordinary] {
-            if !group.is_empty() {
-                commit_group(&mut target, group, &counts).await;
+        let mut urgent = Vec::new();
+        for batch in received.drain(..) {
+            let (u, o): (Batch, Batch) = batch.into_iter().partition(|(unit, _)| unit.urgent());
+            urgent.extend(u);
+            if !o.is_empty() {
+                ordinary.push_back(o);
             }
+        }
+        if !urgent.is_empty() {
+            commit_group(&mut target, urgent, &counts).await;
+        }
+        // The next slice of ordinary work: whole batches (units sent together stay
+        // together), about SLICE units.
+        let mut group = Vec::new();
+        while let Some(batch) = ordinary.pop_front() {
+            if !group.is_empty() && group.len() + batch.len() > SLICE {
+                ordinary.push_front(batch);
+                break;
+            }
+            group.extend(batch);
+        }
+        if !group.is_empty() {
+            commit_group(&mut target, group, &counts).await;
         }
     }
 }
