@@ -122,8 +122,8 @@ pub(super) async fn inbox(
 }
 
 /// Runs `read` until it gives items or `wait` has passed: again each time `wake` tells
-/// that a message from a peer landed in one of this gateway's inboxes, and at least every second (so that what
-/// another replica received, or a gateway notice, is seen too).
+/// that a message from a peer landed in one of this gateway's inboxes, and at least every
+/// second (so that what another replica received, or a gateway notice, is seen too).
 async fn waiting<F, Fut>(
     wake: &tokio::sync::watch::Sender<u64>,
     wait: Duration,

@@ -222,14 +222,29 @@ async fn a_delivery_recorded_twice_is_recorded_once(store: SqlStore) {
     store.close().await;
 }
 
+/// A fresh store's location on `engine` (a file in `dir`, or a fresh PostgreSQL
+/// database); `None` if PostgreSQL is not here.
+async fn location(engine: &str, dir: &std::path::Path) -> Option<Location> {
+    match engine {
+        "sqlite" => Some(Location::Sqlite(dir.join("k.db"))),
+        _ => crate::engines::fresh_postgres().await,
+    }
+}
+
+/// A plain connection to the database at `location`, beside the store.
+async fn connect(location: &Location) -> sqlx::AnyConnection {
+    use sqlx::Connection;
+    let url = match location {
+        Location::Sqlite(path) => format!("sqlite://{}", path.display()),
+        Location::Postgres(url) => url.clone(),
+    };
+    sqlx::AnyConnection::connect(&url).await.unwrap()
+}
+
 async fn the_audit_log_refuses_rewrites(engine: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let location = match engine {
-        "sqlite" => Location::Sqlite(dir.path().join("k.db")),
-        _ => match crate::engines::fresh_postgres().await {
-            Some(l) => l,
-            None => return,
-        },
+    let Some(location) = location(engine, dir.path()).await else {
+        return;
     };
     let store = SqlStore::open_location(&location).await.unwrap();
     store
@@ -237,12 +252,7 @@ async fn the_audit_log_refuses_rewrites(engine: &str) {
         .await
         .unwrap();
     store.close().await;
-    use sqlx::Connection;
-    let url = match &location {
-        Location::Sqlite(path) => format!("sqlite://{}", path.display()),
-        Location::Postgres(url) => url.clone(),
-    };
-    let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+    let mut conn = connect(&location).await;
     let err = sqlx::query("UPDATE audit SET actor = 'someone else'")
         .execute(&mut conn)
         .await
@@ -269,12 +279,8 @@ async fn the_audit_log_refuses_rewrites_on_postgres() {
 /// before compression (its text in `envelope`) still reads the same.
 async fn envelopes_are_stored_compressed_and_read_back_exactly(engine: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let location = match engine {
-        "sqlite" => Location::Sqlite(dir.path().join("k.db")),
-        _ => match crate::engines::fresh_postgres().await {
-            Some(l) => l,
-            None => return,
-        },
+    let Some(location) = location(engine, dir.path()).await else {
+        return;
     };
     let id = MessageId::new();
     let mut m = outbound(id);
@@ -296,11 +302,7 @@ async fn envelopes_are_stored_compressed_and_read_back_exactly(engine: &str) {
     store.close().await;
 
     use sqlx::{Connection, Row};
-    let url = match &location {
-        Location::Sqlite(path) => format!("sqlite://{}", path.display()),
-        Location::Postgres(url) => url.clone(),
-    };
-    let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+    let mut conn = connect(&location).await;
     let row = sqlx::query("SELECT envelope, envelope_z FROM messages WHERE id = $1")
         .bind(id.to_string())
         .fetch_one(&mut conn)
