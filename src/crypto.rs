@@ -32,6 +32,24 @@ pub fn canonical<T: Serialize>(value: &T) -> Result<Vec<u8>, serde_json::Error> 
     serde_json_canonicalizer::to_vec(value)
 }
 
+/// The length in bytes of the canonical form of `value`, without keeping it.
+pub fn canonical_len<T: Serialize>(value: &T) -> Result<u64, serde_json::Error> {
+    /// Counts what is written and keeps none of it.
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json_canonicalizer::to_writer(value, &mut count)?;
+    Ok(count.0)
+}
+
 /// The SHA-256 of the canonical form of `value`.
 pub fn canonical_digest<T: Serialize>(value: &T) -> Result<Sha256, serde_json::Error> {
     Ok(Sha256::digest(&canonical(value)?))
@@ -280,6 +298,13 @@ mod tests {
         .map(|name| raw.find(name).unwrap())
         .collect();
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{raw}");
+    }
+
+    #[test]
+    fn the_canonical_length_is_that_of_the_canonical_form() {
+        let value = json!({"b": [1.50, "川0104\n"], "a": {"z": null, "y": 1e3}});
+        let bytes = canonical(&value).unwrap();
+        assert_eq!(canonical_len(&value).unwrap(), bytes.len() as u64);
     }
 
     #[test]

@@ -225,8 +225,8 @@ impl Sealed {
             .ok_or(EnvelopeError::Unsigned)?;
         let seal: Seal = serde_json::from_value(seal)
             .map_err(|e| EnvelopeError::Malformed(format!("signature: {e}")))?;
-        let envelope: Envelope = serde_json::from_value(json.clone())
-            .map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
+        let envelope =
+            Envelope::deserialize(&json).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
         let bytes =
             crypto::canonical(&unsigned).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
         Ok(Unverified {

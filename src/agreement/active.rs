@@ -27,6 +27,8 @@ pub struct ActiveAgreement {
 struct PartyTrust {
     anchors: Vec<CertificateDer<'static>>,
     verifier: Arc<dyn ClientCertVerifier>,
+    /// Chains that verified lately (see [`ActiveAgreement::certifies`]).
+    verified: tls::Recent<Vec<CertificateDer<'static>>, ()>,
 }
 
 impl std::fmt::Debug for ActiveAgreement {
@@ -68,7 +70,14 @@ impl ActiveAgreement {
                 tls::parse_certs(&p.trust_anchor).map_err(|e| inconsistent(e.to_string()))?;
             let verifier =
                 tls::client_verifier(&anchors, &[]).map_err(|e| inconsistent(e.to_string()))?;
-            trust.push((p.region.clone(), PartyTrust { anchors, verifier }));
+            trust.push((
+                p.region.clone(),
+                PartyTrust {
+                    anchors,
+                    verifier,
+                    verified: tls::Recent::new(16),
+                },
+            ));
         }
         let policy = PolicyEngine::compile(terms).map_err(inconsistent)?;
         Ok(ActiveAgreement {
@@ -100,10 +109,23 @@ impl ActiveAgreement {
 
     /// Whether the TLS client certificate chain `chain` was issued under `region`'s
     /// trust anchor in this agreement: the identity check of the federation API.
+    ///
+    /// A chain that verified is taken as verified for [`tls::VERIFIED_FOR_SECS`]
+    /// (never past its earliest `notAfter`) without its signatures being checked again:
+    /// a peer presents the same chain on every request of its connection.
     pub fn certifies(&self, region: &RegionId, chain: &[CertificateDer<'static>]) -> bool {
-        self.trust
-            .iter()
-            .find(|(r, _)| r == region)
-            .is_some_and(|(_, t)| tls::chain_verifies(t.verifier.as_ref(), chain))
+        let Some((_, t)) = self.trust.iter().find(|(r, _)| r == region) else {
+            return false;
+        };
+        let now = tls::now_secs();
+        if t.verified.get(|c| c.as_slice() == chain, now).is_some() {
+            return true;
+        }
+        let verifies = tls::chain_verifies(t.verifier.as_ref(), chain);
+        if let (true, Some(expires)) = (verifies, tls::not_after(chain)) {
+            let until = expires.min(now.saturating_add(tls::VERIFIED_FOR_SECS));
+            t.verified.put(chain.to_vec(), (), now, until);
+        }
+        verifies
     }
 }

@@ -307,9 +307,7 @@ pub fn authorize(agreement: &ActiveAgreement, e: &Envelope) -> Result<(), Proble
 /// limits: payload size and attachment count within the agreement's limits.
 pub fn limits(agreement: &ActiveAgreement, e: &Envelope) -> Result<(), Problem> {
     let limits = &agreement.terms().limits;
-    let size = crypto::canonical(&e.payload)
-        .map(|b| b.len() as u64)
-        .unwrap_or(u64::MAX);
+    let size = crypto::canonical_len(&e.payload).unwrap_or(u64::MAX);
     if size > limits.max_payload_bytes {
         return Err(Problem::new(
             Code::PayloadTooLarge,

@@ -6,11 +6,14 @@
 //! Participants are named by a URI subject-alternative name:
 //! `urn:kuayu:court:SC0104` for a court, `urn:kuayu:gateway:SC` for a gateway.
 
+mod memo;
 mod verify;
+
+pub use memo::{Recent, VERIFIED_FOR_SECS, not_after, now_secs};
 
 pub use verify::{ClientAuthRequired, DynamicVerifier};
 
-use std::sync::{Arc, Once};
+use std::sync::{Arc, LazyLock, Once};
 
 use rustls::RootCertStore;
 use rustls::crypto::CryptoProvider;
@@ -205,8 +208,22 @@ pub enum Participant {
     PrintCentre(PrintCentreId),
 }
 
+/// Certificates lately read, and whom each names (a pure answer, kept until forgotten).
+static NAMED: LazyLock<Recent<Vec<u8>, Option<Participant>>> = LazyLock::new(|| Recent::new(64));
+
 /// Reads the participant a certificate names, if it names exactly one.
 pub fn participant(cert: &CertificateDer<'_>) -> Option<Participant> {
+    let der = cert.as_ref();
+    if let Some(named) = NAMED.get(|k| k.as_slice() == der, 0) {
+        return named;
+    }
+    let named = read_participant(cert);
+    NAMED.put(der.to_vec(), named.clone(), 0, u64::MAX);
+    named
+}
+
+/// [`participant`], read from the certificate.
+fn read_participant(cert: &CertificateDer<'_>) -> Option<Participant> {
     let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
     let san = parsed.subject_alternative_name().ok()??;
     let mut found = san
