@@ -22,6 +22,11 @@
 //! (dropped at the end) as `--replicas` gateways, the court clients spread over them.
 #![allow(clippy::unwrap_used)]
 
+/// The allocator of the `kuayu` binary (see `src/main.rs`), so that the gateways here run
+/// as they do there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod echo;
 mod load;
 mod preserve;
