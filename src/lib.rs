@@ -71,6 +71,7 @@ pub mod problem;
 pub mod ratelimit;
 pub mod receipt;
 pub mod received;
+pub mod recent;
 pub mod relay;
 pub mod schema;
 pub mod server;

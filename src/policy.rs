@@ -15,6 +15,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use cedar_policy::{
     Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid, Policy,
@@ -27,6 +28,7 @@ use time::OffsetDateTime;
 use crate::agreement::Terms;
 use crate::envelope::Envelope;
 use crate::ids::{CourtId, MessageKind};
+use crate::recent::Recent;
 
 /// The context attributes every request carries (absent facts are 0, "" or empty).
 pub const FACTS: &str = r#"type Facts = {
@@ -46,6 +48,17 @@ pub struct PolicyEngine {
     schema: Schema,
     descriptions: HashMap<String, String>,
     authorizer: Authorizer,
+    /// The Cedar entities of pairs of courts lately decided on (sender, recipient): they
+    /// depend on the agreement's terms alone, and checking them against the schema on
+    /// every message cost as much as the decision.
+    courts: Recent<(CourtId, CourtId), Arc<Courts>>,
+}
+
+/// The principal and resource of a decision, and the entities that describe them.
+struct Courts {
+    principal: EntityUid,
+    resource: EntityUid,
+    entities: Entities,
 }
 
 /// Why a message was refused by policy.
@@ -128,6 +141,7 @@ impl PolicyEngine {
             schema,
             descriptions,
             authorizer: Authorizer::new(),
+            courts: Recent::new(64),
         })
     }
 
@@ -144,24 +158,23 @@ impl PolicyEngine {
             policies: vec![],
             detail: format!("policy evaluation failed: {why}"),
         };
-        let principal = court_entity(terms, &envelope.sender.court).map_err(internal)?;
-        let resource = court_entity(terms, &envelope.recipient.court).map_err(internal)?;
+        let courts = self
+            .courts_of(terms, &envelope.sender.court, &envelope.recipient.court)
+            .map_err(internal)?;
         let action_uid = uid("Action", &action).map_err(internal)?;
         let context =
             Context::from_pairs(facts(envelope, at)).map_err(|e| internal(e.to_string()))?;
         let request = Request::new(
-            principal.uid(),
+            courts.principal.clone(),
             action_uid,
-            resource.uid(),
+            courts.resource.clone(),
             context,
             Some(&self.schema),
         )
         .map_err(|e| internal(e.to_string()))?;
-        let entities = Entities::from_entities([principal, resource], Some(&self.schema))
-            .map_err(|e| internal(e.to_string()))?;
         let response = self
             .authorizer
-            .is_authorized(&request, &self.policies, &entities);
+            .is_authorized(&request, &self.policies, &courts.entities);
         // The policies, not the errors: an evaluation error may quote a value of the
         // payload, and no log line carries one.
         let erring: Vec<String> = response
@@ -206,6 +219,32 @@ impl PolicyEngine {
             )
         };
         Err(Denial { policies, detail })
+    }
+}
+
+impl PolicyEngine {
+    /// The entities of `sender` and `recipient` under `terms` (kept for the next message
+    /// between the same two courts).
+    fn courts_of(
+        &self,
+        terms: &Terms,
+        sender: &CourtId,
+        recipient: &CourtId,
+    ) -> Result<Arc<Courts>, String> {
+        if let Some(kept) = self.courts.get(|(s, r)| s == sender && r == recipient, 0) {
+            return Ok(kept);
+        }
+        let principal = court_entity(terms, sender)?;
+        let resource = court_entity(terms, recipient)?;
+        let courts = Arc::new(Courts {
+            principal: principal.uid(),
+            resource: resource.uid(),
+            entities: Entities::from_entities([principal, resource], Some(&self.schema))
+                .map_err(|e| e.to_string())?,
+        });
+        let pair = (sender.clone(), recipient.clone());
+        self.courts.put(pair, Arc::clone(&courts), 0, u64::MAX);
+        Ok(courts)
     }
 }
 

@@ -28,7 +28,7 @@ struct PartyTrust {
     anchors: Vec<CertificateDer<'static>>,
     verifier: Arc<dyn ClientCertVerifier>,
     /// Chains that verified lately (see [`ActiveAgreement::certifies`]).
-    verified: tls::Recent<Vec<CertificateDer<'static>>, ()>,
+    verified: crate::recent::Recent<Vec<CertificateDer<'static>>, ()>,
 }
 
 impl std::fmt::Debug for ActiveAgreement {
@@ -75,7 +75,7 @@ impl ActiveAgreement {
                 PartyTrust {
                     anchors,
                     verifier,
-                    verified: tls::Recent::new(16),
+                    verified: crate::recent::Recent::new(16),
                 },
             ));
         }

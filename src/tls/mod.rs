@@ -6,10 +6,7 @@
 //! Participants are named by a URI subject-alternative name:
 //! `urn:kuayu:court:SC0104` for a court, `urn:kuayu:gateway:SC` for a gateway.
 
-mod memo;
 mod verify;
-
-pub use memo::{Recent, VERIFIED_FOR_SECS, not_after, now_secs};
 
 pub use verify::{ClientAuthRequired, DynamicVerifier};
 
@@ -131,6 +128,25 @@ pub fn parse_crls(bytes: &[u8]) -> Result<Vec<CertificateRevocationListDer<'stat
     Ok(vec![CertificateRevocationListDer::from(bytes.to_vec())])
 }
 
+/// How long a chain that verified is taken as verified without checking it again (never
+/// past the earliest `notAfter` in the chain; see `ActiveAgreement::certifies`).
+pub const VERIFIED_FOR_SECS: u64 = 60;
+
+/// Now, in Unix seconds.
+pub fn now_secs() -> u64 {
+    UnixTime::now().as_secs()
+}
+
+/// The earliest `notAfter` of the certificates in `chain` (Unix seconds), or `None` if
+/// one cannot be read (then nothing about the chain is kept).
+pub fn not_after(chain: &[CertificateDer<'_>]) -> Option<u64> {
+    chain.iter().try_fold(u64::MAX, |earliest, cert| {
+        let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
+        let secs = u64::try_from(parsed.validity().not_after.timestamp()).ok()?;
+        Some(earliest.min(secs))
+    })
+}
+
 /// Whether `chain` (end entity first) verifies under `verifier` now.
 pub fn chain_verifies(
     verifier: &dyn ClientCertVerifier,
@@ -209,7 +225,8 @@ pub enum Participant {
 }
 
 /// Certificates lately read, and whom each names (a pure answer, kept until forgotten).
-static NAMED: LazyLock<Recent<Vec<u8>, Option<Participant>>> = LazyLock::new(|| Recent::new(64));
+static NAMED: LazyLock<crate::recent::Recent<Vec<u8>, Option<Participant>>> =
+    LazyLock::new(|| crate::recent::Recent::new(64));
 
 /// Reads the participant a certificate names, if it names exactly one.
 pub fn participant(cert: &CertificateDer<'_>) -> Option<Participant> {

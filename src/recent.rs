@@ -1,17 +1,11 @@
-//! Recent answers about certificates, kept a while: who a certificate names, and which
-//! chains verified under a party's trust anchor. A peer or court presents the same
-//! certificate on every request of its connection; reading its names and checking its
-//! chain (an ECDSA verification per certificate) once a minute rather than on every
-//! request is most of what identity costs.
+//! Recent answers kept a while, for work that is asked again and again with the same
+//! question: who a certificate names and which chains verified under a party's trust
+//! anchor (a peer or court presents the same certificate on every request of its
+//! connection; checking its chain is an ECDSA verification per certificate), and the
+//! Cedar entities of a pair of courts.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
-
-use rustls_pki_types::{CertificateDer, UnixTime};
-
-/// How long a chain that verified is taken as verified without checking it again (never
-/// past the earliest `notAfter` in the chain).
-pub const VERIFIED_FOR_SECS: u64 = 60;
 
 /// A few recent answers, each kept until a time (Unix seconds); the oldest is forgotten
 /// first. Keys are compared in full, never by a hash of them.
@@ -48,21 +42,6 @@ impl<K: PartialEq, V: Clone> Recent<K, V> {
         }
         entries.push_back((key, value, until));
     }
-}
-
-/// Now, in Unix seconds.
-pub fn now_secs() -> u64 {
-    UnixTime::now().as_secs()
-}
-
-/// The earliest `notAfter` of the certificates in `chain` (Unix seconds), or `None` if
-/// one cannot be read (then nothing about the chain is kept).
-pub fn not_after(chain: &[CertificateDer<'_>]) -> Option<u64> {
-    chain.iter().try_fold(u64::MAX, |earliest, cert| {
-        let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
-        let secs = u64::try_from(parsed.validity().not_after.timestamp()).ok()?;
-        Some(earliest.min(secs))
-    })
 }
 
 #[cfg(test)]
