@@ -169,7 +169,7 @@ impl SqlStore {
             "SELECT sha256, bytes, stored_at FROM attachments a
              WHERE stored_at < $1
                AND NOT EXISTS (SELECT 1 FROM message_attachments m WHERE m.sha256 = a.sha256)
-             ORDER BY stored_at LIMIT $2",
+             ORDER BY stored_at LIMIT $2 + 0",
         )
         .bind(unix_millis(stored_before))
         .bind(limit)

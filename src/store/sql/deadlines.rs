@@ -273,7 +273,7 @@ impl SqlStore {
             next += 2;
         }
         sql.push_str(&format!(
-            " ORDER BY r.created_at DESC, r.id DESC LIMIT ${next}"
+            " ORDER BY r.created_at DESC, r.id DESC LIMIT ${next} + 0"
         ));
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(court.as_str());
         if let Some(t) = overdue_at {

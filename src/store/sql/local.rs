@@ -189,6 +189,27 @@ mod tests {
         );
     }
 
+    /// Why the store writes `LIMIT $n + 0` (see `dialect.rs`): with a bare `LIMIT $n`
+    /// this SQLite compiles the statement again after each new binding.
+    #[test]
+    fn a_bound_limit_plus_zero_is_not_compiled_again_at_each_binding() {
+        let (_dir, db) = local();
+        let recompiled = |sql: &str| {
+            let mut stmt = db.conn.prepare(sql).unwrap();
+            for limit in [1_i64, 2, 3] {
+                stmt.raw_bind_parameter(1, limit).unwrap();
+                let mut rows = stmt.raw_query();
+                while rows.next().unwrap().is_some() {}
+            }
+            stmt.get_status(rusqlite::StatementStatus::RePrepare)
+        };
+        assert_eq!(recompiled("SELECT a FROM t ORDER BY b LIMIT $1 + 0"), 0);
+        assert!(
+            recompiled("SELECT a FROM t ORDER BY b LIMIT $1") > 0,
+            "if this SQLite no longer recompiles, `+ 0` may go (dialect.rs)"
+        );
+    }
+
     #[tokio::test]
     async fn a_null_keeps_its_column_and_reads_back_as_null() {
         let (_dir, mut db) = local();

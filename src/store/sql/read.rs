@@ -281,12 +281,12 @@ impl SqlStore {
         const COLUMNS: &str = INBOX_COLUMNS;
         let query = match order {
             InboxOrder::Arrival { after } => sqlx::query(sqlx::AssertSqlSafe(format!(
-                "{COLUMNS} WHERE i.court = $1 AND i.seq > $2 ORDER BY i.seq LIMIT $3"
+                "{COLUMNS} WHERE i.court = $1 AND i.seq > $2 ORDER BY i.seq LIMIT $3 + 0"
             )))
             .bind(court)
             .bind(after),
             InboxOrder::Urgent => sqlx::query(sqlx::AssertSqlSafe(format!(
-                "{COLUMNS} WHERE i.court = $1 AND i.retrieved_at IS NULL ORDER BY i.priority DESC, i.seq LIMIT $2"
+                "{COLUMNS} WHERE i.court = $1 AND i.retrieved_at IS NULL ORDER BY i.priority DESC, i.seq LIMIT $2 + 0"
             )))
             .bind(court),
         };
@@ -313,7 +313,7 @@ impl SqlStore {
                AND (o.lease_until IS NULL OR o.lease_until <= $1 OR o.leased_by = '{}')
                AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.request_id = o.request_id
                                AND e.state = 'pending' AND e.seq < o.seq)
-             ORDER BY o.priority DESC, o.seq LIMIT ${}",
+             ORDER BY o.priority DESC, o.seq LIMIT ${} + 0",
             peers_not_in("o.peer", 2, skip),
             self.replica,
             2 + skip.len()
@@ -347,7 +347,7 @@ impl SqlStore {
         after: i64,
         limit: i64,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        sqlx::query("SELECT * FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2")
+        sqlx::query("SELECT * FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2 + 0")
             .bind(after)
             .bind(limit)
             .fetch_all(&self.read)

@@ -73,7 +73,7 @@ impl SqlStore {
                     m.trace_id
              FROM receipt_outbox q JOIN messages m ON m.id = q.message_id
              WHERE q.state = 'pending' AND q.next_attempt_at <= $1
-             ORDER BY q.seq LIMIT $2",
+             ORDER BY q.seq LIMIT $2 + 0",
         )
         .bind(now_ms)
         .bind(limit)

@@ -167,7 +167,7 @@ impl Supervision for SqlStore {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT q.*, o.deadline_name, o.deadline_due FROM
                (SELECT r.id AS rid, d.name AS deadline_name, d.due_at AS deadline_due {owed}
-                ORDER BY d.due_at, r.id LIMIT $3) o
+                ORDER BY d.due_at, r.id LIMIT $3 + 0) o
              JOIN requests q ON q.id = o.rid
              ORDER BY o.deadline_due, o.rid"
         )))
@@ -206,7 +206,7 @@ impl Supervision for SqlStore {
             "SELECT d.met_at - r.created_at AS took, d.due_at - r.created_at AS allowed
              FROM deadlines d JOIN requests r ON r.id = d.request_id
              WHERE d.name = $1 AND d.met_at IS NOT NULL
-             ORDER BY d.met_at DESC LIMIT $2",
+             ORDER BY d.met_at DESC LIMIT $2 + 0",
         )
         .bind(name)
         .bind(limit)
@@ -233,7 +233,7 @@ impl Supervision for SqlStore {
             "SELECT r.*, d.name AS deadline_name, d.due_at AS deadline_due
              FROM deadlines d JOIN requests r ON r.id = d.request_id
              WHERE d.name = $1 AND d.met_at IS NULL AND d.due_at > $2 AND d.due_at <= $3
-             ORDER BY d.due_at, r.id LIMIT $4",
+             ORDER BY d.due_at, r.id LIMIT $4 + 0",
         )
         .bind(name)
         .bind(after_ms)
@@ -295,7 +295,7 @@ impl Supervision for SqlStore {
     async fn dead_letters(&self, peer: &str, limit: i64) -> Result<Vec<DeadLetter>, StoreError> {
         let rows = sqlx::query(
             "SELECT message_id, request_id, done_at, last_error FROM outbox
-             WHERE state = 'dead' AND peer = $1 ORDER BY done_at DESC LIMIT $2",
+             WHERE state = 'dead' AND peer = $1 ORDER BY done_at DESC LIMIT $2 + 0",
         )
         .bind(peer)
         .bind(limit)

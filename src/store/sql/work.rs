@@ -34,7 +34,7 @@ macro_rules! lease_sql {
             "UPDATE inbox SET lease_until = $1
              WHERE seq IN (SELECT seq FROM inbox WHERE court = $2 AND retrieved_at IS NULL
                              AND (lease_until IS NULL OR lease_until <= $3) AND priority >= $5
-                           ORDER BY priority DESC, seq LIMIT $4",
+                           ORDER BY priority DESC, seq LIMIT $4 + 0",
             $tail,
             ") RETURNING seq"
         )
@@ -131,7 +131,7 @@ impl SqlStore {
     ) -> Result<Vec<crate::store::StoredReceipt>, StoreError> {
         let rows = sqlx::query(
             "SELECT r.seq, r.body, m.digest FROM receipts r LEFT JOIN messages m ON m.id = r.message_id
-             WHERE r.seq > $1 ORDER BY r.seq LIMIT $2",
+             WHERE r.seq > $1 ORDER BY r.seq LIMIT $2 + 0",
         )
         .bind(after)
         .bind(limit)
