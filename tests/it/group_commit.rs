@@ -72,6 +72,51 @@ async fn a_failing_unit_gets_its_own_error_and_its_group_commits(store: SqlStore
     store.close().await;
 }
 
+/// A group of one runs without a savepoint: when its unit fails after writing (its
+/// message row went in before its request clashed), the whole transaction is rolled back,
+/// the unit gets its own error, and the next group commits as usual.
+async fn a_group_of_one_that_fails_leaves_nothing_and_the_next_commits(store: SqlStore) {
+    let first = MessageId::new();
+    store.commit_outbound(outbound(first)).await.unwrap();
+    let audit_before = store.audit_entries(0, 100).await.unwrap().len();
+    let mut bad = outbound(MessageId::new());
+    if let StateChange::Open(r) = &mut bad.change {
+        r.id = first;
+    }
+    let bad_id = bad.sealed.envelope.id;
+    let (groups_before, units_before) = store.group_commits();
+
+    let answer = store.commit_outbound(bad).await;
+
+    assert_eq!(
+        store.group_commits(),
+        (groups_before + 1, units_before + 1),
+        "a group of one"
+    );
+    match &answer {
+        Err(StoreError::Backend(why)) => assert!(
+            why.to_lowercase().contains("unique") || why.contains("duplicate key"),
+            "the unit's own error names what failed: {why}"
+        ),
+        other => panic!("the failing unit gets its own error, not {other:?}"),
+    }
+    assert!(
+        store.sent_message(&bad_id).await.unwrap().is_none(),
+        "nothing of the failed unit"
+    );
+    let after = MessageId::new();
+    store.commit_outbound(outbound(after)).await.unwrap();
+    assert!(store.request(&after).await.unwrap().is_some());
+    let entries = store.audit_entries(0, 100).await.unwrap();
+    assert_eq!(
+        entries.len(),
+        audit_before + 1,
+        "only the good unit's entry"
+    );
+    assert!(kuayu::audit::verify_chain(&entries).is_ok());
+    store.close().await;
+}
+
 /// Forty commits at once, one of them a message id stored before: every caller is
 /// answered (39 stored, one conflict naming the message), and they shared transactions.
 async fn concurrent_commits_share_transactions_and_one_failure_stays_alone(store: SqlStore) {
@@ -120,5 +165,6 @@ async fn concurrent_commits_share_transactions_and_one_failure_stays_alone(store
 
 crate::engines::on_both_engines! {
     a_failing_unit_gets_its_own_error_and_its_group_commits => super::a_failing_unit_gets_its_own_error_and_its_group_commits;
+    a_group_of_one_that_fails_leaves_nothing_and_the_next_commits => super::a_group_of_one_that_fails_leaves_nothing_and_the_next_commits;
     concurrent_commits_share_transactions_and_one_failure_stays_alone => super::concurrent_commits_share_transactions_and_one_failure_stays_alone;
 }

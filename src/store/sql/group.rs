@@ -7,8 +7,9 @@
 //! ordinary work in slices of about [`SLICE`] units, looking for preservation work
 //! between them),
 //! opens one transaction (on SQLite on its own connection, [`Local`]; on PostgreSQL on the
-//! pool), runs each unit under its own SAVEPOINT, and commits once. A unit that fails is rolled back to its savepoint alone and gets its
-//! own error; the others go on. Every
+//! pool), runs each unit under its own SAVEPOINT (a group of one needs none), and commits
+//! once. A unit that fails is rolled back to its savepoint alone and gets its own error;
+//! the others go on (a group of one is rolled back whole). Every
 //! caller is answered only after the shared COMMIT returned: with its own outcome if it
 //! succeeded, or with the COMMIT's error (then nothing of the group is stored). If a
 //! savepoint cannot be released or rolled back, the transaction is in doubt: nothing is
@@ -314,10 +315,11 @@ async fn in_pool(pool: &AnyPool, group: Batch) -> (Answers, Result<(), StoreErro
         Ok(tx) => tx,
         Err(e) => return (unanswered(group), Err(e)),
     };
-    let (answers, broken) = run_units(&mut tx, group).await;
-    let committed = match broken {
-        Some(e) => Err(e),
-        None => tx.commit().await.map_err(StoreError::from),
+    let (answers, end) = run_units(&mut tx, group).await;
+    let committed = match end {
+        End::Commit => tx.commit().await.map_err(StoreError::from),
+        End::Undo => tx.rollback().await.map_err(StoreError::from),
+        End::Broken(e) => Err(e),
     };
     (answers, committed)
 }
@@ -336,10 +338,11 @@ async fn in_local(
     if let Err(e) = conn.batch("BEGIN IMMEDIATE") {
         return (unanswered(group), Err(e));
     }
-    let (answers, broken) = run_units(conn, group).await;
-    let committed = match broken {
-        Some(e) => Err(e),
-        None => conn.batch("COMMIT"),
+    let (answers, end) = run_units(conn, group).await;
+    let committed = match end {
+        End::Commit => conn.batch("COMMIT"),
+        End::Undo => conn.batch("ROLLBACK"),
+        End::Broken(e) => Err(e),
     };
     if committed.is_err() {
         // Nothing of the group stays; a transaction a failed COMMIT left open ends here.
@@ -349,35 +352,58 @@ async fn in_local(
     (answers, committed)
 }
 
-/// Runs each unit of `group` under its own savepoint; the error that left the
-/// transaction in doubt, if one did (the units after it are not run).
-async fn run_units<E: Exec + ?Sized>(tx: &mut E, group: Batch) -> (Answers, Option<StoreError>) {
+/// How a group's transaction ends once its units have run.
+enum End {
+    /// Commit what the units wrote.
+    Commit,
+    /// Roll back: the group's one unit failed (it is answered with its own error).
+    Undo,
+    /// The transaction is in doubt (a savepoint could not be ended): every unit gets
+    /// this error.
+    Broken(StoreError),
+}
+
+/// Runs each unit of `group` and says how the transaction ends. In a group of several,
+/// each unit runs under its own savepoint, so that one failing leaves the others; the
+/// units after an error that broke the transaction are not run. A group of one needs no
+/// savepoint (SQLite copies each page the unit touches into the savepoint's journal):
+/// if its unit fails, the whole transaction is rolled back.
+async fn run_units<E: Exec + ?Sized>(tx: &mut E, group: Batch) -> (Answers, End) {
+    let guarded = group.len() > 1;
     let mut answers = Vec::with_capacity(group.len());
-    let mut broken = None;
+    let mut end = End::Commit;
     for (unit, reply) in group {
-        if broken.is_some() {
+        if matches!(end, End::Broken(_)) {
             answers.push((reply, None));
             continue;
         }
-        match run_unit(tx, &unit).await {
-            Ok(outcome) => answers.push((reply, Some(outcome))),
+        match run_unit(tx, &unit, guarded).await {
+            Ok(outcome) => {
+                if outcome.is_err() && !guarded {
+                    end = End::Undo;
+                }
+                answers.push((reply, Some(outcome)));
+            }
             Err(e) => {
-                broken = Some(e);
+                end = End::Broken(e);
                 answers.push((reply, None));
             }
         }
     }
-    (answers, broken)
+    (answers, end)
 }
 
-/// Runs one unit under its own savepoint: `Ok` with the unit's own outcome (an error
-/// rolled back to the savepoint), or `Err` if the savepoint could not be ended (the
-/// whole transaction is then in doubt).
+/// Runs one unit, under its own savepoint if `guarded`: `Ok` with the unit's own outcome
+/// (an error rolled back to the savepoint, if there is one), or `Err` if the savepoint
+/// could not be ended (the whole transaction is then in doubt).
 async fn run_unit<E: Exec + ?Sized>(
     tx: &mut E,
     unit: &Unit,
+    guarded: bool,
 ) -> Result<Result<Done, StoreError>, StoreError> {
-    tx.execute("SAVEPOINT unit", &[]).await?;
+    if guarded {
+        tx.execute("SAVEPOINT unit", &[]).await?;
+    }
     let outcome = match unit {
         Unit::Outbound(m) => outbound(tx, m).await.map(Done::Outbound),
         Unit::Inbound(m) => inbound(tx, m).await.map(Done::Stored),
@@ -391,9 +417,11 @@ async fn run_unit<E: Exec + ?Sized>(
             .map(Done::Stored),
         Unit::Lease(l) => super::work::lease(tx, l).await.map(Done::Leased),
     };
-    if outcome.is_err() {
-        tx.execute("ROLLBACK TO SAVEPOINT unit", &[]).await?;
+    if guarded {
+        if outcome.is_err() {
+            tx.execute("ROLLBACK TO SAVEPOINT unit", &[]).await?;
+        }
+        tx.execute("RELEASE SAVEPOINT unit", &[]).await?;
     }
-    tx.execute("RELEASE SAVEPOINT unit", &[]).await?;
     Ok(outcome)
 }
