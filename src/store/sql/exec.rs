@@ -7,7 +7,8 @@
 //! both engines read them.
 
 use async_trait::async_trait;
-use sqlx::{Any, Row as _, Transaction};
+use sqlx::AnyConnection;
+use sqlx::{Any, AssertSqlSafe, Row as _, Transaction};
 
 use crate::store::StoreError;
 
@@ -75,6 +76,7 @@ pub(super) enum Cell {
     Null,
     Int(i64),
     Text(String),
+    Blob(Vec<u8>),
 }
 
 /// A row read back, its columns in the statement's order.
@@ -98,10 +100,39 @@ impl Row {
     }
 
     pub fn text(&self, i: usize) -> Result<&str, StoreError> {
+        self.optional_text(i)?
+            .ok_or_else(|| StoreError::Backend(format!("column {i} is NULL, not text")))
+    }
+
+    /// Text or NULL.
+    pub fn optional_text(&self, i: usize) -> Result<Option<&str>, StoreError> {
         match self.cell(i)? {
-            Cell::Text(v) => Ok(v),
+            Cell::Text(v) => Ok(Some(v)),
+            Cell::Null => Ok(None),
             other => Err(StoreError::Backend(format!(
                 "column {i} is {other:?}, not text"
+            ))),
+        }
+    }
+
+    /// An integer or NULL.
+    pub fn optional_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        match self.cell(i)? {
+            Cell::Int(v) => Ok(Some(*v)),
+            Cell::Null => Ok(None),
+            other => Err(StoreError::Backend(format!(
+                "column {i} is {other:?}, not an integer"
+            ))),
+        }
+    }
+
+    /// Bytes or NULL.
+    pub fn optional_blob(&self, i: usize) -> Result<Option<&[u8]>, StoreError> {
+        match self.cell(i)? {
+            Cell::Blob(v) => Ok(Some(v)),
+            Cell::Null => Ok(None),
+            other => Err(StoreError::Backend(format!(
+                "column {i} is {other:?}, not bytes"
             ))),
         }
     }
@@ -114,29 +145,29 @@ pub(super) trait Exec: Send {
     fn postgres(&self) -> bool;
 
     /// Runs a statement that returns no rows; the number of rows it changed.
-    async fn execute(&mut self, sql: &'static str, args: &[Arg<'_>]) -> Result<u64, StoreError>;
+    async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError>;
 
     /// Runs a query; its first row, if any.
-    async fn optional(
-        &mut self,
-        sql: &'static str,
-        args: &[Arg<'_>],
-    ) -> Result<Option<Row>, StoreError>;
+    async fn optional(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Option<Row>, StoreError>;
 
     /// Runs a query; all its rows.
-    async fn rows(&mut self, sql: &'static str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError>;
+    async fn rows(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError>;
 }
 
-/// A row of an sqlx query, as a [`Row`] (integers, text and NULLs only).
+/// A row of an sqlx query, as a [`Row`].
 fn row_of(row: &sqlx::any::AnyRow) -> Result<Row, StoreError> {
     let mut cells = Vec::with_capacity(row.len());
     for i in 0..row.len() {
         cells.push(match row.try_get::<Option<i64>, _>(i) {
             Ok(Some(v)) => Cell::Int(v),
             Ok(None) => Cell::Null,
-            Err(_) => match row.try_get::<Option<String>, _>(i)? {
-                Some(v) => Cell::Text(v),
-                None => Cell::Null,
+            Err(_) => match row.try_get::<Option<String>, _>(i) {
+                Ok(Some(v)) => Cell::Text(v),
+                Ok(None) => Cell::Null,
+                Err(_) => match row.try_get::<Option<Vec<u8>>, _>(i)? {
+                    Some(v) => Cell::Blob(v),
+                    None => Cell::Null,
+                },
             },
         });
     }
@@ -158,33 +189,51 @@ fn bind<'q>(
 }
 
 #[async_trait]
-impl Exec for Transaction<'_, Any> {
+impl Exec for AnyConnection {
     fn postgres(&self) -> bool {
         self.backend_name() == "PostgreSQL"
     }
 
-    async fn execute(&mut self, sql: &'static str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
-        let done = bind(sqlx::query(sql), args).execute(&mut **self).await?;
+    async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
+        let done = bind(sqlx::query(AssertSqlSafe(sql)), args)
+            .execute(&mut *self)
+            .await?;
         Ok(done.rows_affected())
     }
 
-    async fn optional(
-        &mut self,
-        sql: &'static str,
-        args: &[Arg<'_>],
-    ) -> Result<Option<Row>, StoreError> {
-        let row = bind(sqlx::query(sql), args)
-            .fetch_optional(&mut **self)
+    async fn optional(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Option<Row>, StoreError> {
+        let row = bind(sqlx::query(AssertSqlSafe(sql)), args)
+            .fetch_optional(&mut *self)
             .await?;
         row.as_ref().map(row_of).transpose()
     }
 
-    async fn rows(&mut self, sql: &'static str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError> {
-        bind(sqlx::query(sql), args)
-            .fetch_all(&mut **self)
+    async fn rows(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError> {
+        bind(sqlx::query(AssertSqlSafe(sql)), args)
+            .fetch_all(&mut *self)
             .await?
             .iter()
             .map(row_of)
             .collect()
+    }
+}
+
+/// A transaction is its connection's statements between BEGIN and COMMIT.
+#[async_trait]
+impl Exec for Transaction<'_, Any> {
+    fn postgres(&self) -> bool {
+        <AnyConnection as Exec>::postgres(self)
+    }
+
+    async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
+        <AnyConnection as Exec>::execute(&mut **self, sql, args).await
+    }
+
+    async fn optional(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Option<Row>, StoreError> {
+        <AnyConnection as Exec>::optional(&mut **self, sql, args).await
+    }
+
+    async fn rows(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError> {
+        <AnyConnection as Exec>::rows(&mut **self, sql, args).await
     }
 }

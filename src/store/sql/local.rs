@@ -30,11 +30,13 @@ fn backend(e: rusqlite::Error) -> StoreError {
 impl Local {
     /// Opens `path` (which the store has created and migrated) with the store's settings.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
+        Local::open_with(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+    }
+
+    /// Opens `path` with `flags` (read-write or read-only) and the store's settings.
+    pub(super) fn open_with(path: &Path, flags: OpenFlags) -> Result<Self, StoreError> {
+        let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
         conn.execute_batch(super::SQLITE_PRAGMAS).map_err(backend)?;
         conn.set_prepared_statement_cache_capacity(PREPARED);
         Ok(Local { conn })
@@ -85,17 +87,13 @@ impl Exec for Local {
         false
     }
 
-    async fn execute(&mut self, sql: &'static str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
+    async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
         let mut stmt = self.prepared(sql, args)?;
         let changed = stmt.raw_execute().map_err(backend)?;
         Ok(changed as u64)
     }
 
-    async fn optional(
-        &mut self,
-        sql: &'static str,
-        args: &[Arg<'_>],
-    ) -> Result<Option<Row>, StoreError> {
+    async fn optional(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Option<Row>, StoreError> {
         let mut stmt = self.prepared(sql, args)?;
         let columns = stmt.column_count();
         let mut rows = stmt.raw_query();
@@ -105,7 +103,7 @@ impl Exec for Local {
         }
     }
 
-    async fn rows(&mut self, sql: &'static str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError> {
+    async fn rows(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError> {
         let mut stmt = self.prepared(sql, args)?;
         let columns = stmt.column_count();
         let mut rows = stmt.raw_query();
@@ -125,10 +123,10 @@ fn row_of(row: &rusqlite::Row<'_>, columns: usize) -> Result<Row, StoreError> {
             ValueRef::Null => Cell::Null,
             ValueRef::Integer(v) => Cell::Int(v),
             ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
-            other => {
+            ValueRef::Blob(b) => Cell::Blob(b.to_vec()),
+            ValueRef::Real(_) => {
                 return Err(StoreError::Backend(format!(
-                    "column {i} holds {:?}, which the store never writes",
-                    other.data_type()
+                    "column {i} holds a real number, which the store never writes"
                 )));
             }
         });

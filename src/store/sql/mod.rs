@@ -30,6 +30,7 @@ mod local;
 mod packed;
 mod purge;
 mod read;
+mod readers;
 mod receipts;
 mod retrievals;
 mod supervision;
@@ -66,6 +67,8 @@ pub struct SqlStore {
     /// The SQLite file (the committer opens its own connection to it); `None` on
     /// PostgreSQL.
     pub(super) file: Option<std::sync::Arc<Path>>,
+    /// Idle SQLite connections for bounded reads ([`readers`]).
+    pub(super) readers: std::sync::Arc<readers::Readers>,
 }
 
 /// One migration, embedded at build time.
@@ -355,6 +358,7 @@ impl SqlStore {
             replica: replica_name(),
             outbox_lease_ms: write::OUTBOX_LEASE_MS,
             committer: Default::default(),
+            readers: Default::default(),
             file: Some(std::sync::Arc::from(path)),
         })
     }
@@ -377,6 +381,7 @@ impl SqlStore {
             replica: replica_name(),
             outbox_lease_ms: write::OUTBOX_LEASE_MS,
             committer: Default::default(),
+            readers: Default::default(),
             file: None,
         })
     }
@@ -404,6 +409,7 @@ impl SqlStore {
             replica: replica_name(),
             outbox_lease_ms: write::OUTBOX_LEASE_MS,
             committer: Default::default(),
+            readers: Default::default(),
             file: None,
         })
     }
@@ -428,6 +434,7 @@ impl SqlStore {
             replica: replica_name(),
             outbox_lease_ms: write::OUTBOX_LEASE_MS,
             committer: Default::default(),
+            readers: Default::default(),
             file: None,
         })
     }
@@ -447,6 +454,7 @@ impl SqlStore {
 
     /// Closes both pools, waiting for open transactions.
     pub async fn close(&self) {
+        self.readers.clear();
         self.write.close().await;
         self.read.close().await;
     }

@@ -91,6 +91,19 @@ pub(super) fn envelope_of(row: &AnyRow) -> Result<Option<String>, StoreError> {
     }
 }
 
+/// The envelope text of an [`Exec`](super::exec::Exec) row whose columns `text` and `z`
+/// are `messages.envelope` and `messages.envelope_z`, as [`envelope_of`] reads it.
+pub(super) fn envelope_in(
+    row: &super::exec::Row,
+    text: usize,
+    z: usize,
+) -> Result<Option<String>, StoreError> {
+    match row.optional_blob(z)? {
+        Some(bytes) => unpack(bytes).map(Some),
+        None => Ok(row.optional_text(text)?.map(str::to_owned)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::SqlStore;
+use super::exec::{Arg, Exec as _, args};
 use super::packed::envelope_of;
 use crate::audit::AuditEntry;
 use crate::clock::from_unix_millis;
@@ -152,17 +153,7 @@ impl SqlStore {
         owner: &str,
         key: &str,
     ) -> Result<Option<Idempotency>, StoreError> {
-        let row = sqlx::query(IDEMPOTENCY)
-            .bind(owner)
-            .bind(key)
-            .fetch_optional(&self.read)
-            .await?;
-        let Some(r) = row else {
-            return Ok(None);
-        };
-        let hash = text(&r, "request_hash")?;
-        let body = text(&r, "body")?;
-        idempotency(owner, key, (&hash, r.try_get("status")?, &body)).map(Some)
+        Self::idempotent_in(&mut self.reader().await?, owner, key).await
     }
 
     pub(super) async fn idempotent_in<E: super::exec::Exec + ?Sized>(
@@ -181,15 +172,22 @@ impl SqlStore {
         &self,
         id: &MessageId,
     ) -> Result<Option<(Sha256, Receipt)>, StoreError> {
-        let row = sqlx::query(
-            "SELECT m.digest, r.body FROM messages m JOIN receipts r ON r.message_id = m.id AND r.hop = 'relay'
-             WHERE m.id = $1 AND m.direction = 'in'",
-        )
-        .bind(id.to_string())
-        .fetch_optional(&self.read)
-        .await?;
-        row.map(|r| Ok((parse(&r, "digest", Sha256::parse)?, json(&r, "body")?)))
-            .transpose()
+        let row = self
+            .reader()
+            .await?
+            .optional(
+                "SELECT m.digest, r.body FROM messages m JOIN receipts r ON r.message_id = m.id AND r.hop = 'relay'
+                 WHERE m.id = $1 AND m.direction = 'in'",
+                args![&id.to_string()],
+            )
+            .await?;
+        row.map(|r| {
+            Ok((
+                Sha256::parse(r.text(0)?).map_err(|e| bad("digest", e))?,
+                serde_json::from_str(r.text(1)?).map_err(|e| bad("body", e))?,
+            ))
+        })
+        .transpose()
     }
 
     pub(super) async fn read_request(
@@ -318,25 +316,24 @@ impl SqlStore {
             self.replica,
             2 + skip.len()
         );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now_ms);
-        for peer in skip {
-            query = query.bind(peer.as_str());
-        }
-        query
-            .bind(limit)
-            .fetch_all(&self.read)
+        let mut bound = vec![Arg::from(now_ms)];
+        bound.extend(skip.iter().map(|peer| Arg::from(peer.as_str())));
+        bound.push(Arg::from(limit));
+        self.reader()
+            .await?
+            .rows(&sql, &bound)
             .await?
             .iter()
             .map(|r| {
                 Ok(OutboxItem {
-                    seq: r.try_get("seq")?,
-                    message_id: message_id(r, "message_id")?,
-                    request_id: message_id(r, "request_id")?,
-                    peer: parse(r, "peer", crate::ids::RegionId::parse)?,
-                    priority: r.try_get("priority")?,
-                    digest: parse(r, "digest", Sha256::parse)?,
-                    attempts: r.try_get("attempts")?,
-                    trace_id: optional(r, "trace_id")?,
+                    seq: r.int(0)?,
+                    message_id: MessageId::parse(r.text(1)?).map_err(|e| bad("message_id", e))?,
+                    request_id: MessageId::parse(r.text(2)?).map_err(|e| bad("request_id", e))?,
+                    peer: RegionId::parse(r.text(3)?).map_err(|e| bad("peer", e))?,
+                    priority: r.int(4)?,
+                    attempts: r.int(5)?,
+                    digest: Sha256::parse(r.text(6)?).map_err(|e| bad("digest", e))?,
+                    trace_id: r.optional_text(7)?.map(str::to_owned),
                 })
             })
             .collect()

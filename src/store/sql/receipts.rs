@@ -45,19 +45,21 @@ impl SqlStore {
         &self,
         id: &MessageId,
     ) -> Result<Option<(MessageId, Sha256, serde_json::Value)>, StoreError> {
-        let row = sqlx::query(
-            "SELECT request_id, digest, envelope, envelope_z FROM messages WHERE id = $1 AND direction = 'out'",
-        )
-        .bind(id.to_string())
-        .fetch_optional(&self.read)
-        .await?;
+        let row = self
+            .reader()
+            .await?
+            .optional(
+                "SELECT request_id, digest, envelope, envelope_z FROM messages WHERE id = $1 AND direction = 'out'",
+                args![&id.to_string()],
+            )
+            .await?;
         row.map(|r| {
-            let request: String = r.try_get("request_id")?;
-            let digest: String = r.try_get("digest")?;
+            let envelope = super::packed::envelope_in(&r, 2, 3)?;
             Ok((
-                MessageId::parse(&request).map_err(|e| bad("request id", e))?,
-                Sha256::parse(&digest).map_err(|e| bad("digest", e))?,
-                super::read::envelope_json(&r)?,
+                MessageId::parse(r.text(0)?).map_err(|e| bad("request id", e))?,
+                Sha256::parse(r.text(1)?).map_err(|e| bad("digest", e))?,
+                serde_json::from_str(envelope.as_deref().unwrap_or("null"))
+                    .map_err(|e| bad("envelope", e))?,
             ))
         })
         .transpose()

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::SqlStore;
+use super::exec::{Arg, Exec as _, args};
 use super::group::{Done, Unit};
 use super::tx::{finish_outbox, json_text, record};
 use crate::agreement::Agreement;
@@ -197,12 +198,16 @@ impl Store for SqlStore {
     }
 
     async fn envelope_text(&self, id: &MessageId) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT envelope, envelope_z FROM messages WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(&self.read)
+        let row = self
+            .reader()
+            .await?
+            .optional(
+                "SELECT envelope, envelope_z FROM messages WHERE id = $1",
+                args![&id.to_string()],
+            )
             .await?;
         Ok(row
-            .map(|r| super::packed::envelope_of(&r))
+            .map(|r| super::packed::envelope_in(&r, 0, 1))
             .transpose()?
             .flatten())
     }
@@ -218,11 +223,10 @@ impl Store for SqlStore {
             "SELECT MIN({due}) FROM outbox WHERE state = 'pending' AND {due} > $1{}",
             super::read::peers_not_in("peer", 2, skip)
         );
-        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(after_ms);
-        for peer in skip {
-            query = query.bind(peer.as_str());
-        }
-        Ok(query.fetch_one(&self.read).await?)
+        let mut bound = vec![Arg::from(after_ms)];
+        bound.extend(skip.iter().map(|peer| Arg::from(peer.as_str())));
+        let row = self.reader().await?.optional(&sql, &bound).await?;
+        row.map_or(Ok(None), |r| r.optional_int(0))
     }
 
     async fn outbox_delivered(
