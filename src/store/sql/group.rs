@@ -25,7 +25,8 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use sqlx::AnyPool;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::exec::Exec;
@@ -158,8 +159,13 @@ enum Target {
     /// connection could not be opened).
     Pool(AnyPool),
     /// SQLite: the committer's own connection, written while the committer holds the
-    /// write pool's one connection (so nothing else writes meanwhile).
-    Local { conn: Box<Local>, pool: AnyPool },
+    /// write pool's one connection (so nothing else writes meanwhile). `held` is that
+    /// connection, kept across groups that follow one another (see [`Target::ease`]).
+    Local {
+        conn: Box<Local>,
+        pool: AnyPool,
+        held: Option<Held>,
+    },
 }
 
 /// Starts the committer and gives its channel. On SQLite it gets a thread and runtime of
@@ -187,6 +193,7 @@ fn start(store: &SqlStore) -> Sender {
                     Ok(conn) => Target::Local {
                         conn: Box::new(conn),
                         pool,
+                        held: None,
                     },
                     Err(e) => {
                         tracing::warn!(error = %e, "the committer has no connection of its own; committing through the write pool");
@@ -257,6 +264,7 @@ async fn run(mut target: Target, mut batches: mpsc::UnboundedReceiver<Batch>, co
         if !group.is_empty() {
             commit_group(&mut target, group, &counts).await;
         }
+        target.ease(!ordinary.is_empty() || !batches.is_empty());
     }
 }
 
@@ -287,7 +295,7 @@ async fn commit_group(target: &mut Target, group: Batch, counts: &Counts) {
         .fetch_add(group.len() as u64, Ordering::Relaxed);
     let (answers, committed) = match target {
         Target::Pool(pool) => in_pool(pool, group).await,
-        Target::Local { conn, pool } => in_local(conn, pool, group).await,
+        Target::Local { conn, pool, held } => in_local(conn, pool, held, group).await,
     };
     for (reply, outcome) in answers {
         let answer = match (&committed, outcome) {
@@ -324,17 +332,54 @@ async fn in_pool(pool: &AnyPool, group: Batch) -> (Answers, Result<(), StoreErro
     (answers, committed)
 }
 
+/// The write pool's one connection while the committer holds it, and how many groups
+/// it has been held for.
+struct Held {
+    _conn: PoolConnection<Any>,
+    groups: usize,
+}
+
+/// Most groups in a row for which the committer keeps the write pool's connection while
+/// more work waits. Giving it back costs two wake-ups of its worker thread (sqlx pings a
+/// connection given back), which per group was the committer's largest cost in system
+/// calls; taking it back now and then lets the store's other writes (retries, agreements,
+/// deadlines) in.
+const HELD_GROUPS: usize = 8;
+
+impl Target {
+    /// Called after each group: gives the write pool's connection back unless `more` work
+    /// waits and it has not been held for [`HELD_GROUPS`] groups.
+    fn ease(&mut self, more: bool) {
+        if let Target::Local { held, .. } = self
+            && (!more || held.as_ref().is_some_and(|h| h.groups >= HELD_GROUPS))
+        {
+            *held = None;
+        }
+    }
+}
+
 /// The group on the committer's own SQLite connection. The write pool's one connection
-/// is held (not used) until the group ends, so no other transaction writes meanwhile.
+/// is held (not used) for at least the group, so no other transaction writes meanwhile.
 async fn in_local(
     conn: &mut Local,
     pool: &AnyPool,
+    held: &mut Option<Held>,
     group: Batch,
 ) -> (Answers, Result<(), StoreError>) {
-    let held = match pool.acquire().await {
-        Ok(held) => held,
-        Err(e) => return (unanswered(group), Err(e.into())),
-    };
+    if held.is_none() {
+        match pool.acquire().await {
+            Ok(conn) => {
+                *held = Some(Held {
+                    _conn: conn,
+                    groups: 0,
+                })
+            }
+            Err(e) => return (unanswered(group), Err(e.into())),
+        }
+    }
+    if let Some(h) = held {
+        h.groups += 1;
+    }
     if let Err(e) = conn.batch("BEGIN IMMEDIATE") {
         return (unanswered(group), Err(e));
     }
@@ -348,7 +393,6 @@ async fn in_local(
         // Nothing of the group stays; a transaction a failed COMMIT left open ends here.
         let _ = conn.batch("ROLLBACK");
     }
-    drop(held);
     (answers, committed)
 }
 
