@@ -163,6 +163,38 @@ async fn concurrent_commits_share_transactions_and_one_failure_stays_alone(store
     store.close().await;
 }
 
+/// While commits keep coming, the SQLite committer keeps the write pool's connection
+/// from one group to the next, but only for a few groups: a write through the pool (here
+/// an outbox retry made due) gets in before the queue has drained.
+#[tokio::test]
+async fn other_writes_get_in_while_commits_keep_coming() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(crate::engines::store("sqlite", dir.path()).await.unwrap());
+    let (_, units_before) = store.group_commits();
+    const COMMITS: u64 = 400;
+    let writers: Vec<_> = (0..COMMITS)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.commit_outbound(outbound(MessageId::new())).await })
+        })
+        .collect();
+    // The writers (on this test's one thread) send their units when it yields.
+    while store.group_commits().1 == units_before {
+        tokio::task::yield_now().await;
+    }
+    let peer = kuayu::ids::RegionId::parse("CQ").unwrap();
+    store.outbox_due_now(&peer, 0).await.unwrap();
+    let committed = store.group_commits().1 - units_before;
+    assert!(
+        committed < COMMITS,
+        "the write waited for all {committed} queued commits"
+    );
+    for w in writers {
+        w.await.unwrap().unwrap();
+    }
+    store.close().await;
+}
+
 crate::engines::on_both_engines! {
     a_failing_unit_gets_its_own_error_and_its_group_commits => super::a_failing_unit_gets_its_own_error_and_its_group_commits;
     a_group_of_one_that_fails_leaves_nothing_and_the_next_commits => super::a_group_of_one_that_fails_leaves_nothing_and_the_next_commits;
