@@ -22,24 +22,56 @@ use super::exec::{Arg, Exec, Row};
 use super::local::Local;
 use crate::store::StoreError;
 
-/// Idle SQLite read connections kept open (more may be open while many read at once).
+/// Most SQLite read connections of a store's own. A read that finds them all in use goes
+/// to the read pool: the number of open files stays bounded however many read at once.
 const KEPT: usize = 4;
 
-/// The idle read connections of a SQLite store.
+/// The read connections of a SQLite store: those idle, and how many there are in all.
 #[derive(Default)]
 pub(crate) struct Readers {
-    idle: Mutex<Vec<Local>>,
+    inner: Mutex<Kept>,
+}
+
+#[derive(Default)]
+struct Kept {
+    idle: Vec<Local>,
+    open: usize,
 }
 
 impl Readers {
     /// Closes the idle connections (the store is closing).
     pub fn clear(&self) {
-        self.lock().clear();
+        let mut kept = self.lock();
+        kept.open -= kept.idle.len();
+        kept.idle.clear();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Local>> {
-        // A panic while the list was held cannot leave it half-changed (push and pop).
-        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
+        // A panic while it was held cannot leave it half-changed (a push or a pop and a
+        // count).
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// An idle connection; `Ok(None)` if there is none and [`KEPT`] are open.
+    fn take(&self, file: &Path) -> Result<Option<Local>, StoreError> {
+        {
+            let mut kept = self.lock();
+            if let Some(conn) = kept.idle.pop() {
+                return Ok(Some(conn));
+            }
+            if kept.open >= KEPT {
+                return Ok(None);
+            }
+            kept.open += 1;
+        }
+        Local::open_reader(file)
+            .map(Some)
+            .inspect_err(|_| self.lock().open -= 1)
+    }
+
+    /// Gives `conn` back.
+    fn give_back(&self, conn: Local) {
+        self.lock().idle.push(conn);
     }
 }
 
@@ -57,20 +89,15 @@ pub(super) enum Reader<'a> {
 impl SqlStore {
     /// A connection for a bounded read (see the module's documentation).
     pub(super) async fn reader(&self) -> Result<Reader<'_>, StoreError> {
-        match &self.file {
-            Some(file) => {
-                let kept = self.readers.lock().pop();
-                let conn = match kept {
-                    Some(conn) => conn,
-                    None => Local::open_reader(file)?,
-                };
-                Ok(Reader::Local {
-                    conn: Some(conn),
-                    home: &self.readers,
-                })
-            }
-            None => Ok(Reader::Pool(self.read.acquire().await?)),
+        if let Some(file) = &self.file
+            && let Some(conn) = self.readers.take(file)?
+        {
+            return Ok(Reader::Local {
+                conn: Some(conn),
+                home: &self.readers,
+            });
         }
+        Ok(Reader::Pool(self.read.acquire().await?))
     }
 }
 
@@ -79,10 +106,7 @@ impl Drop for Reader<'_> {
         if let Reader::Local { conn, home } = self
             && let Some(conn) = conn.take()
         {
-            let mut idle = home.lock();
-            if idle.len() < KEPT {
-                idle.push(conn);
-            }
+            home.give_back(conn);
         }
     }
 }
@@ -144,15 +168,40 @@ mod tests {
             let first = reader.optional("SELECT a FROM t ORDER BY a", &[]).await;
             assert_eq!(first.unwrap().unwrap().int(0).unwrap(), 1);
         }
-        assert_eq!(store.readers.lock().len(), 1, "given back");
+        assert_eq!(store.readers.lock().idle.len(), 1, "given back");
         writer.execute("INSERT INTO t VALUES ($1)", [3]).unwrap();
         let mut reader = store.reader().await.unwrap();
-        assert_eq!(store.readers.lock().len(), 0, "the kept one is used");
+        assert_eq!(store.readers.lock().idle.len(), 0, "the kept one is used");
         let row = reader.optional(count, args![]).await.unwrap().unwrap();
         assert_eq!(row.int(0).unwrap(), 3, "the later commit is seen");
         let refused = reader.execute("INSERT INTO t VALUES (4)", &[]).await;
         assert!(refused.is_err(), "a reader cannot write");
         drop(reader);
         store.close().await;
+    }
+
+    /// However many read at once, at most [`KEPT`] connections of the store's own are
+    /// open; the reads beyond them go to the read pool.
+    #[tokio::test]
+    async fn readers_beyond_the_kept_number_read_through_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqlStore::open(&dir.path().join("kuayu.db")).await.unwrap();
+        let mut all = Vec::new();
+        for _ in 0..KEPT + 2 {
+            all.push(store.reader().await.unwrap());
+        }
+        let own = all
+            .iter()
+            .filter(|r| matches!(r, Reader::Local { .. }))
+            .count();
+        assert_eq!(own, KEPT);
+        for reader in &mut all {
+            let row = reader.optional("SELECT 1", &[]).await.unwrap().unwrap();
+            assert_eq!(row.int(0).unwrap(), 1);
+        }
+        drop(all);
+        assert_eq!(store.readers.lock().idle.len(), KEPT, "all given back");
+        store.close().await;
+        assert_eq!(store.readers.lock().open, 0, "closed");
     }
 }
