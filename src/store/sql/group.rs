@@ -29,6 +29,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool};
 use tokio::sync::{mpsc, oneshot};
 
+use super::checkpoint::Checkpointer;
 use super::exec::Exec;
 use super::local::Local;
 use super::tx::serialise;
@@ -165,6 +166,7 @@ enum Target {
         conn: Box<Local>,
         pool: AnyPool,
         held: Option<Held>,
+        checkpoints: Option<Checkpointer>,
     },
 }
 
@@ -191,6 +193,8 @@ fn start(store: &SqlStore) -> Sender {
                 };
                 let target = match Local::open(&file) {
                     Ok(conn) => Target::Local {
+                        checkpoints: Checkpointer::start(&file)
+                            .filter(|_| Checkpointer::take_over(&conn).is_ok()),
                         conn: Box::new(conn),
                         pool,
                         held: None,
@@ -295,7 +299,18 @@ async fn commit_group(target: &mut Target, group: Batch, counts: &Counts) {
         .fetch_add(group.len() as u64, Ordering::Relaxed);
     let (answers, committed) = match target {
         Target::Pool(pool) => in_pool(pool, group).await,
-        Target::Local { conn, pool, held } => in_local(conn, pool, held, group).await,
+        Target::Local {
+            conn,
+            pool,
+            held,
+            checkpoints,
+        } => {
+            let done = in_local(conn, pool, held, group).await;
+            if let Some(c) = checkpoints {
+                c.committed();
+            }
+            done
+        }
     };
     for (reply, outcome) in answers {
         let answer = match (&committed, outcome) {

@@ -21,6 +21,7 @@
 mod agreements;
 mod attachments;
 mod audit;
+mod checkpoint;
 mod deadlines;
 pub mod dialect;
 mod exec;
