@@ -194,6 +194,11 @@ impl CompiledSchema {
 
     /// Checks `doc`; on failure, every violated rule with its pointer.
     pub fn validate(&self, doc: &Value) -> Result<(), Vec<Violation>> {
+        // Most documents are valid: the yes-or-no check stops at nothing and builds no
+        // error, which makes it several times cheaper than walking every error.
+        if self.validator.is_valid(doc) {
+            return Ok(());
+        }
         let violations: Vec<Violation> = self
             .validator
             .iter_errors(doc)
