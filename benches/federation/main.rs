@@ -20,6 +20,7 @@
 //! SQLite stores in DIR to N requests (see `store.rs`), e.g. `--store /tmp/big --fill
 //! 1000000`. With `--postgres URL`, Sichuan runs on a fresh database on that server
 //! (dropped at the end) as `--replicas` gateways, the court clients spread over them.
+//! `--peer-slots N` sets both gateways' `[relay] peer_slots` (default: the product's).
 #![allow(clippy::unwrap_used)]
 
 /// The allocator of the `kuayu` binary (see `src/main.rs`), so that the gateways here run
@@ -54,6 +55,7 @@ struct Args {
     fill: i64,
     postgres: Option<String>,
     replicas: usize,
+    peer_slots: Option<usize>,
 }
 
 fn args() -> Args {
@@ -78,6 +80,7 @@ fn args() -> Args {
         fill: num("--fill", 0) as i64,
         postgres: get("--postgres"),
         replicas: num("--replicas", 1).max(1),
+        peer_slots: get("--peer-slots").and_then(|v| v.parse().ok()),
     }
 }
 
@@ -123,6 +126,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     // Two courts send everything: lift the sample agreement's per-court rate for the run.
     let mut options = DevOptions::new(Arc::new(SystemClock));
     options.amend = Some(Box::new(|terms| terms.limits.rate = None));
+    if let Some(slots) = args.peer_slots {
+        options.relay.peer_slots = slots;
+    }
     let database = match &args.postgres {
         Some(server) => Some(store::fresh_database(server).await?),
         None if args.replicas > 1 => anyhow::bail!("--replicas needs --postgres URL"),
