@@ -203,7 +203,9 @@ pub trait Store: Supervision + Retention + Send + Sync {
     async fn envelope_text(&self, id: &MessageId) -> Result<Option<String>, StoreError>;
 
     /// When the next pending outbox item for a peer not in `skip` falls due after
-    /// `after_ms`, if any.
+    /// `after_ms`, if any, by its next attempt (an item another replica holds a lease on
+    /// may fall due later, when the lease ends; the relay never sleeps longer than half a
+    /// second, so it notices that too).
     async fn next_due(&self, after_ms: i64, skip: &[RegionId]) -> Result<Option<i64>, StoreError>;
 
     /// `peer` answers again: its pending outbox items due later than `now_ms` fall due now.

@@ -534,6 +534,51 @@ async fn concurrent_writers_keep_one_audit_chain(store: SqlStore) {
     store.close().await;
 }
 
+/// The relay sleeps until the first retry that falls due later: items due already (waiting
+/// for a slot or a peer) do not count, nor do the items of the peers it skips.
+async fn the_next_due_retry_is_the_earliest_later_one_of_the_peers_not_skipped(store: SqlStore) {
+    let cq = RegionId::parse("CQ").unwrap();
+    assert_eq!(
+        store.next_due(0, &[]).await.unwrap(),
+        None,
+        "an empty outbox"
+    );
+    for _ in 0..3 {
+        store
+            .commit_outbound(outbound(MessageId::new()))
+            .await
+            .unwrap();
+    }
+    let items = store.due_outbox(i64::MAX, 10, &[]).await.unwrap();
+    // Later than any item's first attempt (each was due when committed, in 2026).
+    let now = 1_900_000_000_000;
+    assert_eq!(
+        store.next_due(now, &[]).await.unwrap(),
+        None,
+        "every item is due already"
+    );
+    store
+        .outbox_retry(&items[0], now + 9_000, "refused")
+        .await
+        .unwrap();
+    store
+        .outbox_retry(&items[1], now + 4_000, "refused")
+        .await
+        .unwrap();
+    assert_eq!(store.next_due(now, &[]).await.unwrap(), Some(now + 4_000));
+    assert_eq!(
+        store.next_due(now + 4_000, &[]).await.unwrap(),
+        Some(now + 9_000),
+        "strictly later than asked"
+    );
+    assert_eq!(
+        store.next_due(now, &[cq]).await.unwrap(),
+        None,
+        "CQ skipped"
+    );
+    store.close().await;
+}
+
 crate::engines::on_both_engines! {
     a_failed_commit_leaves_nothing_behind => super::a_failed_commit_leaves_nothing_behind;
     a_late_delivery_does_not_move_a_finished_request_back => super::a_late_delivery_does_not_move_a_finished_request_back;
@@ -542,4 +587,5 @@ crate::engines::on_both_engines! {
     two_racing_steps_store_exactly_one => super::two_racing_steps_store_exactly_one;
     concurrent_writers_keep_one_audit_chain => super::concurrent_writers_keep_one_audit_chain;
     a_delivery_recorded_twice_is_recorded_once => super::a_delivery_recorded_twice_is_recorded_once;
+    the_next_due_retry_is_the_earliest_later_one_of_the_peers_not_skipped => super::the_next_due_retry_is_the_earliest_later_one_of_the_peers_not_skipped;
 }

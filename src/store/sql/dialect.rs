@@ -27,6 +27,16 @@ impl Dialect {
             Dialect::Postgres => format!("(({column})::jsonb #>> '{{{}}}')", path.join(",")),
         }
     }
+
+    /// `table` read through `index` on SQLite (`table INDEXED BY index`), where the
+    /// planner, which keeps no statistics here, would pick a worse one; just `table` on
+    /// PostgreSQL, whose planner has them.
+    pub fn through(self, table: &str, index: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("{table} INDEXED BY {index}"),
+            Dialect::Postgres => table.to_owned(),
+        }
+    }
 }
 
 /// `column NOT IN (…terminal states…)`: the states are this program's own constants,

@@ -171,6 +171,11 @@ fn sqlite_migrator() -> Migrator {
             "leaner_indexes",
             include_str!("../../../migrations/sqlite/0018_leaner_indexes.sql"),
         ),
+        migration(
+            19,
+            "outbox_next_due",
+            include_str!("../../../migrations/sqlite/0019_outbox_next_due.sql"),
+        ),
     ])
 }
 
@@ -216,6 +221,11 @@ fn postgres_migrator() -> Migrator {
             8,
             "leaner_indexes",
             include_str!("../../../migrations/postgres/0008_leaner_indexes.sql"),
+        ),
+        migration(
+            9,
+            "outbox_next_due",
+            include_str!("../../../migrations/postgres/0009_outbox_next_due.sql"),
         ),
     ])
 }

@@ -213,14 +213,15 @@ impl Store for SqlStore {
     }
 
     async fn next_due(&self, after_ms: i64, skip: &[RegionId]) -> Result<Option<i64>, StoreError> {
-        // An item another replica holds a lease on is due when the lease ends.
-        let due = format!(
-            "CASE WHEN lease_until > next_attempt_at AND leased_by <> '{}'
-                  THEN lease_until ELSE next_attempt_at END",
-            self.replica
-        );
+        // A seek in `outbox_pending_next` to the first item due after `after_ms`: the
+        // items due already (waiting for a slot, or for a peer that is down) are not
+        // looked at. An item another replica holds a lease on may fall due when the lease
+        // ends rather than at its next attempt; the relay looks again within its longest
+        // sleep (half a second) whatever this says, which notices a lease that ran out.
         let sql = format!(
-            "SELECT MIN({due}) FROM outbox WHERE state = 'pending' AND {due} > $1{}",
+            "SELECT next_attempt_at FROM {} WHERE state = 'pending' AND next_attempt_at > $1{}
+             ORDER BY next_attempt_at LIMIT 1",
+            self.dialect.through("outbox", "outbox_pending_next"),
             super::read::peers_not_in("peer", 2, skip)
         );
         let mut bound = vec![Arg::from(after_ms)];
