@@ -579,6 +579,40 @@ async fn the_next_due_retry_is_the_earliest_later_one_of_the_peers_not_skipped(s
     store.close().await;
 }
 
+/// The relay's read of what is due leaves out the peers it skips, whatever their queues,
+/// and keeps the order (priority, then position) and the limit for the others.
+async fn the_due_items_of_skipped_peers_are_left_out(store: SqlStore) {
+    let (cq, gz) = (
+        RegionId::parse("CQ").unwrap(),
+        RegionId::parse("GZ").unwrap(),
+    );
+    let mut to_gz = Vec::new();
+    for i in 0..5 {
+        let mut m = outbound(MessageId::new());
+        if i % 2 == 1 {
+            m.peer = gz.clone();
+            to_gz.push(m.sealed.envelope.id);
+        }
+        store.commit_outbound(m).await.unwrap();
+    }
+    let all = store.due_outbox(i64::MAX, 10, &[]).await.unwrap();
+    assert_eq!(all.len(), 5);
+    let ids =
+        |items: &[kuayu::store::OutboxItem]| items.iter().map(|i| i.message_id).collect::<Vec<_>>();
+    let gz_only = store.due_outbox(i64::MAX, 10, &[cq.clone()]).await.unwrap();
+    assert_eq!(ids(&gz_only), to_gz, "GZ's items, in order");
+    let first = store.due_outbox(i64::MAX, 1, &[cq.clone()]).await.unwrap();
+    assert_eq!(ids(&first), to_gz[..1], "the limit holds");
+    assert!(
+        store
+            .due_outbox(i64::MAX, 10, &[cq, gz])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store.close().await;
+}
+
 crate::engines::on_both_engines! {
     a_failed_commit_leaves_nothing_behind => super::a_failed_commit_leaves_nothing_behind;
     a_late_delivery_does_not_move_a_finished_request_back => super::a_late_delivery_does_not_move_a_finished_request_back;
@@ -588,4 +622,5 @@ crate::engines::on_both_engines! {
     concurrent_writers_keep_one_audit_chain => super::concurrent_writers_keep_one_audit_chain;
     a_delivery_recorded_twice_is_recorded_once => super::a_delivery_recorded_twice_is_recorded_once;
     the_next_due_retry_is_the_earliest_later_one_of_the_peers_not_skipped => super::the_next_due_retry_is_the_earliest_later_one_of_the_peers_not_skipped;
+    the_due_items_of_skipped_peers_are_left_out => super::the_due_items_of_skipped_peers_are_left_out;
 }

@@ -24,6 +24,7 @@ mod audit;
 mod checkpoint;
 mod deadlines;
 pub mod dialect;
+mod due;
 mod exec;
 mod group;
 mod jobs;

@@ -5,18 +5,18 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::SqlStore;
-use super::exec::{Arg, Exec as _, args};
+use super::exec::{Exec as _, args};
 use super::packed::envelope_of;
 use crate::audit::AuditEntry;
 use crate::clock::from_unix_millis;
-use crate::ids::{CourtId, Family, MessageId, RegionId, Sha256};
+use crate::ids::{CourtId, Family, MessageId, Sha256};
 use crate::receipt::Receipt;
 use crate::store::{
-    HistoryEntry, Idempotency, InboxItem, InboxOrder, MessageRecord, OutboxItem, RequestRecord,
-    RequestView, Role, StoreError,
+    HistoryEntry, Idempotency, InboxItem, InboxOrder, MessageRecord, RequestRecord, RequestView,
+    Role, StoreError,
 };
 
-fn bad(what: &str, e: impl std::fmt::Display) -> StoreError {
+pub(super) fn bad(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("stored {what} is unreadable: {e}"))
 }
 
@@ -135,17 +135,6 @@ pub(super) fn audit_entry(r: &AnyRow) -> Result<AuditEntry, StoreError> {
 
 const IDEMPOTENCY: &str =
     "SELECT request_hash, status, body FROM idempotency WHERE court = $1 AND key = $2";
-
-/// ` AND <column> NOT IN ($first, …)` for `skip` (nothing when it is empty).
-pub(super) fn peers_not_in(column: &str, first: usize, skip: &[RegionId]) -> String {
-    if skip.is_empty() {
-        return String::new();
-    }
-    format!(
-        " AND {column} NOT IN ({})",
-        super::dialect::marks(first, skip.len())
-    )
-}
 
 impl SqlStore {
     pub(super) async fn read_idempotent(
@@ -294,48 +283,6 @@ impl SqlStore {
             .await?
             .iter()
             .map(inbox_item)
-            .collect()
-    }
-
-    pub(super) async fn read_due_outbox(
-        &self,
-        now_ms: i64,
-        limit: i64,
-        skip: &[RegionId],
-    ) -> Result<Vec<OutboxItem>, StoreError> {
-        let sql = format!(
-            "SELECT o.seq, o.message_id, o.request_id, o.peer, o.priority, o.attempts,
-                    m.digest, m.trace_id
-             FROM outbox o JOIN messages m ON m.id = o.message_id
-             WHERE o.state = 'pending' AND o.next_attempt_at <= $1{}
-               AND (o.lease_until IS NULL OR o.lease_until <= $1 OR o.leased_by = '{}')
-               AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.request_id = o.request_id
-                               AND e.state = 'pending' AND e.seq < o.seq)
-             ORDER BY o.priority DESC, o.seq LIMIT ${} + 0",
-            peers_not_in("o.peer", 2, skip),
-            self.replica,
-            2 + skip.len()
-        );
-        let mut bound = vec![Arg::from(now_ms)];
-        bound.extend(skip.iter().map(|peer| Arg::from(peer.as_str())));
-        bound.push(Arg::from(limit));
-        self.reader()
-            .await?
-            .rows(&sql, &bound)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(OutboxItem {
-                    seq: r.int(0)?,
-                    message_id: MessageId::parse(r.text(1)?).map_err(|e| bad("message_id", e))?,
-                    request_id: MessageId::parse(r.text(2)?).map_err(|e| bad("request_id", e))?,
-                    peer: RegionId::parse(r.text(3)?).map_err(|e| bad("peer", e))?,
-                    priority: r.int(4)?,
-                    attempts: r.int(5)?,
-                    digest: Sha256::parse(r.text(6)?).map_err(|e| bad("digest", e))?,
-                    trace_id: r.optional_text(7)?.map(str::to_owned),
-                })
-            })
             .collect()
     }
 

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::SqlStore;
-use super::exec::{Arg, Exec as _, args};
+use super::exec::{Exec as _, args};
 use super::group::{Done, Unit};
 use super::tx::{finish_outbox, json_text, record};
 use crate::agreement::Agreement;
@@ -213,21 +213,7 @@ impl Store for SqlStore {
     }
 
     async fn next_due(&self, after_ms: i64, skip: &[RegionId]) -> Result<Option<i64>, StoreError> {
-        // A seek in `outbox_pending_next` to the first item due after `after_ms`: the
-        // items due already (waiting for a slot, or for a peer that is down) are not
-        // looked at. An item another replica holds a lease on may fall due when the lease
-        // ends rather than at its next attempt; the relay looks again within its longest
-        // sleep (half a second) whatever this says, which notices a lease that ran out.
-        let sql = format!(
-            "SELECT next_attempt_at FROM {} WHERE state = 'pending' AND next_attempt_at > $1{}
-             ORDER BY next_attempt_at LIMIT 1",
-            self.dialect.through("outbox", "outbox_pending_next"),
-            super::read::peers_not_in("peer", 2, skip)
-        );
-        let mut bound = vec![Arg::from(after_ms)];
-        bound.extend(skip.iter().map(|peer| Arg::from(peer.as_str())));
-        let row = self.reader().await?.optional(&sql, &bound).await?;
-        row.map_or(Ok(None), |r| r.optional_int(0))
+        self.read_next_due(after_ms, skip).await
     }
 
     async fn outbox_delivered(
