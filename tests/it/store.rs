@@ -599,9 +599,15 @@ async fn the_due_items_of_skipped_peers_are_left_out(store: SqlStore) {
     assert_eq!(all.len(), 5);
     let ids =
         |items: &[kuayu::store::OutboxItem]| items.iter().map(|i| i.message_id).collect::<Vec<_>>();
-    let gz_only = store.due_outbox(i64::MAX, 10, &[cq.clone()]).await.unwrap();
+    let gz_only = store
+        .due_outbox(i64::MAX, 10, std::slice::from_ref(&cq))
+        .await
+        .unwrap();
     assert_eq!(ids(&gz_only), to_gz, "GZ's items, in order");
-    let first = store.due_outbox(i64::MAX, 1, &[cq.clone()]).await.unwrap();
+    let first = store
+        .due_outbox(i64::MAX, 1, std::slice::from_ref(&cq))
+        .await
+        .unwrap();
     assert_eq!(ids(&first), to_gz[..1], "the limit holds");
     assert!(
         store
