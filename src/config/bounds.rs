@@ -103,12 +103,12 @@ impl Default for AttachmentsConfig {
 pub struct RelayConfig {
     /// Deliveries in flight to one peer at once; the last one is kept for preservation
     /// orders (high priority), so ordinary work takes at most one fewer. Each peer has its
-    /// own, so a hung peer holds back no other. 16 by default: every delivery in flight
-    /// shares the two gateways' CPU with a preservation order sent meanwhile, so fewer
-    /// in flight is a freeze that arrives sooner; in the federation benchmark 16 drained
-    /// a queue of 10,000 as fast as 32 did, with the orders' p99 about halved, and 8
-    /// drained it slower. A link with a long round trip may want more (a peer takes at
-    /// most `peer_slots` deliveries per round trip).
+    /// own, so a hung peer holds back no other. 32 by default. Fewer leave more of the
+    /// CPU to a preservation order sent while a queue drains (in the federation
+    /// benchmark, 16 about halved the orders' p99), but cap the rate at which a busy peer
+    /// takes deliveries: with a million requests stored, 16 doubled the end-to-end p50 of
+    /// 16 saturating clients. A link with a long round trip may want more (a peer takes
+    /// at most `peer_slots` deliveries per round trip).
     pub peer_slots: usize,
     /// How often a peer that cannot be reached is probed (`GET /federation/v1/ping`), in
     /// milliseconds: a returning peer is noticed within this, whatever the backoff.
@@ -124,7 +124,7 @@ pub struct RelayConfig {
 impl Default for RelayConfig {
     fn default() -> Self {
         RelayConfig {
-            peer_slots: 16,
+            peer_slots: 32,
             probe_interval_ms: 3_000,
             backoff_initial_ms: 500,
             backoff_max_ms: 300_000,
