@@ -20,7 +20,8 @@
 //! SQLite stores in DIR to N requests (see `store.rs`), e.g. `--store /tmp/big --fill
 //! 1000000`. With `--postgres URL`, Sichuan runs on a fresh database on that server
 //! (dropped at the end) as `--replicas` gateways, the court clients spread over them.
-//! `--peer-slots N` sets both gateways' `[relay] peer_slots` (default: the product's).
+//! `--peer-slots N` sets both gateways' `[relay] peer_slots` and `--quiet-slots N` their
+//! `[relay] quiet_slots` (default: the product's).
 #![allow(clippy::unwrap_used)]
 
 /// The allocator of the `kuayu` binary (see `src/main.rs`), so that the gateways here run
@@ -56,6 +57,7 @@ struct Args {
     postgres: Option<String>,
     replicas: usize,
     peer_slots: Option<usize>,
+    quiet_slots: Option<usize>,
 }
 
 fn args() -> Args {
@@ -81,6 +83,7 @@ fn args() -> Args {
         postgres: get("--postgres"),
         replicas: num("--replicas", 1).max(1),
         peer_slots: get("--peer-slots").and_then(|v| v.parse().ok()),
+        quiet_slots: get("--quiet-slots").and_then(|v| v.parse().ok()),
     }
 }
 
@@ -128,6 +131,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     options.amend = Some(Box::new(|terms| terms.limits.rate = None));
     if let Some(slots) = args.peer_slots {
         options.relay.peer_slots = slots;
+    }
+    if let Some(quiet) = args.quiet_slots {
+        options.relay.quiet_slots = quiet;
     }
     let database = match &args.postgres {
         Some(server) => Some(store::fresh_database(server).await?),

@@ -110,6 +110,13 @@ pub struct RelayConfig {
     /// 16 saturating clients. A link with a long round trip may want more (a peer takes
     /// at most `peer_slots` deliveries per round trip).
     pub peer_slots: usize,
+    /// While a preservation order to a peer is in flight, ordinary deliveries to that
+    /// peer start only while fewer than this many are in flight (4 by default; at least
+    /// 1; from `peer_slots - 1` up it changes nothing). A freeze then shares both gateways' CPU with few
+    /// deliveries rather than with `peer_slots`. Those already in flight when it starts
+    /// run on, so the first order into a busy link waits for some of them; orders that
+    /// follow while it is quiet do not.
+    pub quiet_slots: usize,
     /// How often a peer that cannot be reached is probed (`GET /federation/v1/ping`), in
     /// milliseconds: a returning peer is noticed within this, whatever the backoff.
     pub probe_interval_ms: u64,
@@ -125,6 +132,7 @@ impl Default for RelayConfig {
     fn default() -> Self {
         RelayConfig {
             peer_slots: 32,
+            quiet_slots: 4,
             probe_interval_ms: 3_000,
             backoff_initial_ms: 500,
             backoff_max_ms: 300_000,

@@ -298,9 +298,16 @@ impl GatewayConfig {
         if config.relay.peer_slots < 2 {
             return Err(err(format!(
                 "[relay] peer_slots = {} leaves ordinary work no slot: one slot per peer is kept \
-                 for preservation orders, so it must be at least 2 (the default is 8)",
+                 for preservation orders, so it must be at least 2 (the default is 32)",
                 config.relay.peer_slots
             )));
+        }
+        if config.relay.quiet_slots == 0 {
+            return Err(err(
+                "[relay] quiet_slots = 0 would stop ordinary deliveries to a peer while a \
+                 preservation order to it is in flight: it must be at least 1 (the default is 4)"
+                    .into(),
+            ));
         }
         if config.courts.iter().any(|c| c.id.region() != config.region) {
             return Err(err(format!(

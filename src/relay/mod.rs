@@ -1,6 +1,6 @@
 //! The outbox relay: sends committed messages to peer gateways, highest priority first,
-//! each peer through its own slots with the last kept for preservation orders
-//! ([`slots`]), backs off from an unreachable peer ([`breaker`]: one probe at a time, the
+//! each peer through its own slots with the last kept for preservation orders and few
+//! ordinary deliveries started beside one in flight ([`slots`]), backs off from an unreachable peer ([`breaker`]: one probe at a time, the
 //! most urgent message first) while pinging it every few seconds ([`probe`]), and stops
 //! for good (recording why) when the peer refuses a message or it expires ([`deliver`]).
 //!
@@ -58,7 +58,7 @@ struct Relay {
 /// Runs the relay until `shutdown` turns true, then lets in-flight deliveries finish.
 pub async fn run(g: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
     let mut relay = Relay {
-        slots: Arc::new(Slots::new(g.relay.peer_slots)),
+        slots: Arc::new(Slots::new(g.relay.peer_slots, g.relay.quiet_slots)),
         breakers: Arc::clone(&g.breakers),
         tasks: JoinSet::new(),
         g,
@@ -126,7 +126,7 @@ impl Relay {
     }
 
     fn start(&mut self, item: OutboxItem) {
-        self.slots.take(item.seq, &item.peer);
+        self.slots.take(item.seq, &item.peer, urgent(&item));
         let (g, slots, breakers) = (
             Arc::clone(&self.g),
             Arc::clone(&self.slots),

@@ -1,7 +1,10 @@
 //! The relay's deliveries in flight, per peer. Each peer has its own slots
 //! (`[relay] peer_slots`), so a hung peer holds back no other; the last slot of each peer
 //! is kept for preservation orders (high priority): ordinary work takes at most one
-//! fewer, so it can never leave a freeze waiting behind it.
+//! fewer, so it can never leave a freeze waiting behind it. While a preservation order
+//! to a peer is in flight, ordinary work to that peer starts only while fewer than
+//! `[relay] quiet_slots` of its deliveries are in flight, so the order shares both
+//! gateways' CPU with few others (preservation first: minutes matter).
 //!
 //! A message is never in flight twice: a message in flight is not taken again, nor one
 //! whose delivery ended after the outbox was read (that read may show it still pending).
@@ -26,8 +29,11 @@ pub enum Room {
 struct Inner {
     /// Deliveries in flight to each peer.
     per_peer: HashMap<RegionId, usize>,
-    /// The messages in flight (outbox position), with their peer.
-    in_flight: HashMap<i64, RegionId>,
+    /// Preservation orders in flight to each peer.
+    urgent: HashMap<RegionId, usize>,
+    /// The messages in flight (outbox position), with their peer and whether each is a
+    /// preservation order.
+    in_flight: HashMap<i64, (RegionId, bool)>,
     /// Messages the peer answered whose outcome is still being committed: no longer
     /// holding a slot, but not to be taken again.
     recording: HashSet<i64>,
@@ -39,14 +45,21 @@ struct Inner {
 #[derive(Debug)]
 pub struct Slots {
     per_peer: usize,
+    /// Ordinary deliveries a peer takes at most while a preservation order to it is in
+    /// flight.
+    quiet: usize,
     inner: Mutex<Inner>,
 }
 
 impl Slots {
-    /// `per_peer` slots for each peer (at least 2: one is kept for preservation).
-    pub fn new(per_peer: usize) -> Self {
+    /// `per_peer` slots for each peer (at least 2: one is kept for preservation), of
+    /// which ordinary work takes at most `quiet` (at least 1) while a preservation order
+    /// to the peer is in flight.
+    pub fn new(per_peer: usize, quiet: usize) -> Self {
+        let per_peer = per_peer.max(2);
         Slots {
-            per_peer: per_peer.max(2),
+            per_peer,
+            quiet: quiet.clamp(1, per_peer - 1),
             inner: Mutex::default(),
         }
     }
@@ -87,23 +100,29 @@ impl Slots {
             return Room::Busy;
         }
         let taken = inner.per_peer.get(peer).copied().unwrap_or(0);
-        let limit = if urgent {
-            self.per_peer
+        let urgent_in_flight = inner.urgent.get(peer).copied().unwrap_or(0);
+        let free = if urgent {
+            taken < self.per_peer
+        } else if urgent_in_flight > 0 {
+            // Counted apart from the preservation orders: ordinary work quiets down.
+            taken - urgent_in_flight < self.quiet && taken < self.per_peer - 1
         } else {
-            self.per_peer - 1
+            taken < self.per_peer - 1
         };
-        if taken < limit {
-            Room::Free
-        } else {
-            Room::Full
-        }
+        if free { Room::Free } else { Room::Full }
     }
 
-    /// Message `seq` starts to `peer` (after [`Slots::room`] said [`Room::Free`]).
-    pub fn take(&self, seq: i64, peer: &RegionId) {
+    /// Message `seq` starts to `peer` (after [`Slots::room`] said [`Room::Free`];
+    /// `urgent`: a preservation order).
+    pub fn take(&self, seq: i64, peer: &RegionId, urgent: bool) {
         let mut inner = self.lock();
-        if inner.in_flight.insert(seq, peer.clone()).is_none() {
-            *inner.per_peer.entry(peer.clone()).or_default() += 1;
+        if inner.in_flight.contains_key(&seq) {
+            return;
+        }
+        inner.in_flight.insert(seq, (peer.clone(), urgent));
+        *inner.per_peer.entry(peer.clone()).or_default() += 1;
+        if urgent {
+            *inner.urgent.entry(peer.clone()).or_default() += 1;
         }
     }
 
@@ -128,16 +147,24 @@ impl Slots {
 impl Inner {
     /// Frees the slot `seq` holds; `false` if it holds none.
     fn free_slot(&mut self, seq: i64) -> bool {
-        let Some(peer) = self.in_flight.remove(&seq) else {
+        let Some((peer, urgent)) = self.in_flight.remove(&seq) else {
             return false;
         };
-        if let Some(n) = self.per_peer.get_mut(&peer) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                self.per_peer.remove(&peer);
-            }
+        count_down(&mut self.per_peer, &peer);
+        if urgent {
+            count_down(&mut self.urgent, &peer);
         }
         true
+    }
+}
+
+/// One fewer for `peer` (gone at zero).
+fn count_down(counts: &mut HashMap<RegionId, usize>, peer: &RegionId) {
+    if let Some(n) = counts.get_mut(peer) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            counts.remove(peer);
+        }
     }
 }
 
@@ -147,14 +174,14 @@ mod tests {
 
     #[test]
     fn ordinary_work_leaves_the_last_slot_of_a_peer_to_preservation() {
-        let s = Slots::new(3);
+        let s = Slots::new(3, 3);
         let (cq, xz) = (
             RegionId::parse("CQ").unwrap(),
             RegionId::parse("XZ").unwrap(),
         );
         for seq in 1..=2 {
             assert_eq!(s.room(seq, &xz, false), Room::Free);
-            s.take(seq, &xz);
+            s.take(seq, &xz, false);
         }
         assert_eq!(s.room(3, &xz, false), Room::Full, "the last slot is kept");
         assert_eq!(
@@ -163,7 +190,7 @@ mod tests {
             "another peer has its own"
         );
         assert_eq!(s.room(4, &xz, true), Room::Free);
-        s.take(4, &xz);
+        s.take(4, &xz, true);
         assert_eq!(s.room(5, &xz, true), Room::Full);
         assert_eq!(s.full(), vec![xz.clone()]);
         assert_eq!(s.room(1, &xz, false), Room::Busy, "in flight");
@@ -181,9 +208,9 @@ mod tests {
 
     #[test]
     fn an_answered_message_frees_its_slot_but_is_not_taken_again_until_recorded() {
-        let s = Slots::new(2);
+        let s = Slots::new(2, 2);
         let xz = RegionId::parse("XZ").unwrap();
-        s.take(1, &xz);
+        s.take(1, &xz, false);
         assert_eq!(s.room(2, &xz, false), Room::Full);
         s.answered(1);
         assert_eq!(s.room(2, &xz, false), Room::Free, "the slot is free");
@@ -199,5 +226,40 @@ mod tests {
         assert_eq!(s.in_flight(), 0);
         s.begin_read();
         assert_eq!(s.room(1, &xz, false), Room::Free);
+    }
+
+    #[test]
+    fn ordinary_work_to_a_peer_quiets_down_while_a_preservation_order_to_it_is_in_flight() {
+        let s = Slots::new(8, 2);
+        let (cq, xz) = (
+            RegionId::parse("CQ").unwrap(),
+            RegionId::parse("XZ").unwrap(),
+        );
+        for seq in 1..=3 {
+            s.take(seq, &xz, false);
+        }
+        s.take(10, &xz, true);
+        assert_eq!(
+            s.room(4, &xz, false),
+            Room::Full,
+            "three ordinary in flight beside a freeze: over the quiet two"
+        );
+        assert_eq!(s.room(11, &xz, true), Room::Free, "more freezes still go");
+        assert_eq!(
+            s.room(4, &cq, false),
+            Room::Free,
+            "another peer is not quieted"
+        );
+        s.release(1);
+        s.release(2);
+        assert_eq!(s.room(4, &xz, false), Room::Free, "one ordinary in flight");
+        s.take(4, &xz, false);
+        assert_eq!(s.room(5, &xz, false), Room::Full, "two: the quiet limit");
+        s.answered(10);
+        assert_eq!(
+            s.room(5, &xz, false),
+            Room::Free,
+            "the peer holds the freeze: the link is no longer quiet"
+        );
     }
 }
