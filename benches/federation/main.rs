@@ -32,6 +32,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod echo;
 mod load;
 mod preserve;
+mod stages;
 mod stats;
 mod store;
 
@@ -255,7 +256,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         )
         .await?;
         println!(
-            "preservation orders past {} queued ordinary requests (queued behind a stopped CQ, then drained in {:.1} s): {} orders, end to end (first seen by the CQ court) p50 {:.2} ms, p99 {:.2} ms, {} seen first by its preservation desk (stamped received at CQ: p50 {:.2} ms, p99 {:.2} ms); ordinary requests waiting when each was sent: median {:.0}, most {}",
+            "preservation orders past {} queued ordinary requests (queued behind a stopped CQ, then drained in {:.1} s): {} orders, end to end (first seen by the CQ court) p50 {:.2} ms, p99 {:.2} ms, {} seen first by its preservation desk (stamped received at CQ: p50 {:.2} ms, p99 {:.2} ms; submission answered by SC: p50 {:.2} ms, p99 {:.2} ms); ordinary requests waiting when each was sent: median {:.0}, most {}",
             args.queued,
             p.drained_secs,
             p.orders,
@@ -264,8 +265,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
             p.by_desk,
             p.stamped_p50,
             p.stamped_p99,
+            p.submitted_p50,
+            p.submitted_p99,
             p.waiting_median,
             p.waiting_max
+        );
+        println!(
+            "  meanwhile, Sichuan's stages for the orders: {}\n  Chongqing's for all it took in: {}",
+            p.sc_stages, p.cq_stages
         );
     }
     println!(

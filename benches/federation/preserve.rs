@@ -10,8 +10,8 @@
 //! through its preservation desk (the work queue long-polled for preservation work only,
 //! `priority=high`, each item acknowledged), whichever saw it first. Beside it, each
 //! order is also timed until Chongqing stamped it received (its first history entry,
-//! written in the transaction that put it in the inbox): that leaves out the court's
-//! polling.
+//! written in the transaction that put it in the inbox, with the time Chongqing's check
+//! of it began), and until Sichuan answered its submission (the 202): the first leg.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,6 +25,7 @@ use kuayu::ids::MessageId;
 use time::OffsetDateTime;
 
 use crate::load::{Arrivals, submit_all};
+use crate::stages;
 use crate::stats::{median, ms, percentile};
 
 /// What the preservation run measured.
@@ -38,6 +39,15 @@ pub struct Preservation {
     /// saw it), 50th and 99th percentiles, in ms.
     pub stamped_p50: f64,
     pub stamped_p99: f64,
+    /// Latency until Sichuan answered the order's submission (202), 50th and 99th
+    /// percentiles, in ms.
+    pub submitted_p50: f64,
+    pub submitted_p99: f64,
+    /// Sichuan's pipeline stages while the orders were submitted (theirs alone: the
+    /// ordinary requests were all submitted before), and Chongqing's for everything it
+    /// took in meanwhile (see `stages.rs`).
+    pub sc_stages: String,
+    pub cq_stages: String,
     /// Orders the preservation desk saw before the inbox reader.
     pub by_desk: usize,
     /// Ordinary requests still waiting when each order was submitted: the median and
@@ -79,6 +89,8 @@ pub async fn run(
     fed.restart("CQ").await?;
     let back = Instant::now();
     let desk = Desk::start(cq.clone());
+    let sc_before = stages::read(&fed.gateway("SC").gateway);
+    let cq_before = stages::read(&fed.gateway("CQ").gateway);
     while arrivals.count.load(Ordering::Relaxed) == base {
         anyhow::ensure!(
             back.elapsed() < Duration::from_secs(120),
@@ -86,7 +98,7 @@ pub async fn run(
         );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    let (mut orders, mut waiting) = (Vec::new(), Vec::new());
+    let (mut orders, mut waiting, mut submitted) = (Vec::new(), Vec::new(), Vec::new());
     loop {
         // Arrivals so far include the orders that arrived; count them out.
         let arrived = arrivals.count.load(Ordering::Relaxed) - base;
@@ -96,10 +108,13 @@ pub async fn run(
         }
         let (start, wall) = (Instant::now(), OffsetDateTime::now_utc());
         let id = urgent.submit(freeze, None).await?.request_id;
+        submitted.push(start.elapsed());
         orders.push((id, start, wall));
         waiting.push(left);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let sc_stages = stages::read(&fed.gateway("SC").gateway).since(&sc_before, "outbound");
+    let cq_stages = stages::read(&fed.gateway("CQ").gateway).since(&cq_before, "inbound");
     let ids: Vec<_> = sent.iter().map(|s| s.id).collect();
     let drained = *arrivals.wait_for(&ids).await?.iter().max().unwrap_or(&back);
     let ids: Vec<_> = orders.iter().map(|(id, _, _)| *id).collect();
@@ -124,12 +139,17 @@ pub async fn run(
         stamped.push(Duration::try_from(received - *wall).unwrap_or_default());
     }
     stamped.sort();
+    submitted.sort();
     Ok(Preservation {
         orders: latencies.len(),
         p50: ms(percentile(&latencies, 0.50)),
         p99: ms(percentile(&latencies, 0.99)),
         stamped_p50: ms(percentile(&stamped, 0.50)),
         stamped_p99: ms(percentile(&stamped, 0.99)),
+        submitted_p50: ms(percentile(&submitted, 0.50)),
+        submitted_p99: ms(percentile(&submitted, 0.99)),
+        sc_stages,
+        cq_stages,
         by_desk,
         waiting_median: median(waiting.iter().map(|w| *w as f64).collect()),
         waiting_max: waiting.iter().copied().max().unwrap_or(0),
