@@ -106,14 +106,14 @@ impl Relay {
                 if skip.contains(&item.peer) {
                     continue;
                 }
-                match self.slots.room(item.seq, &item.peer, urgent(&item)) {
+                match self.slots.room(item.seq, &item.peer, urgent(&item), now_ms) {
                     Room::Busy => continue,
                     // Its peer's more urgent messages were earlier in this read.
                     Room::Full => rule_out(&mut skip, &item.peer, &mut progressed),
                     Room::Free => match self.breakers.admit(&item.peer, now_ms) {
                         Admit::Wait => rule_out(&mut skip, &item.peer, &mut progressed),
                         Admit::Open | Admit::Probe => {
-                            self.start(item);
+                            self.start(item, now_ms);
                             progressed = true;
                         }
                     },
@@ -125,8 +125,8 @@ impl Relay {
         }
     }
 
-    fn start(&mut self, item: OutboxItem) {
-        self.slots.take(item.seq, &item.peer, urgent(&item));
+    fn start(&mut self, item: OutboxItem, now_ms: i64) {
+        self.slots.take(item.seq, &item.peer, urgent(&item), now_ms);
         let (g, slots, breakers) = (
             Arc::clone(&self.g),
             Arc::clone(&self.slots),

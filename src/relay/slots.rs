@@ -2,9 +2,10 @@
 //! (`[relay] peer_slots`), so a hung peer holds back no other; the last slot of each peer
 //! is kept for preservation orders (high priority): ordinary work takes at most one
 //! fewer, so it can never leave a freeze waiting behind it. While a preservation order
-//! to a peer is in flight, ordinary work to that peer starts only while fewer than
-//! `[relay] quiet_slots` of its deliveries are in flight, so the order shares both
-//! gateways' CPU with few others (preservation first: minutes matter).
+//! to a peer is in flight, and for [`QUIET_FOR_MS`] after one started, ordinary work to
+//! that peer starts only while fewer than `[relay] quiet_slots` of its ordinary
+//! deliveries are in flight, so preservation orders share both gateways' CPU with few
+//! others (preservation first: minutes matter).
 //!
 //! A message is never in flight twice: a message in flight is not taken again, nor one
 //! whose delivery ended after the outbox was read (that read may show it still pending).
@@ -25,12 +26,19 @@ pub enum Room {
     Full,
 }
 
+/// How long after a preservation order to a peer started its link stays quiet, in
+/// milliseconds: orders seldom come alone (a freeze, then its lift or a few more), and
+/// one that starts into a full link waits behind every delivery already in flight.
+pub const QUIET_FOR_MS: i64 = 250;
+
 #[derive(Debug, Default)]
 struct Inner {
     /// Deliveries in flight to each peer.
     per_peer: HashMap<RegionId, usize>,
     /// Preservation orders in flight to each peer.
     urgent: HashMap<RegionId, usize>,
+    /// When the last preservation order to each peer started (relay clock, ms).
+    urgent_at: HashMap<RegionId, i64>,
     /// The messages in flight (outbox position), with their peer and whether each is a
     /// preservation order.
     in_flight: HashMap<i64, (RegionId, bool)>,
@@ -90,8 +98,9 @@ impl Slots {
             .collect()
     }
 
-    /// Whether message `seq` to `peer` may start (`urgent`: a preservation order).
-    pub fn room(&self, seq: i64, peer: &RegionId, urgent: bool) -> Room {
+    /// Whether message `seq` to `peer` may start at `now_ms` (`urgent`: a preservation
+    /// order).
+    pub fn room(&self, seq: i64, peer: &RegionId, urgent: bool, now_ms: i64) -> Room {
         let inner = self.lock();
         if inner.in_flight.contains_key(&seq)
             || inner.recording.contains(&seq)
@@ -101,9 +110,14 @@ impl Slots {
         }
         let taken = inner.per_peer.get(peer).copied().unwrap_or(0);
         let urgent_in_flight = inner.urgent.get(peer).copied().unwrap_or(0);
+        let quiet = urgent_in_flight > 0
+            || inner
+                .urgent_at
+                .get(peer)
+                .is_some_and(|at| now_ms.saturating_sub(*at) < QUIET_FOR_MS);
         let free = if urgent {
             taken < self.per_peer
-        } else if urgent_in_flight > 0 {
+        } else if quiet {
             // Counted apart from the preservation orders: ordinary work quiets down.
             taken - urgent_in_flight < self.quiet && taken < self.per_peer - 1
         } else {
@@ -112,9 +126,9 @@ impl Slots {
         if free { Room::Free } else { Room::Full }
     }
 
-    /// Message `seq` starts to `peer` (after [`Slots::room`] said [`Room::Free`];
-    /// `urgent`: a preservation order).
-    pub fn take(&self, seq: i64, peer: &RegionId, urgent: bool) {
+    /// Message `seq` starts to `peer` at `now_ms` (after [`Slots::room`] said
+    /// [`Room::Free`]; `urgent`: a preservation order).
+    pub fn take(&self, seq: i64, peer: &RegionId, urgent: bool, now_ms: i64) {
         let mut inner = self.lock();
         if inner.in_flight.contains_key(&seq) {
             return;
@@ -123,6 +137,7 @@ impl Slots {
         *inner.per_peer.entry(peer.clone()).or_default() += 1;
         if urgent {
             *inner.urgent.entry(peer.clone()).or_default() += 1;
+            inner.urgent_at.insert(peer.clone(), now_ms);
         }
     }
 
@@ -180,29 +195,33 @@ mod tests {
             RegionId::parse("XZ").unwrap(),
         );
         for seq in 1..=2 {
-            assert_eq!(s.room(seq, &xz, false), Room::Free);
-            s.take(seq, &xz, false);
+            assert_eq!(s.room(seq, &xz, false, 0), Room::Free);
+            s.take(seq, &xz, false, 0);
         }
-        assert_eq!(s.room(3, &xz, false), Room::Full, "the last slot is kept");
         assert_eq!(
-            s.room(3, &cq, false),
+            s.room(3, &xz, false, 0),
+            Room::Full,
+            "the last slot is kept"
+        );
+        assert_eq!(
+            s.room(3, &cq, false, 0),
             Room::Free,
             "another peer has its own"
         );
-        assert_eq!(s.room(4, &xz, true), Room::Free);
-        s.take(4, &xz, true);
-        assert_eq!(s.room(5, &xz, true), Room::Full);
+        assert_eq!(s.room(4, &xz, true, 0), Room::Free);
+        s.take(4, &xz, true, 0);
+        assert_eq!(s.room(5, &xz, true, 0), Room::Full);
         assert_eq!(s.full(), vec![xz.clone()]);
-        assert_eq!(s.room(1, &xz, false), Room::Busy, "in flight");
+        assert_eq!(s.room(1, &xz, false, 0), Room::Busy, "in flight");
         s.begin_read();
         s.release(1);
         assert_eq!(
-            s.room(1, &xz, false),
+            s.room(1, &xz, false, 0),
             Room::Busy,
             "ended after the read began: the read may show it pending"
         );
         s.begin_read();
-        assert_eq!(s.room(1, &xz, true), Room::Free);
+        assert_eq!(s.room(1, &xz, true, 0), Room::Free);
         assert_eq!(s.in_flight(), 2);
     }
 
@@ -210,56 +229,78 @@ mod tests {
     fn an_answered_message_frees_its_slot_but_is_not_taken_again_until_recorded() {
         let s = Slots::new(2, 2);
         let xz = RegionId::parse("XZ").unwrap();
-        s.take(1, &xz, false);
-        assert_eq!(s.room(2, &xz, false), Room::Full);
+        s.take(1, &xz, false, 0);
+        assert_eq!(s.room(2, &xz, false, 0), Room::Full);
         s.answered(1);
-        assert_eq!(s.room(2, &xz, false), Room::Free, "the slot is free");
-        assert_eq!(s.room(1, &xz, false), Room::Busy, "still being recorded");
+        assert_eq!(s.room(2, &xz, false, 0), Room::Free, "the slot is free");
+        assert_eq!(s.room(1, &xz, false, 0), Room::Busy, "still being recorded");
         assert_eq!(s.in_flight(), 1, "it still shows as pending");
         s.begin_read();
         s.release(1);
         assert_eq!(
-            s.room(1, &xz, false),
+            s.room(1, &xz, false, 0),
             Room::Busy,
             "settled after the read began"
         );
         assert_eq!(s.in_flight(), 0);
         s.begin_read();
-        assert_eq!(s.room(1, &xz, false), Room::Free);
+        assert_eq!(s.room(1, &xz, false, 0), Room::Free);
     }
 
     #[test]
-    fn ordinary_work_to_a_peer_quiets_down_while_a_preservation_order_to_it_is_in_flight() {
+    fn ordinary_work_to_a_peer_quiets_down_while_a_preservation_order_to_it_is_about() {
         let s = Slots::new(8, 2);
         let (cq, xz) = (
             RegionId::parse("CQ").unwrap(),
             RegionId::parse("XZ").unwrap(),
         );
+        let t = 1_000;
         for seq in 1..=3 {
-            s.take(seq, &xz, false);
+            s.take(seq, &xz, false, t);
         }
-        s.take(10, &xz, true);
+        s.take(10, &xz, true, t);
         assert_eq!(
-            s.room(4, &xz, false),
+            s.room(4, &xz, false, t),
             Room::Full,
             "three ordinary in flight beside a freeze: over the quiet two"
         );
-        assert_eq!(s.room(11, &xz, true), Room::Free, "more freezes still go");
         assert_eq!(
-            s.room(4, &cq, false),
+            s.room(11, &xz, true, t),
+            Room::Free,
+            "more freezes still go"
+        );
+        assert_eq!(
+            s.room(4, &cq, false, t),
             Room::Free,
             "another peer is not quieted"
         );
         s.release(1);
         s.release(2);
-        assert_eq!(s.room(4, &xz, false), Room::Free, "one ordinary in flight");
-        s.take(4, &xz, false);
-        assert_eq!(s.room(5, &xz, false), Room::Full, "two: the quiet limit");
+        assert_eq!(
+            s.room(4, &xz, false, t),
+            Room::Free,
+            "one ordinary in flight"
+        );
+        s.take(4, &xz, false, t);
+        assert_eq!(s.room(5, &xz, false, t), Room::Full, "two: the quiet limit");
         s.answered(10);
         assert_eq!(
-            s.room(5, &xz, false),
+            s.room(5, &xz, false, t + QUIET_FOR_MS - 1),
+            Room::Full,
+            "the freeze has arrived, but the link stays quiet a while for the next"
+        );
+        assert_eq!(
+            s.room(5, &xz, false, t + QUIET_FOR_MS),
             Room::Free,
-            "the peer holds the freeze: the link is no longer quiet"
+            "quiet no longer"
+        );
+        for seq in 5..=7 {
+            s.take(seq, &xz, false, t + QUIET_FOR_MS);
+        }
+        assert_eq!(
+            s.room(8, &xz, false, t + QUIET_FOR_MS),
+            Room::Free,
+            "all but the last slot again"
         );
     }
 }

@@ -4,8 +4,8 @@
 //!
 //! A committer (started with the first commit; see [`start`]) takes every unit waiting on
 //! its channel, up to [`MAX_GROUP`] (preservation work first, in a group of its own;
-//! ordinary work in slices of about [`SLICE`] units, looking for preservation work
-//! between them),
+//! ordinary work in slices, looking for preservation work between them: see
+//! [`super::slices`]),
 //! opens one transaction (on SQLite on its own connection, [`Local`]; on PostgreSQL on the
 //! pool), runs each unit under its own SAVEPOINT (a group of one needs none), and commits
 //! once. A unit that fails is rolled back to its savepoint alone and gets its own error;
@@ -21,9 +21,9 @@
 //! deadlock on it. The conditional updates that make replicas exactly-once
 //! ([`StoreError::Raced`]) fail their own unit only.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool};
@@ -32,6 +32,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::checkpoint::Checkpointer;
 use super::exec::Exec;
 use super::local::Local;
+use super::slices::Slices;
 use super::tx::serialise;
 use super::units::{delivered, inbound, outbound};
 use super::{Dialect, SqlStore};
@@ -216,18 +217,10 @@ fn start(store: &SqlStore) -> Sender {
     sender
 }
 
-/// Ordinary units in one group, about, while more wait behind them: between two such
-/// groups the committer looks for preservation work, which goes first. A unit of
-/// preservation work arriving while ordinary work is being committed waits for one slice,
-/// not for everything that was waiting. 12 rather than 32: in three alternating pairs of
-/// the federation benchmark's preservation run, p99 first seen 152 against 182 ms and the
-/// 10,000 queued drained no slower (17.5 to 23.6 s against 23.3 to 26.4 s).
-const SLICE: usize = 12;
-
 /// Commits groups until every sender is gone.
 async fn run(mut target: Target, mut batches: mpsc::UnboundedReceiver<Batch>, counts: Arc<Counts>) {
     let mut received = Vec::with_capacity(MAX_GROUP);
-    let mut ordinary: VecDeque<Batch> = VecDeque::new();
+    let mut ordinary: Slices<(Unit, Reply)> = Slices::default();
     loop {
         if ordinary.is_empty() {
             if batches.recv_many(&mut received, MAX_GROUP).await == 0 {
@@ -248,23 +241,14 @@ async fn run(mut target: Target, mut batches: mpsc::UnboundedReceiver<Batch>, co
         for batch in received.drain(..) {
             let (u, o): (Batch, Batch) = batch.into_iter().partition(|(unit, _)| unit.urgent());
             urgent.extend(u);
-            if !o.is_empty() {
-                ordinary.push_back(o);
-            }
+            ordinary.push(o);
         }
         if !urgent.is_empty() {
             commit_group(&mut target, urgent, &counts).await;
+            ordinary.urgent_committed(Instant::now());
         }
-        // The next slice of ordinary work: whole batches (units sent together stay
-        // together), about SLICE units.
-        let mut group = Vec::new();
-        while let Some(batch) = ordinary.pop_front() {
-            if !group.is_empty() && group.len() + batch.len() > SLICE {
-                ordinary.push_front(batch);
-                break;
-            }
-            group.extend(batch);
-        }
+        // The next slice of ordinary work (short while preservation work is about).
+        let group = ordinary.next(Instant::now());
         if !group.is_empty() {
             commit_group(&mut target, group, &counts).await;
         }

@@ -35,6 +35,7 @@ mod read;
 mod readers;
 mod receipts;
 mod retrievals;
+mod slices;
 mod supervision;
 mod tx;
 mod units;
