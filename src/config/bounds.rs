@@ -110,12 +110,14 @@ pub struct RelayConfig {
     /// 16 saturating clients. A link with a long round trip may want more (a peer takes
     /// at most `peer_slots` deliveries per round trip).
     pub peer_slots: usize,
-    /// While a preservation order to a peer is in flight, ordinary deliveries to that
-    /// peer start only while fewer than this many are in flight (4 by default; at least
-    /// 1; from `peer_slots - 1` up it changes nothing). A freeze then shares both gateways' CPU with few
-    /// deliveries rather than with `peer_slots`. Those already in flight when it starts
-    /// run on, so the first order into a busy link waits for some of them; orders that
-    /// follow while it is quiet do not.
+    /// While a preservation order to a peer is in flight, and for 250 ms after one
+    /// started (`relay::slots::QUIET_FOR_MS`), ordinary deliveries to that peer start
+    /// only while fewer than this many of them are in flight (4 by default; at least 1;
+    /// from `peer_slots - 1` up it changes nothing). Preservation orders then share both
+    /// gateways' CPU with few deliveries rather than with `peer_slots`. Those already in
+    /// flight when the first order starts run on, so it waits for some of them; orders
+    /// that follow while the link is quiet do not. Ordinary work drains more slowly while
+    /// preservation orders keep coming.
     pub quiet_slots: usize,
     /// How often a peer that cannot be reached is probed (`GET /federation/v1/ping`), in
     /// milliseconds: a returning peer is noticed within this, whatever the backoff.

@@ -23,7 +23,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool};
@@ -245,10 +244,9 @@ async fn run(mut target: Target, mut batches: mpsc::UnboundedReceiver<Batch>, co
         }
         if !urgent.is_empty() {
             commit_group(&mut target, urgent, &counts).await;
-            ordinary.urgent_committed(Instant::now());
         }
-        // The next slice of ordinary work (short while preservation work is about).
-        let group = ordinary.next(Instant::now());
+        // The next slice of ordinary work.
+        let group = ordinary.next();
         if !group.is_empty() {
             commit_group(&mut target, group, &counts).await;
         }
