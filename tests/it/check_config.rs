@@ -186,6 +186,20 @@ async fn each_problem_is_reported_on_its_own_line_with_the_file_and_the_exit_sta
         "left as it was"
     );
 
+    // A relay that would stop ordinary work beside a preservation order.
+    let config = variant(&t, "quiet.toml", |text| {
+        assert!(text.contains("quiet_slots = 4"), "{text}");
+        text.replace("quiet_slots = 4", "quiet_slots = 0")
+    });
+    let (ok, text) = check_config(&config).await;
+    assert!(!ok, "{text}");
+    assert!(
+        fails(&text)
+            .iter()
+            .any(|l| l.contains("quiet_slots = 0") && l.contains("at least 1")),
+        "{text}"
+    );
+
     // Two listeners on one address.
     let court = t.fed.gateway("CQ").court_addr.to_string();
     let federation = t.fed.gateway("CQ").federation_addr.to_string();
