@@ -53,16 +53,17 @@ struct Inner {
 #[derive(Debug)]
 pub struct Slots {
     per_peer: usize,
-    /// Ordinary deliveries a peer takes at most while a preservation order to it is in
-    /// flight.
+    /// Ordinary deliveries a peer takes at most while its link is quiet (see
+    /// [`QUIET_FOR_MS`]).
     quiet: usize,
     inner: Mutex<Inner>,
 }
 
 impl Slots {
     /// `per_peer` slots for each peer (at least 2: one is kept for preservation), of
-    /// which ordinary work takes at most `quiet` (at least 1) while a preservation order
-    /// to the peer is in flight.
+    /// which ordinary work takes at most `quiet` (at least 1) while the peer's link is
+    /// quiet (a preservation order to it in flight, or started in the last
+    /// [`QUIET_FOR_MS`]).
     pub fn new(per_peer: usize, quiet: usize) -> Self {
         let per_peer = per_peer.max(2);
         Slots {
