@@ -152,7 +152,7 @@ impl SqlStore {
         }
         apply_job(&mut tx, &job, 0, unix_millis(now)).await?;
         apply(&mut tx, &change, &event, None, now).await?;
-        Self::keep_answer(&mut tx, idempotency.as_ref(), now).await?;
+        Self::keep_answer(&mut tx, idempotency.as_ref(), None, now).await?;
         tx.commit().await?;
         Ok(None)
     }

@@ -19,6 +19,7 @@
 //! what differs lives in [`dialect`].
 
 mod agreements;
+mod answers;
 mod attachments;
 mod audit;
 mod checkpoint;
@@ -178,6 +179,11 @@ fn sqlite_migrator() -> Migrator {
             "outbox_next_due",
             include_str!("../../../migrations/sqlite/0019_outbox_next_due.sql"),
         ),
+        migration(
+            20,
+            "compact_answers",
+            include_str!("../../../migrations/sqlite/0020_compact_answers.sql"),
+        ),
     ])
 }
 
@@ -228,6 +234,11 @@ fn postgres_migrator() -> Migrator {
             9,
             "outbox_next_due",
             include_str!("../../../migrations/postgres/0009_outbox_next_due.sql"),
+        ),
+        migration(
+            10,
+            "compact_answers",
+            include_str!("../../../migrations/postgres/0010_compact_answers.sql"),
         ),
     ])
 }

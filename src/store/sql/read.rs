@@ -12,8 +12,8 @@ use crate::clock::from_unix_millis;
 use crate::ids::{CourtId, Family, MessageId, Sha256};
 use crate::receipt::Receipt;
 use crate::store::{
-    HistoryEntry, Idempotency, InboxItem, InboxOrder, MessageRecord, RequestRecord, RequestView,
-    Role, StoreError,
+    HistoryEntry, InboxItem, InboxOrder, MessageRecord, RequestRecord, RequestView, Role,
+    StoreError,
 };
 
 pub(super) fn bad(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -72,20 +72,6 @@ pub(super) fn request_record(row: &AnyRow) -> Result<RequestRecord, StoreError> 
 }
 
 /// An idempotency answer from the columns of [`IDEMPOTENCY`].
-fn idempotency(
-    owner: &str,
-    key: &str,
-    (hash, status, body): (&str, i64, &str),
-) -> Result<Idempotency, StoreError> {
-    Ok(Idempotency {
-        owner: owner.to_owned(),
-        key: key.to_owned(),
-        request_hash: Sha256::parse(hash).map_err(|e| bad("request_hash", e))?,
-        status: u16::try_from(status).map_err(|e| bad("status", e))?,
-        body: serde_json::from_str(body).map_err(|e| bad("body", e))?,
-    })
-}
-
 /// The columns of an inbox item, its message joined.
 pub(super) const INBOX_COLUMNS: &str = "SELECT i.seq, i.message_id, i.request_id, i.kind, i.received_at, i.retrieved_at, i.notice, m.digest, m.envelope, m.envelope_z, m.purged_at
              FROM inbox i LEFT JOIN messages m ON m.id = i.message_id";
@@ -133,30 +119,7 @@ pub(super) fn audit_entry(r: &AnyRow) -> Result<AuditEntry, StoreError> {
     })
 }
 
-const IDEMPOTENCY: &str =
-    "SELECT request_hash, status, body FROM idempotency WHERE court = $1 AND key = $2";
-
 impl SqlStore {
-    pub(super) async fn read_idempotent(
-        &self,
-        owner: &str,
-        key: &str,
-    ) -> Result<Option<Idempotency>, StoreError> {
-        Self::idempotent_in(&mut self.reader().await?, owner, key).await
-    }
-
-    pub(super) async fn idempotent_in<E: super::exec::Exec + ?Sized>(
-        tx: &mut E,
-        owner: &str,
-        key: &str,
-    ) -> Result<Option<Idempotency>, StoreError> {
-        let row = tx
-            .optional(IDEMPOTENCY, super::exec::args![owner, key])
-            .await?;
-        row.map(|r| idempotency(owner, key, (r.text(0)?, r.int(1)?, r.text(2)?)))
-            .transpose()
-    }
-
     pub(super) async fn read_inbound_receipt(
         &self,
         id: &MessageId,

@@ -19,7 +19,7 @@ pub(super) async fn outbound<E: Exec + ?Sized>(
         return Ok(OutboundOutcome::Replay(first));
     }
     store_outbound(tx, m).await?;
-    SqlStore::keep_answer(tx, m.idempotency.as_ref(), m.now).await?;
+    SqlStore::keep_answer(tx, m.idempotency.as_ref(), Some(m), m.now).await?;
     Ok(OutboundOutcome::Committed)
 }
 
