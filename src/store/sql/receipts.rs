@@ -1,13 +1,17 @@
 //! Retrieval evidence returning to the sender: the queue of retrieval receipts to carry
 //! back to the peer that sent the message (written with the retrieval), and the receipts a
 //! peer carried back to us (kept once, audited).
+//!
+//! A queued receipt is also in `receipts`, written in the same transaction, so its
+//! `receipt_outbox` row keeps `body` empty and reading takes the body from `receipts`
+//! (the one with its message and hop that this gateway issued, not the peer). Rows queued
+//! before keep their body, which reading prefers.
 
 use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::SqlStore;
 use super::exec::{Exec, args};
-use super::tx::json_text;
 use crate::clock::unix_millis;
 use crate::ids::{MessageId, RegionId, Sha256};
 use crate::receipt::Receipt;
@@ -18,7 +22,8 @@ fn bad(what: &str, e: impl std::fmt::Display) -> StoreError {
 }
 
 /// Queues `receipt` (of a message `peer` sent us) to go back to `peer`, in the caller's
-/// transaction; once per message and hop.
+/// transaction; once per message and hop. The caller stores `receipt` in `receipts` in
+/// the same transaction (see the module docs).
 pub(super) async fn queue_receipt<E: Exec + ?Sized>(
     tx: &mut E,
     receipt: &Receipt,
@@ -27,12 +32,11 @@ pub(super) async fn queue_receipt<E: Exec + ?Sized>(
 ) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO receipt_outbox (message_id, hop, peer, body, state, next_attempt_at, created_at)
-         VALUES ($1, $2, $3, $4, 'pending', $5, $5) ON CONFLICT (message_id, hop) DO NOTHING",
+         VALUES ($1, $2, $3, '', 'pending', $4, $4) ON CONFLICT (message_id, hop) DO NOTHING",
         args![
             &receipt.message_id.to_string(),
             receipt.hop.as_str(),
             peer,
-            &json_text(receipt)?,
             unix_millis(now),
         ],
     )
@@ -71,9 +75,10 @@ impl SqlStore {
         limit: i64,
     ) -> Result<Vec<ReceiptOutboxItem>, StoreError> {
         let rows = sqlx::query(
-            "SELECT q.seq, q.message_id, q.peer, q.body, q.attempts, m.agreement_sha256,
-                    m.trace_id
+            "SELECT q.seq, q.message_id, q.peer, COALESCE(NULLIF(q.body, ''), r.body) AS body,
+                    q.attempts, m.agreement_sha256, m.trace_id
              FROM receipt_outbox q JOIN messages m ON m.id = q.message_id
+             LEFT JOIN receipts r ON r.message_id = q.message_id AND r.hop = q.hop AND r.issuer <> q.peer
              WHERE q.state = 'pending' AND q.next_attempt_at <= $1
              ORDER BY q.seq LIMIT $2 + 0",
         )
