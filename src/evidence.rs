@@ -54,7 +54,7 @@ pub async fn receive(
             ),
         )
     };
-    let (request_id, digest, json) = g
+    let (_, digest, json) = g
         .store
         .sent_message(&id)
         .await
@@ -123,7 +123,7 @@ pub async fn receive(
     let actor = format!("gateway:{}", peer.region);
     let stored = g
         .store
-        .record_peer_receipt(request_id, &receipt, &actor, g.clock.now())
+        .record_peer_receipt(&receipt, &actor, g.clock.now())
         .await
         .map_err(Problem::internal)?;
     Ok(ReceiptTaken {

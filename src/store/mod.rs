@@ -162,7 +162,6 @@ pub trait Store: Supervision + Retention + Send + Sync {
     /// hop and issuer. True when it was not held before.
     async fn record_peer_receipt(
         &self,
-        request_id: MessageId,
         receipt: &Receipt,
         actor: &str,
         now: OffsetDateTime,

@@ -102,7 +102,7 @@ fn restore(body: Value, elided: i64, derived: Derived) -> Result<Value, StoreErr
 }
 
 /// A kept answer with what its message says, joined in one read.
-const KEPT: &str = "SELECT i.request_hash, i.status, i.body, i.elided, i.answered, m.request_id, m.digest, m.trace_id, r.body
+const KEPT: &str = "SELECT i.request_hash, i.status, i.body, i.elided, i.answered, m.request_id, m.digest, m.trace_id, r.body, r.issuer
      FROM idempotency i
      LEFT JOIN messages m ON m.id = i.answered
      LEFT JOIN receipts r ON r.message_id = i.answered AND r.hop = 'submission'
@@ -115,10 +115,17 @@ fn kept(owner: &str, key: &str, r: &Row) -> Result<Idempotency, StoreError> {
     let text = |i: usize| -> Result<Option<Value>, StoreError> {
         Ok(r.optional_text(i)?.map(|t| Value::String(t.to_owned())))
     };
-    let receipt = match r.optional_text(8)? {
-        Some(t) => Some(serde_json::from_str(t).map_err(|e| bad("receipt", e))?),
-        None => None,
-    };
+    let receipt =
+        match (
+            r.optional_text(8)?,
+            r.optional_text(4)?,
+            r.optional_text(9)?,
+        ) {
+            (Some(body), Some(message), Some(issuer)) => Some(
+                super::receipts::receipt_value_of_row(body, message, "submission", issuer)?,
+            ),
+            _ => None,
+        };
     let derived = [text(4)?, text(5)?, text(6)?, receipt, text(7)?];
     Ok(Idempotency {
         owner: owner.to_owned(),

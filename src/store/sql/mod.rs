@@ -184,6 +184,11 @@ fn sqlite_migrator() -> Migrator {
             "compact_answers",
             include_str!("../../../migrations/sqlite/0020_compact_answers.sql"),
         ),
+        migration(
+            21,
+            "leaner_receipts",
+            include_str!("../../../migrations/sqlite/0021_leaner_receipts.sql"),
+        ),
     ])
 }
 
@@ -239,6 +244,11 @@ fn postgres_migrator() -> Migrator {
             10,
             "compact_answers",
             include_str!("../../../migrations/postgres/0010_compact_answers.sql"),
+        ),
+        migration(
+            11,
+            "leaner_receipts",
+            include_str!("../../../migrations/postgres/0011_leaner_receipts.sql"),
         ),
     ])
 }

@@ -128,7 +128,7 @@ impl SqlStore {
             .reader()
             .await?
             .optional(
-                "SELECT m.digest, r.body FROM messages m JOIN receipts r ON r.message_id = m.id AND r.hop = 'relay'
+                "SELECT m.digest, r.body, r.issuer FROM messages m JOIN receipts r ON r.message_id = m.id AND r.hop = 'relay'
                  WHERE m.id = $1 AND m.direction = 'in'",
                 args![&id.to_string()],
             )
@@ -136,7 +136,7 @@ impl SqlStore {
         row.map(|r| {
             Ok((
                 Sha256::parse(r.text(0)?).map_err(|e| bad("digest", e))?,
-                serde_json::from_str(r.text(1)?).map_err(|e| bad("body", e))?,
+                super::receipts::receipt_of_row(r.text(1)?, &id.to_string(), "relay", r.text(2)?)?,
             ))
         })
         .transpose()
@@ -197,13 +197,19 @@ impl SqlStore {
                     })
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
-        let receipts = sqlx::query("SELECT body FROM receipts WHERE request_id = $1 ORDER BY seq")
-            .bind(&key)
-            .fetch_all(&self.read)
-            .await?
-            .iter()
-            .map(|r| json(r, "body"))
-            .collect::<Result<Vec<Receipt>, StoreError>>()?;
+        let receipts = sqlx::query(
+            "SELECT r.body, r.message_id, r.hop, r.issuer FROM messages m JOIN receipts r ON r.message_id = m.id
+             WHERE m.request_id = $1 ORDER BY r.seq",
+        )
+        .bind(&key)
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(|r| {
+            let t = |c: &str| text(r, c);
+            super::receipts::receipt_of_row(&t("body")?, &t("message_id")?, &t("hop")?, &t("issuer")?)
+        })
+        .collect::<Result<Vec<Receipt>, StoreError>>()?;
         let deadlines = self.read_deadlines(id).await?;
         let purged_at: Option<i64> =
             sqlx::query_scalar("SELECT purged_at FROM requests WHERE id = $1")

@@ -8,7 +8,6 @@ use super::exec::{Exec, args};
 use super::receipts::queue_receipt;
 use super::tx::{append_audit, apply, insert_receipt};
 use crate::clock::unix_millis;
-use crate::ids::MessageId;
 use crate::receipt::Receipt;
 use crate::store::{Event, InboxItem, StateChange, StoreError};
 
@@ -19,9 +18,8 @@ pub(super) struct Retrievals {
     pub now: OffsetDateTime,
 }
 
-/// A receipt a peer carried back for `request_id` (see `Store::record_peer_receipt`).
+/// A receipt a peer carried back (see `Store::record_peer_receipt`).
 pub(super) struct PeerReceipt {
-    pub request_id: MessageId,
     pub receipt: Receipt,
     pub actor: String,
     pub now: OffsetDateTime,
@@ -45,7 +43,7 @@ pub(super) async fn retrieved<E: Exec + ?Sized>(
         let Some(receipt) = receipt.as_ref().filter(|_| first == 1) else {
             continue;
         };
-        insert_receipt(tx, item.request_id, receipt).await?;
+        insert_receipt(tx, receipt).await?;
         // The evidence goes back to the gateway that sent the message.
         let sender = item
             .envelope
@@ -103,7 +101,7 @@ pub(super) async fn peer_receipt<E: Exec + ?Sized>(
     if held.is_some() {
         return Ok(false);
     }
-    insert_receipt(tx, p.request_id, receipt).await?;
+    insert_receipt(tx, receipt).await?;
     let detail = serde_json::json!({
         "hop": receipt.hop, "issuer": receipt.issuer, "court": receipt.court,
         "envelopeSha256": receipt.envelope_sha256,

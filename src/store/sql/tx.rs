@@ -263,20 +263,19 @@ pub(super) async fn insert_notice<E: Exec + ?Sized>(
     Ok(())
 }
 
+/// Stores `receipt` once (see [`super::receipts`] for what its row keeps).
 pub(super) async fn insert_receipt<E: Exec + ?Sized>(
     tx: &mut E,
-    request_id: MessageId,
     receipt: &Receipt,
 ) -> Result<(), StoreError> {
     tx.execute(
-        "INSERT INTO receipts (request_id, message_id, hop, issuer, body) VALUES ($1, $2, $3, $4, $5)
+        "INSERT INTO receipts (message_id, hop, issuer, body) VALUES ($1, $2, $3, $4)
          ON CONFLICT (message_id, hop, issuer) DO NOTHING",
         args![
-            &request_id.to_string(),
             &receipt.message_id.to_string(),
             receipt.hop.as_str(),
             receipt.issuer.as_str(),
-            &json_text(receipt)?,
+            &super::receipts::receipt_body(receipt)?,
         ],
     )
     .await?;
@@ -315,7 +314,7 @@ pub(super) async fn store_outbound<E: Exec + ?Sized>(
     apply(tx, &m.change, &m.event, Some(id), m.now).await?;
     let request_id = m.change.request_id();
     apply_clocks(tx, request_id, &m.clocks, m.now).await?;
-    insert_receipt(tx, request_id, &m.receipt).await?;
+    insert_receipt(tx, &m.receipt).await?;
     let priority = m.sealed.envelope.priority.rank();
     tx.execute(
         "INSERT INTO outbox (message_id, request_id, peer, priority, state, next_attempt_at, created_at)

@@ -31,7 +31,7 @@ pub(super) async fn delivered<E: Exec + ?Sized>(
     if !super::tx::finish_outbox(tx, &d.item, "delivered", d.now).await? {
         return Ok(false);
     }
-    insert_receipt(tx, d.item.request_id, &d.receipt).await?;
+    insert_receipt(tx, &d.receipt).await?;
     record(tx, d.change.as_ref(), &d.event, d.item.message_id, d.now).await?;
     apply_clocks(tx, d.item.request_id, &d.clocks, d.now).await?;
     Ok(true)
@@ -51,7 +51,7 @@ pub(super) async fn inbound<E: Exec + ?Sized>(tx: &mut E, m: &Inbound) -> Result
     if m.change.is_some() {
         apply_clocks(tx, request_id, &m.clocks, m.now).await?;
     }
-    insert_receipt(tx, request_id, &m.receipt).await?;
+    insert_receipt(tx, &m.receipt).await?;
     if let Some(court) = &m.inbox {
         tx.execute(
             "INSERT INTO inbox (court, message_id, request_id, kind, priority, received_at) VALUES ($1, $2, $3, $4, $5, $6)",

@@ -111,15 +111,16 @@ impl SqlStore {
         message: &MessageId,
         hop: Hop,
     ) -> Result<Option<Receipt>, StoreError> {
-        let row = sqlx::query("SELECT body FROM receipts WHERE message_id = $1 AND hop = $2")
-            .bind(message.to_string())
-            .bind(hop.as_str())
-            .fetch_optional(&self.read)
-            .await?;
+        let row =
+            sqlx::query("SELECT body, issuer FROM receipts WHERE message_id = $1 AND hop = $2")
+                .bind(message.to_string())
+                .bind(hop.as_str())
+                .fetch_optional(&self.read)
+                .await?;
         row.map(|r| {
             let body: String = r.try_get("body")?;
-            serde_json::from_str(&body)
-                .map_err(|e| StoreError::Backend(format!("stored receipt: {e}")))
+            let issuer: String = r.try_get("issuer")?;
+            super::receipts::receipt_of_row(&body, &message.to_string(), hop.as_str(), &issuer)
         })
         .transpose()
     }
@@ -130,7 +131,7 @@ impl SqlStore {
         limit: i64,
     ) -> Result<Vec<crate::store::StoredReceipt>, StoreError> {
         let rows = sqlx::query(
-            "SELECT r.seq, r.body, m.digest FROM receipts r LEFT JOIN messages m ON m.id = r.message_id
+            "SELECT r.seq, r.body, r.message_id, r.hop, r.issuer, m.digest FROM receipts r LEFT JOIN messages m ON m.id = r.message_id
              WHERE r.seq > $1 ORDER BY r.seq LIMIT $2 + 0",
         )
         .bind(after)
@@ -143,8 +144,12 @@ impl SqlStore {
                 let digest: Option<String> = r.try_get("digest")?;
                 Ok(crate::store::StoredReceipt {
                     seq: r.try_get("seq")?,
-                    receipt: serde_json::from_str(&body)
-                        .map_err(|e| StoreError::Backend(format!("stored receipt: {e}")))?,
+                    receipt: super::receipts::receipt_of_row(
+                        &body,
+                        &r.try_get::<String, _>("message_id")?,
+                        &r.try_get::<String, _>("hop")?,
+                        &r.try_get::<String, _>("issuer")?,
+                    )?,
                     message_digest: digest
                         .map(|d| crate::ids::Sha256::parse(&d))
                         .transpose()

@@ -139,13 +139,11 @@ impl Store for SqlStore {
 
     async fn record_peer_receipt(
         &self,
-        request_id: MessageId,
         receipt: &Receipt,
         actor: &str,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let unit = Unit::PeerReceipt(Box::new(super::retrievals::PeerReceipt {
-            request_id,
             receipt: receipt.clone(),
             actor: actor.to_owned(),
             now,
