@@ -252,13 +252,13 @@ impl SqlStore {
         after: Option<crate::store::RequestCursor>,
         limit: i64,
     ) -> Result<Vec<RequestRecord>, StoreError> {
-        let mut sql = String::from(
-            "SELECT * FROM requests r
-             WHERE ((r.role = 'requester' AND r.requesting_court = $1) OR (r.role = 'executor' AND r.requested_court = $1))",
-        );
+        // Each side of the work through its own index (read backwards, newest first), the
+        // two merged: one query with OR between the sides would sort all of the court's
+        // requests to return the first page.
+        let mut only = String::new();
         let mut next = 2;
         if overdue_at.is_some() {
-            sql.push_str(&format!(
+            only.push_str(&format!(
                 " AND {} AND EXISTS (SELECT 1 FROM deadlines d WHERE d.request_id = r.id
                    AND d.kind = 'deadline' AND d.met_at IS NULL AND d.due_at <= ${next})",
                 super::dialect::not_terminal("r.state")
@@ -266,15 +266,23 @@ impl SqlStore {
             next += 1;
         }
         if after.is_some() {
-            sql.push_str(&format!(
+            only.push_str(&format!(
                 " AND (r.created_at < ${next} OR (r.created_at = ${next} AND r.id < ${}))",
                 next + 1
             ));
             next += 2;
         }
-        sql.push_str(&format!(
-            " ORDER BY r.created_at DESC, r.id DESC LIMIT ${next} + 0"
-        ));
+        let newest = format!("ORDER BY created_at DESC, id DESC LIMIT ${next} + 0");
+        let side = |role: &str, court: &str| {
+            format!(
+                "SELECT * FROM (SELECT * FROM requests r WHERE r.role = '{role}' AND r.{court} = $1{only} {newest}) AS {role}"
+            )
+        };
+        let sql = format!(
+            "SELECT * FROM ({} UNION ALL {}) AS mine {newest}",
+            side("requester", "requesting_court"),
+            side("executor", "requested_court"),
+        );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(court.as_str());
         if let Some(t) = overdue_at {
             query = query.bind(unix_millis(t));

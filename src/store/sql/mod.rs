@@ -189,6 +189,11 @@ fn sqlite_migrator() -> Migrator {
             "leaner_receipts",
             include_str!("../../../migrations/sqlite/0021_leaner_receipts.sql"),
         ),
+        migration(
+            22,
+            "fewer_index_bytes",
+            include_str!("../../../migrations/sqlite/0022_fewer_index_bytes.sql"),
+        ),
     ])
 }
 
@@ -249,6 +254,11 @@ fn postgres_migrator() -> Migrator {
             11,
             "leaner_receipts",
             include_str!("../../../migrations/postgres/0011_leaner_receipts.sql"),
+        ),
+        migration(
+            12,
+            "fewer_index_bytes",
+            include_str!("../../../migrations/postgres/0012_fewer_index_bytes.sql"),
         ),
     ])
 }

@@ -149,7 +149,7 @@ impl Supervision for SqlStore {
         limit: i64,
     ) -> Result<(i64, Vec<DueItem>), StoreError> {
         // Driven by the open requests (few) through `requests_open`, probing each one's
-        // owed deadlines (`deadlines_owed`); CROSS JOIN keeps that order on SQLite, where
+        // owed deadlines (the primary key's request_id); CROSS JOIN keeps that order on SQLite, where
         // the planner would otherwise scan every unmet deadline ever stored.
         let owed = format!(
             "FROM requests r CROSS JOIN deadlines d
@@ -181,7 +181,7 @@ impl Supervision for SqlStore {
 
     async fn overdue_by_kind(&self, now_ms: i64) -> Result<Vec<(String, i64)>, StoreError> {
         // The open requests through `requests_open` (grouped in its order, so no other index
-        // is walked), each probing its owed deadlines through `deadlines_owed`.
+        // is walked), each probing its deadlines through the primary key (request_id, name).
         let sql = format!(
             "SELECT r.family AS family, COUNT(*) AS n FROM requests r
              WHERE {} AND EXISTS (SELECT 1 FROM deadlines d
