@@ -1,16 +1,25 @@
 //! How a message's envelope is stored: its JSON text (exactly as signed, signature
 //! included), compressed, in `messages.envelope_z`.
 //!
-//! The stored bytes are one format byte, then the body. Format 1 is raw DEFLATE
-//! (RFC 1951) of the UTF-8 JSON text. A row stored before the column existed keeps its
+//! The stored bytes are one format byte, then the body:
+//! - Format 2 (written now): raw DEFLATE (RFC 1951) of the UTF-8 JSON text, with
+//!   `envelope.dict` (next to this file) as the preset dictionary, as zlib's
+//!   `deflateSetDictionary` takes it: the compressed text may refer back into the
+//!   dictionary's bytes as if they came just before it. The dictionary is the vocabulary
+//!   of the schemas (property names, enumerated values, the envelope's frame), made by
+//!   `tools/envelope-dictionary.py` and pinned by [`DICTIONARY_SHA256`]: format 2 can
+//!   only be read with exactly these bytes.
+//! - Format 1 (rows stored before): raw DEFLATE of the text, no dictionary.
+//! A row stored before the column existed keeps its
 //! text in `messages.envelope` and has no `envelope_z`; a purged message has neither
 //! (`envelope` is `'null'`). Nothing outside the store sees the compressed form: every
 //! read gives back the same text that went in, byte for byte, so digests and signatures
 //! are checked against exactly what was signed.
 //!
 //! Why: an envelope of a typical service request is about 2.7 KB of JSON, so two never
-//! fitted in one 4 KB SQLite page and each took a page of its own. Compressed it is about
-//! 1.6 KB, two to a page.
+//! fitted in one 4 KB SQLite page and each took a page of its own. Compressed without a
+//! dictionary it is about 1.6 KB; with it about 1.2 KB, five rows to an 8 KB page
+//! (a new database's page size, see `SQLITE_WRITER_PRAGMAS`).
 
 use std::cell::RefCell;
 
@@ -20,13 +29,27 @@ use sqlx::any::AnyRow;
 
 use crate::store::StoreError;
 
-/// The format byte of raw DEFLATE.
+/// The format byte of raw DEFLATE without a dictionary (read only).
 const DEFLATE: u8 = 1;
+
+/// The format byte of raw DEFLATE with [`DICTIONARY`].
+const DEFLATE_DICTIONARY: u8 = 2;
+
+/// The preset dictionary of format 2.
+const DICTIONARY: &[u8] = include_bytes!("envelope.dict");
+
+/// SHA-256 of [`DICTIONARY`], hex: the bytes format 2 was written with.
+#[cfg(test)]
+const DICTIONARY_SHA256: &str = "7f3d4bc89282d71bac3ab03e5a833af58c2e4bb5881f2f16288dcc5c8a63c3df";
+
+/// The compression level: with the dictionary, level 4 packs a service request within
+/// 1% of level 9 at about two thirds of its time (measured on this machine).
+const LEVEL: u32 = 4;
 
 thread_local! {
     // A DEFLATE state is about 300 KB of tables, zeroed when made: one per thread, reset
     // between uses, rather than one per envelope.
-    static DEFLATER: RefCell<Compress> = RefCell::new(Compress::new(Compression::fast(), false));
+    static DEFLATER: RefCell<Compress> = RefCell::new(Compress::new(Compression::new(LEVEL), false));
     static INFLATER: RefCell<Decompress> = RefCell::new(Decompress::new(false));
 }
 
@@ -35,8 +58,11 @@ pub(super) fn pack(text: &str) -> Result<Vec<u8>, StoreError> {
     let failed = |e: String| StoreError::Backend(format!("compressing an envelope: {e}"));
     DEFLATER.with_borrow_mut(|deflater| {
         deflater.reset();
+        deflater
+            .set_dictionary(DICTIONARY)
+            .map_err(|e| failed(e.to_string()))?;
         let mut out = Vec::with_capacity(text.len() / 2 + 64);
-        out.push(DEFLATE);
+        out.push(DEFLATE_DICTIONARY);
         loop {
             let read = deflater.total_in() as usize;
             let status = deflater
@@ -54,13 +80,19 @@ pub(super) fn pack(text: &str) -> Result<Vec<u8>, StoreError> {
 pub(super) fn unpack(bytes: &[u8]) -> Result<String, StoreError> {
     let unreadable =
         |why: String| StoreError::Backend(format!("stored envelope is unreadable: {why}"));
-    let body = match bytes.split_first() {
-        Some((&DEFLATE, body)) => body,
+    let (body, dictionary) = match bytes.split_first() {
+        Some((&DEFLATE_DICTIONARY, body)) => (body, true),
+        Some((&DEFLATE, body)) => (body, false),
         Some((format, _)) => return Err(unreadable(format!("unknown format {format}"))),
         None => return Err(unreadable("no bytes".into())),
     };
     INFLATER.with_borrow_mut(|inflater| {
         inflater.reset(false);
+        if dictionary {
+            inflater
+                .set_dictionary(DICTIONARY)
+                .map_err(|e| unreadable(e.to_string()))?;
+        }
         let mut text = Vec::with_capacity(body.len() * 3);
         loop {
             let read = inflater.total_in() as usize;
@@ -112,7 +144,7 @@ mod tests {
     fn unpack_gives_back_the_text_byte_for_byte() {
         let text = r#"{"payload":{"case":{"number":"（2026）川0104民初5678号"}},"pad":"aaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#;
         let packed = pack(text).unwrap();
-        assert_eq!(packed[0], DEFLATE);
+        assert_eq!(packed[0], DEFLATE_DICTIONARY);
         assert!(
             packed.len() < text.len(),
             "{} bytes packed from {}",
@@ -134,6 +166,43 @@ mod tests {
             // The thread's kept state is reset between uses.
             assert_eq!(unpack(&pack(&text).unwrap()).unwrap(), text);
         }
+    }
+
+    #[test]
+    fn the_dictionary_is_the_one_format_2_was_written_with() {
+        assert_eq!(
+            crate::ids::Sha256::digest(DICTIONARY).to_string(),
+            DICTIONARY_SHA256
+        );
+    }
+
+    #[test]
+    fn rows_packed_before_without_a_dictionary_still_read() {
+        let text = r#"{"kind":"service.request","payload":{"note":"前一版本的行"}}"#;
+        let mut old = Compress::new(Compression::fast(), false);
+        let mut packed = Vec::with_capacity(256);
+        packed.push(DEFLATE);
+        old.compress_vec(text.as_bytes(), &mut packed, FlushCompress::Finish)
+            .unwrap();
+        assert_eq!(unpack(&packed).unwrap(), text);
+    }
+
+    #[test]
+    fn the_dictionary_makes_an_envelope_smaller_than_deflate_alone() {
+        let text = r#"{"id":"01a23a29-81bf-76dd-a289-09ec7f860a2c","kind":"service.request","schema":{"id":"service-request","version":3},"agreement":{"id":"SC-CQ-2026","version":1,"sha256":"d5bf646200f0ad221aabc8c808f4e3d481463889fa4c11582f655fa58f6d3879"},"sender":{"region":"SC","court":"SC0104"},"recipient":{"region":"CQ","court":"CQ0103"},"createdAt":"2026-12-03T04:28:48.447Z","expiresAt":"2026-12-10T04:28:48.447Z","priority":"normal","payload":{"addressees":[{"name":"王建国","partyRole":"defendant","kind":"person","idType":"resident_id"}]}}"#;
+        let mut plain = Compress::new(Compression::new(LEVEL), false);
+        let mut without = Vec::with_capacity(text.len());
+        plain
+            .compress_vec(text.as_bytes(), &mut without, FlushCompress::Finish)
+            .unwrap();
+        let with = pack(text).unwrap();
+        assert!(
+            with.len() * 10 < without.len() * 8,
+            "{} bytes with the dictionary, {} without",
+            with.len(),
+            without.len()
+        );
+        assert_eq!(unpack(&with).unwrap(), text);
     }
 
     #[test]

@@ -260,14 +260,17 @@ impl SqlStore {
         after: i64,
         limit: i64,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        sqlx::query("SELECT * FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2 + 0")
-            .bind(after)
-            .bind(limit)
-            .fetch_all(&self.read)
-            .await?
-            .iter()
-            .map(audit_entry)
-            .collect()
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{} WHERE a.seq > $1 ORDER BY a.seq LIMIT $2 + 0",
+            super::audit::ENTRIES
+        )))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(audit_entry)
+        .collect()
     }
 
     pub(super) async fn read_messages_since(

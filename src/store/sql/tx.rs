@@ -203,9 +203,11 @@ pub(super) async fn append_audit<E: Exec + ?Sized>(
         None => (1, audit::GENESIS.to_owned()),
     };
     let hash = audit::entry_hash(seq, at, actor, action, subject, detail, &prev_hash);
+    // prev_hash is the previous row's hash: kept empty, read back from that row (see
+    // super::audit).
     tx.execute(
-        "INSERT INTO audit (seq, at, actor, action, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        args![seq, at, actor, action, subject, &json_text(detail)?, &prev_hash, &hash],
+        "INSERT INTO audit (seq, at, actor, action, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, '', $7)",
+        args![seq, at, actor, action, subject, &json_text(detail)?, &hash],
     )
     .await?;
     Ok(())
