@@ -115,17 +115,23 @@ fn kept(owner: &str, key: &str, r: &Row) -> Result<Idempotency, StoreError> {
     let text = |i: usize| -> Result<Option<Value>, StoreError> {
         Ok(r.optional_text(i)?.map(|t| Value::String(t.to_owned())))
     };
-    let receipt =
-        match (
-            r.optional_text(8)?,
-            r.optional_text(4)?,
-            r.optional_text(9)?,
-        ) {
-            (Some(body), Some(message), Some(issuer)) => Some(
-                super::receipts::receipt_value_of_row(body, message, "submission", issuer)?,
-            ),
-            _ => None,
-        };
+    let receipt = match (
+        r.optional_text(8)?,
+        r.optional_text(4)?,
+        r.optional_text(9)?,
+    ) {
+        (Some(body), Some(message_id), Some(issuer)) => Some(
+            super::receipt_rows::ReceiptRow {
+                body,
+                message_id,
+                hop: "submission",
+                issuer,
+                digest: r.optional_text(6)?,
+            }
+            .value()?,
+        ),
+        _ => None,
+    };
     let derived = [text(4)?, text(5)?, text(6)?, receipt, text(7)?];
     Ok(Idempotency {
         owner: owner.to_owned(),

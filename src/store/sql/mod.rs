@@ -34,6 +34,7 @@ mod packed;
 mod purge;
 mod read;
 mod readers;
+mod receipt_rows;
 mod receipts;
 mod retrievals;
 mod slices;

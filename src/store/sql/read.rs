@@ -136,7 +136,14 @@ impl SqlStore {
         row.map(|r| {
             Ok((
                 Sha256::parse(r.text(0)?).map_err(|e| bad("digest", e))?,
-                super::receipts::receipt_of_row(r.text(1)?, &id.to_string(), "relay", r.text(2)?)?,
+                super::receipt_rows::ReceiptRow {
+                    body: r.text(1)?,
+                    message_id: &id.to_string(),
+                    hop: "relay",
+                    issuer: r.text(2)?,
+                    digest: Some(r.text(0)?),
+                }
+                .receipt()?,
             ))
         })
         .transpose()
@@ -198,7 +205,7 @@ impl SqlStore {
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
         let receipts = sqlx::query(
-            "SELECT r.body, r.message_id, r.hop, r.issuer FROM messages m JOIN receipts r ON r.message_id = m.id
+            "SELECT r.body, r.message_id, r.hop, r.issuer, m.digest FROM messages m JOIN receipts r ON r.message_id = m.id
              WHERE m.request_id = $1 ORDER BY r.seq",
         )
         .bind(&key)
@@ -207,7 +214,15 @@ impl SqlStore {
         .iter()
         .map(|r| {
             let t = |c: &str| text(r, c);
-            super::receipts::receipt_of_row(&t("body")?, &t("message_id")?, &t("hop")?, &t("issuer")?)
+            let digest = t("digest")?;
+            super::receipt_rows::ReceiptRow {
+                body: &t("body")?,
+                message_id: &t("message_id")?,
+                hop: &t("hop")?,
+                issuer: &t("issuer")?,
+                digest: Some(&digest),
+            }
+            .receipt()
         })
         .collect::<Result<Vec<Receipt>, StoreError>>()?;
         let deadlines = self.read_deadlines(id).await?;

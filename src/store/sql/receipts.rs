@@ -2,17 +2,11 @@
 //! back to the peer that sent the message (written with the retrieval), and the receipts a
 //! peer carried back to us (kept once, audited).
 //!
-//! A `receipts` row keeps the receipt's JSON without the three fields its own columns
-//! say (`hop`, `messageId`, `issuer`); reading puts them back ([`receipt_of_row`]). Rows
-//! stored before keep the whole receipt, and reading leaves what a body says as it is.
-//! What the receipt's signature covers is unchanged: reading gives the same receipt.
-//!
 //! A queued receipt is also in `receipts`, written in the same transaction, so its
 //! `receipt_outbox` row keeps `body` empty and reading takes the body from `receipts`
 //! (the one with its message and hop that this gateway issued, not the peer). Rows queued
 //! before keep their body, which reading prefers.
 
-use serde_json::Value;
 use sqlx::Row;
 use time::OffsetDateTime;
 
@@ -25,52 +19,6 @@ use crate::store::{ReceiptOutboxItem, StoreError};
 
 fn bad(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("stored {what} is unreadable: {e}"))
-}
-
-/// The fields of a receipt that its `receipts` row's columns say, with those columns.
-const IN_COLUMNS: [&str; 3] = ["hop", "messageId", "issuer"];
-
-/// The `body` kept for `receipt` in its `receipts` row (see the module docs).
-pub(super) fn receipt_body(receipt: &Receipt) -> Result<String, StoreError> {
-    let mut value =
-        serde_json::to_value(receipt).map_err(|e| StoreError::Backend(e.to_string()))?;
-    if let Value::Object(fields) = &mut value {
-        for field in IN_COLUMNS {
-            fields.remove(field);
-        }
-    }
-    super::tx::json_text(&value)
-}
-
-/// The receipt in a `receipts` row, as JSON: its `body` with what the row's columns
-/// (`message_id`, `hop`, `issuer`) say put back where the body leaves it out.
-pub(super) fn receipt_value_of_row(
-    body: &str,
-    message_id: &str,
-    hop: &str,
-    issuer: &str,
-) -> Result<Value, StoreError> {
-    let mut value: Value = serde_json::from_str(body).map_err(|e| bad("receipt", e))?;
-    let Value::Object(fields) = &mut value else {
-        return Err(bad("receipt", "not a JSON object"));
-    };
-    for (field, column) in IN_COLUMNS.iter().zip([hop, message_id, issuer]) {
-        fields
-            .entry(*field)
-            .or_insert_with(|| Value::String(column.to_owned()));
-    }
-    Ok(value)
-}
-
-/// The receipt in a `receipts` row (see [`receipt_value_of_row`]).
-pub(super) fn receipt_of_row(
-    body: &str,
-    message_id: &str,
-    hop: &str,
-    issuer: &str,
-) -> Result<Receipt, StoreError> {
-    serde_json::from_value(receipt_value_of_row(body, message_id, hop, issuer)?)
-        .map_err(|e| bad("receipt", e))
 }
 
 /// Queues `receipt` (of a message `peer` sent us) to go back to `peer`, in the caller's
@@ -128,7 +76,7 @@ impl SqlStore {
     ) -> Result<Vec<ReceiptOutboxItem>, StoreError> {
         let rows = sqlx::query(
             "SELECT q.seq, q.message_id, q.hop, q.peer, COALESCE(NULLIF(q.body, ''), r.body) AS body,
-                    r.issuer, q.attempts, m.agreement_sha256, m.trace_id
+                    r.issuer, q.attempts, m.agreement_sha256, m.trace_id, m.digest
              FROM receipt_outbox q JOIN messages m ON m.id = q.message_id
              LEFT JOIN receipts r ON r.message_id = q.message_id AND r.hop = q.hop AND r.issuer <> q.peer
              WHERE q.state = 'pending' AND q.next_attempt_at <= $1
@@ -143,16 +91,19 @@ impl SqlStore {
                 let text = |c: &str| r.try_get::<String, _>(c);
                 let message_id = text("message_id")?;
                 let issuer: Option<String> = r.try_get("issuer")?;
+                let digest: Option<String> = r.try_get("digest")?;
                 Ok(ReceiptOutboxItem {
                     seq: r.try_get("seq")?,
                     message_id: MessageId::parse(&message_id).map_err(|e| bad("message id", e))?,
                     peer: RegionId::parse(&text("peer")?).map_err(|e| bad("peer", e))?,
-                    receipt: receipt_of_row(
-                        &text("body")?,
-                        &message_id,
-                        &text("hop")?,
-                        issuer.as_deref().unwrap_or_default(),
-                    )?,
+                    receipt: super::receipt_rows::ReceiptRow {
+                        body: &text("body")?,
+                        message_id: &message_id,
+                        hop: &text("hop")?,
+                        issuer: issuer.as_deref().unwrap_or_default(),
+                        digest: digest.as_deref(),
+                    }
+                    .receipt()?,
                     agreement_sha256: Sha256::parse(&text("agreement_sha256")?)
                         .map_err(|e| bad("agreement hash", e))?,
                     attempts: r.try_get("attempts")?,
@@ -220,45 +171,4 @@ pub(super) async fn receipt_attempt<E: Exec + ?Sized>(
         )
         .await?;
     Ok(done == 1)
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-
-    fn full() -> Value {
-        json!({
-            "hop": "relay",
-            "messageId": "01a23a29-81bf-76dd-a289-09ec7f860a2c",
-            "envelopeSha256": "dd4805493e4ed41f179521c5b6e8adc6841658e28506006a0b705e2011548aae",
-            "issuer": "CQ",
-            "at": "2026-12-03T04:28:48.447Z",
-            "signature": "wlUo93b6NV05epDA8XSK866hnm3wK3wQGygjRNFvUrx98KcBKmlqer0nvrgLafddx8dFT0iETdBNty7B1D+NCA=="
-        })
-    }
-
-    #[test]
-    fn a_receipt_row_keeps_only_what_its_columns_do_not_say_and_reads_back_whole() {
-        let receipt: Receipt = serde_json::from_value(full()).unwrap();
-        let body = receipt_body(&receipt).unwrap();
-        for field in IN_COLUMNS {
-            assert!(!body.contains(&format!("\"{field}\"")), "{field} in {body}");
-        }
-        let read = receipt_of_row(&body, "01a23a29-81bf-76dd-a289-09ec7f860a2c", "relay", "CQ");
-        assert_eq!(read.unwrap(), receipt);
-        assert_eq!(
-            receipt_value_of_row(&body, "01a23a29-81bf-76dd-a289-09ec7f860a2c", "relay", "CQ")
-                .unwrap(),
-            full()
-        );
-    }
-
-    #[test]
-    fn a_receipt_row_stored_whole_before_reads_as_its_body_says() {
-        let body = full().to_string();
-        let read = receipt_value_of_row(&body, "other", "retrieval", "SC").unwrap();
-        assert_eq!(read, full(), "the body's own fields win over the columns");
-    }
 }

@@ -11,8 +11,9 @@ use crate::audit;
 use crate::clock::unix_millis;
 use crate::envelope::Sealed;
 use crate::ids::MessageId;
-use crate::receipt::Receipt;
 use crate::store::{Event, Outbound, OutboxItem, StateChange, StoreError};
+
+pub(super) use super::receipt_rows::insert_receipt;
 
 pub(super) fn json_text(v: &impl serde::Serialize) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Backend(e.to_string()))
@@ -259,25 +260,6 @@ pub(super) async fn insert_notice<E: Exec + ?Sized>(
             priority,
             at,
             &json_text(notice)?,
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
-/// Stores `receipt` once (see [`super::receipts`] for what its row keeps).
-pub(super) async fn insert_receipt<E: Exec + ?Sized>(
-    tx: &mut E,
-    receipt: &Receipt,
-) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT INTO receipts (message_id, hop, issuer, body) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (message_id, hop, issuer) DO NOTHING",
-        args![
-            &receipt.message_id.to_string(),
-            receipt.hop.as_str(),
-            receipt.issuer.as_str(),
-            &super::receipts::receipt_body(receipt)?,
         ],
     )
     .await?;

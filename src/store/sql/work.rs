@@ -111,16 +111,26 @@ impl SqlStore {
         message: &MessageId,
         hop: Hop,
     ) -> Result<Option<Receipt>, StoreError> {
-        let row =
-            sqlx::query("SELECT body, issuer FROM receipts WHERE message_id = $1 AND hop = $2")
-                .bind(message.to_string())
-                .bind(hop.as_str())
-                .fetch_optional(&self.read)
-                .await?;
+        let row = sqlx::query(
+            "SELECT r.body, r.issuer, m.digest FROM receipts r LEFT JOIN messages m ON m.id = r.message_id
+             WHERE r.message_id = $1 AND r.hop = $2",
+        )
+        .bind(message.to_string())
+        .bind(hop.as_str())
+        .fetch_optional(&self.read)
+        .await?;
         row.map(|r| {
             let body: String = r.try_get("body")?;
             let issuer: String = r.try_get("issuer")?;
-            super::receipts::receipt_of_row(&body, &message.to_string(), hop.as_str(), &issuer)
+            let digest: Option<String> = r.try_get("digest")?;
+            super::receipt_rows::ReceiptRow {
+                body: &body,
+                message_id: &message.to_string(),
+                hop: hop.as_str(),
+                issuer: &issuer,
+                digest: digest.as_deref(),
+            }
+            .receipt()
         })
         .transpose()
     }
@@ -144,12 +154,14 @@ impl SqlStore {
                 let digest: Option<String> = r.try_get("digest")?;
                 Ok(crate::store::StoredReceipt {
                     seq: r.try_get("seq")?,
-                    receipt: super::receipts::receipt_of_row(
-                        &body,
-                        &r.try_get::<String, _>("message_id")?,
-                        &r.try_get::<String, _>("hop")?,
-                        &r.try_get::<String, _>("issuer")?,
-                    )?,
+                    receipt: super::receipt_rows::ReceiptRow {
+                        body: &body,
+                        message_id: &r.try_get::<String, _>("message_id")?,
+                        hop: &r.try_get::<String, _>("hop")?,
+                        issuer: &r.try_get::<String, _>("issuer")?,
+                        digest: digest.as_deref(),
+                    }
+                    .receipt()?,
                     message_digest: digest
                         .map(|d| crate::ids::Sha256::parse(&d))
                         .transpose()
