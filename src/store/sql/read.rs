@@ -119,6 +119,15 @@ pub(super) fn audit_entry(r: &AnyRow) -> Result<AuditEntry, StoreError> {
     })
 }
 
+/// A request's history, each entry with its trace: kept in the row by entries written
+/// before, else (`''`) its message's or its request's (see `apply` in tx.rs).
+const HISTORY: &str = "SELECT h.at, h.state, h.event, h.actor, h.message_id, h.detail,
+        CASE WHEN h.trace_id = '' THEN COALESCE(m.trace_id, q.trace_id) ELSE h.trace_id END AS trace_id
+     FROM history h
+     LEFT JOIN messages m ON m.id = h.message_id
+     LEFT JOIN requests q ON q.id = h.request_id
+     WHERE h.request_id = $1 ORDER BY h.seq";
+
 impl SqlStore {
     pub(super) async fn read_inbound_receipt(
         &self,
@@ -168,7 +177,7 @@ impl SqlStore {
             return Ok(None);
         };
         let key = id.to_string();
-        let history = sqlx::query("SELECT * FROM history WHERE request_id = $1 ORDER BY seq")
+        let history = sqlx::query(HISTORY)
             .bind(&key)
             .fetch_all(&self.read)
             .await?
