@@ -212,6 +212,21 @@ async fn a_delivery_recorded_twice_is_recorded_once(store: SqlStore) {
         audit_before + 1,
         "one audit entry for the delivery"
     );
+    // The delivered item left the outbox; the peer's last delivery is its time.
+    use kuayu::store::Supervision as _;
+    assert!(
+        store
+            .due_outbox(i64::MAX, 10, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.backlog().await.unwrap().is_empty(), "nothing pending");
+    assert_eq!(
+        store.last_delivery(item.peer.as_str()).await.unwrap(),
+        Some(kuayu::clock::unix_millis(now))
+    );
+    assert_eq!(store.last_delivery("GZ").await.unwrap(), None);
     assert!(
         store
             .due_outbox(i64::MAX, 10, &[])

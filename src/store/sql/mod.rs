@@ -195,6 +195,11 @@ fn sqlite_migrator() -> Migrator {
             "fewer_index_bytes",
             include_str!("../../../migrations/sqlite/0022_fewer_index_bytes.sql"),
         ),
+        migration(
+            23,
+            "peer_deliveries",
+            include_str!("../../../migrations/sqlite/0023_peer_deliveries.sql"),
+        ),
     ])
 }
 
@@ -260,6 +265,11 @@ fn postgres_migrator() -> Migrator {
             12,
             "fewer_index_bytes",
             include_str!("../../../migrations/postgres/0012_fewer_index_bytes.sql"),
+        ),
+        migration(
+            13,
+            "peer_deliveries",
+            include_str!("../../../migrations/postgres/0013_peer_deliveries.sql"),
         ),
     ])
 }

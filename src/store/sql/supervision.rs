@@ -284,12 +284,12 @@ impl Supervision for SqlStore {
     }
 
     async fn last_delivery(&self, peer: &str) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT MAX(done_at) FROM outbox WHERE state = 'delivered' AND peer = $1",
+        Ok(
+            sqlx::query_scalar("SELECT MAX(last_at) FROM peer_deliveries WHERE peer = $1")
+                .bind(peer)
+                .fetch_one(&self.read)
+                .await?,
         )
-        .bind(peer)
-        .fetch_one(&self.read)
-        .await?)
     }
 
     async fn dead_letters(&self, peer: &str, limit: i64) -> Result<Vec<DeadLetter>, StoreError> {

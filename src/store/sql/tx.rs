@@ -271,16 +271,40 @@ pub(super) async fn insert_notice<E: Exec + ?Sized>(
 }
 
 /// Ends a pending outbox item; `false` (and nothing changed) if it was no longer pending.
+///
+/// A delivered item's row goes (its receipt and history say the rest), and the peer's
+/// last delivery in `peer_deliveries` moves on; a dead one stays, with its error, for the
+/// dead letters and the refusals.
 pub(super) async fn finish_outbox<E: Exec + ?Sized>(
     tx: &mut E,
     item: &OutboxItem,
     state: &str,
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
+    let at = unix_millis(now);
+    if state == "delivered" {
+        let done = tx
+            .execute(
+                "DELETE FROM outbox WHERE seq = $1 AND state = 'pending'",
+                args![item.seq],
+            )
+            .await?;
+        if done == 1 {
+            tx.execute(
+                "INSERT INTO peer_deliveries (peer, last_at) VALUES ($1, $2)
+                 ON CONFLICT (peer) DO UPDATE SET last_at = CASE
+                     WHEN excluded.last_at > peer_deliveries.last_at THEN excluded.last_at
+                     ELSE peer_deliveries.last_at END",
+                args![item.peer.as_str(), at],
+            )
+            .await?;
+        }
+        return Ok(done == 1);
+    }
     let done = tx
         .execute(
             "UPDATE outbox SET state = $1, done_at = $2, attempts = attempts + 1 WHERE seq = $3 AND state = 'pending'",
-            args![state, unix_millis(now), item.seq],
+            args![state, at, item.seq],
         )
         .await?;
     Ok(done == 1)
