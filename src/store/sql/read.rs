@@ -119,12 +119,14 @@ pub(super) fn audit_entry(r: &AnyRow) -> Result<AuditEntry, StoreError> {
     })
 }
 
-/// A request's history, each entry with its trace: kept in the row by entries written
-/// before, else (`''`) its message's or its request's (see `apply` in tx.rs).
-const HISTORY: &str = "SELECT h.at, h.state, h.event, h.actor, h.message_id, h.detail,
+/// A request's history, each entry with its message (`''`: the request's first, whose
+/// id it shares) and its trace (kept in the row by entries written before, else `''`: its
+/// message's or its request's); see `apply` in tx.rs.
+const HISTORY: &str = "SELECT h.at, h.state, h.event, h.actor, h.detail,
+        CASE WHEN h.message_id = '' THEN h.request_id ELSE h.message_id END AS message_id,
         CASE WHEN h.trace_id = '' THEN COALESCE(m.trace_id, q.trace_id) ELSE h.trace_id END AS trace_id
      FROM history h
-     LEFT JOIN messages m ON m.id = h.message_id
+     LEFT JOIN messages m ON m.id = (CASE WHEN h.message_id = '' THEN h.request_id ELSE h.message_id END)
      LEFT JOIN requests q ON q.id = h.request_id
      WHERE h.request_id = $1 ORDER BY h.seq";
 

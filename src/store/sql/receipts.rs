@@ -150,11 +150,21 @@ impl ReceiptAttempt {
 }
 
 /// Records an attempt on a pending receipt (a group unit); `false` if it was no longer
-/// pending.
+/// pending. A delivered receipt's row is deleted; a dead one stays, with its error.
 pub(super) async fn receipt_attempt<E: Exec + ?Sized>(
     tx: &mut E,
     a: &ReceiptAttempt,
 ) -> Result<bool, StoreError> {
+    if a.state == "delivered" {
+        // The peer holds it: nothing reads a delivered row, so it goes.
+        let done = tx
+            .execute(
+                "DELETE FROM receipt_outbox WHERE seq = $1 AND state = 'pending'",
+                args![a.seq],
+            )
+            .await?;
+        return Ok(done == 1);
+    }
     let done = tx
         .execute(
             "UPDATE receipt_outbox SET state = $1, attempts = attempts + 1,

@@ -138,13 +138,15 @@ pub(super) async fn apply<E: Exec + ?Sized>(
         StateChange::Note { request_id } => current_state(tx, request_id).await?,
     };
     let request_id = change.request_id().to_string();
-    // The entry's trace: its message's, or else its request's (a deadline, a print job).
+    // The entry's message: '' for the request's first (whose id it shares), read back as
+    // the request's id (HISTORY in read.rs); NULL for none (a deadline, a print job).
+    // The entry's trace: its message's, or else its request's.
     // Kept as '' when there is one: reading takes it from that row again (HISTORY in
     // read.rs), which says the same then as now (a message's trace never changes, a
     // request's only from none). NULL when neither has one, as then.
     tx.execute(
         "INSERT INTO history (request_id, at, state, event, actor, message_id, detail, trace_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7,
+         VALUES ($1, $2, $3, $4, $5, CASE WHEN $6 = $1 THEN '' ELSE $6 END, $7,
                  CASE WHEN COALESCE((SELECT trace_id FROM messages WHERE id = $6),
                                     (SELECT trace_id FROM requests WHERE id = $1)) IS NULL
                       THEN NULL ELSE '' END)",
