@@ -49,6 +49,7 @@ mod schemas_cli;
 mod schemathesis;
 mod serve_checks;
 mod store;
+mod stored_once;
 mod strict_input;
 mod support;
 mod three_regions;

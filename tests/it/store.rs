@@ -81,7 +81,7 @@ pub(crate) fn outbound(id: MessageId) -> Outbound {
 }
 
 /// The trace the test messages travel under.
-const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+pub(crate) const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 
 async fn a_failed_commit_leaves_nothing_behind(store: SqlStore) {
     let id = MessageId::new();
@@ -239,7 +239,7 @@ async fn a_delivery_recorded_twice_is_recorded_once(store: SqlStore) {
 
 /// A fresh store's location on `engine` (a file in `dir`, or a fresh PostgreSQL
 /// database); `None` if PostgreSQL is not here.
-async fn location(engine: &str, dir: &std::path::Path) -> Option<Location> {
+pub(crate) async fn location(engine: &str, dir: &std::path::Path) -> Option<Location> {
     match engine {
         "sqlite" => Some(Location::Sqlite(dir.join("k.db"))),
         _ => crate::engines::fresh_postgres().await,
@@ -247,7 +247,7 @@ async fn location(engine: &str, dir: &std::path::Path) -> Option<Location> {
 }
 
 /// A plain connection to the database at `location`, beside the store.
-async fn connect(location: &Location) -> sqlx::AnyConnection {
+pub(crate) async fn connect(location: &Location) -> sqlx::AnyConnection {
     use sqlx::Connection;
     let url = match location {
         Location::Sqlite(path) => format!("sqlite://{}", path.display()),
