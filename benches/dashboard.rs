@@ -7,7 +7,8 @@
 //! years before the clock, as a busy gateway would hold them: a third received, two thirds
 //! sent, the latest 5,000 in flight, 2% refused (their deadlines left unmet), two
 //! deadlines each (met for finished work, some late), a freeze-expiry warning on each
-//! finished freeze, an outbox row per request sent (delivered, or refused by the peer), print jobs for a tenth of the service
+//! finished freeze, an outbox row per request the peer refused (a delivered one's row is gone;
+//! the peer's last delivery is kept), print jobs for a tenth of the service
 //! work received, and the daily volume table filled as the migration does. Then starts
 //! both gateways on it (real TLS, real HTTP) and times `GET /admin/dashboard` over the
 //! admin socket `--rounds` times, printing the median, the 90th percentile and the least;
@@ -69,12 +70,13 @@ const FILL: &[&str] = &[
      FROM requests WHERE family = 'preservation' AND state = 'completed'",
     "INSERT INTO outbox (message_id, request_id, peer, priority, state, attempts, next_attempt_at,
                          last_error, created_at, done_at)
-     SELECT id, id, 'CQ', priority,
-            CASE WHEN state = 'refused' THEN 'dead' ELSE 'delivered' END,
-            1, created_at,
-            CASE WHEN state = 'refused' THEN '{\"code\":\"schema_violation\",\"detail\":\"/payload/case: missing\"}' END,
+     SELECT id, id, 'CQ', priority, 'dead', 1, created_at,
+            '{\"code\":\"schema_violation\",\"detail\":\"/payload/case: missing\"}',
             created_at, created_at + 1000
-     FROM requests WHERE role = 'requester'",
+     FROM requests WHERE role = 'requester' AND state = 'refused'",
+    "INSERT INTO peer_deliveries (peer, last_at)
+     SELECT 'CQ', MAX(created_at) + 1000 FROM requests WHERE role = 'requester' AND state <> 'refused'
+     ON CONFLICT (peer) DO UPDATE SET last_at = excluded.last_at",
     "INSERT INTO print_jobs (id, request_id, print_centre, state, job, created_at, updated_at)
      SELECT id, id, 'SC01-PC1', CASE WHEN rowid % 7 = 0 THEN 'mail_returned' ELSE 'delivered' END,
             '{}', created_at + 86400000, created_at + 3 * 86400000
