@@ -118,7 +118,12 @@ pub async fn fill(dir: &Path, region: &str, target: i64) -> anyhow::Result<()> {
         _ => ("executor", "in", Some(INBOX)),
     };
     let start = time::OffsetDateTime::now_utc().unix_timestamp() * 1000 - 400 * 86_400_000;
-    for statement in FILL.iter().take(FILL.len() - 1).chain(side.iter()).chain(FILL.last()) {
+    for statement in FILL
+        .iter()
+        .take(FILL.len() - 1)
+        .chain(side.iter())
+        .chain(FILL.last())
+    {
         let sql = statement
             .replace("{N}", &(target - have).to_string())
             .replace("{FROM}", &have.to_string())

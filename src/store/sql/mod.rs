@@ -30,6 +30,7 @@ mod exec;
 mod group;
 mod jobs;
 mod local;
+mod migrations;
 mod packed;
 mod purge;
 mod read;
@@ -44,14 +45,12 @@ mod units;
 mod work;
 mod write;
 
-use std::borrow::Cow;
 use std::path::Path;
 use std::time::Duration;
 
 use sqlx::AnyPool;
 use sqlx::Executor;
 use sqlx::any::AnyPoolOptions;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 pub use dialect::Dialect;
 
@@ -74,204 +73,6 @@ pub struct SqlStore {
     pub(super) file: Option<std::sync::Arc<Path>>,
     /// Idle SQLite connections for bounded reads ([`readers`]).
     pub(super) readers: std::sync::Arc<readers::Readers>,
-}
-
-/// One migration, embedded at build time.
-fn migration(version: i64, name: &'static str, sql: &'static str) -> Migration {
-    Migration::new(
-        version,
-        Cow::Borrowed(name),
-        MigrationType::Simple,
-        sqlx::SqlSafeStr::into_sql_str(sql),
-        false,
-    )
-}
-
-/// The SQLite migrations, applied in order at open.
-fn sqlite_migrator() -> Migrator {
-    Migrator::with_migrations(vec![
-        migration(
-            1,
-            "init",
-            include_str!("../../../migrations/sqlite/0001_init.sql"),
-        ),
-        migration(
-            2,
-            "agreements",
-            include_str!("../../../migrations/sqlite/0002_agreements.sql"),
-        ),
-        migration(
-            3,
-            "deadlines",
-            include_str!("../../../migrations/sqlite/0003_deadlines.sql"),
-        ),
-        migration(
-            4,
-            "inbox_priority",
-            include_str!("../../../migrations/sqlite/0004_inbox_priority.sql"),
-        ),
-        migration(
-            5,
-            "attachments",
-            include_str!("../../../migrations/sqlite/0005_attachments.sql"),
-        ),
-        migration(
-            6,
-            "print_jobs",
-            include_str!("../../../migrations/sqlite/0006_print_jobs.sql"),
-        ),
-        migration(
-            7,
-            "frozen_assets",
-            include_str!("../../../migrations/sqlite/0007_frozen_assets.sql"),
-        ),
-        migration(
-            8,
-            "deadline_meets",
-            include_str!("../../../migrations/sqlite/0008_deadline_meets.sql"),
-        ),
-        migration(
-            10,
-            "attachment_bounds",
-            include_str!("../../../migrations/sqlite/0010_attachment_bounds.sql"),
-        ),
-        migration(
-            11,
-            "leases_and_indexes",
-            include_str!("../../../migrations/sqlite/0011_leases_and_indexes.sql"),
-        ),
-        migration(
-            12,
-            "work_leases",
-            include_str!("../../../migrations/sqlite/0012_work_leases.sql"),
-        ),
-        migration(
-            13,
-            "dashboard",
-            include_str!("../../../migrations/sqlite/0013_dashboard.sql"),
-        ),
-        migration(
-            14,
-            "receipt_outbox",
-            include_str!("../../../migrations/sqlite/0014_receipt_outbox.sql"),
-        ),
-        migration(
-            15,
-            "trace_ids",
-            include_str!("../../../migrations/sqlite/0015_trace_ids.sql"),
-        ),
-        migration(
-            16,
-            "retention",
-            include_str!("../../../migrations/sqlite/0016_retention.sql"),
-        ),
-        migration(
-            17,
-            "packed_envelopes",
-            include_str!("../../../migrations/sqlite/0017_packed_envelopes.sql"),
-        ),
-        migration(
-            18,
-            "leaner_indexes",
-            include_str!("../../../migrations/sqlite/0018_leaner_indexes.sql"),
-        ),
-        migration(
-            19,
-            "outbox_next_due",
-            include_str!("../../../migrations/sqlite/0019_outbox_next_due.sql"),
-        ),
-        migration(
-            20,
-            "compact_answers",
-            include_str!("../../../migrations/sqlite/0020_compact_answers.sql"),
-        ),
-        migration(
-            21,
-            "leaner_receipts",
-            include_str!("../../../migrations/sqlite/0021_leaner_receipts.sql"),
-        ),
-        migration(
-            22,
-            "fewer_index_bytes",
-            include_str!("../../../migrations/sqlite/0022_fewer_index_bytes.sql"),
-        ),
-        migration(
-            23,
-            "peer_deliveries",
-            include_str!("../../../migrations/sqlite/0023_peer_deliveries.sql"),
-        ),
-    ])
-}
-
-/// The PostgreSQL migrations: the same schema as SQLite's (its 0001–0011 in one step).
-fn postgres_migrator() -> Migrator {
-    Migrator::with_migrations(vec![
-        migration(
-            1,
-            "init",
-            include_str!("../../../migrations/postgres/0001_init.sql"),
-        ),
-        migration(
-            2,
-            "work_leases",
-            include_str!("../../../migrations/postgres/0002_work_leases.sql"),
-        ),
-        migration(
-            3,
-            "dashboard",
-            include_str!("../../../migrations/postgres/0003_dashboard.sql"),
-        ),
-        migration(
-            4,
-            "receipt_outbox",
-            include_str!("../../../migrations/postgres/0004_receipt_outbox.sql"),
-        ),
-        migration(
-            5,
-            "trace_ids",
-            include_str!("../../../migrations/postgres/0005_trace_ids.sql"),
-        ),
-        migration(
-            6,
-            "retention",
-            include_str!("../../../migrations/postgres/0006_retention.sql"),
-        ),
-        migration(
-            7,
-            "packed_envelopes",
-            include_str!("../../../migrations/postgres/0007_packed_envelopes.sql"),
-        ),
-        migration(
-            8,
-            "leaner_indexes",
-            include_str!("../../../migrations/postgres/0008_leaner_indexes.sql"),
-        ),
-        migration(
-            9,
-            "outbox_next_due",
-            include_str!("../../../migrations/postgres/0009_outbox_next_due.sql"),
-        ),
-        migration(
-            10,
-            "compact_answers",
-            include_str!("../../../migrations/postgres/0010_compact_answers.sql"),
-        ),
-        migration(
-            11,
-            "leaner_receipts",
-            include_str!("../../../migrations/postgres/0011_leaner_receipts.sql"),
-        ),
-        migration(
-            12,
-            "fewer_index_bytes",
-            include_str!("../../../migrations/postgres/0012_fewer_index_bytes.sql"),
-        ),
-        migration(
-            13,
-            "peer_deliveries",
-            include_str!("../../../migrations/postgres/0013_peer_deliveries.sql"),
-        ),
-    ])
 }
 
 /// What the configuration's `database` names: an engine and where it is. Written in the
@@ -405,7 +206,7 @@ impl SqlStore {
         let write = sqlite_pool(1, true)
             .connect(&sqlite_url(path, "rwc"))
             .await?;
-        sqlite_migrator().run(&write).await?;
+        migrations::sqlite().run(&write).await?;
         let read = sqlite_pool(4, false)
             .connect(&sqlite_url(path, "ro"))
             .await?;
@@ -431,7 +232,7 @@ impl SqlStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
-        postgres_migrator().run(&pool).await?;
+        migrations::postgres().run(&pool).await?;
         Ok(SqlStore {
             write: pool.clone(),
             read: pool,

@@ -7,11 +7,11 @@
 //!   `deflateSetDictionary` takes it: the compressed text may refer back into the
 //!   dictionary's bytes as if they came just before it. The dictionary is the vocabulary
 //!   of the schemas (property names, enumerated values, the envelope's frame), made by
-//!   `tools/envelope-dictionary.py` and pinned by [`DICTIONARY_SHA256`]: format 2 can
+//!   `tools/envelope-dictionary.py` and pinned by its SHA-256 (a test): format 2 can
 //!   only be read with exactly these bytes.
 //! - Format 1 (rows stored before): raw DEFLATE of the text, no dictionary.
-//! A row stored before the column existed keeps its
-//! text in `messages.envelope` and has no `envelope_z`; a purged message has neither
+//!
+//! A row stored before the column existed keeps its text in `messages.envelope` and has no `envelope_z`; a purged message has neither
 //! (`envelope` is `'null'`). Nothing outside the store sees the compressed form: every
 //! read gives back the same text that went in, byte for byte, so digests and signatures
 //! are checked against exactly what was signed.
