@@ -206,6 +206,16 @@ impl Signature {
             .map_err(|b: Vec<u8>| malformed(format!("{} bytes, not 64", b.len())))?;
         Ok(Signature(bytes))
     }
+
+    /// The signature with these 64 bytes (`None` for any other length).
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        bytes.try_into().ok().map(Signature)
+    }
+
+    /// The signature's 64 bytes.
+    pub fn to_bytes(self) -> [u8; 64] {
+        self.0
+    }
 }
 
 crate::ids::schema::text_schema!(

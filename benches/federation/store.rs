@@ -84,14 +84,14 @@ const FILL: &[&str] = &[
             '0000000000000000000000000000000000000000000000000000000000000000', 0, at, at FROM fill",
     "INSERT INTO messages (id, direction, kind, request_id, sender_court, recipient_court, agreement_id,
                            agreement_sha256, digest, envelope, envelope_z, test, created_at, committed_at)
-     SELECT id, '{DIR}', 'service.request', id, 'SC0104', 'CQ0103', 'SC-CQ-2026',
+     SELECT id, '{DIR}', 'service.request', '', 'SC0104', 'CQ0103', 'SC-CQ-2026',
             '0000000000000000000000000000000000000000000000000000000000000000', lower(hex(randomblob(32))),
             '', x'02' || randomblob(1220), 0, at, at FROM fill",
-    "INSERT INTO history (request_id, at, state, event, actor, message_id, detail)
-     SELECT id, at, 'received', 'submitted', 'court:SC0104', '', '{}' FROM fill
-     UNION ALL SELECT id, at + 1, 'completed', 'completed', 'court:CQ0103', NULL, '{}' FROM fill",
-    "INSERT INTO receipts (message_id, hop, issuer, body)
-     SELECT id, 'submission', 'SC', printf('{\"court\":\"SC0104\",\"at\":\"2026-12-01T08:00:00.000Z\",\"signature\":\"%s\"}', substr(hex(randomblob(44)), 1, 88)) FROM fill",
+    "INSERT INTO history (request_id, seq, at, state, event, actor, message_id, detail)
+     SELECT id, 1, at, 'received', 'submitted', 'court:SC0104', '', '{}' FROM fill
+     UNION ALL SELECT id, 2, at + 1, 'completed', 'completed', 'court:CQ0103', NULL, '{}' FROM fill",
+    "INSERT INTO receipts (message_id, hop, issuer, body, at, signature)
+     SELECT id, 'submission', 'SC', '{\"court\":\"SC0104\"}', at, randomblob(64) FROM fill",
     "DROP TABLE fill",
 ];
 

@@ -135,9 +135,18 @@ impl SqlStore {
                 .bind(&request)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query(
-                "INSERT INTO history (request_id, at, state, event, actor, message_id, detail) VALUES ($1, $2, $3, 'returned', $4, NULL, $5)",
-            )
+            // Numbered as `apply` in tx.rs numbers entries (SQLite: within the request).
+            let insert = match self.dialect {
+                super::Dialect::Sqlite => {
+                    "INSERT INTO history (seq, request_id, at, state, event, actor, message_id, detail)
+                     VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM history WHERE request_id = $1),
+                             $1, $2, $3, 'returned', $4, NULL, $5)"
+                }
+                super::Dialect::Postgres => {
+                    "INSERT INTO history (request_id, at, state, event, actor, message_id, detail) VALUES ($1, $2, $3, 'returned', $4, NULL, $5)"
+                }
+            };
+            sqlx::query(insert)
             .bind(&request)
             .bind(at)
             .bind(workflow::RETURNED)

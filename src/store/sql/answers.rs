@@ -102,7 +102,9 @@ fn restore(body: Value, elided: i64, derived: Derived) -> Result<Value, StoreErr
 }
 
 /// A kept answer with what its message says, joined in one read.
-const KEPT: &str = "SELECT i.request_hash, i.status, i.body, i.elided, i.answered, m.request_id, m.digest, m.trace_id, r.body, r.issuer
+const KEPT: &str = "SELECT i.request_hash, i.status, i.body, i.elided, i.answered,
+            CASE WHEN m.request_id = '' THEN m.id ELSE m.request_id END, m.digest, m.trace_id, r.body, r.issuer,
+            r.at, r.signature
      FROM idempotency i
      LEFT JOIN messages m ON m.id = i.answered
      LEFT JOIN receipts r ON r.message_id = i.answered AND r.hop = 'submission'
@@ -126,6 +128,8 @@ fn kept(owner: &str, key: &str, r: &Row) -> Result<Idempotency, StoreError> {
                 message_id,
                 hop: "submission",
                 issuer,
+                at: r.optional_int(10)?,
+                signature: r.optional_blob(11)?,
                 digest: r.optional_text(6)?,
             }
             .value()?,

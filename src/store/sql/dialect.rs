@@ -66,6 +66,15 @@ pub fn marks(first: usize, count: usize) -> String {
         .join(", ")
 }
 
+/// The messages `m` of the requests bound to `count` placeholders from `$first`:
+/// `messages.request_id` is `''` for the message that starts its request (migration
+/// 0026), found by its id; the others through `messages_by_request`, which leaves out `''`
+/// (the term `m.request_id <> ''` lets SQLite's planner use that partial index).
+pub fn of_requests(first: usize, count: usize) -> String {
+    let list = marks(first, count);
+    format!("(m.id IN ({list}) OR (m.request_id IN ({list}) AND m.request_id <> ''))")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,12 @@ impl<'a> From<&'a Vec<u8>> for Arg<'a> {
     }
 }
 
+impl<'a> From<Option<&'a [u8]>> for Arg<'a> {
+    fn from(v: Option<&'a [u8]>) -> Self {
+        Arg::Blob(v)
+    }
+}
+
 impl From<i64> for Arg<'_> {
     fn from(v: i64) -> Self {
         Arg::Int(Some(v))

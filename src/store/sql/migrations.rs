@@ -118,6 +118,21 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "peer_deliveries",
         include_str!("../../../migrations/sqlite/0023_peer_deliveries.sql"),
     ),
+    (
+        24,
+        "rows_in_their_keys",
+        include_str!("../../../migrations/sqlite/0024_rows_in_their_keys.sql"),
+    ),
+    (
+        25,
+        "receipt_columns",
+        include_str!("../../../migrations/sqlite/0025_receipt_columns.sql"),
+    ),
+    (
+        26,
+        "first_message_request",
+        include_str!("../../../migrations/sqlite/0026_first_message_request.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations: (version, name, SQL).
@@ -186,6 +201,16 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         13,
         "peer_deliveries",
         include_str!("../../../migrations/postgres/0013_peer_deliveries.sql"),
+    ),
+    (
+        14,
+        "receipt_columns",
+        include_str!("../../../migrations/postgres/0014_receipt_columns.sql"),
+    ),
+    (
+        15,
+        "first_message_request",
+        include_str!("../../../migrations/postgres/0015_first_message_request.sql"),
     ),
 ];
 

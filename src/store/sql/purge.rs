@@ -8,7 +8,7 @@ use sqlx::{AnyConnection, Row};
 use time::OffsetDateTime;
 
 use super::SqlStore;
-use super::dialect::{marks, terminal};
+use super::dialect::{marks, of_requests, terminal};
 use super::tx::{append_audit, serialise};
 use crate::clock::{from_unix_millis, rfc3339, unix_millis};
 use crate::ids::{AgreementId, MessageId, Sha256};
@@ -53,13 +53,13 @@ async fn plan(
     let mut listed = BTreeSet::new();
     for chunk in ids.chunks(CHUNK) {
         let messages = format!(
-            "SELECT COUNT(*) FROM messages WHERE request_id IN ({})",
-            marks(1, chunk.len())
+            "SELECT COUNT(*) FROM messages m WHERE {}",
+            of_requests(1, chunk.len())
         );
         let blobs = format!(
             "SELECT DISTINCT ma.sha256 FROM message_attachments ma JOIN messages m ON m.id = ma.message_id
-             WHERE m.request_id IN ({})",
-            marks(1, chunk.len())
+             WHERE {}",
+            of_requests(1, chunk.len())
         );
         let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(messages));
         let mut digests = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(blobs));
@@ -74,7 +74,8 @@ async fn plan(
     for sha256 in listed {
         // Kept if a message of a request not purged here lists it too.
         let listers: Vec<String> = sqlx::query_scalar(
-            "SELECT m.request_id FROM message_attachments ma JOIN messages m ON m.id = ma.message_id
+            "SELECT CASE WHEN m.request_id = '' THEN m.id ELSE m.request_id END
+             FROM message_attachments ma JOIN messages m ON m.id = ma.message_id
              WHERE ma.sha256 = $1",
         )
         .bind(&sha256)
@@ -135,12 +136,14 @@ impl Retention for SqlStore {
             for sql in [
                 format!("UPDATE requests SET purged_at = $1 WHERE id IN ({list})"),
                 format!(
-                    "UPDATE messages SET envelope = 'null', envelope_z = NULL, purged_at = $1 WHERE request_id IN ({list})"
+                    "UPDATE messages AS m SET envelope = 'null', envelope_z = NULL, purged_at = $1 WHERE {}",
+                    of_requests(2, chunk.len())
                 ),
                 // Who may read a blob, from the messages that list it: these no longer do.
                 format!(
                     "DELETE FROM message_attachments WHERE message_id IN
-                     (SELECT id FROM messages WHERE purged_at = $1 AND request_id IN ({list}))"
+                     (SELECT m.id FROM messages m WHERE m.purged_at = $1 AND {})",
+                    of_requests(2, chunk.len())
                 ),
             ] {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(at);

@@ -139,7 +139,7 @@ impl SqlStore {
             .reader()
             .await?
             .optional(
-                "SELECT m.digest, r.body, r.issuer FROM messages m JOIN receipts r ON r.message_id = m.id AND r.hop = 'relay'
+                "SELECT m.digest, r.body, r.issuer, r.at, r.signature FROM messages m JOIN receipts r ON r.message_id = m.id AND r.hop = 'relay'
                  WHERE m.id = $1 AND m.direction = 'in'",
                 args![&id.to_string()],
             )
@@ -152,6 +152,8 @@ impl SqlStore {
                     message_id: &id.to_string(),
                     hop: "relay",
                     issuer: r.text(2)?,
+                    at: r.optional_int(3)?,
+                    signature: r.optional_blob(4)?,
                     digest: Some(r.text(0)?),
                 }
                 .receipt()?,
@@ -199,7 +201,13 @@ impl SqlStore {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         let messages =
-            sqlx::query("SELECT * FROM messages WHERE request_id = $1 ORDER BY committed_at, id")
+            // `messages.request_id` is '' for the message that starts its request (see
+            // `insert_message` in tx.rs): that one is found by its id, the others through
+            // `messages_by_request`, which leaves out '' (the term `m.request_id <> ''`
+            // lets SQLite's planner use that partial index). So in every read of it
+            // (`dialect::of_requests`).
+            sqlx::query("SELECT m.* FROM messages m WHERE m.id = $1 OR (m.request_id = $1 AND m.request_id <> '')
+                         ORDER BY m.committed_at, m.id")
                 .bind(&key)
                 .fetch_all(&self.read)
                 .await?
@@ -216,8 +224,9 @@ impl SqlStore {
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
         let receipts = sqlx::query(
-            "SELECT r.body, r.message_id, r.hop, r.issuer, m.digest FROM messages m JOIN receipts r ON r.message_id = m.id
-             WHERE m.request_id = $1 ORDER BY r.seq",
+            "SELECT r.body, r.message_id, r.hop, r.issuer, r.at AS receipt_at, r.signature AS receipt_signature, m.digest
+             FROM messages m JOIN receipts r ON r.message_id = m.id
+             WHERE m.id = $1 OR (m.request_id = $1 AND m.request_id <> '') ORDER BY r.seq",
         )
         .bind(&key)
         .fetch_all(&self.read)
@@ -226,11 +235,14 @@ impl SqlStore {
         .map(|r| {
             let t = |c: &str| text(r, c);
             let digest = t("digest")?;
+            let (at, signature) = super::receipt_rows::at_and_signature(r)?;
             super::receipt_rows::ReceiptRow {
                 body: &t("body")?,
                 message_id: &t("message_id")?,
                 hop: &t("hop")?,
                 issuer: &t("issuer")?,
+                at,
+                signature: signature.as_deref(),
                 digest: Some(&digest),
             }
             .receipt()

@@ -53,7 +53,8 @@ impl SqlStore {
             .reader()
             .await?
             .optional(
-                "SELECT request_id, digest, envelope, envelope_z FROM messages WHERE id = $1 AND direction = 'out'",
+                "SELECT CASE WHEN request_id = '' THEN id ELSE request_id END, digest, envelope, envelope_z
+                 FROM messages WHERE id = $1 AND direction = 'out'",
                 args![&id.to_string()],
             )
             .await?;
@@ -76,7 +77,8 @@ impl SqlStore {
     ) -> Result<Vec<ReceiptOutboxItem>, StoreError> {
         let rows = sqlx::query(
             "SELECT q.seq, q.message_id, q.hop, q.peer, COALESCE(NULLIF(q.body, ''), r.body) AS body,
-                    r.issuer, q.attempts, m.agreement_sha256, m.trace_id, m.digest
+                    r.issuer, r.at AS receipt_at, r.signature AS receipt_signature,
+                    q.attempts, m.agreement_sha256, m.trace_id, m.digest
              FROM receipt_outbox q JOIN messages m ON m.id = q.message_id
              LEFT JOIN receipts r ON r.message_id = q.message_id AND r.hop = q.hop AND r.issuer <> q.peer
              WHERE q.state = 'pending' AND q.next_attempt_at <= $1
@@ -92,6 +94,7 @@ impl SqlStore {
                 let message_id = text("message_id")?;
                 let issuer: Option<String> = r.try_get("issuer")?;
                 let digest: Option<String> = r.try_get("digest")?;
+                let (at, signature) = super::receipt_rows::at_and_signature(r)?;
                 Ok(ReceiptOutboxItem {
                     seq: r.try_get("seq")?,
                     message_id: MessageId::parse(&message_id).map_err(|e| bad("message id", e))?,
@@ -101,6 +104,8 @@ impl SqlStore {
                         message_id: &message_id,
                         hop: &text("hop")?,
                         issuer: issuer.as_deref().unwrap_or_default(),
+                        at,
+                        signature: signature.as_deref(),
                         digest: digest.as_deref(),
                     }
                     .receipt()?,

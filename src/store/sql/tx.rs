@@ -29,7 +29,13 @@ pub(super) async fn insert_message<E: Exec + ?Sized>(
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
     let e = &sealed.envelope;
-    let request_id = e.in_reply_to.unwrap_or(e.id);
+    // '' for the message that starts its request, whose id the request shares: read back
+    // as the message's id (`CASE WHEN m.request_id = '' THEN m.id ELSE m.request_id END`),
+    // and left out of `messages_by_request` (migration 0026).
+    let request_id = match e.in_reply_to {
+        Some(request) if request != e.id => request.to_string(),
+        _ => String::new(),
+    };
     let done = tx
         .execute(
             "INSERT INTO messages (id, direction, kind, request_id, sender_court, recipient_court, agreement_id,
@@ -39,7 +45,7 @@ pub(super) async fn insert_message<E: Exec + ?Sized>(
                 &e.id.to_string(),
                 direction,
                 e.kind.as_str(),
-                &request_id.to_string(),
+                &request_id,
                 e.sender.court.as_str(),
                 e.recipient.court.as_str(),
                 e.agreement.id.as_str(),
@@ -76,6 +82,25 @@ pub(super) async fn current_state<E: Exec + ?Sized>(
         None => Err(StoreError::Conflict(format!("no request {request_id}"))),
     }
 }
+
+/// A new history entry (see `apply`). On SQLite, whose `history` is keyed by
+/// (request_id, seq) (migration 0024), `seq` is one more than the request's last entry;
+/// PostgreSQL's `seq` comes from its own sequence.
+const HISTORY_INSERT_SQLITE: &str =
+    "INSERT INTO history (seq, request_id, at, state, event, actor, message_id, detail, trace_id)
+     VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM history WHERE request_id = $1),
+             $1, $2, $3, $4, $5, CASE WHEN $6 = $1 THEN '' ELSE $6 END, $7,
+             CASE WHEN COALESCE((SELECT trace_id FROM messages WHERE id = $6),
+                                (SELECT trace_id FROM requests WHERE id = $1)) IS NULL
+                  THEN NULL ELSE '' END)";
+
+/// [`HISTORY_INSERT_SQLITE`] on PostgreSQL.
+const HISTORY_INSERT_POSTGRES: &str =
+    "INSERT INTO history (request_id, at, state, event, actor, message_id, detail, trace_id)
+     VALUES ($1, $2, $3, $4, $5, CASE WHEN $6 = $1 THEN '' ELSE $6 END, $7,
+             CASE WHEN COALESCE((SELECT trace_id FROM messages WHERE id = $6),
+                                (SELECT trace_id FROM requests WHERE id = $1)) IS NULL
+                  THEN NULL ELSE '' END)";
 
 /// Applies a state change and writes its history and audit entries.
 pub(super) async fn apply<E: Exec + ?Sized>(
@@ -144,12 +169,13 @@ pub(super) async fn apply<E: Exec + ?Sized>(
     // Kept as '' when there is one: reading takes it from that row again (HISTORY in
     // read.rs), which says the same then as now (a message's trace never changes, a
     // request's only from none). NULL when neither has one, as then.
+    let insert = if tx.postgres() {
+        HISTORY_INSERT_POSTGRES
+    } else {
+        HISTORY_INSERT_SQLITE
+    };
     tx.execute(
-        "INSERT INTO history (request_id, at, state, event, actor, message_id, detail, trace_id)
-         VALUES ($1, $2, $3, $4, $5, CASE WHEN $6 = $1 THEN '' ELSE $6 END, $7,
-                 CASE WHEN COALESCE((SELECT trace_id FROM messages WHERE id = $6),
-                                    (SELECT trace_id FROM requests WHERE id = $1)) IS NULL
-                      THEN NULL ELSE '' END)",
+        insert,
         args![
             &request_id,
             at,

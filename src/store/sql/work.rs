@@ -112,7 +112,8 @@ impl SqlStore {
         hop: Hop,
     ) -> Result<Option<Receipt>, StoreError> {
         let row = sqlx::query(
-            "SELECT r.body, r.issuer, m.digest FROM receipts r LEFT JOIN messages m ON m.id = r.message_id
+            "SELECT r.body, r.issuer, r.at AS receipt_at, r.signature AS receipt_signature, m.digest
+             FROM receipts r LEFT JOIN messages m ON m.id = r.message_id
              WHERE r.message_id = $1 AND r.hop = $2",
         )
         .bind(message.to_string())
@@ -123,11 +124,14 @@ impl SqlStore {
             let body: String = r.try_get("body")?;
             let issuer: String = r.try_get("issuer")?;
             let digest: Option<String> = r.try_get("digest")?;
+            let (at, signature) = super::receipt_rows::at_and_signature(&r)?;
             super::receipt_rows::ReceiptRow {
                 body: &body,
                 message_id: &message.to_string(),
                 hop: hop.as_str(),
                 issuer: &issuer,
+                at,
+                signature: signature.as_deref(),
                 digest: digest.as_deref(),
             }
             .receipt()
@@ -141,7 +145,8 @@ impl SqlStore {
         limit: i64,
     ) -> Result<Vec<crate::store::StoredReceipt>, StoreError> {
         let rows = sqlx::query(
-            "SELECT r.seq, r.body, r.message_id, r.hop, r.issuer, m.digest FROM receipts r LEFT JOIN messages m ON m.id = r.message_id
+            "SELECT r.seq, r.body, r.message_id, r.hop, r.issuer, r.at AS receipt_at, r.signature AS receipt_signature, m.digest
+             FROM receipts r LEFT JOIN messages m ON m.id = r.message_id
              WHERE r.seq > $1 ORDER BY r.seq LIMIT $2 + 0",
         )
         .bind(after)
@@ -152,6 +157,7 @@ impl SqlStore {
             .map(|r| {
                 let body: String = r.try_get("body")?;
                 let digest: Option<String> = r.try_get("digest")?;
+                let (at, signature) = super::receipt_rows::at_and_signature(r)?;
                 Ok(crate::store::StoredReceipt {
                     seq: r.try_get("seq")?,
                     receipt: super::receipt_rows::ReceiptRow {
@@ -159,6 +165,8 @@ impl SqlStore {
                         message_id: &r.try_get::<String, _>("message_id")?,
                         hop: &r.try_get::<String, _>("hop")?,
                         issuer: &r.try_get::<String, _>("issuer")?,
+                        at,
+                        signature: signature.as_deref(),
                         digest: digest.as_deref(),
                     }
                     .receipt()?,
