@@ -110,6 +110,14 @@ impl StateChange {
             | StateChange::Note { request_id } => *request_id,
         }
     }
+
+    /// The request this change opens, if it opens one.
+    pub fn opens(&self) -> Option<&RequestRecord> {
+        match self {
+            StateChange::Open(r) => Some(r),
+            _ => None,
+        }
+    }
 }
 
 /// What happened, for the history and the audit log.

@@ -103,7 +103,9 @@ fn restore(body: Value, elided: i64, derived: Derived) -> Result<Value, StoreErr
 
 /// A kept answer with what its message says, joined in one read.
 const KEPT: &str = "SELECT i.request_hash, i.status, i.body, i.elided, i.answered,
-            CASE WHEN m.request_id = '' THEN m.id ELSE m.request_id END, m.digest, m.trace_id, r.body, r.issuer,
+            CASE WHEN m.request_id = '' THEN m.id ELSE m.request_id END, m.digest,
+            CASE WHEN m.trace_id = '' THEN (SELECT q.trace_id FROM requests q WHERE q.id = m.id) ELSE m.trace_id END,
+            r.body, r.issuer,
             r.at, r.signature
      FROM idempotency i
      LEFT JOIN messages m ON m.id = i.answered
@@ -140,7 +142,7 @@ fn kept(owner: &str, key: &str, r: &Row) -> Result<Idempotency, StoreError> {
     Ok(Idempotency {
         owner: owner.to_owned(),
         key: key.to_owned(),
-        request_hash: Sha256::parse(r.text(0)?).map_err(|e| bad("request_hash", e))?,
+        request_hash: Sha256::parse(&r.hex(0)?).map_err(|e| bad("request_hash", e))?,
         status: u16::try_from(r.int(1)?).map_err(|e| bad("status", e))?,
         body: restore(body, elided, derived)?,
     })
@@ -197,13 +199,15 @@ impl SqlStore {
         let answered = answered
             .filter(|_| elided != 0)
             .map(|m| m.sealed.envelope.id.to_string());
+        let request_hash = idem.request_hash.to_string();
+        let postgres = tx.postgres();
         tx.execute(
             "INSERT INTO idempotency (court, key, request_hash, status, body, created_at, answered, elided)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             args![
                 &idem.owner,
                 &idem.key,
-                &idem.request_hash.to_string(),
+                super::exec::digest_arg(postgres, &idem.request_hash, &request_hash),
                 i64::from(idem.status),
                 &json_text(&body)?,
                 unix_millis(now),

@@ -107,7 +107,7 @@ impl SqlStore {
         ruling: &str,
     ) -> Result<Vec<MessageId>, StoreError> {
         let rows = sqlx::query(
-            "SELECT r.id, m.envelope, m.envelope_z FROM deadlines d
+            "SELECT r.id, m.id AS envelope_id, m.envelope, m.envelope_z FROM deadlines d
                JOIN requests r ON r.id = d.request_id JOIN messages m ON m.id = r.id
              WHERE d.name = 'freeze.expiry_warning' AND d.met_at IS NULL
                AND r.role = 'requester' AND r.family = 'preservation'",

@@ -66,7 +66,9 @@ impl SqlStore {
         };
         format!(
             "SELECT o.seq, o.message_id, o.request_id, o.peer, o.priority, o.attempts,
-                    m.digest, m.trace_id
+                    m.digest,
+                    CASE WHEN m.trace_id = '' THEN (SELECT q.trace_id FROM requests q WHERE q.id = m.id)
+                         ELSE m.trace_id END AS trace_id
              FROM {from} JOIN messages m ON m.id = o.message_id
              WHERE o.state = 'pending' AND o.next_attempt_at <= $1{one_peer}
                AND (o.lease_until IS NULL OR o.lease_until <= $1 OR o.leased_by = '{}')

@@ -68,6 +68,17 @@ impl<'a> From<Option<&'a str>> for Arg<'a> {
     }
 }
 
+/// A SHA-256 digest to store in a column that SQLite keeps as its 32 bytes (half its hex
+/// text) and PostgreSQL as hex text: `hex` is `digest`'s hex. Reads take either form
+/// ([`Row::hex`], `read::hex_text`), so rows written before as text read the same.
+pub(super) fn digest_arg<'a>(postgres: bool, digest: &'a crate::ids::Sha256, hex: &'a str) -> Arg<'a> {
+    if postgres {
+        Arg::Text(Some(hex))
+    } else {
+        Arg::Blob(Some(digest.as_bytes()))
+    }
+}
+
 /// The arguments of a statement, `$1` first: `args![a, b]`.
 macro_rules! args {
     ($($v:expr),* $(,)?) => {
@@ -128,6 +139,17 @@ impl Row {
             Cell::Null => Ok(None),
             other => Err(StoreError::Backend(format!(
                 "column {i} is {other:?}, not an integer"
+            ))),
+        }
+    }
+
+    /// A SHA-256 digest as hex text, kept as text or as its bytes (see [`digest_arg`]).
+    pub fn hex(&self, i: usize) -> Result<String, StoreError> {
+        match self.cell(i)? {
+            Cell::Text(v) => Ok(v.clone()),
+            Cell::Blob(v) => Ok(hex::encode(v)),
+            other => Err(StoreError::Backend(format!(
+                "column {i} is {other:?}, not a digest"
             ))),
         }
     }

@@ -73,7 +73,7 @@ pub(super) fn request_record(row: &AnyRow) -> Result<RequestRecord, StoreError> 
 
 /// An idempotency answer from the columns of [`IDEMPOTENCY`].
 /// The columns of an inbox item, its message joined.
-pub(super) const INBOX_COLUMNS: &str = "SELECT i.seq, i.message_id, i.request_id, i.kind, i.received_at, i.retrieved_at, i.notice, m.digest, m.envelope, m.envelope_z, m.purged_at
+pub(super) const INBOX_COLUMNS: &str = "SELECT i.seq, i.message_id, i.request_id, i.kind, i.received_at, i.retrieved_at, i.notice, m.digest, m.id AS envelope_id, m.envelope, m.envelope_z, m.purged_at
              FROM inbox i LEFT JOIN messages m ON m.id = i.message_id";
 
 /// An inbox item from a row of [`INBOX_COLUMNS`].
@@ -105,6 +105,15 @@ pub(super) fn inbox_item(r: &AnyRow) -> Result<InboxItem, StoreError> {
     })
 }
 
+/// A SHA-256 digest as hex text from column `col`, kept as text or as its 32 bytes (see
+/// `exec::digest_arg`).
+pub(super) fn hex_text(row: &AnyRow, col: &str) -> Result<String, StoreError> {
+    match row.try_get::<String, _>(col) {
+        Ok(text) => Ok(text),
+        Err(_) => Ok(hex::encode(row.try_get::<Vec<u8>, _>(col)?)),
+    }
+}
+
 /// An audit entry from a row of the `audit` table.
 pub(super) fn audit_entry(r: &AnyRow) -> Result<AuditEntry, StoreError> {
     Ok(AuditEntry {
@@ -114,8 +123,8 @@ pub(super) fn audit_entry(r: &AnyRow) -> Result<AuditEntry, StoreError> {
         action: text(r, "action")?,
         subject: text(r, "subject")?,
         detail: json(r, "detail")?,
-        prev_hash: text(r, "prev_hash")?,
-        hash: text(r, "hash")?,
+        prev_hash: hex_text(r, "prev_hash")?,
+        hash: hex_text(r, "hash")?,
     })
 }
 
@@ -124,7 +133,11 @@ pub(super) fn audit_entry(r: &AnyRow) -> Result<AuditEntry, StoreError> {
 /// message's or its request's); see `apply` in tx.rs.
 const HISTORY: &str = "SELECT h.at, h.state, h.event, h.actor, h.detail,
         CASE WHEN h.message_id = '' THEN h.request_id ELSE h.message_id END AS message_id,
-        CASE WHEN h.trace_id = '' THEN COALESCE(m.trace_id, q.trace_id) ELSE h.trace_id END AS trace_id
+        CASE WHEN h.trace_id = '' THEN
+            COALESCE(CASE WHEN m.trace_id = '' THEN (SELECT t.trace_id FROM requests t WHERE t.id = m.id)
+                          ELSE m.trace_id END,
+                     q.trace_id)
+        ELSE h.trace_id END AS trace_id
      FROM history h
      LEFT JOIN messages m ON m.id = (CASE WHEN h.message_id = '' THEN h.request_id ELSE h.message_id END)
      LEFT JOIN requests q ON q.id = h.request_id
@@ -206,7 +219,7 @@ impl SqlStore {
             // `messages_by_request`, which leaves out '' (the term `m.request_id <> ''`
             // lets SQLite's planner use that partial index). So in every read of it
             // (`dialect::of_requests`).
-            sqlx::query("SELECT m.* FROM messages m WHERE m.id = $1 OR (m.request_id = $1 AND m.request_id <> '')
+            sqlx::query("SELECT m.*, m.id AS envelope_id FROM messages m WHERE m.id = $1 OR (m.request_id = $1 AND m.request_id <> '')
                          ORDER BY m.committed_at, m.id")
                 .bind(&key)
                 .fetch_all(&self.read)
@@ -315,7 +328,7 @@ impl SqlStore {
         &self,
         from_ms: i64,
     ) -> Result<Vec<serde_json::Value>, StoreError> {
-        sqlx::query("SELECT envelope, envelope_z FROM messages WHERE committed_at >= $1 AND test = 0 AND purged_at IS NULL ORDER BY committed_at, id")
+        sqlx::query("SELECT id AS envelope_id, envelope, envelope_z FROM messages WHERE committed_at >= $1 AND test = 0 AND purged_at IS NULL ORDER BY committed_at, id")
             .bind(from_ms)
             .fetch_all(&self.read)
             .await?

@@ -59,7 +59,7 @@ impl SqlStore {
             )
             .await?;
         row.map(|r| {
-            let envelope = super::packed::envelope_in(&r, 2, 3)?;
+            let envelope = super::packed::envelope_in(&r, 2, 3, &id.to_string())?;
             Ok((
                 MessageId::parse(r.text(0)?).map_err(|e| bad("request id", e))?,
                 Sha256::parse(r.text(1)?).map_err(|e| bad("digest", e))?,
@@ -78,7 +78,11 @@ impl SqlStore {
         let rows = sqlx::query(
             "SELECT q.seq, q.message_id, q.hop, q.peer, COALESCE(NULLIF(q.body, ''), r.body) AS body,
                     r.issuer, r.at AS receipt_at, r.signature AS receipt_signature,
-                    q.attempts, m.agreement_sha256, m.trace_id, m.digest
+                    q.attempts, m.digest,
+                    CASE WHEN m.agreement_sha256 = '' THEN (SELECT o.agreement_sha256 FROM requests o WHERE o.id = m.id)
+                         ELSE m.agreement_sha256 END AS agreement_sha256,
+                    CASE WHEN m.trace_id = '' THEN (SELECT o.trace_id FROM requests o WHERE o.id = m.id)
+                         ELSE m.trace_id END AS trace_id
              FROM receipt_outbox q JOIN messages m ON m.id = q.message_id
              LEFT JOIN receipts r ON r.message_id = q.message_id AND r.hop = q.hop AND r.issuer <> q.peer
              WHERE q.state = 'pending' AND q.next_attempt_at <= $1

@@ -20,22 +20,47 @@ pub(super) fn json_text(v: &impl serde::Serialize) -> Result<String, StoreError>
 }
 
 /// Stores a message (`direction` `out` or `in`) under W3C trace `trace_id`; `false`
-/// (nothing stored) if its id is stored already.
+/// (nothing stored) if its id is stored already. `opens` is the request this message
+/// opens, stored in the same transaction.
+///
+/// The message that opens its request leaves to the request's row what that row says
+/// (migrations 0026 and 0027; every read puts it back):
+/// - `request_id` is `''`, read back as the message's id (`CASE WHEN m.request_id = ''
+///   THEN m.id ELSE m.request_id END`), and the row is not in `messages_by_request`;
+/// - `agreement_id`, `agreement_sha256` and `trace_id` are `''` where they equal the
+///   request's, read back from it (`CASE WHEN m.trace_id = '' THEN (SELECT q.trace_id
+///   FROM requests q WHERE q.id = m.id) ELSE m.trace_id END`);
+/// - `sender_court` and `recipient_court` are `''` where they equal the request's
+///   requesting and requested court: nothing reads them (the envelope says them).
 pub(super) async fn insert_message<E: Exec + ?Sized>(
     tx: &mut E,
     sealed: &Sealed,
     direction: &str,
     trace_id: &str,
     now: OffsetDateTime,
+    opens: Option<&crate::store::RequestRecord>,
 ) -> Result<bool, StoreError> {
     let e = &sealed.envelope;
-    // '' for the message that starts its request, whose id the request shares: read back
-    // as the message's id (`CASE WHEN m.request_id = '' THEN m.id ELSE m.request_id END`),
-    // and left out of `messages_by_request` (migration 0026).
     let request_id = match e.in_reply_to {
         Some(request) if request != e.id => request.to_string(),
         _ => String::new(),
     };
+    let opens = opens.filter(|r| r.id == e.id);
+    let unless_opens = |same: fn(&crate::store::RequestRecord, &str) -> bool, value: String| {
+        match opens {
+            Some(r) if same(r, &value) => String::new(),
+            _ => value,
+        }
+    };
+    let sender = unless_opens(|r, v| r.requesting_court.as_str() == v, e.sender.court.to_string());
+    let recipient =
+        unless_opens(|r, v| r.requested_court.as_str() == v, e.recipient.court.to_string());
+    let agreement_id = unless_opens(|r, v| r.agreement_id.as_str() == v, e.agreement.id.to_string());
+    let agreement_sha256 = unless_opens(
+        |r, v| r.agreement_sha256.to_string() == v,
+        e.agreement.sha256.to_string(),
+    );
+    let trace = unless_opens(|r, v| r.trace_id.as_deref() == Some(v), trace_id.to_owned());
     let done = tx
         .execute(
             "INSERT INTO messages (id, direction, kind, request_id, sender_court, recipient_court, agreement_id,
@@ -46,16 +71,16 @@ pub(super) async fn insert_message<E: Exec + ?Sized>(
                 direction,
                 e.kind.as_str(),
                 &request_id,
-                e.sender.court.as_str(),
-                e.recipient.court.as_str(),
-                e.agreement.id.as_str(),
-                &e.agreement.sha256.to_string(),
+                &sender,
+                &recipient,
+                &agreement_id,
+                &agreement_sha256,
                 &sealed.digest.to_string(),
-                &super::packed::pack(&json_text(&sealed.json)?)?,
+                &super::packed::pack(&json_text(&sealed.json)?, &e.id.to_string())?,
                 i64::from(e.test),
                 unix_millis(e.created_at),
                 unix_millis(now),
-                trace_id,
+                &trace,
             ],
         )
         .await?;
@@ -232,15 +257,26 @@ pub(super) async fn append_audit<E: Exec + ?Sized>(
         .optional("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &[])
         .await?;
     let (seq, prev_hash) = match last {
-        Some(row) => (row.int(0)? + 1, row.text(1)?.to_owned()),
+        Some(row) => (row.int(0)? + 1, row.hex(1)?),
         None => (1, audit::GENESIS.to_owned()),
     };
     let hash = audit::entry_hash(seq, at, actor, action, subject, detail, &prev_hash);
+    let digest = crate::ids::Sha256::parse(&hash)
+        .map_err(|e| StoreError::Backend(format!("an audit hash: {e}")))?;
     // prev_hash is the previous row's hash: kept empty, read back from that row (see
-    // super::audit).
+    // super::audit). The hash is kept as its 32 bytes on SQLite (`digest_arg`).
+    let postgres = tx.postgres();
     tx.execute(
         "INSERT INTO audit (seq, at, actor, action, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, '', $7)",
-        args![seq, at, actor, action, subject, &json_text(detail)?, &hash],
+        args![
+            seq,
+            at,
+            actor,
+            action,
+            subject,
+            &json_text(detail)?,
+            super::exec::digest_arg(postgres, &digest, &hash),
+        ],
     )
     .await?;
     Ok(())
@@ -345,7 +381,7 @@ pub(super) async fn store_outbound<E: Exec + ?Sized>(
     m: &Outbound,
 ) -> Result<(), StoreError> {
     let id = m.sealed.envelope.id;
-    if !insert_message(tx, &m.sealed, "out", &m.trace_id, m.now).await? {
+    if !insert_message(tx, &m.sealed, "out", &m.trace_id, m.now, m.change.opens()).await? {
         return Err(StoreError::Conflict(format!(
             "message {id} is already stored"
         )));

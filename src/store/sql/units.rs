@@ -8,7 +8,7 @@ use super::exec::{Exec, args};
 use super::group::Delivered;
 use super::tx::{insert_message, insert_receipt, record, store_outbound};
 use crate::clock::unix_millis;
-use crate::store::{Inbound, Outbound, OutboundOutcome, StoreError};
+use crate::store::{Inbound, Outbound, OutboundOutcome, StateChange, StoreError};
 
 /// A message our court sends, with its idempotency answer (or the first answer again).
 pub(super) async fn outbound<E: Exec + ?Sized>(
@@ -40,7 +40,8 @@ pub(super) async fn delivered<E: Exec + ?Sized>(
 /// A message from a peer; `false` if its id was stored before (nothing written).
 pub(super) async fn inbound<E: Exec + ?Sized>(tx: &mut E, m: &Inbound) -> Result<bool, StoreError> {
     let id = m.sealed.envelope.id;
-    if !insert_message(tx, &m.sealed, "in", &m.trace_id, m.now).await? {
+    let opens = m.change.as_ref().and_then(StateChange::opens);
+    if !insert_message(tx, &m.sealed, "in", &m.trace_id, m.now, opens).await? {
         return Ok(false);
     }
     let request_id = m.sealed.envelope.in_reply_to.unwrap_or(id);

@@ -217,7 +217,7 @@ impl SqlStore {
         let row = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&self.read)
             .await?;
-        row.map(|r| Ok((r.try_get("seq")?, r.try_get("hash")?)))
+        row.map(|r| Ok((r.try_get("seq")?, super::read::hex_text(&r, "hash")?)))
             .transpose()
     }
 }

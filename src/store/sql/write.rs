@@ -205,7 +205,7 @@ impl Store for SqlStore {
             )
             .await?;
         Ok(row
-            .map(|r| super::packed::envelope_in(&r, 0, 1))
+            .map(|r| super::packed::envelope_in(&r, 0, 1, &id.to_string()))
             .transpose()?
             .flatten())
     }
