@@ -50,7 +50,7 @@ const FILL: &[&str] = &[
             CASE WHEN i >= {N} - 5000 THEN
                      CASE i % 4 WHEN 0 THEN 'relayed' WHEN 1 THEN 'accepted' WHEN 2 THEN 'in_progress' ELSE 'received' END
                  WHEN i % 50 = 0 THEN 'refused' ELSE 'completed' END,
-            'SC-CQ-2026', '0000000000000000000000000000000000000000000000000000000000000000',
+            'SC-CQ-2026', zeroblob(32),
             CASE WHEN i % 5 = 3 THEN 1 ELSE 0 END,
             {START} + i * {STEP}, {START} + i * {STEP}
      FROM n",

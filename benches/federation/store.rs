@@ -81,14 +81,14 @@ const FILL: &[&str] = &[
     "INSERT INTO requests (id, family, role, requesting_court, requested_court, state, agreement_id,
                            agreement_sha256, priority, created_at, updated_at)
      SELECT id, 'service', '{ROLE}', 'SC0104', 'CQ0103', 'completed', 'SC-CQ-2026',
-            '0000000000000000000000000000000000000000000000000000000000000000', 0, at, at FROM fill",
+            zeroblob(32), 0, at, at FROM fill",
     "INSERT INTO messages (id, direction, kind, request_id, sender_court, recipient_court, agreement_id,
                            agreement_sha256, digest, envelope, envelope_z, test, created_at, committed_at)
      SELECT id, '{DIR}', 'service.request', '', '', '', '', '', lower(hex(randomblob(32))),
             '', x'02' || randomblob(1220), 0, at, at FROM fill",
     "INSERT INTO history (request_id, seq, at, state, event, actor, message_id, detail)
      SELECT id, 1, at, 'received', 'submitted', 'court:SC0104', '', '{}' FROM fill
-     UNION ALL SELECT id, 2, at + 1, 'completed', 'completed', 'court:CQ0103', NULL, '{}' FROM fill",
+     UNION ALL SELECT id, 2, at + 1, '', 'completed', 'court:CQ0103', NULL, '{}' FROM fill",
     "INSERT INTO receipts (message_id, hop, issuer, body, at, signature)
      SELECT id, 'submission', 'SC', '{\"court\":\"SC0104\"}', at, randomblob(64) FROM fill",
     "DROP TABLE fill",

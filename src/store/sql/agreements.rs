@@ -140,10 +140,11 @@ impl SqlStore {
                 super::Dialect::Sqlite => {
                     "INSERT INTO history (seq, request_id, at, state, event, actor, message_id, detail)
                      VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM history WHERE request_id = $1),
-                             $1, $2, $3, 'returned', $4, NULL, $5)"
+                             $1, $2, CASE WHEN $3 = 'returned' THEN '' ELSE $3 END, 'returned', $4, NULL, $5)"
                 }
                 super::Dialect::Postgres => {
-                    "INSERT INTO history (request_id, at, state, event, actor, message_id, detail) VALUES ($1, $2, $3, 'returned', $4, NULL, $5)"
+                    "INSERT INTO history (request_id, at, state, event, actor, message_id, detail)
+                     VALUES ($1, $2, CASE WHEN $3 = 'returned' THEN '' ELSE $3 END, 'returned', $4, NULL, $5)"
                 }
             };
             sqlx::query(insert)

@@ -63,7 +63,8 @@ pub(super) fn request_record(row: &AnyRow) -> Result<RequestRecord, StoreError> 
         requested_court: parse(row, "requested_court", CourtId::parse)?,
         state: text(row, "state")?,
         agreement_id: parse(row, "agreement_id", crate::ids::AgreementId::parse)?,
-        agreement_sha256: parse(row, "agreement_sha256", Sha256::parse)?,
+        agreement_sha256: Sha256::parse(&hex_text(row, "agreement_sha256")?)
+            .map_err(|e| bad("agreement_sha256", e))?,
         priority: row.try_get("priority")?,
         created_at: from_unix_millis(row.try_get("created_at")?),
         updated_at: from_unix_millis(row.try_get("updated_at")?),
@@ -128,10 +129,12 @@ pub(super) fn audit_entry(r: &AnyRow) -> Result<AuditEntry, StoreError> {
     })
 }
 
-/// A request's history, each entry with its message (`''`: the request's first, whose
+/// A request's history, each entry with its state (`''`: its event's name, as for
+/// `submitted` after `submitted`), its message (`''`: the request's first, whose
 /// id it shares) and its trace (kept in the row by entries written before, else `''`: its
 /// message's or its request's); see `apply` in tx.rs.
-const HISTORY: &str = "SELECT h.at, h.state, h.event, h.actor, h.detail,
+const HISTORY: &str = "SELECT h.at, CASE WHEN h.state = '' THEN h.event ELSE h.state END AS state,
+        h.event, h.actor, h.detail,
         CASE WHEN h.message_id = '' THEN h.request_id ELSE h.message_id END AS message_id,
         CASE WHEN h.trace_id = '' THEN
             COALESCE(CASE WHEN m.trace_id = '' THEN (SELECT t.trace_id FROM requests t WHERE t.id = m.id)

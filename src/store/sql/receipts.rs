@@ -113,7 +113,7 @@ impl SqlStore {
                         digest: digest.as_deref(),
                     }
                     .receipt()?,
-                    agreement_sha256: Sha256::parse(&text("agreement_sha256")?)
+                    agreement_sha256: Sha256::parse(&super::read::hex_text(r, "agreement_sha256")?)
                         .map_err(|e| bad("agreement hash", e))?,
                     attempts: r.try_get("attempts")?,
                     trace_id: r.try_get("trace_id")?,

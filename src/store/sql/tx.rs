@@ -114,7 +114,7 @@ pub(super) async fn current_state<E: Exec + ?Sized>(
 const HISTORY_INSERT_SQLITE: &str =
     "INSERT INTO history (seq, request_id, at, state, event, actor, message_id, detail, trace_id)
      VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM history WHERE request_id = $1),
-             $1, $2, $3, $4, $5, CASE WHEN $6 = $1 THEN '' ELSE $6 END, $7,
+             $1, $2, CASE WHEN $3 = $4 THEN '' ELSE $3 END, $4, $5, CASE WHEN $6 = $1 THEN '' ELSE $6 END, $7,
              CASE WHEN COALESCE((SELECT trace_id FROM messages WHERE id = $6),
                                 (SELECT trace_id FROM requests WHERE id = $1)) IS NULL
                   THEN NULL ELSE '' END)";
@@ -122,7 +122,7 @@ const HISTORY_INSERT_SQLITE: &str =
 /// [`HISTORY_INSERT_SQLITE`] on PostgreSQL.
 const HISTORY_INSERT_POSTGRES: &str =
     "INSERT INTO history (request_id, at, state, event, actor, message_id, detail, trace_id)
-     VALUES ($1, $2, $3, $4, $5, CASE WHEN $6 = $1 THEN '' ELSE $6 END, $7,
+     VALUES ($1, $2, CASE WHEN $3 = $4 THEN '' ELSE $3 END, $4, $5, CASE WHEN $6 = $1 THEN '' ELSE $6 END, $7,
              CASE WHEN COALESCE((SELECT trace_id FROM messages WHERE id = $6),
                                 (SELECT trace_id FROM requests WHERE id = $1)) IS NULL
                   THEN NULL ELSE '' END)";
@@ -138,6 +138,8 @@ pub(super) async fn apply<E: Exec + ?Sized>(
     let at = unix_millis(now);
     let state = match change {
         StateChange::Open(r) => {
+            let agreement_sha256 = r.agreement_sha256.to_string();
+            let postgres = tx.postgres();
             tx.execute(
                 "INSERT INTO requests (id, family, role, requesting_court, requested_court, state, agreement_id,
                                        agreement_sha256, priority, created_at, updated_at, trace_id)
@@ -150,7 +152,7 @@ pub(super) async fn apply<E: Exec + ?Sized>(
                     r.requested_court.as_str(),
                     &r.state,
                     r.agreement_id.as_str(),
-                    &r.agreement_sha256.to_string(),
+                    super::exec::digest_arg(postgres, &r.agreement_sha256, &agreement_sha256),
                     r.priority,
                     unix_millis(r.created_at),
                     at,
