@@ -84,7 +84,7 @@ const FILL: &[&str] = &[
             zeroblob(32), 0, at, at FROM fill",
     "INSERT INTO messages (id, direction, kind, request_id, sender_court, recipient_court, agreement_id,
                            agreement_sha256, digest, envelope, envelope_z, test, created_at, committed_at)
-     SELECT id, '{DIR}', 'service.request', '', '', '', '', '', lower(hex(randomblob(32))),
+     SELECT id, '{DIR}', 'service.request', '', '', '', '', '', randomblob(32),
             '', x'02' || randomblob(1220), 0, at, at FROM fill",
     "INSERT INTO history (request_id, seq, at, state, event, actor, message_id, detail)
      SELECT id, 1, at, 'received', 'submitted', 'court:SC0104', '', '{}' FROM fill

@@ -119,6 +119,7 @@ fn kept(owner: &str, key: &str, r: &Row) -> Result<Idempotency, StoreError> {
     let text = |i: usize| -> Result<Option<Value>, StoreError> {
         Ok(r.optional_text(i)?.map(|t| Value::String(t.to_owned())))
     };
+    let digest = r.optional_hex(6)?;
     let receipt = match (
         r.optional_text(8)?,
         r.optional_text(4)?,
@@ -132,13 +133,13 @@ fn kept(owner: &str, key: &str, r: &Row) -> Result<Idempotency, StoreError> {
                 issuer,
                 at: r.optional_int(10)?,
                 signature: r.optional_blob(11)?,
-                digest: r.optional_text(6)?,
+                digest: digest.as_deref(),
             }
             .value()?,
         ),
         _ => None,
     };
-    let derived = [text(4)?, text(5)?, text(6)?, receipt, text(7)?];
+    let derived = [text(4)?, text(5)?, digest.map(Value::String), receipt, text(7)?];
     Ok(Idempotency {
         owner: owner.to_owned(),
         key: key.to_owned(),

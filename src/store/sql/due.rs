@@ -144,7 +144,7 @@ fn outbox_item(r: &Row) -> Result<OutboxItem, StoreError> {
         peer: RegionId::parse(r.text(3)?).map_err(|e| bad("peer", e))?,
         priority: r.int(4)?,
         attempts: r.int(5)?,
-        digest: Sha256::parse(r.text(6)?).map_err(|e| bad("digest", e))?,
+        digest: Sha256::parse(&r.hex(6)?).map_err(|e| bad("digest", e))?,
         trace_id: r.optional_text(7)?.map(str::to_owned),
     })
 }

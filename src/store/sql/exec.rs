@@ -154,6 +154,14 @@ impl Row {
         }
     }
 
+    /// [`Row::hex`] or NULL.
+    pub fn optional_hex(&self, i: usize) -> Result<Option<String>, StoreError> {
+        match self.cell(i)? {
+            Cell::Null => Ok(None),
+            _ => self.hex(i).map(Some),
+        }
+    }
+
     /// Bytes or NULL.
     pub fn optional_blob(&self, i: usize) -> Result<Option<&[u8]>, StoreError> {
         match self.cell(i)? {

@@ -89,7 +89,7 @@ pub(super) fn inbox_item(r: &AnyRow) -> Result<InboxItem, StoreError> {
         retrieved_at: r
             .try_get::<Option<i64>, _>("retrieved_at")?
             .map(from_unix_millis),
-        envelope_sha256: optional(r, "digest")?
+        envelope_sha256: optional_hex(r, "digest")?
             .map(|d| Sha256::parse(&d))
             .transpose()
             .map_err(|e| bad("digest", e))?,
@@ -112,6 +112,14 @@ pub(super) fn hex_text(row: &AnyRow, col: &str) -> Result<String, StoreError> {
     match row.try_get::<String, _>(col) {
         Ok(text) => Ok(text),
         Err(_) => Ok(hex::encode(row.try_get::<Vec<u8>, _>(col)?)),
+    }
+}
+
+/// [`hex_text`] or NULL.
+pub(super) fn optional_hex(row: &AnyRow, col: &str) -> Result<Option<String>, StoreError> {
+    match row.try_get::<Option<String>, _>(col) {
+        Ok(text) => Ok(text),
+        Err(_) => Ok(row.try_get::<Option<Vec<u8>>, _>(col)?.map(hex::encode)),
     }
 }
 
@@ -161,8 +169,9 @@ impl SqlStore {
             )
             .await?;
         row.map(|r| {
+            let digest = r.hex(0)?;
             Ok((
-                Sha256::parse(r.text(0)?).map_err(|e| bad("digest", e))?,
+                Sha256::parse(&digest).map_err(|e| bad("digest", e))?,
                 super::receipt_rows::ReceiptRow {
                     body: r.text(1)?,
                     message_id: &id.to_string(),
@@ -170,7 +179,7 @@ impl SqlStore {
                     issuer: r.text(2)?,
                     at: r.optional_int(3)?,
                     signature: r.optional_blob(4)?,
-                    digest: Some(r.text(0)?),
+                    digest: Some(&digest),
                 }
                 .receipt()?,
             ))
@@ -233,7 +242,8 @@ impl SqlStore {
                         id: message_id(r, "id")?,
                         direction: text(r, "direction")?,
                         kind: parse(r, "kind", crate::ids::MessageKind::parse)?,
-                        envelope_sha256: parse(r, "digest", Sha256::parse)?,
+                        envelope_sha256: Sha256::parse(&hex_text(r, "digest")?)
+                            .map_err(|e| bad("digest", e))?,
                         envelope: envelope_json(r)?,
                         purged: r.try_get::<Option<i64>, _>("purged_at")?.is_some(),
                     })
@@ -250,7 +260,7 @@ impl SqlStore {
         .iter()
         .map(|r| {
             let t = |c: &str| text(r, c);
-            let digest = t("digest")?;
+            let digest = hex_text(r, "digest")?;
             let (at, signature) = super::receipt_rows::at_and_signature(r)?;
             super::receipt_rows::ReceiptRow {
                 body: &t("body")?,

@@ -162,6 +162,9 @@ pub(super) async fn insert_receipt<E: Exec + ?Sized>(
     receipt: &Receipt,
 ) -> Result<(), StoreError> {
     let stored = stored(receipt)?;
+    // Compared with `messages.digest` as it is stored (`digest_arg`).
+    let digest = receipt.envelope_sha256.to_string();
+    let postgres = tx.postgres();
     tx.execute(
         "INSERT INTO receipts (message_id, hop, issuer, body, at, signature)
          VALUES ($1, $2, $3, CASE WHEN (SELECT digest FROM messages WHERE id = $1) = $4 THEN $5 ELSE $6 END, $7, $8)
@@ -170,7 +173,7 @@ pub(super) async fn insert_receipt<E: Exec + ?Sized>(
             &receipt.message_id.to_string(),
             receipt.hop.as_str(),
             receipt.issuer.as_str(),
-            &receipt.envelope_sha256.to_string(),
+            super::exec::digest_arg(postgres, &receipt.envelope_sha256, &digest),
             &stored.lean,
             &stored.with_digest,
             stored.at,

@@ -62,7 +62,7 @@ impl SqlStore {
             let envelope = super::packed::envelope_in(&r, 2, 3, &id.to_string())?;
             Ok((
                 MessageId::parse(r.text(0)?).map_err(|e| bad("request id", e))?,
-                Sha256::parse(r.text(1)?).map_err(|e| bad("digest", e))?,
+                Sha256::parse(&r.hex(1)?).map_err(|e| bad("digest", e))?,
                 serde_json::from_str(envelope.as_deref().unwrap_or("null"))
                     .map_err(|e| bad("envelope", e))?,
             ))
@@ -97,7 +97,7 @@ impl SqlStore {
                 let text = |c: &str| r.try_get::<String, _>(c);
                 let message_id = text("message_id")?;
                 let issuer: Option<String> = r.try_get("issuer")?;
-                let digest: Option<String> = r.try_get("digest")?;
+                let digest = super::read::optional_hex(r, "digest")?;
                 let (at, signature) = super::receipt_rows::at_and_signature(r)?;
                 Ok(ReceiptOutboxItem {
                     seq: r.try_get("seq")?,

@@ -61,6 +61,8 @@ pub(super) async fn insert_message<E: Exec + ?Sized>(
         e.agreement.sha256.to_string(),
     );
     let trace = unless_opens(|r, v| r.trace_id.as_deref() == Some(v), trace_id.to_owned());
+    let digest = sealed.digest.to_string();
+    let postgres = tx.postgres();
     let done = tx
         .execute(
             "INSERT INTO messages (id, direction, kind, request_id, sender_court, recipient_court, agreement_id,
@@ -75,7 +77,7 @@ pub(super) async fn insert_message<E: Exec + ?Sized>(
                 &recipient,
                 &agreement_id,
                 &agreement_sha256,
-                &sealed.digest.to_string(),
+                super::exec::digest_arg(postgres, &sealed.digest, &digest),
                 &super::packed::pack(&json_text(&sealed.json)?, &e.id.to_string())?,
                 i64::from(e.test),
                 unix_millis(e.created_at),

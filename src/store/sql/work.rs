@@ -123,7 +123,7 @@ impl SqlStore {
         row.map(|r| {
             let body: String = r.try_get("body")?;
             let issuer: String = r.try_get("issuer")?;
-            let digest: Option<String> = r.try_get("digest")?;
+            let digest = super::read::optional_hex(&r, "digest")?;
             let (at, signature) = super::receipt_rows::at_and_signature(&r)?;
             super::receipt_rows::ReceiptRow {
                 body: &body,
@@ -156,7 +156,7 @@ impl SqlStore {
         rows.iter()
             .map(|r| {
                 let body: String = r.try_get("body")?;
-                let digest: Option<String> = r.try_get("digest")?;
+                let digest = super::read::optional_hex(&r, "digest")?;
                 let (at, signature) = super::receipt_rows::at_and_signature(r)?;
                 Ok(crate::store::StoredReceipt {
                     seq: r.try_get("seq")?,
