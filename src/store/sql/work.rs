@@ -156,7 +156,7 @@ impl SqlStore {
         rows.iter()
             .map(|r| {
                 let body: String = r.try_get("body")?;
-                let digest = super::read::optional_hex(&r, "digest")?;
+                let digest = super::read::optional_hex(r, "digest")?;
                 let (at, signature) = super::receipt_rows::at_and_signature(r)?;
                 Ok(crate::store::StoredReceipt {
                     seq: r.try_get("seq")?,
