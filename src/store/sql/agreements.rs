@@ -148,13 +148,13 @@ impl SqlStore {
                 }
             };
             sqlx::query(insert)
-            .bind(&request)
-            .bind(at)
-            .bind(workflow::RETURNED)
-            .bind(&r.by)
-            .bind(json_text(&notice["reason"])?)
-            .execute(&mut *tx)
-            .await?;
+                .bind(&request)
+                .bind(at)
+                .bind(workflow::RETURNED)
+                .bind(&r.by)
+                .bind(json_text(&notice["reason"])?)
+                .execute(&mut *tx)
+                .await?;
             let kind: String = sqlx::query_scalar("SELECT family FROM requests WHERE id = $1")
                 .bind(&request)
                 .fetch_one(&mut *tx)

@@ -139,7 +139,13 @@ fn kept(owner: &str, key: &str, r: &Row) -> Result<Idempotency, StoreError> {
         ),
         _ => None,
     };
-    let derived = [text(4)?, text(5)?, digest.map(Value::String), receipt, text(7)?];
+    let derived = [
+        text(4)?,
+        text(5)?,
+        digest.map(Value::String),
+        receipt,
+        text(7)?,
+    ];
     Ok(Idempotency {
         owner: owner.to_owned(),
         key: key.to_owned(),

@@ -71,7 +71,11 @@ impl<'a> From<Option<&'a str>> for Arg<'a> {
 /// A SHA-256 digest to store in a column that SQLite keeps as its 32 bytes (half its hex
 /// text) and PostgreSQL as hex text: `hex` is `digest`'s hex. Reads take either form
 /// ([`Row::hex`], `read::hex_text`), so rows written before as text read the same.
-pub(super) fn digest_arg<'a>(postgres: bool, digest: &'a crate::ids::Sha256, hex: &'a str) -> Arg<'a> {
+pub(super) fn digest_arg<'a>(
+    postgres: bool,
+    digest: &'a crate::ids::Sha256,
+    hex: &'a str,
+) -> Arg<'a> {
     if postgres {
         Arg::Text(Some(hex))
     } else {

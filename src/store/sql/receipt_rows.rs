@@ -54,7 +54,10 @@ pub(super) fn at_and_signature(
     row: &sqlx::any::AnyRow,
 ) -> Result<(Option<i64>, Option<Vec<u8>>), StoreError> {
     use sqlx::Row as _;
-    Ok((row.try_get("receipt_at")?, row.try_get("receipt_signature")?))
+    Ok((
+        row.try_get("receipt_at")?,
+        row.try_get("receipt_signature")?,
+    ))
 }
 
 impl ReceiptRow<'_> {
@@ -220,9 +223,15 @@ mod tests {
     fn a_receipt_row_keeps_only_what_its_row_and_message_do_not_say_and_reads_back_whole() {
         let receipt: Receipt = serde_json::from_value(full()).unwrap();
         let stored = stored(&receipt).unwrap();
-        assert_eq!(stored.lean, "{}", "a relay receipt's body says nothing its row does not");
+        assert_eq!(
+            stored.lean, "{}",
+            "a relay receipt's body says nothing its row does not"
+        );
         for field in ["hop", "messageId", "issuer", "at", "signature"] {
-            assert!(!stored.with_digest.contains(&format!("\"{field}\"")), "{field}");
+            assert!(
+                !stored.with_digest.contains(&format!("\"{field}\"")),
+                "{field}"
+            );
         }
         assert_eq!(stored.at, Some(unix_millis(receipt.at)));
         let signature = stored.signature.unwrap();

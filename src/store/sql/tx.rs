@@ -46,16 +46,23 @@ pub(super) async fn insert_message<E: Exec + ?Sized>(
         _ => String::new(),
     };
     let opens = opens.filter(|r| r.id == e.id);
-    let unless_opens = |same: fn(&crate::store::RequestRecord, &str) -> bool, value: String| {
-        match opens {
+    let unless_opens =
+        |same: fn(&crate::store::RequestRecord, &str) -> bool, value: String| match opens {
             Some(r) if same(r, &value) => String::new(),
             _ => value,
-        }
-    };
-    let sender = unless_opens(|r, v| r.requesting_court.as_str() == v, e.sender.court.to_string());
-    let recipient =
-        unless_opens(|r, v| r.requested_court.as_str() == v, e.recipient.court.to_string());
-    let agreement_id = unless_opens(|r, v| r.agreement_id.as_str() == v, e.agreement.id.to_string());
+        };
+    let sender = unless_opens(
+        |r, v| r.requesting_court.as_str() == v,
+        e.sender.court.to_string(),
+    );
+    let recipient = unless_opens(
+        |r, v| r.requested_court.as_str() == v,
+        e.recipient.court.to_string(),
+    );
+    let agreement_id = unless_opens(
+        |r, v| r.agreement_id.as_str() == v,
+        e.agreement.id.to_string(),
+    );
     let agreement_sha256 = unless_opens(
         |r, v| r.agreement_sha256.to_string() == v,
         e.agreement.sha256.to_string(),
