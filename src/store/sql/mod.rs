@@ -30,6 +30,7 @@ mod exec;
 mod group;
 mod jobs;
 mod local;
+mod messages;
 mod migrations;
 mod packed;
 mod purge;

@@ -227,7 +227,7 @@ impl SqlStore {
             .collect::<Result<Vec<_>, StoreError>>()?;
         let messages =
             // `messages.request_id` is '' for the message that starts its request (see
-            // `insert_message` in tx.rs): that one is found by its id, the others through
+            // `insert_message` in messages.rs): that one is found by its id, the others through
             // `messages_by_request`, which leaves out '' (the term `m.request_id <> ''`
             // lets SQLite's planner use that partial index). So in every read of it
             // (`dialect::of_requests`).

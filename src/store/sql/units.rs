@@ -6,7 +6,8 @@ use super::SqlStore;
 use super::deadlines::apply_clocks;
 use super::exec::{Exec, args};
 use super::group::Delivered;
-use super::tx::{insert_message, insert_receipt, record, store_outbound};
+use super::messages::insert_message;
+use super::tx::{insert_receipt, record, store_outbound};
 use crate::clock::unix_millis;
 use crate::store::{Inbound, Outbound, OutboundOutcome, StateChange, StoreError};
 
