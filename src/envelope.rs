@@ -200,11 +200,18 @@ impl Envelope {
         let unsigned = serde_json::to_value(&self)?;
         let bytes = crypto::canonical(&unsigned)?;
         let digest = Sha256::digest(&bytes);
-        self.signature = Some(Seal {
+        let seal = Seal {
             region: region.clone(),
             value: key.sign(&bytes),
-        });
-        let json = serde_json::to_value(&self)?;
+        };
+        // The signed envelope's JSON is the unsigned one with the seal added last: objects
+        // keep their members' order and `signature` is the envelope's last field, so this
+        // is what serialising the whole envelope again would give (a test checks).
+        let mut json = unsigned;
+        if let Value::Object(members) = &mut json {
+            members.insert("signature".into(), serde_json::to_value(&seal)?);
+        }
+        self.signature = Some(seal);
         Ok(Sealed {
             envelope: self,
             json,
@@ -216,19 +223,30 @@ impl Envelope {
 impl Sealed {
     /// Parses a received envelope, without checking its signature yet: the caller must
     /// first learn which key should have made it (from the agreement the envelope names).
-    pub fn parse(json: Value) -> Result<Unverified, EnvelopeError> {
-        let mut unsigned = json.clone();
-        let seal = unsigned
+    pub fn parse(mut json: Value) -> Result<Unverified, EnvelopeError> {
+        // The seal is taken out for the canonical bytes it covers and put back in its
+        // place after (objects keep their members' order), so `json` is as it came,
+        // without copying the whole envelope.
+        let members = json
             .as_object_mut()
-            .ok_or_else(|| EnvelopeError::Malformed("the body is not a JSON object".into()))?
-            .remove("signature")
+            .ok_or_else(|| EnvelopeError::Malformed("the body is not a JSON object".into()))?;
+        let at = members
+            .keys()
+            .position(|k| k == "signature")
             .ok_or(EnvelopeError::Unsigned)?;
-        let seal: Seal = serde_json::from_value(seal)
-            .map_err(|e| EnvelopeError::Malformed(format!("signature: {e}")))?;
+        let sealed = members
+            .shift_remove("signature")
+            .ok_or(EnvelopeError::Unsigned)?;
+        let seal = Seal::deserialize(&sealed)
+            .map_err(|e| EnvelopeError::Malformed(format!("signature: {e}")));
+        let bytes = crypto::canonical(&json);
+        if let Value::Object(members) = &mut json {
+            members.shift_insert(at, "signature".into(), sealed);
+        }
+        let seal = seal?;
+        let bytes = bytes.map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
         let envelope =
             Envelope::deserialize(&json).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
-        let bytes =
-            crypto::canonical(&unsigned).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
         Ok(Unverified {
             envelope,
             json,
@@ -312,6 +330,43 @@ mod tests {
         let verified = received.verify(&key.public()).unwrap();
         assert_eq!(verified.digest, sealed.digest);
         assert_eq!(verified.envelope, sealed.envelope);
+    }
+
+    #[test]
+    fn a_sealed_envelopes_json_is_the_whole_envelope_serialised() {
+        let key = SigningKey::generate();
+        let sealed = sample()
+            .seal(&RegionId::parse("SC").unwrap(), &key)
+            .unwrap();
+        assert_eq!(
+            serde_json::to_string(&sealed.json).unwrap(),
+            serde_json::to_string(&sealed.envelope).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_parsed_envelope_keeps_its_members_where_they_came() {
+        let key = SigningKey::generate();
+        let sealed = sample()
+            .seal(&RegionId::parse("SC").unwrap(), &key)
+            .unwrap();
+        // The seal first, the payload last: not the order kuayu writes.
+        let mut members: Vec<(String, Value)> = sealed
+            .json
+            .as_object()
+            .unwrap()
+            .clone()
+            .into_iter()
+            .collect();
+        members.sort_by_key(|(k, _)| (k != "signature", k == "payload"));
+        let text = serde_json::to_string(&Value::Object(members.into_iter().collect())).unwrap();
+        assert!(text.starts_with("{\"signature\""), "{text}");
+        let verified = Sealed::parse(serde_json::from_str(&text).unwrap())
+            .unwrap()
+            .verify(&key.public())
+            .unwrap();
+        assert_eq!(serde_json::to_string(&verified.json).unwrap(), text);
+        assert_eq!(verified.digest, sealed.digest);
     }
 
     #[test]
