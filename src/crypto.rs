@@ -13,6 +13,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::Signer;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::ids::Sha256;
 
@@ -48,6 +49,30 @@ pub fn canonical_len<T: Serialize>(value: &T) -> Result<u64, serde_json::Error> 
     let mut count = Count(0);
     serde_json_canonicalizer::to_writer(value, &mut count)?;
     Ok(count.0)
+}
+
+/// A number of bytes the canonical form of `value` never exceeds, found without making
+/// it (no allocation): each character of a string or key counts 6 (RFC 8785 writes a
+/// character as its UTF-8 bytes, at most 4, or as an escape of 2 or 6), each number 25
+/// (the longest ECMAScript form of a double, `-1.7976931348623157e+308`, has 24), and
+/// the punctuation as written. So a value whose bound is within a limit is within it;
+/// only one whose bound is not needs [`canonical_len`].
+pub fn canonical_len_bound(value: &Value) -> u64 {
+    let string = |s: &str| 2 + 6 * s.chars().count() as u64;
+    match value {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => 25,
+        Value::String(s) => string(s),
+        Value::Array(items) => {
+            2 + items.len() as u64 + items.iter().map(canonical_len_bound).sum::<u64>()
+        }
+        Value::Object(members) => {
+            2 + members
+                .iter()
+                .map(|(k, v)| string(k) + 2 + canonical_len_bound(v))
+                .sum::<u64>()
+        }
+    }
 }
 
 /// The SHA-256 of the canonical form of `value`.
@@ -315,6 +340,31 @@ mod tests {
         let value = json!({"b": [1.50, "川0104\n"], "a": {"z": null, "y": 1e3}});
         let bytes = canonical(&value).unwrap();
         assert_eq!(canonical_len(&value).unwrap(), bytes.len() as u64);
+    }
+
+    #[test]
+    fn the_canonical_length_never_exceeds_its_bound() {
+        let values = [
+            json!(null),
+            json!(false),
+            json!(-1.7976931348623157e308),
+            json!(-0.0000012345678901234567),
+            json!(-123456789012345680000.0),
+            json!(u64::MAX),
+            json!(i64::MIN),
+            json!("\u{1}\u{1f}\"\\\n川😀"),
+            json!([]),
+            json!({}),
+            json!([[], {}, [null, true], {"\u{2}": "\u{3}"}]),
+            json!({"b": [1.50, "川0104\n"], "a": {"z": null, "y": 1e300}}),
+        ];
+        for value in values {
+            let exact = canonical_len(&value).unwrap();
+            assert!(canonical_len_bound(&value) >= exact, "{value}: {exact}");
+        }
+        // Tight enough to spare the canonical form of an ordinary payload.
+        let payload = json!({"case": {"number": "(2024)川0104民初1234号", "parties": [1, 2]}});
+        assert!(canonical_len_bound(&payload) < 8 * canonical_len(&payload).unwrap());
     }
 
     #[test]
