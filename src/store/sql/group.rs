@@ -20,6 +20,14 @@
 //! before any other key keeps the lock order the same in every group, so replicas never
 //! deadlock on it. The conditional updates that make replicas exactly-once
 //! ([`StoreError::Raced`]) fail their own unit only.
+//!
+//! The committer does not wait for more units before committing a small group. Waiting
+//! (as PostgreSQL's `commit_delay` does) was tried and not kept: in the federation
+//! benchmark (16 clients, 3,000 requests, two alternating runs each), groups went from
+//! about 1.5 to about 3 units, and end to end from 600 and 611 req/s without waiting to
+//! 621 and 647 waiting 1 ms and 650 and 636 waiting 2 ms, while p99 at half load went
+//! from 20.4 and 15.3 ms to 20.8 and 20.3 (1 ms) and 28.0 and 24.5 ms (2 ms): 5% more
+//! throughput for latency a court sees at every load.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
