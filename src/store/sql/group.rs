@@ -8,7 +8,7 @@
 //! [`super::slices`]),
 //! opens one transaction (on SQLite on its own connection, [`Local`]; on PostgreSQL on the
 //! pool), runs each unit under its own SAVEPOINT (a group of one needs none), and commits
-//! once. A unit that fails is rolled back to its savepoint alone and gets its own error;
+//! once (the transaction: [`super::group_tx`]). A unit that fails is rolled back to its savepoint alone and gets its own error;
 //! the others go on (a group of one is rolled back whole). Every
 //! caller is answered only after the shared COMMIT returned: with its own outcome if it
 //! succeeded, or with the COMMIT's error (then nothing of the group is stored). If a
@@ -32,16 +32,12 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyPool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::checkpoint::Checkpointer;
-use super::exec::Exec;
+use super::group_tx::Target;
 use super::local::Local;
 use super::slices::Slices;
-use super::tx::serialise;
-use super::units::{delivered, inbound, outbound};
 use super::{Dialect, SqlStore};
 use crate::store::{Inbound, Outbound, OutboundOutcome, StoreError};
 
@@ -87,12 +83,12 @@ impl Done {
     }
 }
 
-type Reply = oneshot::Sender<Result<Done, StoreError>>;
+pub(super) type Reply = oneshot::Sender<Result<Done, StoreError>>;
 /// Units that must share a group (one, unless [`SqlStore::commit_outbound_together`]).
-type Batch = Vec<(Unit, Reply)>;
+pub(super) type Batch = Vec<(Unit, Reply)>;
 type Sender = mpsc::UnboundedSender<Batch>;
 /// Each unit's answer: its own outcome, or `None` if the group broke before or in it.
-type Answers = Vec<(Reply, Option<Result<Done, StoreError>>)>;
+pub(super) type Answers = Vec<(Reply, Option<Result<Done, StoreError>>)>;
 
 /// The channel to the committer (made at the first commit), and what it counted.
 #[derive(Clone, Default)]
@@ -162,22 +158,6 @@ impl SqlStore {
     }
 }
 
-/// Where a committer writes its groups.
-enum Target {
-    /// A transaction on the write pool: PostgreSQL (and SQLite if the committer's own
-    /// connection could not be opened).
-    Pool(AnyPool),
-    /// SQLite: the committer's own connection, written while the committer holds the
-    /// write pool's one connection (so nothing else writes meanwhile). `held` is that
-    /// connection, kept across groups that follow one another (see [`Target::ease`]).
-    Local {
-        conn: Box<Local>,
-        pool: AnyPool,
-        held: Option<Held>,
-        checkpoints: Option<Checkpointer>,
-    },
-}
-
 /// Starts the committer and gives its channel. On SQLite it gets a thread and runtime of
 /// its own and its own connection ([`Local`]): a group's statements run on that thread,
 /// one after another, with no round trip to another thread between them. On
@@ -200,13 +180,11 @@ fn start(store: &SqlStore) -> Sender {
                     Err(e) => return tracing::error!(error = %e, "the committer has no runtime"),
                 };
                 let target = match Local::open(&file) {
-                    Ok(conn) => Target::Local {
-                        checkpoints: Checkpointer::start(&file)
-                            .filter(|_| Checkpointer::take_over(&conn).is_ok()),
-                        conn: Box::new(conn),
-                        pool,
-                        held: None,
-                    },
+                    Ok(conn) => {
+                        let checkpoints = Checkpointer::start(&file)
+                            .filter(|_| Checkpointer::take_over(&conn).is_ok());
+                        Target::local(conn, pool, checkpoints)
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "the committer has no connection of its own; committing through the write pool");
                         Target::Pool(pool)
@@ -287,21 +265,7 @@ async fn commit_group(target: &mut Target, group: Batch, counts: &Counts) {
     counts
         .units
         .fetch_add(group.len() as u64, Ordering::Relaxed);
-    let (answers, committed) = match target {
-        Target::Pool(pool) => in_pool(pool, group).await,
-        Target::Local {
-            conn,
-            pool,
-            held,
-            checkpoints,
-        } => {
-            let done = in_local(conn, pool, held, group).await;
-            if let Some(c) = checkpoints {
-                c.committed();
-            }
-            done
-        }
-    };
+    let (answers, committed) = target.write(group).await;
     for (reply, outcome) in answers {
         let answer = match (&committed, outcome) {
             (Ok(()), Some(outcome)) => outcome,
@@ -310,167 +274,4 @@ async fn commit_group(target: &mut Target, group: Batch, counts: &Counts) {
         };
         let _ = reply.send(answer);
     }
-}
-
-/// No unit ran: the group could not begin.
-fn unanswered(group: Batch) -> Answers {
-    group.into_iter().map(|(_, reply)| (reply, None)).collect()
-}
-
-/// The group in a transaction of the write pool.
-async fn in_pool(pool: &AnyPool, group: Batch) -> (Answers, Result<(), StoreError>) {
-    let begun = async {
-        let mut tx = pool.begin().await?;
-        serialise(&mut tx, "audit").await?;
-        Ok::<_, StoreError>(tx)
-    };
-    let mut tx = match begun.await {
-        Ok(tx) => tx,
-        Err(e) => return (unanswered(group), Err(e)),
-    };
-    let (answers, end) = run_units(&mut tx, group).await;
-    let committed = match end {
-        End::Commit => tx.commit().await.map_err(StoreError::from),
-        End::Undo => tx.rollback().await.map_err(StoreError::from),
-        End::Broken(e) => Err(e),
-    };
-    (answers, committed)
-}
-
-/// The write pool's one connection while the committer holds it, and how many groups
-/// it has been held for.
-struct Held {
-    _conn: PoolConnection<Any>,
-    groups: usize,
-}
-
-/// Most groups in a row for which the committer keeps the write pool's connection while
-/// more work waits. Giving it back costs two wake-ups of its worker thread (sqlx pings a
-/// connection given back), which per group was the committer's largest cost in system
-/// calls; taking it back now and then lets the store's other writes (retries, agreements,
-/// deadlines) in.
-const HELD_GROUPS: usize = 8;
-
-impl Target {
-    /// Called after each group: gives the write pool's connection back unless `more` work
-    /// waits and it has not been held for [`HELD_GROUPS`] groups.
-    fn ease(&mut self, more: bool) {
-        if let Target::Local { held, .. } = self
-            && (!more || held.as_ref().is_some_and(|h| h.groups >= HELD_GROUPS))
-        {
-            *held = None;
-        }
-    }
-}
-
-/// The group on the committer's own SQLite connection. The write pool's one connection
-/// is held (not used) for at least the group, so no other transaction writes meanwhile.
-async fn in_local(
-    conn: &mut Local,
-    pool: &AnyPool,
-    held: &mut Option<Held>,
-    group: Batch,
-) -> (Answers, Result<(), StoreError>) {
-    if held.is_none() {
-        match pool.acquire().await {
-            Ok(conn) => {
-                *held = Some(Held {
-                    _conn: conn,
-                    groups: 0,
-                })
-            }
-            Err(e) => return (unanswered(group), Err(e.into())),
-        }
-    }
-    if let Some(h) = held {
-        h.groups += 1;
-    }
-    if let Err(e) = conn.batch("BEGIN IMMEDIATE") {
-        return (unanswered(group), Err(e));
-    }
-    let (answers, end) = run_units(conn, group).await;
-    let committed = match end {
-        End::Commit => conn.batch("COMMIT"),
-        End::Undo => conn.batch("ROLLBACK"),
-        End::Broken(e) => Err(e),
-    };
-    if committed.is_err() {
-        // Nothing of the group stays; a transaction a failed COMMIT left open ends here.
-        let _ = conn.batch("ROLLBACK");
-    }
-    (answers, committed)
-}
-
-/// How a group's transaction ends once its units have run.
-enum End {
-    /// Commit what the units wrote.
-    Commit,
-    /// Roll back: the group's one unit failed (it is answered with its own error).
-    Undo,
-    /// The transaction is in doubt (a savepoint could not be ended): every unit gets
-    /// this error.
-    Broken(StoreError),
-}
-
-/// Runs each unit of `group` and says how the transaction ends. In a group of several,
-/// each unit runs under its own savepoint, so that one failing leaves the others; the
-/// units after an error that broke the transaction are not run. A group of one needs no
-/// savepoint (SQLite copies each page the unit touches into the savepoint's journal):
-/// if its unit fails, the whole transaction is rolled back.
-async fn run_units<E: Exec + ?Sized>(tx: &mut E, group: Batch) -> (Answers, End) {
-    let guarded = group.len() > 1;
-    let mut answers = Vec::with_capacity(group.len());
-    let mut end = End::Commit;
-    for (unit, reply) in group {
-        if matches!(end, End::Broken(_)) {
-            answers.push((reply, None));
-            continue;
-        }
-        match run_unit(tx, &unit, guarded).await {
-            Ok(outcome) => {
-                if outcome.is_err() && !guarded {
-                    end = End::Undo;
-                }
-                answers.push((reply, Some(outcome)));
-            }
-            Err(e) => {
-                end = End::Broken(e);
-                answers.push((reply, None));
-            }
-        }
-    }
-    (answers, end)
-}
-
-/// Runs one unit, under its own savepoint if `guarded`: `Ok` with the unit's own outcome
-/// (an error rolled back to the savepoint, if there is one), or `Err` if the savepoint
-/// could not be ended (the whole transaction is then in doubt).
-async fn run_unit<E: Exec + ?Sized>(
-    tx: &mut E,
-    unit: &Unit,
-    guarded: bool,
-) -> Result<Result<Done, StoreError>, StoreError> {
-    if guarded {
-        tx.execute("SAVEPOINT unit", &[]).await?;
-    }
-    let outcome = match unit {
-        Unit::Outbound(m) => outbound(tx, m).await.map(Done::Outbound),
-        Unit::Inbound(m) => inbound(tx, m).await.map(Done::Stored),
-        Unit::Delivered(d) => delivered(tx, d).await.map(Done::Stored),
-        Unit::Retrievals(r) => super::retrievals::retrieved(tx, r).await.map(Done::Stored),
-        Unit::PeerReceipt(p) => super::retrievals::peer_receipt(tx, p)
-            .await
-            .map(Done::Stored),
-        Unit::ReceiptAttempt(a) => super::receipts::receipt_attempt(tx, a)
-            .await
-            .map(Done::Stored),
-        Unit::Lease(l) => super::work::lease(tx, l).await.map(Done::Leased),
-    };
-    if guarded {
-        if outcome.is_err() {
-            tx.execute("ROLLBACK TO SAVEPOINT unit", &[]).await?;
-        }
-        tx.execute("RELEASE SAVEPOINT unit", &[]).await?;
-    }
-    Ok(outcome)
 }

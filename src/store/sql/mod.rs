@@ -28,6 +28,7 @@ pub mod dialect;
 mod due;
 mod exec;
 mod group;
+mod group_tx;
 mod jobs;
 mod local;
 mod messages;
