@@ -26,6 +26,12 @@ impl<'a> From<&'a Vec<u8>> for Arg<'a> {
     }
 }
 
+impl<'a> From<&'a [u8]> for Arg<'a> {
+    fn from(v: &'a [u8]) -> Self {
+        Arg::Blob(Some(v))
+    }
+}
+
 impl<'a> From<Option<&'a [u8]>> for Arg<'a> {
     fn from(v: Option<&'a [u8]>) -> Self {
         Arg::Blob(v)

@@ -37,6 +37,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::checkpoint::Checkpointer;
 use super::group_tx::Target;
 use super::local::Local;
+use super::messages::Packed;
 use super::slices::Slices;
 use super::{Dialect, SqlStore};
 use crate::store::{Inbound, Outbound, OutboundOutcome, StoreError};
@@ -46,8 +47,8 @@ pub(super) const MAX_GROUP: usize = 128;
 
 /// One commit of the pipeline.
 pub(super) enum Unit {
-    Outbound(Box<Outbound>),
-    Inbound(Box<Inbound>),
+    Outbound(Box<Outbound>, Packed),
+    Inbound(Box<Inbound>, Packed),
     Delivered(Box<Delivered>),
     Retrievals(Box<super::retrievals::Retrievals>),
     PeerReceipt(Box<super::retrievals::PeerReceipt>),
@@ -132,7 +133,7 @@ impl SqlStore {
             .into_iter()
             .map(|m| {
                 let (reply, answer) = oneshot::channel();
-                ((Unit::Outbound(Box::new(m)), reply), answer)
+                ((Unit::outbound(m), reply), answer)
             })
             .unzip();
         let sent = self.to_committer(batch);
@@ -241,12 +242,24 @@ async fn run(mut target: Target, mut batches: mpsc::UnboundedReceiver<Batch>, co
 }
 
 impl Unit {
+    /// `m` as a unit, its envelopes packed here (see [`Packed`]).
+    pub(super) fn outbound(m: Outbound) -> Self {
+        let packed = Packed::outbound(&m);
+        Unit::Outbound(Box::new(m), packed)
+    }
+
+    /// `m` as a unit, its envelope packed here (see [`Packed`]).
+    pub(super) fn inbound(m: Inbound) -> Self {
+        let packed = Packed::inbound(&m);
+        Unit::Inbound(Box::new(m), packed)
+    }
+
     /// Whether this is preservation work (high priority).
     fn urgent(&self) -> bool {
         let high = crate::envelope::Priority::High;
         match self {
-            Unit::Outbound(m) => m.sealed.envelope.priority == high,
-            Unit::Inbound(m) => m.sealed.envelope.priority == high,
+            Unit::Outbound(m, _) => m.sealed.envelope.priority == high,
+            Unit::Inbound(m, _) => m.sealed.envelope.priority == high,
             Unit::Delivered(d) => d.item.priority >= high.rank(),
             Unit::Lease(l) => l.urgent_only,
             Unit::Retrievals(_) | Unit::PeerReceipt(_) | Unit::ReceiptAttempt(_) => false,

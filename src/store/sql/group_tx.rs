@@ -202,8 +202,8 @@ async fn run_unit<E: Exec + ?Sized>(
         tx.execute("SAVEPOINT unit", &[]).await?;
     }
     let outcome = match unit {
-        Unit::Outbound(m) => outbound(tx, m).await.map(Done::Outbound),
-        Unit::Inbound(m) => inbound(tx, m).await.map(Done::Stored),
+        Unit::Outbound(m, packed) => outbound(tx, m, packed).await.map(Done::Outbound),
+        Unit::Inbound(m, packed) => inbound(tx, m, packed).await.map(Done::Stored),
         Unit::Delivered(d) => delivered(tx, d).await.map(Done::Stored),
         Unit::Retrievals(r) => super::retrievals::retrieved(tx, r).await.map(Done::Stored),
         Unit::PeerReceipt(p) => super::retrievals::peer_receipt(tx, p)

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use super::deadlines::apply_clocks;
 use super::exec::{Exec, args};
 use super::jobs::{apply_holds, apply_job};
-use super::messages::insert_message;
+use super::messages::{Packed, insert_message};
 use crate::audit;
 use crate::clock::unix_millis;
 use crate::ids::MessageId;
@@ -309,9 +309,20 @@ pub(super) async fn finish_outbox<E: Exec + ?Sized>(
 pub(super) async fn store_outbound<E: Exec + ?Sized>(
     tx: &mut E,
     m: &Outbound,
+    packed: &Packed,
 ) -> Result<(), StoreError> {
     let id = m.sealed.envelope.id;
-    if !insert_message(tx, &m.sealed, "out", &m.trace_id, m.now, m.change.opens()).await? {
+    if !insert_message(
+        tx,
+        &m.sealed,
+        packed,
+        "out",
+        &m.trace_id,
+        m.now,
+        m.change.opens(),
+    )
+    .await?
+    {
         return Err(StoreError::Conflict(format!(
             "message {id} is already stored"
         )));
@@ -339,7 +350,7 @@ pub(super) async fn store_outbound<E: Exec + ?Sized>(
     }
     apply_holds(tx, request_id, &m.holds, unix_millis(m.now)).await?;
     for next in &m.followups {
-        Box::pin(store_outbound(tx, next)).await?;
+        Box::pin(store_outbound(tx, next, packed)).await?;
     }
     Ok(())
 }

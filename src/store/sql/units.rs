@@ -6,7 +6,7 @@ use super::SqlStore;
 use super::deadlines::apply_clocks;
 use super::exec::{Exec, args};
 use super::group::Delivered;
-use super::messages::insert_message;
+use super::messages::{Packed, insert_message};
 use super::tx::{insert_receipt, record, store_outbound};
 use crate::clock::unix_millis;
 use crate::store::{Inbound, Outbound, OutboundOutcome, StateChange, StoreError};
@@ -15,11 +15,12 @@ use crate::store::{Inbound, Outbound, OutboundOutcome, StateChange, StoreError};
 pub(super) async fn outbound<E: Exec + ?Sized>(
     tx: &mut E,
     m: &Outbound,
+    packed: &Packed,
 ) -> Result<OutboundOutcome, StoreError> {
     if let Some(first) = SqlStore::first_answer(tx, m.idempotency.as_ref()).await? {
         return Ok(OutboundOutcome::Replay(first));
     }
-    store_outbound(tx, m).await?;
+    store_outbound(tx, m, packed).await?;
     SqlStore::keep_answer(tx, m.idempotency.as_ref(), Some(m), m.now).await?;
     Ok(OutboundOutcome::Committed)
 }
@@ -39,10 +40,14 @@ pub(super) async fn delivered<E: Exec + ?Sized>(
 }
 
 /// A message from a peer; `false` if its id was stored before (nothing written).
-pub(super) async fn inbound<E: Exec + ?Sized>(tx: &mut E, m: &Inbound) -> Result<bool, StoreError> {
+pub(super) async fn inbound<E: Exec + ?Sized>(
+    tx: &mut E,
+    m: &Inbound,
+    packed: &Packed,
+) -> Result<bool, StoreError> {
     let id = m.sealed.envelope.id;
     let opens = m.change.as_ref().and_then(StateChange::opens);
-    if !insert_message(tx, &m.sealed, "in", &m.trace_id, m.now, opens).await? {
+    if !insert_message(tx, &m.sealed, packed, "in", &m.trace_id, m.now, opens).await? {
         return Ok(false);
     }
     let request_id = m.sealed.envelope.in_reply_to.unwrap_or(id);

@@ -32,7 +32,7 @@ impl Store for SqlStore {
     }
 
     async fn commit_outbound(&self, m: Outbound) -> Result<OutboundOutcome, StoreError> {
-        match self.commit_unit(Unit::Outbound(Box::new(m))).await? {
+        match self.commit_unit(Unit::outbound(m)).await? {
             Done::Outbound(outcome) => Ok(outcome),
             other => Err(other.wrong()),
         }
@@ -40,7 +40,7 @@ impl Store for SqlStore {
 
     async fn commit_inbound(&self, m: Inbound) -> Result<InboundOutcome, StoreError> {
         let id = m.sealed.envelope.id;
-        match self.commit_unit(Unit::Inbound(Box::new(m))).await? {
+        match self.commit_unit(Unit::inbound(m)).await? {
             Done::Stored(true) => Ok(InboundOutcome::Committed),
             Done::Stored(false) => match self.inbound_receipt(&id).await? {
                 Some((digest, receipt)) => Ok(InboundOutcome::Duplicate {
