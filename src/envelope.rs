@@ -320,6 +320,11 @@ mod tests {
         }
     }
 
+    /// [`sample`] sealed by Sichuan with `key`.
+    fn sealed_sample(key: &SigningKey) -> Sealed {
+        sample().seal(&RegionId::parse("SC").unwrap(), key).unwrap()
+    }
+
     #[test]
     fn a_sealed_envelope_verifies_after_a_round_trip_through_text() {
         let key = SigningKey::generate();
@@ -335,9 +340,7 @@ mod tests {
     #[test]
     fn a_sealed_envelopes_json_is_the_whole_envelope_serialised() {
         let key = SigningKey::generate();
-        let sealed = sample()
-            .seal(&RegionId::parse("SC").unwrap(), &key)
-            .unwrap();
+        let sealed = sealed_sample(&key);
         assert_eq!(
             serde_json::to_string(&sealed.json).unwrap(),
             serde_json::to_string(&sealed.envelope).unwrap()
@@ -347,9 +350,7 @@ mod tests {
     #[test]
     fn a_parsed_envelope_keeps_its_members_where_they_came() {
         let key = SigningKey::generate();
-        let sealed = sample()
-            .seal(&RegionId::parse("SC").unwrap(), &key)
-            .unwrap();
+        let sealed = sealed_sample(&key);
         // The seal first, the payload last: not the order kuayu writes.
         let mut members: Vec<(String, Value)> = sealed
             .json
@@ -372,9 +373,7 @@ mod tests {
     #[test]
     fn any_changed_byte_breaks_the_seal() {
         let key = SigningKey::generate();
-        let sealed = sample()
-            .seal(&RegionId::parse("SC").unwrap(), &key)
-            .unwrap();
+        let sealed = sealed_sample(&key);
         let mut json = sealed.json.clone();
         json["payload"]["case"]["number"] = json!("(2024)川0104民初1235号");
         let err = Sealed::parse(json)
@@ -387,9 +386,7 @@ mod tests {
     #[test]
     fn unknown_fields_and_missing_signatures_are_refused() {
         let key = SigningKey::generate();
-        let sealed = sample()
-            .seal(&RegionId::parse("SC").unwrap(), &key)
-            .unwrap();
+        let sealed = sealed_sample(&key);
         let mut json = sealed.json.clone();
         json["smuggled"] = json!(true);
         assert!(matches!(

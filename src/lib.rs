@@ -41,6 +41,7 @@ pub mod attachments;
 pub mod audit;
 pub mod bundle;
 pub mod calendar;
+pub mod canonical;
 pub mod certificate;
 pub mod cli;
 pub mod client;

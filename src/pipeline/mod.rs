@@ -309,11 +309,9 @@ pub fn limits(agreement: &ActiveAgreement, e: &Envelope) -> Result<(), Problem> 
     let limits = &agreement.terms().limits;
     // Canonicalising a payload only to count it costs as much as sealing it: most are far
     // within the limit, and the bound shows that without writing them out.
-    let within = crypto::canonical_len_bound(&e.payload) <= limits.max_payload_bytes;
-    let size = if within {
-        0
-    } else {
-        crypto::canonical_len(&e.payload).unwrap_or(u64::MAX)
+    let size = match crypto::canonical_len_bound(&e.payload) {
+        bound if bound <= limits.max_payload_bytes => bound,
+        _ => crypto::canonical_len(&e.payload).unwrap_or(u64::MAX),
     };
     if size > limits.max_payload_bytes {
         return Err(Problem::new(
