@@ -12,7 +12,7 @@
 //! |---|---|
 //! | identifiers that parse | [`ids`] |
 //! | strict JSON: duplicate keys refused | [`json`] |
-//! | Ed25519 over RFC 8785 canonical JSON; signed documents kept as received | [`crypto`], [`received`] |
+//! | Ed25519 over RFC 8785 canonical JSON; signed documents kept as received | [`canonical`], [`crypto`], [`received`] |
 //! | the envelope, its seal and verification | [`envelope`] |
 //! | signed agreements, their checks, the active registry | [`agreement`] |
 //! | JSON Schemas pinned by hash, fixture checks | [`schema`] |
