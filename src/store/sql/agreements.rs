@@ -178,9 +178,10 @@ impl SqlStore {
         // Nothing more leaves under it.
         sqlx::query(
             "UPDATE outbox SET state = 'dead', done_at = $1, last_error = $2
-             WHERE state = 'pending' AND message_id IN
-                 (SELECT m.id FROM messages m
-                  WHERE (CASE WHEN m.agreement_id = '' THEN (SELECT q.agreement_id FROM requests q WHERE q.id = m.id)
+             WHERE state = 'pending' AND EXISTS
+                 (SELECT 1 FROM messages m
+                  WHERE m.id = outbox.message_id
+                    AND (CASE WHEN m.agreement_id = '' THEN (SELECT q.agreement_id FROM requests q WHERE q.id = m.id)
                               ELSE m.agreement_id END) = $3)",
         )
         .bind(at)

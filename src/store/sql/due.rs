@@ -3,10 +3,10 @@
 //!
 //! Each read costs about what it returns, however long the queue: a wake of the relay
 //! comes with every delivery that ends, so a read that walked every pending item made
-//! draining a queue of `n` items cost `n²`. The peers the relay skips (down, or with every
-//! slot taken) are left out by reading each other peer's items through its own index
-//! (`outbox_pending_by_peer`) rather than by walking past theirs, and the next retry is a
-//! seek in `outbox_pending_next`.
+//! draining a queue of `n` items cost `n²`. Items are read peer by peer, each through its
+//! own part of `outbox_pending_by_peer`, so the peers the relay skips (down, or with every
+//! slot taken) are not walked past, and merged by priority; the next retry is a seek in
+//! `outbox_pending_next`.
 
 use super::SqlStore;
 use super::exec::{Arg, Exec, Row};
@@ -25,15 +25,9 @@ impl SqlStore {
         skip: &[RegionId],
     ) -> Result<Vec<OutboxItem>, StoreError> {
         let mut reader = self.reader().await?;
-        if skip.is_empty() {
-            let rows = reader
-                .rows(&self.due_sql(false), &[Arg::from(now_ms), Arg::from(limit)])
-                .await?;
-            return rows.iter().map(outbox_item).collect();
-        }
-        // The peers with pending items, one index seek each; then each one not skipped,
-        // through its own part of the index.
-        let sql = self.due_sql(true);
+        // The peers with pending items, one index seek each; then the items of each one
+        // not skipped.
+        let sql = self.due_sql();
         let mut due = Vec::new();
         for peer in pending_peers(&mut reader, self).await? {
             if skip.contains(&peer) {
@@ -53,24 +47,16 @@ impl SqlStore {
         Ok(due)
     }
 
-    /// The due-items statement (`$1` now, `$2` the limit): every peer's, or if
-    /// `one_peer` the items of peer `$3`.
-    fn due_sql(&self, one_peer: bool) -> String {
-        let (from, one_peer) = if one_peer {
-            (
-                self.dialect.through("outbox o", "outbox_pending_by_peer"),
-                " AND o.peer = $3",
-            )
-        } else {
-            ("outbox o".to_owned(), "")
-        };
+    /// The due-items statement of one peer (`$1` now, `$2` the limit, `$3` the peer).
+    fn due_sql(&self) -> String {
+        let from = self.dialect.through("outbox o", "outbox_pending_by_peer");
         format!(
             "SELECT o.seq, o.message_id, o.request_id, o.peer, o.priority, o.attempts,
                     m.digest,
                     CASE WHEN m.trace_id = '' THEN (SELECT q.trace_id FROM requests q WHERE q.id = m.id)
                          ELSE m.trace_id END AS trace_id
              FROM {from} JOIN messages m ON m.id = o.message_id
-             WHERE o.state = 'pending' AND o.next_attempt_at <= $1{one_peer}
+             WHERE o.state = 'pending' AND o.next_attempt_at <= $1 AND o.peer = $3
                AND (o.lease_until IS NULL OR o.lease_until <= $1 OR o.leased_by = '{}')
                AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.request_id = o.request_id
                                AND e.state = 'pending' AND e.seq < o.seq)

@@ -133,6 +133,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "first_message_request",
         include_str!("../../../migrations/sqlite/0026_first_message_request.sql"),
     ),
+    (
+        27,
+        "fewer_trees",
+        include_str!("../../../migrations/sqlite/0027_fewer_trees.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations: (version, name, SQL).
@@ -211,6 +216,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         15,
         "first_message_request",
         include_str!("../../../migrations/postgres/0015_first_message_request.sql"),
+    ),
+    (
+        16,
+        "fewer_trees",
+        include_str!("../../../migrations/postgres/0016_fewer_trees.sql"),
     ),
 ];
 

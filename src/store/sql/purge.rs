@@ -18,11 +18,14 @@ use crate::store::{Purged, Retention, StoreError, StoredBlob};
 const CHUNK: usize = 500;
 
 /// The requests of agreement `$1` that a purge with cutoff `$2` takes (see
-/// [`crate::store::retention`] for the rule), oldest change first.
+/// [`crate::store::retention`] for the rule), oldest change first. They are read through
+/// `requests_to_purge`, by when they were opened (`created_at < $2`: a request last
+/// changed before the cutoff was opened before it, unless the clock went back between
+/// the two, and then a later purge takes it), an index a change of state does not move.
 fn candidates_sql() -> String {
     format!(
         "SELECT r.id FROM requests r
-         WHERE r.agreement_id = $1 AND r.purged_at IS NULL AND r.updated_at < $2
+         WHERE r.agreement_id = $1 AND r.purged_at IS NULL AND r.created_at < $2 AND r.updated_at < $2
            AND {finished}
            AND NOT EXISTS (SELECT 1 FROM deadlines d WHERE d.request_id = r.id AND d.kind = 'warning' AND d.due_at >= $2)
            AND NOT EXISTS (SELECT 1 FROM frozen_assets f WHERE f.request_id = r.id AND f.lifted_at IS NULL)
