@@ -363,23 +363,14 @@ mod tests {
             crate::agreement::Agreement::from_json(crate::devnet::SAMPLE_AGREEMENT).unwrap();
         let terms = &agreement.terms;
         let engine = PolicyEngine::compile(terms).unwrap();
-        let mut e: Envelope = serde_json::from_value(serde_json::json!({
-            "id": "0190c2a4-6f1e-7d2a-8b3c-4d5e6f708192",
-            "kind": "service.request",
-            "schema": {"id": "service-request", "version": 1},
-            "agreement": {"id": "SC-CQ-2026", "version": 1, "sha256": "00".repeat(32)},
-            "sender": {"region": "SC", "court": "SC0104"},
-            "recipient": {"region": "CQ", "court": "CQ0103"},
-            "createdAt": "2026-12-03T10:00:00Z",
-            "expiresAt": "2026-12-03T10:30:00Z",
-            "priority": "normal",
-            "payload": {
+        let mut e = envelope(
+            "2026-12-03T10:00:00Z",
+            serde_json::json!({
                 "amount": {"value": 1200.5}, "urgency": "urgent", "mode": "freeze",
                 "copies": 2, "documents": [{"pages": 3}],
                 "items": [{"kind": "document"}, {"kind": "witness"}],
-            },
-        }))
-        .unwrap();
+            }),
+        );
         let mut checked = 0;
         for action in actions(terms) {
             let courts = engine
@@ -397,26 +388,38 @@ mod tests {
             .unwrap_or_else(|err| panic!("{action}: {err}"));
             checked += 1;
         }
-        assert!(checked >= 5, "only {checked} actions in the sample agreement");
+        assert!(
+            checked >= 5,
+            "only {checked} actions in the sample agreement"
+        );
     }
 
-    #[test]
-    fn facts_of_a_message_created_at_the_end_of_the_calendar_are_read_not_a_panic() {
-        // Found by fuzzing: 9999-12-31T23:00Z has no date in UTC+8, and moving it there
-        // panicked.
-        let e: Envelope = serde_json::from_value(serde_json::json!({
+    /// A service request from SC0104 to CQ0103 created at `created_at` (RFC 3339, its
+    /// expiry half an hour later) with `payload`.
+    fn envelope(created_at: &str, payload: Value) -> Envelope {
+        let created =
+            OffsetDateTime::parse(created_at, &time::format_description::well_known::Rfc3339)
+                .unwrap();
+        serde_json::from_value(serde_json::json!({
             "id": "0190c2a4-6f1e-7d2a-8b3c-4d5e6f708192",
             "kind": "service.request",
             "schema": {"id": "service-request", "version": 1},
             "agreement": {"id": "SC-CQ-2026", "version": 1, "sha256": "00".repeat(32)},
             "sender": {"region": "SC", "court": "SC0104"},
             "recipient": {"region": "CQ", "court": "CQ0103"},
-            "createdAt": "9999-12-31T23:00:00Z",
-            "expiresAt": "9999-12-31T23:30:00Z",
+            "createdAt": created_at,
+            "expiresAt": crate::clock::rfc3339(created + time::Duration::minutes(30)),
             "priority": "normal",
-            "payload": {},
+            "payload": payload,
         }))
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn facts_of_a_message_created_at_the_end_of_the_calendar_are_read_not_a_panic() {
+        // Found by fuzzing: 9999-12-31T23:00Z has no date in UTC+8, and moving it there
+        // panicked.
+        let e = envelope("9999-12-31T23:00:00Z", serde_json::json!({}));
         let facts = facts(&e, e.created_at);
         let hour = facts
             .iter()
