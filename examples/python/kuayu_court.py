@@ -160,8 +160,13 @@ def journey(run: Run, expect: str) -> None:
     say("submitted %s: 202, submission receipt checks, a retry with the same key got the same answer" % request_id)
 
     # 3. The executing court's inbox: the request, sealed by the requesting gateway.
+    # A long poll (wait=10): with nothing after the cursor, the gateway answers as soon as
+    # a message lands, or after 10 s with an empty page.
+    inbox = {"after": 0}
+
     def arrived():
-        page = cq.get("/v1/inbox?after=0&limit=50")
+        page = cq.get("/v1/inbox?after=%d&limit=50&wait=10" % inbox["after"])
+        inbox["after"] = page["nextCursor"]
         return next((e for e in page["items"] if e["requestId"] == request_id), None)
 
     entry = until("the request in %s's inbox" % executing, arrived)
