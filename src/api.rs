@@ -237,6 +237,51 @@ pub struct ReceiptTaken {
     pub stored: bool,
 }
 
+/// The body of `POST /federation/v1/receipts/batch`: retrieval receipts of one peer, each
+/// as it signed it, with the trace of its message.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReceiptBatch {
+    /// 1 to 64 receipts.
+    pub receipts: Vec<BatchedReceipt>,
+}
+
+/// One receipt of a [`ReceiptBatch`].
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BatchedReceipt {
+    /// The receipt exactly as `POST /federation/v1/receipts` takes it.
+    #[schema(value_type = crate::receipt::ReceiptFields)]
+    pub receipt: serde_json::Value,
+    /// W3C trace context of the message the receipt is of (as the single route's
+    /// `traceparent` header): outside the signed receipt, unauthenticated, for log lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
+}
+
+/// The answer to `POST /federation/v1/receipts/batch`: one result per receipt sent, in
+/// the same order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptResults {
+    /// Each receipt's result.
+    pub results: Vec<ReceiptResult>,
+}
+
+/// What became of one receipt of a batch: held here (as the single route answers), or
+/// refused with the problem the single route would have answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum ReceiptResult {
+    /// Held here (`stored`: by this call).
+    Taken(ReceiptTaken),
+    /// Refused (or not stored): why, with its `code` and `status`.
+    Refused {
+        /// As `application/problem+json` would carry it.
+        problem: crate::problem::Problem,
+    },
+}
+
 /// The answer to `PUT /v1/attachments/{sha256}` (and its federation twin): 201 when the
 /// blob was stored, 200 when it was already held.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

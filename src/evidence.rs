@@ -2,20 +2,26 @@
 //! gateway sent (its feed read or its work-queue acknowledgement), this gateway signs a
 //! retrieval receipt and, in the same transaction, queues it to go back to that peer
 //! ([`crate::relay::receipts`] carries it). The peer takes it at
-//! `POST /federation/v1/receipts` ([`receive`]): from a gateway its certificate names, for
-//! a message the receiver sent to that gateway's region, with that message's digest, the
-//! recipient court, and the issuer's signature; it keeps it once, with an audit entry, and
-//! shows it with the request's other receipts (and in its proof bundles).
+//! `POST /federation/v1/receipts` ([`receive`]), or with others of the same peer at
+//! `POST /federation/v1/receipts/batch` ([`receive_batch`]; each judged on its own, all
+//! kept in one commit): from a gateway its certificate names, for a message the receiver
+//! sent to that gateway's region, with that message's digest, the recipient court, and the
+//! issuer's signature; it keeps it once, with an audit entry, and shows it with the
+//! request's other receipts (and in its proof bundles).
 
 use rustls_pki_types::CertificateDer;
 use serde_json::Value;
 
-use crate::api::ReceiptTaken;
+use crate::api::{ReceiptBatch, ReceiptResult, ReceiptResults, ReceiptTaken};
+use crate::attachments::peers::Peer;
 use crate::envelope::Envelope;
 use crate::gateway::Gateway;
 use crate::pipeline;
 use crate::problem::{Code, Problem};
 use crate::receipt::{Hop, Receipt};
+
+/// Most receipts in one batch (`POST /federation/v1/receipts/batch`).
+pub const BATCH_MAX: usize = 64;
 
 /// Takes a peer's retrieval receipt of a message this gateway sent.
 pub async fn receive(
@@ -24,6 +30,103 @@ pub async fn receive(
     body: Value,
 ) -> Result<ReceiptTaken, Problem> {
     let peer = crate::attachments::peers::authenticate(g, chain)?;
+    let receipt = check(g, &peer, chain, body).await?;
+    keep(g, &peer, vec![receipt])
+        .await
+        .pop()
+        .unwrap_or_else(|| Err(Problem::internal("no outcome for the receipt")))
+}
+
+/// Takes a peer's retrieval receipts (up to [`BATCH_MAX`]): each is checked as
+/// [`receive`] checks one and answered on its own, in the order sent; those that pass are
+/// kept in one commit. Only a batch that is not one, or a peer that is not a gateway, is
+/// refused whole.
+pub async fn receive_batch(
+    g: &Gateway,
+    chain: &[CertificateDer<'static>],
+    body: Value,
+) -> Result<ReceiptResults, Problem> {
+    let peer = crate::attachments::peers::authenticate(g, chain)?;
+    let batch: ReceiptBatch = serde_json::from_value(body).map_err(|e| {
+        Problem::new(
+            Code::BadRequest,
+            format!("the body is not a batch of receipts (`{{\"receipts\": [{{\"receipt\": …}}]}}`): {e}"),
+        )
+    })?;
+    let count = batch.receipts.len();
+    if count == 0 || count > BATCH_MAX {
+        return Err(Problem::new(
+            Code::BadRequest,
+            format!("a batch carries 1 to {BATCH_MAX} receipts, not {count}"),
+        ));
+    }
+    let mut results: Vec<Option<Result<ReceiptTaken, Problem>>> = vec![None; count];
+    let (mut places, mut passed) = (Vec::with_capacity(count), Vec::with_capacity(count));
+    for (place, item) in batch.receipts.into_iter().enumerate() {
+        // Its lines carry the trace of the message it is the receipt of.
+        let trace = crate::observe::trace::parse(item.traceparent.as_deref()).unwrap_or_default();
+        let span = tracing::info_span!("receipt", trace_id = trace.as_str());
+        let checked = check(g, &peer, chain, item.receipt);
+        match tracing::Instrument::instrument(checked, span).await {
+            Ok(receipt) => {
+                places.push(place);
+                passed.push(receipt);
+            }
+            Err(problem) => results[place] = Some(Err(problem)),
+        }
+    }
+    for (place, outcome) in places.into_iter().zip(keep(g, &peer, passed).await) {
+        results[place] = Some(outcome);
+    }
+    let results = results
+        .into_iter()
+        .map(|r| match r {
+            Some(Ok(taken)) => ReceiptResult::Taken(taken),
+            Some(Err(problem)) => ReceiptResult::Refused { problem },
+            None => ReceiptResult::Refused {
+                problem: Problem::internal("no outcome for the receipt"),
+            },
+        })
+        .collect();
+    Ok(ReceiptResults { results })
+}
+
+/// Keeps `receipts` (checked) in one commit: each one's answer, in order.
+async fn keep(
+    g: &Gateway,
+    peer: &Peer,
+    receipts: Vec<Receipt>,
+) -> Vec<Result<ReceiptTaken, Problem>> {
+    if receipts.is_empty() {
+        return Vec::new();
+    }
+    let actor = format!("gateway:{}", peer.region);
+    let stored = g
+        .store
+        .record_peer_receipts(&receipts, &actor, g.clock.now())
+        .await;
+    receipts
+        .iter()
+        .zip(stored)
+        .map(|(receipt, stored)| {
+            Ok(ReceiptTaken {
+                message_id: receipt.message_id,
+                hop: receipt.hop,
+                stored: stored.map_err(Problem::internal)?,
+            })
+        })
+        .collect()
+}
+
+/// The receipt in `body`, if it is one `peer` (whose certificate chain is `chain`) may
+/// carry back here: a retrieval receipt it issued of a message this gateway sent to its
+/// region, with that message's digest and recipient court, signed with its key.
+async fn check(
+    g: &Gateway,
+    peer: &Peer,
+    chain: &[CertificateDer<'static>],
+    body: Value,
+) -> Result<Receipt, Problem> {
     let receipt: Receipt = serde_json::from_value(body)
         .map_err(|e| Problem::new(Code::BadRequest, format!("the body is not a receipt: {e}")))?;
     if receipt.hop != Hop::Retrieval {
@@ -120,15 +223,5 @@ pub async fn receive(
             ),
         ));
     }
-    let actor = format!("gateway:{}", peer.region);
-    let stored = g
-        .store
-        .record_peer_receipt(&receipt, &actor, g.clock.now())
-        .await
-        .map_err(Problem::internal)?;
-    Ok(ReceiptTaken {
-        message_id: id,
-        hop: receipt.hop,
-        stored,
-    })
+    Ok(receipt)
 }

@@ -223,6 +223,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     if let Some((sc, cq)) = bytes_before {
+        // The retrieval receipts go back after the requests arrived: count them in.
+        let settled = store::receipts_settled(&dir, "CQ").await?;
+        println!(
+            "retrieval receipts all carried back to SC {:.0} ms after the last request arrived",
+            settled.as_secs_f64() * 1e3
+        );
         let (sc2, cq2) = (
             store::sqlite_bytes(&dir, "SC").await?,
             store::sqlite_bytes(&dir, "CQ").await?,

@@ -6,16 +6,21 @@ use std::path::Path;
 use kuayu::store::sql::SqlStore;
 use sqlx::{ConnectOptions as _, Connection as _, Executor as _};
 
+/// A read-only connection to the SQLite store at `db`.
+async fn read_only(db: &Path) -> anyhow::Result<sqlx::SqliteConnection> {
+    Ok(sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(db)
+        .read_only(true)
+        .connect()
+        .await?)
+}
+
 /// Bytes of data in `region`'s SQLite store in federation folder `dir`: its pages in use
 /// (`page_count - freelist_count`, times `page_size`), as a reader sees them, so pages
 /// still in the WAL count and the WAL file's own size (a reused buffer) does not.
 pub async fn sqlite_bytes(dir: &Path, region: &str) -> anyhow::Result<u64> {
     let db = dir.join(region).join("kuayu.db");
-    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&db)
-        .read_only(true)
-        .connect()
-        .await?;
+    let mut conn = read_only(&db).await?;
     let mut pragma = async |name: &str| -> anyhow::Result<i64> {
         Ok(
             sqlx::query_scalar(sqlx::AssertSqlSafe(format!("PRAGMA {name}")))
@@ -29,6 +34,30 @@ pub async fn sqlite_bytes(dir: &Path, region: &str) -> anyhow::Result<u64> {
     Ok(u64::try_from(pages * size)?)
 }
 
+/// Waits until `region`'s SQLite store in `dir` has no retrieval receipt left to carry
+/// back (up to 2 minutes), so that the stores hold equal content when measured; how long
+/// that took.
+pub async fn receipts_settled(dir: &Path, region: &str) -> anyhow::Result<std::time::Duration> {
+    let db = dir.join(region).join("kuayu.db");
+    let mut conn = read_only(&db).await?;
+    let begin = std::time::Instant::now();
+    loop {
+        let pending: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM receipt_outbox WHERE state = 'pending'")
+                .fetch_one(&mut conn)
+                .await?;
+        if pending == 0 {
+            break;
+        }
+        if begin.elapsed() > std::time::Duration::from_secs(120) {
+            anyhow::bail!("{pending} retrieval receipts still to carry back after 2 minutes");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    conn.close().await?;
+    Ok(begin.elapsed())
+}
+
 /// The last inbox position of `region`'s SQLite store in `dir` (0 if none): where a
 /// reader of a grown store starts, rather than reading through everything before.
 pub async fn inbox_end(dir: &Path, region: &str) -> anyhow::Result<i64> {
@@ -36,11 +65,7 @@ pub async fn inbox_end(dir: &Path, region: &str) -> anyhow::Result<i64> {
     if !db.exists() {
         return Ok(0);
     }
-    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&db)
-        .read_only(true)
-        .connect()
-        .await?;
+    let mut conn = read_only(&db).await?;
     let n: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM inbox")
         .fetch_one(&mut conn)
         .await?;
@@ -54,11 +79,7 @@ pub async fn stored_requests(dir: &Path, region: &str) -> anyhow::Result<i64> {
     if !db.exists() {
         return Ok(0);
     }
-    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&db)
-        .read_only(true)
-        .connect()
-        .await?;
+    let mut conn = read_only(&db).await?;
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM requests")
         .fetch_one(&mut conn)
         .await?;

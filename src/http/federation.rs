@@ -2,7 +2,7 @@
 //! envelope and answers 200 with the signed relay receipt once it is committed;
 //! `POST /federation/v1/revocations` takes a party's signed revocation notice;
 //! `POST /federation/v1/receipts` takes a peer's retrieval receipt of a message this
-//! gateway sent ([`crate::evidence`]);
+//! gateway sent, and `POST /federation/v1/receipts/batch` several ([`crate::evidence`]);
 //! `GET /federation/v1/ping` answers a peer's relay asking whether this gateway is back;
 //! `HEAD` and `PUT /federation/v1/attachments/{sha256}` ([`super::attachments`]) tell
 //! whether a blob is held and take one, streamed and verified; `GET /federation/openapi.json`
@@ -33,6 +33,7 @@ pub fn router(g: Arc<Gateway>) -> Router {
         .route("/federation/v1/messages", post(receive))
         .route("/federation/v1/revocations", post(revocation))
         .route(crate::relay::receipts::PATH, post(receipt))
+        .route(crate::relay::receipts::BATCH_PATH, post(receipt_batch))
         .route(crate::relay::probe::PATH, axum::routing::get(ping))
         .route(
             "/federation/openapi.json",
@@ -109,6 +110,24 @@ pub(super) async fn receipt(
     let span = tracing::info_span!("receipt", trace_id = trace.as_str());
     let taken = tracing::Instrument::instrument(crate::evidence::receive(&g, &peer.0, body), span);
     Ok(Json(taken.await?).into_response())
+}
+
+/// A peer gateway carries back several signed retrieval receipts at once (its relay
+/// sends what is due in one request): each is checked as the single route checks one and
+/// answered on its own, in order; those that pass are kept in one commit.
+#[utoipa::path(
+    post,
+    path = "/federation/v1/receipts/batch",
+    tag = "federation",
+    request_body(content = crate::api::ReceiptBatch, description = "`{\"receipts\": [{\"receipt\": …, \"traceparent\": …}]}`: 1 to 64 retrieval receipts, each as `POST /federation/v1/receipts` takes it, with the W3C trace context of its message (optional; outside the signed receipt, deciding nothing)."),
+    responses((status = 200, description = "One result per receipt, in the order sent: `{\"messageId\", \"hop\", \"stored\"}` if it is held here, or `{\"problem\": {…}}` with the problem the single route would have answered (its `status` and `code`). A refused receipt leaves the others as they are. The batch is refused whole (`bad_request`) only if it is not one or carries no receipt or more than 64.", body = crate::api::ReceiptResults))
+)]
+pub(super) async fn receipt_batch(
+    State(g): State<Arc<Gateway>>,
+    Extension(peer): Extension<PeerCertificates>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, Problem> {
+    Ok(Json(crate::evidence::receive_batch(&g, &peer.0, body).await?).into_response())
 }
 
 /// A peer gateway's relay asks whether this gateway answers (it pings a peer it cannot

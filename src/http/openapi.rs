@@ -63,6 +63,7 @@ struct CourtApi;
         federation::receive,
         federation::revocation,
         federation::receipt,
+        federation::receipt_batch,
         federation::ping,
         attachments::peer_head,
         attachments::peer_put,
@@ -280,6 +281,11 @@ pub const PROBLEMS: &[(&str, &str, &[Code])] = &[
             DuplicateKey,
             RequestTimeout,
         ],
+    ),
+    (
+        "post",
+        "/federation/v1/receipts/batch",
+        &[BadRequest, Unauthenticated, DuplicateKey, RequestTimeout],
     ),
     (
         "get",

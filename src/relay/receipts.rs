@@ -1,40 +1,45 @@
 //! Carries retrieval receipts back to the gateways that sent the messages
-//! (`POST /federation/v1/receipts`, see [`crate::evidence`]), from the queue the retrieval
-//! wrote in its own transaction: oldest first, retried with the relay's backoff while the
-//! peer cannot be reached or is unavailable, stopped (with the reason kept) when the peer
-//! refuses one for good. The peer keeps each receipt once, so a second sending (a retry
-//! after a lost answer, two replicas at once) changes nothing.
+//! (`POST /federation/v1/receipts/batch`, see [`crate::evidence`]), from the queue the
+//! retrieval wrote in its own transaction: oldest first, what is due for one peer in one
+//! request, each receipt's outcome recorded in one commit; retried with the relay's
+//! backoff while the peer cannot be reached or is unavailable, stopped (with the reason
+//! kept) when the peer refuses one for good. The peer keeps each receipt once, so a second
+//! sending (a retry after a lost answer, two replicas at once) changes nothing.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::api::ReceiptTaken;
+use crate::api::{ReceiptResult, ReceiptResults};
 use crate::clock::unix_millis;
 use crate::gateway::Gateway;
 use crate::observe::trace;
 use crate::peers::PeerClients;
 use crate::problem::Problem;
+use crate::receipt::Receipt;
 use crate::store::{ReceiptOutboxItem, ReceiptOutcome};
 
-/// Receipts read at a time.
+/// Receipts read (and sent to one peer in one request) at a time; at most
+/// [`crate::evidence::BATCH_MAX`].
 const BATCH: i64 = 32;
 /// Longest sleep (also how often a hand-driven clock is looked at).
 const MAX_IDLE: Duration = Duration::from_millis(500);
-/// The route receipts go to.
+/// The route that takes one receipt.
 pub const PATH: &str = "/federation/v1/receipts";
+/// The route that takes several, which the relay uses.
+pub const BATCH_PATH: &str = "/federation/v1/receipts/batch";
+
+/// Why a receipt was not taken, and whether to try again.
+type Failure = (String, bool);
 
 /// Runs until `shutdown` turns true.
 pub async fn run(g: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
     loop {
         let now_ms = unix_millis(g.clock.now());
         match g.store.due_receipts(now_ms, BATCH).await {
-            Ok(due) => {
-                for item in due {
-                    send(&g, item).await;
-                }
-            }
+            Ok(due) => send(&g, due).await,
             Err(e) => tracing::error!(error = %e, "cannot read the receipts to send back"),
         }
         let next = g.store.next_receipt_due().await.ok().flatten();
@@ -50,13 +55,58 @@ pub async fn run(g: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-/// One attempt: the outcome is recorded; a failure to record it is retried next pass.
-async fn send(g: &Gateway, item: ReceiptOutboxItem) {
-    let error = attempt(g, &item).await.err();
+/// The receipts due for one peer, and where they go.
+struct Trip {
+    url: String,
+    client: reqwest::Client,
+    items: Vec<ReceiptOutboxItem>,
+}
+
+/// Sends `due`, one request per peer, and records every outcome in one commit; a failure
+/// to record them is retried next pass.
+async fn send(g: &Gateway, due: Vec<ReceiptOutboxItem>) {
+    if due.is_empty() {
+        return;
+    }
+    let mut ended: Vec<(ReceiptOutboxItem, Result<(), Failure>)> = Vec::with_capacity(due.len());
+    let mut trips: Vec<Trip> = Vec::new();
+    for item in due {
+        match destination(g, &item) {
+            Err(failure) => ended.push((item, Err(failure))),
+            Ok((url, client)) => match trips.iter_mut().find(|t| t.url == url) {
+                Some(trip) => trip.items.push(item),
+                None => trips.push(Trip {
+                    url,
+                    client,
+                    items: vec![item],
+                }),
+            },
+        }
+    }
+    for trip in trips {
+        let outcomes = attempt(&trip).await;
+        ended.extend(trip.items.into_iter().zip(outcomes));
+    }
     let now = g.clock.now();
-    let outcome = match &error {
-        None => ReceiptOutcome::Delivered,
-        Some((error, true)) => {
+    let outcomes: Vec<(i64, ReceiptOutcome<'_>)> = ended
+        .iter()
+        .map(|(item, result)| (item.seq, outcome(g, item, result, now)))
+        .collect();
+    if let Err(e) = g.store.receipt_attempts(&outcomes, now).await {
+        tracing::error!(receipts = outcomes.len(), error = %e, "cannot record the sending of retrieval receipts; will send them again");
+    }
+}
+
+/// What to record of one receipt's attempt (logged).
+fn outcome<'a>(
+    g: &Gateway,
+    item: &ReceiptOutboxItem,
+    result: &'a Result<(), Failure>,
+    now: time::OffsetDateTime,
+) -> ReceiptOutcome<'a> {
+    match result {
+        Ok(()) => ReceiptOutcome::Delivered,
+        Err((error, true)) => {
             let failures = u32::try_from(item.attempts).unwrap_or(u32::MAX);
             let initial = g.relay.backoff_initial_ms as i64;
             let delay = initial
@@ -68,18 +118,19 @@ async fn send(g: &Gateway, item: ReceiptOutboxItem) {
                 error,
             }
         }
-        Some((error, false)) => {
+        Err((error, false)) => {
             tracing::warn!(message = %item.message_id, peer = %item.peer, %error, "peer refused a retrieval receipt");
             ReceiptOutcome::Dead { error }
         }
-    };
-    if let Err(e) = g.store.receipt_attempt(item.seq, outcome, now).await {
-        tracing::error!(message = %item.message_id, error = %e, "cannot record a receipt's sending; will send again");
     }
 }
 
-/// Sends one receipt; on failure, why and whether to try again.
-async fn attempt(g: &Gateway, item: &ReceiptOutboxItem) -> Result<(), (String, bool)> {
+/// Where `item` goes: the peer's batch route under the agreement its message travelled
+/// under, and the client for that peer.
+fn destination(
+    g: &Gateway,
+    item: &ReceiptOutboxItem,
+) -> Result<(String, reqwest::Client), Failure> {
     let (agreement, _) = g
         .agreements
         .by_digest(&item.agreement_sha256, g.clock.now())
@@ -89,38 +140,99 @@ async fn attempt(g: &Gateway, item: &ReceiptOutboxItem) -> Result<(), (String, b
                 false,
             )
         })?;
-    let url = PeerClients::url(&agreement, &item.peer, PATH)
+    let url = PeerClients::url(&agreement, &item.peer, BATCH_PATH)
         .ok_or_else(|| (format!("{} is no party of the agreement", item.peer), false))?;
     let timeout = Duration::from_millis(g.relay.request_timeout_ms);
     let client = g
         .peers
         .get(&agreement, &item.peer, timeout)
         .map_err(|e| (e, true))?;
-    let mut request = client.post(&url).json(&item.receipt);
-    if let Some(trace) = &item.trace_id {
-        request = request.header(trace::HEADER, trace::traceparent(trace));
-    }
-    let response = request
-        .send()
-        .await
-        .map_err(|e| (format!("{url}: {}", crate::client::error_text(&e)), true))?;
+    Ok((url, client))
+}
+
+/// The body of the batch route (see [`crate::api::ReceiptBatch`]).
+#[derive(Serialize)]
+struct Outgoing<'a> {
+    receipts: Vec<Carried<'a>>,
+}
+
+#[derive(Serialize)]
+struct Carried<'a> {
+    receipt: &'a Receipt,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    traceparent: Option<String>,
+}
+
+/// Sends one trip's receipts in one request: each one's outcome, in order.
+async fn attempt(trip: &Trip) -> Vec<Result<(), Failure>> {
+    let all = |failure: Failure| vec![Err(failure); trip.items.len()];
+    let body = Outgoing {
+        receipts: trip
+            .items
+            .iter()
+            .map(|item| Carried {
+                receipt: &item.receipt,
+                traceparent: item.trace_id.as_deref().map(trace::traceparent),
+            })
+            .collect(),
+    };
+    let url = &trip.url;
+    let response = match trip.client.post(url).json(&body).send().await {
+        Ok(response) => response,
+        Err(e) => return all((format!("{url}: {}", crate::client::error_text(&e)), true)),
+    };
     let status = response.status();
-    let body = crate::peers::read_answer(response)
-        .await
-        .map_err(|e| (format!("{url}: reading the answer: {e}"), true))?;
-    if status.is_success() {
-        return crate::json::from_slice::<ReceiptTaken>(&body)
-            .map(|_| ())
-            .map_err(|e| (format!("{url}: the answer is not a receipt's: {e}"), true));
+    let body = match crate::peers::read_answer(response).await {
+        Ok(body) => body,
+        Err(e) => return all((format!("{url}: reading the answer: {e}"), true)),
+    };
+    if !status.is_success() {
+        return all(match crate::json::from_slice::<Problem>(&body) {
+            Ok(p) => {
+                let retry = p.retryable();
+                (p.to_string(), retry)
+            }
+            Err(_) => (
+                format!("{url}: HTTP {status} without a problem document"),
+                true,
+            ),
+        });
     }
-    Err(match crate::json::from_slice::<Problem>(&body) {
-        Ok(p) => {
-            let retry = p.retryable();
-            (p.to_string(), retry)
+    let results = match crate::json::from_slice::<ReceiptResults>(&body) {
+        Ok(answer) if answer.results.len() == trip.items.len() => answer.results,
+        Ok(answer) => {
+            return all((
+                format!(
+                    "{url}: {} results for {} receipts",
+                    answer.results.len(),
+                    trip.items.len()
+                ),
+                true,
+            ));
         }
-        Err(_) => (
-            format!("{url}: HTTP {status} without a problem document"),
-            true,
-        ),
-    })
+        Err(e) => {
+            return all((
+                format!("{url}: the answer is not the receipts' results: {e}"),
+                true,
+            ));
+        }
+    };
+    trip.items
+        .iter()
+        .zip(results)
+        .map(|(item, result)| match result {
+            ReceiptResult::Taken(taken) if taken.message_id == item.message_id => Ok(()),
+            ReceiptResult::Taken(taken) => Err((
+                format!(
+                    "{url}: the result names message {}, not {}",
+                    taken.message_id, item.message_id
+                ),
+                true,
+            )),
+            ReceiptResult::Refused { problem } => {
+                let retry = problem.retryable();
+                Err((problem.to_string(), retry))
+            }
+        })
+        .collect()
 }

@@ -157,15 +157,16 @@ pub trait Store: Supervision + Retention + Send + Sync {
         id: &MessageId,
     ) -> Result<Option<(MessageId, Sha256, serde_json::Value)>, StoreError>;
 
-    /// Keeps a receipt a peer signed for a message this gateway sent (a retrieval receipt
-    /// carried back), with an audit entry by `actor`, in one transaction; once per message,
-    /// hop and issuer. True when it was not held before.
-    async fn record_peer_receipt(
+    /// Keeps receipts a peer signed for messages this gateway sent (retrieval receipts
+    /// carried back), each with an audit entry by `actor`, in one commit; each once per
+    /// message, hop and issuer, and each on its own (one that cannot be stored fails
+    /// alone). For each, in order: true when it was not held before.
+    async fn record_peer_receipts(
         &self,
-        receipt: &Receipt,
+        receipts: &[Receipt],
         actor: &str,
         now: OffsetDateTime,
-    ) -> Result<bool, StoreError>;
+    ) -> Vec<Result<bool, StoreError>>;
 
     /// Retrieval receipts waiting to go back to their peers, due at `now_ms`, oldest first.
     async fn due_receipts(
@@ -177,11 +178,11 @@ pub trait Store: Supervision + Retention + Send + Sync {
     /// When the next receipt waiting to go back falls due, if any.
     async fn next_receipt_due(&self) -> Result<Option<i64>, StoreError>;
 
-    /// Records how an attempt to carry receipt `seq` back ended.
-    async fn receipt_attempt(
+    /// Records how attempts to carry receipts back ended (each receipt's `seq` and
+    /// outcome), in one commit.
+    async fn receipt_attempts(
         &self,
-        seq: i64,
-        outcome: ReceiptOutcome<'_>,
+        attempts: &[(i64, ReceiptOutcome<'_>)],
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
 

@@ -143,6 +143,26 @@ async fn the_requesting_court_reads_the_retrieval_receipts_of_its_request_and_th
     t.shutdown().await;
 }
 
+/// CQ's message key, which signs its receipts.
+fn cq_key(t: &TestFed) -> SigningKey {
+    let cq = RegionId::parse("CQ").unwrap();
+    SigningKey::from_pem(&t.fed.pki.pem(&cq, "message-key.pem").unwrap()).unwrap()
+}
+
+/// `r` signed with `key` as a receipt is (docs/SIGNATURES.md).
+fn sign(mut r: Value, key: &SigningKey) -> Value {
+    r.as_object_mut().unwrap().remove("signature");
+    let sig = key.sign(&kuayu::crypto::canonical(&r).unwrap());
+    r["signature"] = json!(sig.to_string());
+    r
+}
+
+/// CQ's retrieval receipt of `message` with `digest` by `court`, unsigned.
+fn receipt(message: &str, digest: &str, court: &str) -> Value {
+    json!({"hop": "retrieval", "messageId": message, "envelopeSha256": digest,
+           "issuer": "CQ", "court": court, "at": "2026-11-25T16:00:05+08:00"})
+}
+
 #[tokio::test]
 async fn the_receipts_route_takes_only_the_issuers_genuine_receipt_of_a_message_sent_to_it() {
     let t = TestFed::start().await;
@@ -152,18 +172,7 @@ async fn the_receipts_route_takes_only_the_issuers_genuine_receipt_of_a_message_
         .request_id;
     let view = reaches(&requester, id, "relayed").await;
     let digest = digest_of(&view, &id.to_string());
-    let cq = RegionId::parse("CQ").unwrap();
-    let cq_key = SigningKey::from_pem(&t.fed.pki.pem(&cq, "message-key.pem").unwrap()).unwrap();
-    let sign = |mut r: Value, key: &SigningKey| {
-        r.as_object_mut().unwrap().remove("signature");
-        let sig = key.sign(&kuayu::crypto::canonical(&r).unwrap());
-        r["signature"] = json!(sig.to_string());
-        r
-    };
-    let receipt = |message: &str, digest: &str, court: &str| {
-        json!({"hop": "retrieval", "messageId": message, "envelopeSha256": digest,
-               "issuer": "CQ", "court": court, "at": "2026-11-25T16:00:05+08:00"})
-    };
+    let cq_key = cq_key(&t);
     let url = format!(
         "https://{}/federation/v1/receipts",
         t.fed.gateway("SC").federation_addr
@@ -243,5 +252,123 @@ async fn the_receipts_route_takes_only_the_issuers_genuine_receipt_of_a_message_
         [&genuine],
         "kept once, with its +08:00 time as signed"
     );
+    t.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_batch_route_answers_each_receipt_on_its_own_and_keeps_those_that_pass() {
+    let t = TestFed::start().await;
+    let requester = t.court("SC0104");
+    let mut sent = Vec::new();
+    for _ in 0..2 {
+        let id = submit(&requester, &submission("service.request", "CQ0103"))
+            .await
+            .request_id;
+        let view = reaches(&requester, id, "relayed").await;
+        sent.push((id.to_string(), digest_of(&view, &id.to_string())));
+    }
+    let key = cq_key(&t);
+    let genuine: Vec<Value> = sent
+        .iter()
+        .map(|(id, digest)| sign(receipt(id, digest, "CQ0103"), &key))
+        .collect();
+    let forged = sign(
+        receipt(&sent[0].0, &sent[0].1, "CQ0103"),
+        &SigningKey::generate(),
+    );
+    let unknown = sign(
+        receipt(&MessageId::new().to_string(), &sent[0].1, "CQ0103"),
+        &key,
+    );
+    let mut as_sc = receipt(&sent[1].0, &sent[1].1, "CQ0103");
+    as_sc["issuer"] = json!("SC");
+    let as_sc = sign(as_sc, &key);
+    let url = format!(
+        "https://{}/federation/v1/receipts/batch",
+        t.fed.gateway("SC").federation_addr
+    );
+    let as_cq = t.as_gateway("CQ", "SC");
+    let batch = |receipts: &[&Value]| json!({"receipts": receipts.iter().map(|r| json!({"receipt": r})).collect::<Vec<_>>()});
+
+    let body = batch(&[
+        &forged,
+        &genuine[0],
+        &unknown,
+        &json!({"not": "a receipt"}),
+        &as_sc,
+        &genuine[1],
+    ]);
+    let (got, answer) = post_raw(&as_cq, &url, &body).await;
+    assert_eq!(got, 200, "{answer}");
+    let results = answer["results"].as_array().unwrap();
+    let codes: Vec<Option<&str>> = results
+        .iter()
+        .map(|r| r["problem"]["code"].as_str())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            Some("bad_signature"),
+            None,
+            Some("not_found"),
+            Some("bad_request"),
+            Some("identity_mismatch"),
+            None
+        ],
+        "{answer}"
+    );
+    assert_eq!(results[0]["problem"]["status"], 400);
+    assert_eq!(results[2]["problem"]["status"], 404);
+    for (place, (id, _)) in [(1, &sent[0]), (5, &sent[1])] {
+        assert_eq!(
+            results[place],
+            json!({"messageId": id, "hop": "retrieval", "stored": true}),
+            "{answer}"
+        );
+    }
+    // Each genuine receipt is kept once, exactly as signed, beside the refused ones.
+    for ((id, _), genuine) in sent.iter().zip(&genuine) {
+        let view = requester
+            .request(kuayu::ids::MessageId::parse(id).unwrap())
+            .await
+            .unwrap();
+        let kept: Vec<&Value> = view["receipts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["hop"] == "retrieval")
+            .collect();
+        assert_eq!(kept, [genuine]);
+    }
+    let audit = t.audit_log("SC").await;
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.action == "receipt.received")
+            .count(),
+        2,
+        "one audit entry per receipt kept"
+    );
+
+    // Sent again, the genuine one is held already; the batch's bounds are checked.
+    let (got, answer) = post_raw(&as_cq, &url, &batch(&[&genuine[0]])).await;
+    assert_eq!(
+        (got, &answer["results"][0]["stored"]),
+        (200, &json!(false)),
+        "{answer}"
+    );
+    let too_many: Vec<&Value> = std::iter::repeat_n(&genuine[0], 65).collect();
+    for (what, body) in [
+        ("no receipt", batch(&[])),
+        ("65 receipts", batch(&too_many)),
+        ("a receipt, not a batch", genuine[0].clone()),
+    ] {
+        let (got, problem) = post_raw(&as_cq, &url, &body).await;
+        assert_eq!(
+            (got, problem["code"].as_str()),
+            (400, Some("bad_request")),
+            "{what}: {problem}"
+        );
+    }
     t.shutdown().await;
 }

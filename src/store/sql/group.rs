@@ -129,11 +129,25 @@ impl SqlStore {
         &self,
         units: Vec<Outbound>,
     ) -> Vec<Result<OutboundOutcome, StoreError>> {
+        let units = units.into_iter().map(Unit::outbound).collect();
+        let outcomes = self.commit_together(units).await;
+        outcomes
+            .into_iter()
+            .map(|outcome| match outcome? {
+                Done::Outbound(outcome) => Ok(outcome),
+                other => Err(other.wrong()),
+            })
+            .collect()
+    }
+
+    /// Commits `units` in one group (each under its own savepoint if there are several:
+    /// one that fails is undone alone): each unit's own outcome, in order.
+    pub(super) async fn commit_together(&self, units: Vec<Unit>) -> Vec<Result<Done, StoreError>> {
         let (batch, answers): (Vec<_>, Vec<_>) = units
             .into_iter()
-            .map(|m| {
+            .map(|unit| {
                 let (reply, answer) = oneshot::channel();
-                ((Unit::outbound(m), reply), answer)
+                ((unit, reply), answer)
             })
             .unzip();
         let sent = self.to_committer(batch);
@@ -141,9 +155,8 @@ impl SqlStore {
         for answer in answers {
             outcomes.push(match (&sent, answer.await) {
                 (Err(e), _) => Err(copy(e)),
-                (_, Ok(Ok(Done::Outbound(outcome)))) => Ok(outcome),
-                (_, Ok(Err(e))) => Err(e),
-                _ => Err(StoreError::Backend("the group gave no answer".into())),
+                (_, Ok(outcome)) => outcome,
+                (_, Err(_)) => Err(StoreError::Backend("the group gave no answer".into())),
             });
         }
         outcomes

@@ -131,7 +131,7 @@ impl SqlStore {
     }
 }
 
-/// The outcome of one attempt to carry a receipt back (see `Store::receipt_attempt`).
+/// The outcome of one attempt to carry a receipt back (see `Store::receipt_attempts`).
 pub(super) struct ReceiptAttempt {
     pub seq: i64,
     pub state: &'static str,
@@ -141,12 +141,12 @@ pub(super) struct ReceiptAttempt {
 }
 
 impl ReceiptAttempt {
-    pub fn new(seq: i64, outcome: crate::store::ReceiptOutcome<'_>, now: OffsetDateTime) -> Self {
+    pub fn new(seq: i64, outcome: &crate::store::ReceiptOutcome<'_>, now: OffsetDateTime) -> Self {
         use crate::store::ReceiptOutcome::*;
         let (state, next_attempt_ms, error) = match outcome {
             Delivered => ("delivered", None, None),
-            Retry { at_ms, error } => ("pending", Some(at_ms), Some(error.to_owned())),
-            Dead { error } => ("dead", None, Some(error.to_owned())),
+            Retry { at_ms, error } => ("pending", Some(*at_ms), Some((*error).to_owned())),
+            Dead { error } => ("dead", None, Some((*error).to_owned())),
         };
         ReceiptAttempt {
             seq,

@@ -137,21 +137,30 @@ impl Store for SqlStore {
         self.read_sent_message(id).await
     }
 
-    async fn record_peer_receipt(
+    async fn record_peer_receipts(
         &self,
-        receipt: &Receipt,
+        receipts: &[Receipt],
         actor: &str,
         now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        let unit = Unit::PeerReceipt(Box::new(super::retrievals::PeerReceipt {
-            receipt: receipt.clone(),
-            actor: actor.to_owned(),
-            now,
-        }));
-        match self.commit_unit(unit).await? {
-            Done::Stored(kept) => Ok(kept),
-            other => Err(other.wrong()),
-        }
+    ) -> Vec<Result<bool, StoreError>> {
+        let units = receipts
+            .iter()
+            .map(|receipt| {
+                Unit::PeerReceipt(Box::new(super::retrievals::PeerReceipt {
+                    receipt: receipt.clone(),
+                    actor: actor.to_owned(),
+                    now,
+                }))
+            })
+            .collect();
+        let outcomes = self.commit_together(units).await;
+        outcomes
+            .into_iter()
+            .map(|outcome| match outcome? {
+                Done::Stored(kept) => Ok(kept),
+                other => Err(other.wrong()),
+            })
+            .collect()
     }
 
     async fn due_receipts(
@@ -166,15 +175,23 @@ impl Store for SqlStore {
         self.read_next_receipt_due().await
     }
 
-    async fn receipt_attempt(
+    async fn receipt_attempts(
         &self,
-        seq: i64,
-        outcome: crate::store::ReceiptOutcome<'_>,
+        attempts: &[(i64, crate::store::ReceiptOutcome<'_>)],
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let attempt = super::receipts::ReceiptAttempt::new(seq, outcome, now);
-        let unit = Unit::ReceiptAttempt(Box::new(attempt));
-        self.commit_unit(unit).await.map(|_| ())
+        let units = attempts
+            .iter()
+            .map(|(seq, outcome)| {
+                let attempt = super::receipts::ReceiptAttempt::new(*seq, outcome, now);
+                Unit::ReceiptAttempt(Box::new(attempt))
+            })
+            .collect();
+        self.commit_together(units)
+            .await
+            .into_iter()
+            .find_map(Result::err)
+            .map_or(Ok(()), Err)
     }
 
     async fn due_outbox(
