@@ -243,6 +243,7 @@ pub struct ReceiptTaken {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReceiptBatch {
     /// 1 to 64 receipts.
+    #[schema(min_items = 1, max_items = 64)]
     pub receipts: Vec<BatchedReceipt>,
 }
 

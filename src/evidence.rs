@@ -30,7 +30,9 @@ pub async fn receive(
     body: Value,
 ) -> Result<ReceiptTaken, Problem> {
     let peer = crate::attachments::peers::authenticate(g, chain)?;
-    let receipt = check(g, &peer, chain, body).await?;
+    let receipt: Receipt = serde_json::from_value(body)
+        .map_err(|e| Problem::new(Code::BadRequest, format!("the body is not a receipt: {e}")))?;
+    let receipt = check(g, &peer, chain, receipt).await?;
     keep(g, &peer, vec![receipt])
         .await
         .pop()
@@ -39,8 +41,8 @@ pub async fn receive(
 
 /// Takes a peer's retrieval receipts (up to [`BATCH_MAX`]): each is checked as
 /// [`receive`] checks one and answered on its own, in the order sent; those that pass are
-/// kept in one commit. Only a batch that is not one, or a peer that is not a gateway, is
-/// refused whole.
+/// kept in one commit. Only a batch that is not one (an item that is not a receipt
+/// included), or a peer that is not a gateway, is refused whole.
 pub async fn receive_batch(
     g: &Gateway,
     chain: &[CertificateDer<'static>],
@@ -60,13 +62,24 @@ pub async fn receive_batch(
             format!("a batch carries 1 to {BATCH_MAX} receipts, not {count}"),
         ));
     }
+    // A batch whose items are not all receipts is malformed: refused whole.
+    let mut items = Vec::with_capacity(count);
+    for (place, item) in batch.receipts.into_iter().enumerate() {
+        let receipt: Receipt = serde_json::from_value(item.receipt).map_err(|e| {
+            Problem::new(
+                Code::BadRequest,
+                format!("receipts[{place}].receipt is not a receipt: {e}"),
+            )
+        })?;
+        items.push((receipt, item.traceparent));
+    }
     let mut results: Vec<Option<Result<ReceiptTaken, Problem>>> = vec![None; count];
     let (mut places, mut passed) = (Vec::with_capacity(count), Vec::with_capacity(count));
-    for (place, item) in batch.receipts.into_iter().enumerate() {
+    for (place, (receipt, traceparent)) in items.into_iter().enumerate() {
         // Its lines carry the trace of the message it is the receipt of.
-        let trace = crate::observe::trace::parse(item.traceparent.as_deref()).unwrap_or_default();
+        let trace = crate::observe::trace::parse(traceparent.as_deref()).unwrap_or_default();
         let span = tracing::info_span!("receipt", trace_id = trace.as_str());
-        let checked = check(g, &peer, chain, item.receipt);
+        let checked = check(g, &peer, chain, receipt);
         match tracing::Instrument::instrument(checked, span).await {
             Ok(receipt) => {
                 places.push(place);
@@ -118,17 +131,15 @@ async fn keep(
         .collect()
 }
 
-/// The receipt in `body`, if it is one `peer` (whose certificate chain is `chain`) may
-/// carry back here: a retrieval receipt it issued of a message this gateway sent to its
+/// `receipt`, if it is one `peer` (whose certificate chain is `chain`) may carry back
+/// here: a retrieval receipt it issued of a message this gateway sent to its
 /// region, with that message's digest and recipient court, signed with its key.
 async fn check(
     g: &Gateway,
     peer: &Peer,
     chain: &[CertificateDer<'static>],
-    body: Value,
+    receipt: Receipt,
 ) -> Result<Receipt, Problem> {
-    let receipt: Receipt = serde_json::from_value(body)
-        .map_err(|e| Problem::new(Code::BadRequest, format!("the body is not a receipt: {e}")))?;
     if receipt.hop != Hop::Retrieval {
         return Err(Problem::new(
             Code::BadRequest,

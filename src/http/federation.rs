@@ -120,7 +120,7 @@ pub(super) async fn receipt(
     path = "/federation/v1/receipts/batch",
     tag = "federation",
     request_body(content = crate::api::ReceiptBatch, description = "`{\"receipts\": [{\"receipt\": …, \"traceparent\": …}]}`: 1 to 64 retrieval receipts, each as `POST /federation/v1/receipts` takes it, with the W3C trace context of its message (optional; outside the signed receipt, deciding nothing)."),
-    responses((status = 200, description = "One result per receipt, in the order sent: `{\"messageId\", \"hop\", \"stored\"}` if it is held here, or `{\"problem\": {…}}` with the problem the single route would have answered (its `status` and `code`). A refused receipt leaves the others as they are. The batch is refused whole (`bad_request`) only if it is not one or carries no receipt or more than 64.", body = crate::api::ReceiptResults))
+    responses((status = 200, description = "One result per receipt, in the order sent: `{\"messageId\", \"hop\", \"stored\"}` if it is held here, or `{\"problem\": {…}}` with the problem the single route would have answered (its `status` and `code`). A refused receipt leaves the others as they are. The batch is refused whole (`bad_request`) only if it is not one (an item that is not a receipt included) or carries no receipt or more than 64.", body = crate::api::ReceiptResults))
 )]
 pub(super) async fn receipt_batch(
     State(g): State<Arc<Gateway>>,
