@@ -11,8 +11,10 @@ use crate::crypto::{PublicKey, Signature, SigningKey};
 use crate::ids::{CourtId, MessageId, RegionId, Sha256};
 use crate::received::AsReceived;
 
-/// Which hop a receipt proves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+/// Which hop a receipt proves (ordered as a message passes them).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Hop {
     /// The sending gateway accepted the message from its court.

@@ -107,9 +107,9 @@ async fn verify_receipts(store: &dyn Store, v: &mut Verified) -> Result<(), Stor
                 .push(p.message_key);
         }
     }
-    let mut after = 0;
+    let mut after = crate::store::ReceiptKey::default();
     loop {
-        let page = store.receipts_after(after, PAGE).await?;
+        let page = store.receipts_after(&after, PAGE).await?;
         if page.is_empty() {
             break;
         }
@@ -120,8 +120,7 @@ async fn verify_receipts(store: &dyn Store, v: &mut Verified) -> Result<(), Stor
                 .is_some_and(|ks| ks.iter().any(|k| r.verify(k)));
             if !signed {
                 v.problems.push(format!(
-                    "receipt #{} ({} of message {} by {}): the signature does not verify with any message key {} had",
-                    stored.seq,
+                    "the {} receipt of message {} by {}: the signature does not verify with any message key {} had",
                     r.hop.as_str(),
                     r.message_id,
                     r.issuer,
@@ -130,15 +129,17 @@ async fn verify_receipts(store: &dyn Store, v: &mut Verified) -> Result<(), Stor
             }
             match stored.message_digest {
                 Some(d) if d != r.envelope_sha256 => v.problems.push(format!(
-                    "receipt #{} names message {} with digest {}, but the stored envelope's digest is {d}",
-                    stored.seq, r.message_id, r.envelope_sha256
+                    "the {} receipt by {} names message {} with digest {}, but the stored envelope's digest is {d}",
+                    r.hop.as_str(), r.issuer, r.message_id, r.envelope_sha256
                 )),
                 Some(_) => {}
                 None => v.receipts_without_message += 1,
             }
             v.receipts += 1;
         }
-        after = page.last().map_or(after, |r| r.seq);
+        if let Some(last) = page.last() {
+            after = last.key.clone();
+        }
     }
     Ok(())
 }

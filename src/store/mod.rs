@@ -252,11 +252,11 @@ pub trait Store: Supervision + Retention + Send + Sync {
     /// The last entry of the audit log, if any: the chain's head.
     async fn audit_head(&self) -> Result<Option<AuditEntry>, StoreError>;
 
-    /// Stored receipts after position `after` (exclusive), in order, each with the digest
-    /// of the message it names if that message is stored here.
+    /// Stored receipts after `after` (exclusive) in the order of their keys, each with the
+    /// digest of the message it names if that message is stored here.
     async fn receipts_after(
         &self,
-        after: i64,
+        after: &ReceiptKey,
         limit: i64,
     ) -> Result<Vec<StoredReceipt>, StoreError>;
 

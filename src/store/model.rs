@@ -374,11 +374,24 @@ pub enum ReceiptOutcome<'a> {
     },
 }
 
+/// Where a receipt stands among the stored receipts, which are in the order of this key
+/// (its columns' text as stored): the cursor of [`crate::store::Store::receipts_after`].
+/// The default (all empty) comes before every receipt.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReceiptKey {
+    /// The message it names.
+    pub message_id: String,
+    /// Its hop.
+    pub hop: String,
+    /// The region that issued it.
+    pub issuer: String,
+}
+
 /// A receipt as stored, for checking it offline.
 #[derive(Debug, Clone)]
 pub struct StoredReceipt {
-    /// Its position among the stored receipts.
-    pub seq: i64,
+    /// Its key, the cursor for the next page.
+    pub key: ReceiptKey,
     /// The receipt.
     pub receipt: Receipt,
     /// The digest of the message it names, as stored with that message (none if the

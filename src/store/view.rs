@@ -67,7 +67,8 @@ pub struct RequestView {
     pub history: Vec<HistoryEntry>,
     /// Its messages: the request and every update, both directions.
     pub messages: Vec<MessageRecord>,
-    /// Every receipt this gateway holds for them.
+    /// Every receipt this gateway holds for them, in the order of their messages, each
+    /// message's by hop (submission, relay, retrieval).
     pub receipts: Vec<Receipt>,
     /// Its legal deadlines and warnings, earliest first.
     pub deadlines: Vec<DeadlineRecord>,

@@ -634,7 +634,36 @@ async fn the_due_items_of_skipped_peers_are_left_out(store: SqlStore) {
     store.close().await;
 }
 
+async fn the_stored_receipts_are_paged_through_once_each_in_the_order_of_their_keys(
+    store: SqlStore,
+) {
+    let mut ids: Vec<MessageId> = (0..5).map(|_| MessageId::new()).collect();
+    for id in &ids {
+        store.commit_outbound(outbound(*id)).await.unwrap();
+    }
+    // Pages of two, each after the last key of the one before (as `ops verify` reads).
+    let mut after = kuayu::store::ReceiptKey::default();
+    let mut seen = Vec::new();
+    loop {
+        let page = store.receipts_after(&after, 2).await.unwrap();
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        after = last.key.clone();
+        for stored in &page {
+            assert_eq!(stored.key.message_id, stored.receipt.message_id.to_string());
+            assert_eq!(stored.key.hop, "submission");
+            assert_eq!(stored.message_digest, Some(stored.receipt.envelope_sha256));
+            seen.push(stored.receipt.message_id);
+        }
+        assert!(seen.len() <= ids.len(), "a receipt came twice: {seen:?}");
+    }
+    ids.sort_by_key(ToString::to_string);
+    assert_eq!(seen, ids);
+    store.close().await;
+}
+
 crate::engines::on_both_engines! {
+    the_stored_receipts_are_paged_through_once_each_in_the_order_of_their_keys => super::the_stored_receipts_are_paged_through_once_each_in_the_order_of_their_keys;
     a_failed_commit_leaves_nothing_behind => super::a_failed_commit_leaves_nothing_behind;
     a_late_delivery_does_not_move_a_finished_request_back => super::a_late_delivery_does_not_move_a_finished_request_back;
     one_requests_messages_leave_the_outbox_in_commit_order => super::one_requests_messages_leave_the_outbox_in_commit_order;

@@ -138,6 +138,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "fewer_trees",
         include_str!("../../../migrations/sqlite/0027_fewer_trees.sql"),
     ),
+    (
+        28,
+        "receipts_in_their_key",
+        include_str!("../../../migrations/sqlite/0028_receipts_in_their_key.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations: (version, name, SQL).

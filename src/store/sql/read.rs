@@ -249,10 +249,10 @@ impl SqlStore {
                     })
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
-        let receipts = sqlx::query(
+        let mut receipts = sqlx::query(
             "SELECT r.body, r.message_id, r.hop, r.issuer, r.at AS receipt_at, r.signature AS receipt_signature, m.digest
              FROM messages m JOIN receipts r ON r.message_id = m.id
-             WHERE m.id = $1 OR (m.request_id = $1 AND m.request_id <> '') ORDER BY r.seq",
+             WHERE m.id = $1 OR (m.request_id = $1 AND m.request_id <> '')",
         )
         .bind(&key)
         .fetch_all(&self.read)
@@ -274,6 +274,9 @@ impl SqlStore {
             .receipt()
         })
         .collect::<Result<Vec<Receipt>, StoreError>>()?;
+        // In the order of their messages, each message's in the order of its hops.
+        let place = |r: &Receipt| messages.iter().position(|m| m.id == r.message_id);
+        receipts.sort_by_key(|r| (place(r), r.hop, r.at));
         let deadlines = self.read_deadlines(id).await?;
         let purged_at: Option<i64> =
             sqlx::query_scalar("SELECT purged_at FROM requests WHERE id = $1")

@@ -90,7 +90,7 @@ pub(super) async fn peer_receipt<E: Exec + ?Sized>(
     let receipt = &p.receipt;
     let held = tx
         .optional(
-            "SELECT seq FROM receipts WHERE message_id = $1 AND hop = $2 AND issuer = $3",
+            "SELECT 1 FROM receipts WHERE message_id = $1 AND hop = $2 AND issuer = $3",
             args![
                 &receipt.message_id.to_string(),
                 receipt.hop.as_str(),

@@ -141,15 +141,20 @@ impl SqlStore {
 
     pub(super) async fn read_receipts_after(
         &self,
-        after: i64,
+        after: &crate::store::ReceiptKey,
         limit: i64,
     ) -> Result<Vec<crate::store::StoredReceipt>, StoreError> {
+        // Paged by the receipts' key, the table's B-tree on SQLite (migration 0028) and
+        // its unique index on PostgreSQL.
         let rows = sqlx::query(
-            "SELECT r.seq, r.body, r.message_id, r.hop, r.issuer, r.at AS receipt_at, r.signature AS receipt_signature, m.digest
+            "SELECT r.body, r.message_id, r.hop, r.issuer, r.at AS receipt_at, r.signature AS receipt_signature, m.digest
              FROM receipts r LEFT JOIN messages m ON m.id = r.message_id
-             WHERE r.seq > $1 ORDER BY r.seq LIMIT $2 + 0",
+             WHERE (r.message_id, r.hop, r.issuer) > ($1, $2, $3)
+             ORDER BY r.message_id, r.hop, r.issuer LIMIT $4 + 0",
         )
-        .bind(after)
+        .bind(&after.message_id)
+        .bind(&after.hop)
+        .bind(&after.issuer)
         .bind(limit)
         .fetch_all(&self.read)
         .await?;
@@ -158,18 +163,23 @@ impl SqlStore {
                 let body: String = r.try_get("body")?;
                 let digest = super::read::optional_hex(r, "digest")?;
                 let (at, signature) = super::receipt_rows::at_and_signature(r)?;
+                let key = crate::store::ReceiptKey {
+                    message_id: r.try_get("message_id")?,
+                    hop: r.try_get("hop")?,
+                    issuer: r.try_get("issuer")?,
+                };
                 Ok(crate::store::StoredReceipt {
-                    seq: r.try_get("seq")?,
                     receipt: super::receipt_rows::ReceiptRow {
                         body: &body,
-                        message_id: &r.try_get::<String, _>("message_id")?,
-                        hop: &r.try_get::<String, _>("hop")?,
-                        issuer: &r.try_get::<String, _>("issuer")?,
+                        message_id: &key.message_id,
+                        hop: &key.hop,
+                        issuer: &key.issuer,
                         at,
                         signature: signature.as_deref(),
                         digest: digest.as_deref(),
                     }
                     .receipt()?,
+                    key,
                     message_digest: digest
                         .map(|d| crate::ids::Sha256::parse(&d))
                         .transpose()

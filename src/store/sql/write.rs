@@ -316,7 +316,7 @@ impl Store for SqlStore {
 
     async fn receipts_after(
         &self,
-        after: i64,
+        after: &crate::store::ReceiptKey,
         limit: i64,
     ) -> Result<Vec<crate::store::StoredReceipt>, StoreError> {
         self.read_receipts_after(after, limit).await
