@@ -52,7 +52,7 @@ pub(super) enum Unit {
     Delivered(Box<Delivered>),
     Retrievals(Box<super::retrievals::Retrievals>),
     PeerReceipt(Box<super::retrievals::PeerReceipt>),
-    ReceiptAttempt(Box<super::receipts::ReceiptAttempt>),
+    ReceiptAttempts(Vec<super::receipts::ReceiptAttempt>),
     Lease(Box<super::work::Lease>),
 }
 
@@ -275,7 +275,7 @@ impl Unit {
             Unit::Inbound(m, _) => m.sealed.envelope.priority == high,
             Unit::Delivered(d) => d.item.priority >= high.rank(),
             Unit::Lease(l) => l.urgent_only,
-            Unit::Retrievals(_) | Unit::PeerReceipt(_) | Unit::ReceiptAttempt(_) => false,
+            Unit::Retrievals(_) | Unit::PeerReceipt(_) | Unit::ReceiptAttempts(_) => false,
         }
     }
 }

@@ -209,7 +209,7 @@ async fn run_unit<E: Exec + ?Sized>(
         Unit::PeerReceipt(p) => super::retrievals::peer_receipt(tx, p)
             .await
             .map(Done::Stored),
-        Unit::ReceiptAttempt(a) => super::receipts::receipt_attempt(tx, a)
+        Unit::ReceiptAttempts(a) => super::receipts::receipt_attempts(tx, a)
             .await
             .map(Done::Stored),
         Unit::Lease(l) => super::work::lease(tx, l).await.map(Done::Leased),

@@ -158,9 +158,22 @@ impl ReceiptAttempt {
     }
 }
 
-/// Records an attempt on a pending receipt (a group unit); `false` if it was no longer
-/// pending. A delivered receipt's row is deleted; a dead one stays, with its error.
-pub(super) async fn receipt_attempt<E: Exec + ?Sized>(
+/// Records attempts on pending receipts (one group unit); `true` if each was still
+/// pending.
+pub(super) async fn receipt_attempts<E: Exec + ?Sized>(
+    tx: &mut E,
+    attempts: &[ReceiptAttempt],
+) -> Result<bool, StoreError> {
+    let mut all = true;
+    for a in attempts {
+        all &= receipt_attempt(tx, a).await?;
+    }
+    Ok(all)
+}
+
+/// Records an attempt on a pending receipt; `false` if it was no longer pending. A
+/// delivered receipt's row is deleted; a dead one stays, with its error.
+async fn receipt_attempt<E: Exec + ?Sized>(
     tx: &mut E,
     a: &ReceiptAttempt,
 ) -> Result<bool, StoreError> {

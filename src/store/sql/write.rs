@@ -180,14 +180,12 @@ impl Store for SqlStore {
         attempts: &[(i64, crate::store::ReceiptOutcome<'_>)],
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let units = attempts
+        // One unit: plain updates by `seq`, nothing in them that could fail one alone.
+        let attempts = attempts
             .iter()
-            .map(|(seq, outcome)| {
-                let attempt = super::receipts::ReceiptAttempt::new(*seq, outcome, now);
-                Unit::ReceiptAttempt(Box::new(attempt))
-            })
+            .map(|(seq, outcome)| super::receipts::ReceiptAttempt::new(*seq, outcome, now))
             .collect();
-        self.commit_together(units)
+        self.commit_together(vec![Unit::ReceiptAttempts(attempts)])
             .await
             .into_iter()
             .find_map(Result::err)
