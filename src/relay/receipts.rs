@@ -5,6 +5,11 @@
 //! backoff while the peer cannot be reached or is unavailable, stopped (with the reason
 //! kept) when the peer refuses one for good. The peer keeps each receipt once, so a second
 //! sending (a retry after a lost answer, two replicas at once) changes nothing.
+//!
+//! A peer that answers the batch route 404 as a whole runs a kuayu from before it (the
+//! route itself never answers 404: a receipt of an unknown message is refused in its
+//! result): its receipts then go one by one to `POST /federation/v1/receipts`, so a
+//! rolling upgrade across regions loses no evidence.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +17,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::api::{ReceiptResult, ReceiptResults};
+use crate::api::{ReceiptResult, ReceiptResults, ReceiptTaken};
 use crate::clock::unix_millis;
 use crate::gateway::Gateway;
 use crate::observe::trace;
@@ -57,7 +62,10 @@ pub async fn run(g: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
 
 /// The receipts due for one peer, and where they go.
 struct Trip {
+    /// The peer's batch route.
     url: String,
+    /// Its route for one receipt (a peer from before the batch route).
+    single: String,
     client: reqwest::Client,
     items: Vec<ReceiptOutboxItem>,
 }
@@ -73,12 +81,11 @@ async fn send(g: &Gateway, due: Vec<ReceiptOutboxItem>) {
     for item in due {
         match destination(g, &item) {
             Err(failure) => ended.push((item, Err(failure))),
-            Ok((url, client)) => match trips.iter_mut().find(|t| t.url == url) {
-                Some(trip) => trip.items.push(item),
+            Ok(trip) => match trips.iter_mut().find(|t| t.url == trip.url) {
+                Some(same) => same.items.push(item),
                 None => trips.push(Trip {
-                    url,
-                    client,
                     items: vec![item],
+                    ..trip
                 }),
             },
         }
@@ -125,12 +132,9 @@ fn outcome<'a>(
     }
 }
 
-/// Where `item` goes: the peer's batch route under the agreement its message travelled
-/// under, and the client for that peer.
-fn destination(
-    g: &Gateway,
-    item: &ReceiptOutboxItem,
-) -> Result<(String, reqwest::Client), Failure> {
+/// Where `item` goes: the peer's routes under the agreement its message travelled under,
+/// and the client for that peer (a trip with no items yet).
+fn destination(g: &Gateway, item: &ReceiptOutboxItem) -> Result<Trip, Failure> {
     let (agreement, _) = g
         .agreements
         .by_digest(&item.agreement_sha256, g.clock.now())
@@ -140,14 +144,21 @@ fn destination(
                 false,
             )
         })?;
-    let url = PeerClients::url(&agreement, &item.peer, BATCH_PATH)
-        .ok_or_else(|| (format!("{} is no party of the agreement", item.peer), false))?;
+    let url = |path| {
+        PeerClients::url(&agreement, &item.peer, path)
+            .ok_or_else(|| (format!("{} is no party of the agreement", item.peer), false))
+    };
     let timeout = Duration::from_millis(g.relay.request_timeout_ms);
     let client = g
         .peers
         .get(&agreement, &item.peer, timeout)
         .map_err(|e| (e, true))?;
-    Ok((url, client))
+    Ok(Trip {
+        url: url(BATCH_PATH)?,
+        single: url(PATH)?,
+        client,
+        items: Vec::new(),
+    })
 }
 
 /// The body of the batch route (see [`crate::api::ReceiptBatch`]).
@@ -167,37 +178,14 @@ struct Carried<'a> {
 async fn attempt(trip: &Trip) -> Vec<Result<(), Failure>> {
     let all = |failure: Failure| vec![Err(failure); trip.items.len()];
     let body = Outgoing {
-        receipts: trip
-            .items
-            .iter()
-            .map(|item| Carried {
-                receipt: &item.receipt,
-                traceparent: item.trace_id.as_deref().map(trace::traceparent),
-            })
-            .collect(),
+        receipts: trip.items.iter().map(carried).collect(),
     };
     let url = &trip.url;
-    let response = match trip.client.post(url).json(&body).send().await {
-        Ok(response) => response,
-        Err(e) => return all((format!("{url}: {}", crate::client::error_text(&e)), true)),
-    };
-    let status = response.status();
-    let body = match crate::peers::read_answer(response).await {
+    let body = match post(&trip.client, url, &body).await {
         Ok(body) => body,
-        Err(e) => return all((format!("{url}: reading the answer: {e}"), true)),
+        Err(Refused::NotFound(_)) => return one_by_one(trip).await,
+        Err(Refused::Other(failure)) => return all(failure),
     };
-    if !status.is_success() {
-        return all(match crate::json::from_slice::<Problem>(&body) {
-            Ok(p) => {
-                let retry = p.retryable();
-                (p.to_string(), retry)
-            }
-            Err(_) => (
-                format!("{url}: HTTP {status} without a problem document"),
-                true,
-            ),
-        });
-    }
     let results = match crate::json::from_slice::<ReceiptResults>(&body) {
         Ok(answer) if answer.results.len() == trip.items.len() => answer.results,
         Ok(answer) => {
@@ -235,4 +223,173 @@ async fn attempt(trip: &Trip) -> Vec<Result<(), Failure>> {
             }
         })
         .collect()
+}
+
+/// One receipt as either route takes it.
+fn carried(item: &ReceiptOutboxItem) -> Carried<'_> {
+    Carried {
+        receipt: &item.receipt,
+        traceparent: item.trace_id.as_deref().map(trace::traceparent),
+    }
+}
+
+/// Sends a trip's receipts one request each to a peer without the batch route.
+async fn one_by_one(trip: &Trip) -> Vec<Result<(), Failure>> {
+    tracing::info!(url = %trip.url, receipts = trip.items.len(), "the peer has no batch route for receipts; sending them one by one");
+    let mut outcomes = Vec::with_capacity(trip.items.len());
+    for item in &trip.items {
+        let sent = post(&trip.client, &trip.single, &carried(item)).await;
+        outcomes.push(match sent {
+            Ok(body) => match crate::json::from_slice::<ReceiptTaken>(&body) {
+                Ok(taken) if taken.message_id == item.message_id => Ok(()),
+                _ => Err((
+                    format!(
+                        "{}: the answer is not of receipt {}",
+                        trip.single, item.message_id
+                    ),
+                    true,
+                )),
+            },
+            Err(Refused::NotFound(failure) | Refused::Other(failure)) => Err(failure),
+        });
+    }
+    outcomes
+}
+
+/// Why a request to a peer was not answered with success.
+enum Refused {
+    /// It answered 404 (the route may not exist there).
+    NotFound(Failure),
+    /// Anything else.
+    Other(Failure),
+}
+
+/// Posts `body` as JSON to `url`: the answer's body if its status is a success.
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    body: &impl Serialize,
+) -> Result<Vec<u8>, Refused> {
+    let response = match client.post(url).json(body).send().await {
+        Ok(response) => response,
+        Err(e) => {
+            let failure = (format!("{url}: {}", crate::client::error_text(&e)), true);
+            return Err(Refused::Other(failure));
+        }
+    };
+    let status = response.status();
+    let body = crate::peers::read_answer(response)
+        .await
+        .map_err(|e| Refused::Other((format!("{url}: reading the answer: {e}"), true)))?;
+    if status.is_success() {
+        return Ok(body);
+    }
+    let failure = match crate::json::from_slice::<Problem>(&body) {
+        Ok(p) => {
+            let retry = p.retryable();
+            (p.to_string(), retry)
+        }
+        Err(_) => (
+            format!("{url}: HTTP {status} without a problem document"),
+            true,
+        ),
+    };
+    Err(if status == reqwest::StatusCode::NOT_FOUND {
+        Refused::NotFound(failure)
+    } else {
+        Refused::Other(failure)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use axum::Json;
+    use axum::routing::post;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::crypto::SigningKey;
+    use crate::ids::{MessageId, RegionId, Sha256};
+    use crate::receipt::Hop;
+
+    fn item(seq: i64) -> ReceiptOutboxItem {
+        let id = MessageId::new();
+        let at = time::macros::datetime!(2026-12-03 08:00 UTC);
+        let cq = RegionId::parse("CQ").unwrap();
+        let receipt = Receipt::issue(
+            Hop::Retrieval,
+            id,
+            Sha256::digest(b"e"),
+            cq,
+            None,
+            at,
+            &SigningKey::generate(),
+        );
+        ReceiptOutboxItem {
+            seq,
+            message_id: id,
+            peer: RegionId::parse("SC").unwrap(),
+            receipt,
+            agreement_sha256: Sha256::digest(b"a"),
+            attempts: 0,
+            trace_id: None,
+        }
+    }
+
+    /// A peer from before the batch route: the single route (answering as the real one
+    /// does) and the federation API's own answer for unknown paths.
+    async fn older_peer(taken: Arc<Mutex<Vec<String>>>) -> String {
+        crate::tls::install_default_provider();
+        let single = post(move |Json(body): Json<Value>| async move {
+            let id = body["receipt"]["messageId"].as_str().unwrap().to_owned();
+            taken.lock().unwrap().push(id.clone());
+            Json(json!({"messageId": id, "hop": "retrieval", "stored": true}))
+        });
+        let app = axum::Router::new()
+            .route(PATH, single)
+            .fallback(crate::http::problem::not_found);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn a_peer_without_the_batch_route_gets_the_receipts_one_by_one() {
+        let taken = Arc::new(Mutex::new(Vec::new()));
+        let base = older_peer(taken.clone()).await;
+        let trip = Trip {
+            url: format!("{base}{BATCH_PATH}"),
+            single: format!("{base}{PATH}"),
+            client: reqwest::Client::new(),
+            items: vec![item(1), item(2)],
+        };
+        let outcomes = attempt(&trip).await;
+        assert_eq!(outcomes, vec![Ok(()), Ok(())]);
+        let sent: Vec<String> = trip
+            .items
+            .iter()
+            .map(|i| i.message_id.to_string())
+            .collect();
+        assert_eq!(*taken.lock().unwrap(), sent);
+    }
+
+    #[tokio::test]
+    async fn a_peer_with_neither_route_refuses_each_receipt_for_good() {
+        let base = older_peer(Arc::default()).await;
+        let trip = Trip {
+            url: format!("{base}/nowhere/batch"),
+            single: format!("{base}/nowhere"),
+            client: reqwest::Client::new(),
+            items: vec![item(1)],
+        };
+        let outcomes = attempt(&trip).await;
+        let [Err((error, retry))] = &outcomes[..] else {
+            panic!("{outcomes:?}")
+        };
+        assert!(error.contains("not_found"), "{error}");
+        assert!(!retry);
+    }
 }
