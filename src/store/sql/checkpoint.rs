@@ -9,15 +9,32 @@
 //! nudges this thread every [`EVERY`] groups; the thread runs a passive checkpoint on its
 //! own connection, which copies what no reader still needs without blocking the writer or
 //! the readers. Crash safety is SQLite's: a checkpoint cut short is redone from the log.
+//!
+//! The log file keeps the size it reached (SQLite writes over it from the start when the
+//! log starts over), and under sustained load the log seldom starts over (only after a
+//! checkpoint copied all of it back, which readers on older snapshots prevent), so a
+//! burst would leave the file at its high-water mark, hundreds of MB. The committer's
+//! connection sets `journal_size_limit` ([`WAL_LIMIT`]): each time the log starts over, a
+//! larger file is cut back to that size. And the thread also checkpoints when no nudge
+//! came for [`IDLE`], so that once a burst is over the log is copied back in full and the
+//! next commit starts it over (and cuts it). During the burst the file grows as before.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
 use crate::store::StoreError;
+
+/// The size the log file is cut back to when the log starts over (SQLite's
+/// `journal_size_limit`): 64 MB, a few thousand commits.
+pub(super) const WAL_LIMIT: i64 = 64 * 1024 * 1024;
+
+/// How long without a nudge before the thread checkpoints anyway.
+pub(super) const IDLE: Duration = Duration::from_secs(1);
 
 /// Groups committed between two nudges. A group writes about 25 pages under load, so this
 /// checkpoints about as often as SQLite's own default of 1,000 pages.
@@ -33,10 +50,11 @@ pub(super) struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// Opens a connection to `path` (created and migrated) and starts the thread. The
-    /// thread ends when the checkpointer is dropped. `None` (logged) if either fails: the
-    /// committer then keeps SQLite's automatic checkpoints.
-    pub fn start(path: &Path) -> Option<Checkpointer> {
+    /// Opens a connection to `path` (created and migrated) and starts the thread, which
+    /// also checkpoints after `idle` without a nudge. The thread ends when the
+    /// checkpointer is dropped. `None` (logged) if either fails: the committer then keeps
+    /// SQLite's automatic checkpoints.
+    pub fn start(path: &Path, idle: Duration) -> Option<Checkpointer> {
         let opened = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -59,7 +77,8 @@ impl Checkpointer {
         let spawned = std::thread::Builder::new()
             .name("kuayu-checkpoint".into())
             .spawn(move || {
-                while nudges.recv().is_ok() {
+                // A nudge, or `idle` without one; the checkpointer gone ends it.
+                while nudges.recv_timeout(idle) != Err(RecvTimeoutError::Disconnected) {
                     match passive(&conn) {
                         Ok(()) => counted.fetch_add(1, Ordering::Relaxed),
                         Err(e) => {
@@ -84,9 +103,12 @@ impl Checkpointer {
     }
 
     /// Turns automatic checkpoints off on `conn` (the committer's connection): from now on
-    /// this thread does them.
-    pub fn take_over(conn: &super::local::Local) -> Result<(), StoreError> {
-        conn.batch("PRAGMA wal_autocheckpoint = 0")
+    /// this thread does them. When the log starts over, `conn` cuts its file back to
+    /// `wal_limit` bytes ([`WAL_LIMIT`]).
+    pub fn take_over(conn: &super::local::Local, wal_limit: i64) -> Result<(), StoreError> {
+        conn.batch(&format!(
+            "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {wal_limit}"
+        ))
     }
 
     /// Called after each group committed: every [`EVERY`] groups, nudges the thread (a
@@ -140,7 +162,7 @@ mod tests {
             .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (a BLOB)")
             .unwrap();
         let writer = Local::open(&path).unwrap();
-        Checkpointer::take_over(&writer).unwrap();
+        Checkpointer::take_over(&writer, WAL_LIMIT).unwrap();
         (dir, path, writer)
     }
 
@@ -173,7 +195,7 @@ mod tests {
     #[tokio::test]
     async fn the_log_starts_over_while_the_committer_never_checkpoints() {
         let (_dir, path, mut writer) = store();
-        let mut checkpoints = Checkpointer::start(&path).expect("the checkpoint thread");
+        let mut checkpoints = Checkpointer::start(&path, IDLE).expect("the checkpoint thread");
         // 600 commits of 16 KB each (about 10 MB), one group each. Without checkpoints
         // the log holds all of it; with them it starts over and stays a fraction of it.
         let mut largest = 0;
@@ -200,6 +222,39 @@ mod tests {
         assert!(
             largest < 4 * 1024 * 1024,
             "the log reached {largest} bytes for 10 MB written"
+        );
+    }
+
+    /// Waits (on the checkpoint thread, not a clock) until it ran more than `before`.
+    fn await_checkpoint(checkpoints: &Checkpointer, before: u64) {
+        let stuck = std::time::Instant::now() + Duration::from_secs(60);
+        while checkpoints.done() <= before {
+            assert!(std::time::Instant::now() < stuck, "no checkpoint ran");
+            std::thread::yield_now();
+        }
+    }
+
+    #[tokio::test]
+    async fn after_a_burst_the_log_is_checkpointed_when_idle_and_cut_back_at_the_next_commit() {
+        let (_dir, path, mut writer) = store();
+        let limit = 1024 * 1024;
+        Checkpointer::take_over(&writer, limit).unwrap();
+        // A burst of 300 commits of 16 KB (about 5 MB) with no checkpoint between.
+        for _ in 0..300 {
+            commit(&mut writer).await;
+        }
+        let burst = wal_bytes(&path);
+        assert!(burst > 300 * 16 * 1024, "the log holds {burst} bytes");
+        // Then nothing: with no nudge at all, the thread checkpoints once idle.
+        let checkpoints =
+            Checkpointer::start(&path, Duration::from_millis(10)).expect("the checkpoint thread");
+        await_checkpoint(&checkpoints, 0);
+        // The next commit starts the log over and cuts its file back to the limit.
+        commit(&mut writer).await;
+        let after = wal_bytes(&path);
+        assert!(
+            after <= limit as u64,
+            "the log file is {after} bytes after the burst's {burst}, over the {limit} limit"
         );
     }
 }
