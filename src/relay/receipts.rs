@@ -181,7 +181,7 @@ async fn attempt(trip: &Trip) -> Vec<Result<(), Failure>> {
         receipts: trip.items.iter().map(carried).collect(),
     };
     let url = &trip.url;
-    let body = match post(&trip.client, url, &body).await {
+    let body = match post(trip.client.post(url).json(&body), url).await {
         Ok(body) => body,
         Err(Refused::NotFound(_)) => return one_by_one(trip).await,
         Err(Refused::Other(failure)) => return all(failure),
@@ -233,12 +233,18 @@ fn carried(item: &ReceiptOutboxItem) -> Carried<'_> {
     }
 }
 
-/// Sends a trip's receipts one request each to a peer without the batch route.
+/// Sends a trip's receipts one request each to a peer without the batch route, as that
+/// route takes one: the receipt as the body, its message's trace in a `traceparent`
+/// header.
 async fn one_by_one(trip: &Trip) -> Vec<Result<(), Failure>> {
     tracing::info!(url = %trip.url, receipts = trip.items.len(), "the peer has no batch route for receipts; sending them one by one");
     let mut outcomes = Vec::with_capacity(trip.items.len());
     for item in &trip.items {
-        let sent = post(&trip.client, &trip.single, &carried(item)).await;
+        let mut request = trip.client.post(&trip.single).json(&item.receipt);
+        if let Some(trace) = &item.trace_id {
+            request = request.header(trace::HEADER, trace::traceparent(trace));
+        }
+        let sent = post(request, &trip.single).await;
         outcomes.push(match sent {
             Ok(body) => match crate::json::from_slice::<ReceiptTaken>(&body) {
                 Ok(taken) if taken.message_id == item.message_id => Ok(()),
@@ -264,13 +270,9 @@ enum Refused {
     Other(Failure),
 }
 
-/// Posts `body` as JSON to `url`: the answer's body if its status is a success.
-async fn post(
-    client: &reqwest::Client,
-    url: &str,
-    body: &impl Serialize,
-) -> Result<Vec<u8>, Refused> {
-    let response = match client.post(url).json(body).send().await {
+/// Sends `request` (a POST to `url`): the answer's body if its status is a success.
+async fn post(request: reqwest::RequestBuilder, url: &str) -> Result<Vec<u8>, Refused> {
+    let response = match request.send().await {
         Ok(response) => response,
         Err(e) => {
             let failure = (format!("{url}: {}", crate::client::error_text(&e)), true);
@@ -307,7 +309,7 @@ mod tests {
 
     use axum::Json;
     use axum::routing::post;
-    use serde_json::{Value, json};
+    use serde_json::json;
 
     use super::*;
     use crate::crypto::SigningKey;
@@ -334,19 +336,29 @@ mod tests {
             receipt,
             agreement_sha256: Sha256::digest(b"a"),
             attempts: 0,
-            trace_id: None,
+            trace_id: Some(format!("{:032x}", seq + 1)),
         }
     }
 
-    /// A peer from before the batch route: the single route (answering as the real one
-    /// does) and the federation API's own answer for unknown paths.
-    async fn older_peer(taken: Arc<Mutex<Vec<String>>>) -> String {
+    /// What the older peer took: each receipt's message id and `traceparent` header.
+    type Taken = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
+    /// A peer from before the batch route: the single route, taking what the real one
+    /// takes (the bare receipt, strictly, with its trace in a `traceparent` header) and
+    /// answering as it does, and the federation API's own answer for unknown paths.
+    /// Keeps each receipt's message id and traceparent.
+    async fn older_peer(taken: Taken) -> String {
         crate::tls::install_default_provider();
-        let single = post(move |Json(body): Json<Value>| async move {
-            let id = body["receipt"]["messageId"].as_str().unwrap().to_owned();
-            taken.lock().unwrap().push(id.clone());
-            Json(json!({"messageId": id, "hop": "retrieval", "stored": true}))
-        });
+        let single = post(
+            move |headers: axum::http::HeaderMap, Json(receipt): Json<Receipt>| async move {
+                let trace = headers
+                    .get(trace::HEADER)
+                    .map(|v| v.to_str().unwrap().to_owned());
+                let id = receipt.message_id.to_string();
+                taken.lock().unwrap().push((id.clone(), trace));
+                Json(json!({"messageId": id, "hop": "retrieval", "stored": true}))
+            },
+        );
         let app = axum::Router::new()
             .route(PATH, single)
             .fallback(crate::http::problem::not_found);
@@ -368,12 +380,22 @@ mod tests {
         };
         let outcomes = attempt(&trip).await;
         assert_eq!(outcomes, vec![Ok(()), Ok(())]);
-        let sent: Vec<String> = trip
+        // Each as the single route takes it, in order, with its message's trace id.
+        let sent: Vec<(String, Option<String>)> = trip
             .items
             .iter()
-            .map(|i| i.message_id.to_string())
+            .map(|i| (i.message_id.to_string(), i.trace_id.clone()))
             .collect();
-        assert_eq!(*taken.lock().unwrap(), sent);
+        let got: Vec<(String, Option<String>)> = taken
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(id, traceparent)| {
+                let trace = traceparent.as_deref().and_then(|t| t.split('-').nth(1));
+                (id.clone(), trace.map(str::to_owned))
+            })
+            .collect();
+        assert_eq!(got, sent);
     }
 
     #[tokio::test]
