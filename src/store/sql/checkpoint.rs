@@ -206,12 +206,7 @@ mod tests {
             // The log only starts over at a commit after a checkpoint has finished: give
             // the thread its turn at each nudge (no clock decides).
             if checkpoints.since == 0 {
-                let before = checkpoints.done();
-                let stuck = std::time::Instant::now() + std::time::Duration::from_secs(60);
-                while checkpoints.done() == before {
-                    assert!(std::time::Instant::now() < stuck, "the nudge was not taken");
-                    std::thread::yield_now();
-                }
+                await_checkpoint(&checkpoints, checkpoints.done());
             }
         }
         assert!(
