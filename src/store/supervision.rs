@@ -138,7 +138,7 @@ pub trait Supervision: Send + Sync {
     /// The latest `limit` times deadline `name` was met.
     async fn cycle_times(&self, name: &str, limit: i64) -> Result<Vec<CycleSample>, StoreError>;
 
-    /// Unclosed warnings (or unmet deadlines) named `name` due after `after_ms` and by
+    /// Unclosed warnings (not deadlines: kind `warning`) named `name` due after `after_ms` and by
     /// `until_ms`, earliest first, at most `limit`, whatever the request's state (a
     /// completed freeze still holds its asset).
     async fn warnings_due(

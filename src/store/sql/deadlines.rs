@@ -109,7 +109,7 @@ impl SqlStore {
         let rows = sqlx::query(
             "SELECT r.id, m.id AS envelope_id, m.envelope, m.envelope_z FROM deadlines d
                JOIN requests r ON r.id = d.request_id JOIN messages m ON m.id = r.id
-             WHERE d.name = 'freeze.expiry_warning' AND d.met_at IS NULL
+             WHERE d.name = 'freeze.expiry_warning' AND d.kind = 'warning' AND d.met_at IS NULL
                AND r.role = 'requester' AND r.family = 'preservation'",
         )
         .fetch_all(&self.read)

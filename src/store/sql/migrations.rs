@@ -143,6 +143,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "receipts_in_their_key",
         include_str!("../../../migrations/sqlite/0028_receipts_in_their_key.sql"),
     ),
+    (
+        29,
+        "warnings_unmet",
+        include_str!("../../../migrations/sqlite/0029_warnings_unmet.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations: (version, name, SQL).
@@ -226,6 +231,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         16,
         "fewer_trees",
         include_str!("../../../migrations/postgres/0016_fewer_trees.sql"),
+    ),
+    (
+        17,
+        "warnings_unmet",
+        include_str!("../../../migrations/postgres/0017_warnings_unmet.sql"),
     ),
 ];
 

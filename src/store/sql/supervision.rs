@@ -232,7 +232,8 @@ impl Supervision for SqlStore {
         let rows = sqlx::query(
             "SELECT r.*, d.name AS deadline_name, d.due_at AS deadline_due
              FROM deadlines d JOIN requests r ON r.id = d.request_id
-             WHERE d.name = $1 AND d.met_at IS NULL AND d.due_at > $2 AND d.due_at <= $3
+             WHERE d.name = $1 AND d.kind = 'warning' AND d.met_at IS NULL
+               AND d.due_at > $2 AND d.due_at <= $3
              ORDER BY d.due_at, r.id LIMIT $4 + 0",
         )
         .bind(name)
