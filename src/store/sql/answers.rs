@@ -144,7 +144,7 @@ fn kept(owner: &str, key: &str, r: &Row) -> Result<Idempotency, StoreError> {
         text(5)?,
         digest.map(Value::String),
         receipt,
-        text(7)?,
+        r.optional_hex(7)?.map(Value::String),
     ];
     Ok(Idempotency {
         owner: owner.to_owned(),

@@ -131,6 +131,6 @@ fn outbox_item(r: &Row) -> Result<OutboxItem, StoreError> {
         priority: r.int(4)?,
         attempts: r.int(5)?,
         digest: Sha256::parse(&r.hex(6)?).map_err(|e| bad("digest", e))?,
-        trace_id: r.optional_text(7)?.map(str::to_owned),
+        trace_id: r.optional_hex(7)?,
     })
 }

@@ -89,6 +89,30 @@ pub(super) fn digest_arg<'a>(
     }
 }
 
+/// A W3C trace id's 16 bytes, if `trace` is one as kuayu keeps them (32 lower-case hex,
+/// [`crate::observe::trace::is_trace_id`]): what [`trace_arg`] binds on SQLite.
+pub(super) fn trace_bytes(trace: Option<&str>) -> Option<[u8; 16]> {
+    let trace = trace.filter(|t| crate::observe::trace::is_trace_id(t))?;
+    let mut bytes = [0_u8; 16];
+    hex::decode_to_slice(trace, &mut bytes).ok()?;
+    Some(bytes)
+}
+
+/// A request's trace id to store: SQLite keeps its 16 bytes (`bytes`, from
+/// [`trace_bytes`] of `text`), half its hex text; PostgreSQL the text, as does SQLite for
+/// anything that is not a trace id. Reads take either form ([`Row::optional_hex`],
+/// `read::optional_hex`), and a trace id's hex is lower-case, so it reads back the same.
+pub(super) fn trace_arg<'a>(
+    postgres: bool,
+    text: Option<&'a str>,
+    bytes: &'a Option<[u8; 16]>,
+) -> Arg<'a> {
+    match bytes {
+        Some(b) if !postgres => Arg::Blob(Some(b)),
+        _ => Arg::Text(text),
+    }
+}
+
 /// The arguments of a statement, `$1` first: `args![a, b]`.
 macro_rules! args {
     ($($v:expr),* $(,)?) => {
@@ -281,5 +305,33 @@ impl Exec for Transaction<'_, Any> {
 
     async fn rows(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError> {
         <AnyConnection as Exec>::rows(&mut **self, sql, args).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Arg, trace_arg, trace_bytes};
+
+    #[test]
+    fn a_trace_id_is_bound_as_its_bytes_on_sqlite_and_as_text_otherwise() {
+        let id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let bytes = trace_bytes(Some(id));
+        assert_eq!(bytes.map(hex::encode).as_deref(), Some(id));
+        assert!(matches!(trace_arg(false, Some(id), &bytes), Arg::Blob(Some(b)) if b.len() == 16));
+        assert!(matches!(trace_arg(true, Some(id), &bytes), Arg::Text(Some(t)) if t == id));
+        // Upper case would not read back the same, and anything else is kept as given.
+        for other in [
+            "4BF92F3577B34DA6A3CE929D0E0E4736",
+            "00000000000000000000000000000000",
+            "t1",
+            "",
+        ] {
+            let none = trace_bytes(Some(other));
+            assert_eq!(none, None, "{other}");
+            assert!(
+                matches!(trace_arg(false, Some(other), &none), Arg::Text(Some(t)) if t == other)
+            );
+        }
+        assert!(matches!(trace_arg(false, None, &None), Arg::Text(None)));
     }
 }

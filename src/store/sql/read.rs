@@ -68,7 +68,7 @@ pub(super) fn request_record(row: &AnyRow) -> Result<RequestRecord, StoreError> 
         priority: row.try_get("priority")?,
         created_at: from_unix_millis(row.try_get("created_at")?),
         updated_at: from_unix_millis(row.try_get("updated_at")?),
-        trace_id: optional(row, "trace_id")?,
+        trace_id: optional_hex(row, "trace_id")?,
     })
 }
 
@@ -221,7 +221,7 @@ impl SqlStore {
                         .try_get::<Option<String>, _>("message_id")?
                         .and_then(|m: String| MessageId::parse(&m).ok()),
                     detail: json(r, "detail")?,
-                    trace_id: optional(r, "trace_id")?,
+                    trace_id: optional_hex(r, "trace_id")?,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;

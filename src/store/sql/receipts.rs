@@ -116,7 +116,7 @@ impl SqlStore {
                     agreement_sha256: Sha256::parse(&super::read::hex_text(r, "agreement_sha256")?)
                         .map_err(|e| bad("agreement hash", e))?,
                     attempts: r.try_get("attempts")?,
-                    trace_id: r.try_get("trace_id")?,
+                    trace_id: super::read::optional_hex(r, "trace_id")?,
                 })
             })
             .collect()

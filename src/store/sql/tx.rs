@@ -68,6 +68,7 @@ pub(super) async fn apply<E: Exec + ?Sized>(
         StateChange::Open(r) => {
             let agreement_sha256 = r.agreement_sha256.to_string();
             let postgres = tx.postgres();
+            let trace = super::exec::trace_bytes(r.trace_id.as_deref());
             tx.execute(
                 "INSERT INTO requests (id, family, role, requesting_court, requested_court, state, agreement_id,
                                        agreement_sha256, priority, created_at, updated_at, trace_id)
@@ -84,7 +85,7 @@ pub(super) async fn apply<E: Exec + ?Sized>(
                     r.priority,
                     unix_millis(r.created_at),
                     at,
-                    r.trace_id.as_deref(),
+                    super::exec::trace_arg(postgres, r.trace_id.as_deref(), &trace),
                 ],
             )
             .await?;
@@ -365,9 +366,14 @@ pub(super) async fn keep_trace<E: Exec + ?Sized>(
     if let StateChange::Open(_) = change {
         return Ok(());
     }
+    let bytes = super::exec::trace_bytes(Some(trace_id));
+    let postgres = tx.postgres();
     tx.execute(
         "UPDATE requests SET trace_id = $1 WHERE id = $2 AND trace_id IS NULL",
-        args![trace_id, &change.request_id().to_string()],
+        args![
+            super::exec::trace_arg(postgres, Some(trace_id), &bytes),
+            &change.request_id().to_string()
+        ],
     )
     .await?;
     Ok(())
