@@ -4,7 +4,7 @@
 //! against its schema in the generated OpenAPI documents. The committed examples in
 //! `docs/examples/` (which the OpenAPI documents and docs/API.md show) must fit them too.
 //! `KUAYU_WRITE_EXAMPLES=1 cargo test --test it api_examples` rewrites the examples from
-//! the run; then regenerate the OpenAPI documents (see `openapi.rs`), which embed them.
+//! the run; then regenerate the OpenAPI documents (see `src/http/openapi/`), which embed them.
 
 use kuayu::http::openapi;
 use serde_json::{Value, json};
