@@ -11,25 +11,20 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use crate::admin::client::AdminClient;
 use crate::agreement::{self, Agreement, Terms};
-use crate::client::CourtClient;
 use crate::clock::SharedClock;
-use crate::config::{
-    AttachmentsConfig, ConnectionsConfig, CourtApiConfig, CourtEntry, FederationConfig,
-    GatewayConfig, PrintCentreEntry, RelayConfig,
-};
+use crate::config::{AttachmentsConfig, ConnectionsConfig, GatewayConfig, RelayConfig};
 use crate::gateway::Gateway;
-use crate::ids::{CourtId, PrintCentreId, RegionId};
-use crate::pki::{self, DevCa, DevPki, RegionSpec};
+use crate::ids::RegionId;
+use crate::pki::{self, DevPki, RegionSpec};
 use crate::server::{self, Listeners, RunningGateway};
-use crate::tls::Identity;
 
 mod absent;
+mod clients;
+mod config;
 mod replica;
 mod samples;
 
-use samples::dev_postcodes;
 pub use samples::{
     COURT_NAMES, SAMPLE_AGREEMENT, SAMPLE_AGREEMENT_SC_GZ, Sample, bind, bind_sample, dev_region,
     three_regions,
@@ -221,118 +216,6 @@ impl DevFederation {
         Ok(fed)
     }
 
-    fn write_config(
-        &self,
-        spec: &RegionSpec,
-        l: &Listeners,
-        options: &DevOptions,
-    ) -> Result<PathBuf, DevError> {
-        let r = &spec.region;
-        // The agreements naming this region, and its partners under them.
-        let loads: Vec<&(Agreement, PathBuf)> = self
-            .agreements
-            .iter()
-            .filter(|(a, _)| a.terms.party(r).is_some())
-            .collect();
-        let partner =
-            |p: &RegionId| p != r && loads.iter().any(|(a, _)| a.terms.party(p).is_some());
-        let peers = options.regions.iter().filter(|s| partner(&s.region));
-        let config = GatewayConfig {
-            region: r.clone(),
-            database: options
-                .databases
-                .get(r)
-                .cloned()
-                .unwrap_or_else(|| self.dir.join(r.as_str()).join("kuayu.db").into()),
-            blobs: options
-                .databases
-                .contains_key(r)
-                .then(|| self.dir.join(r.as_str()).join("blobs")),
-            signing_key: self.pki.file(r, "message-key.pem"),
-            agreements: loads.iter().map(|(_, f)| f.clone()).collect(),
-            federation: FederationConfig {
-                listen: l.federation.local_addr().map_err(err)?,
-                cert: self.pki.file(r, "gateway.crt"),
-                key: self.pki.file(r, "gateway.key"),
-                max_clock_skew_ms: 5 * 60 * 1000,
-                crls: peers
-                    .map(|p| self.pki.crl(&p.region, DevCa::Federation))
-                    .collect(),
-            },
-            court_api: CourtApiConfig {
-                listen: l.court.local_addr().map_err(err)?,
-                cert: self.pki.file(r, "court-api.crt"),
-                key: self.pki.file(r, "court-api.key"),
-                client_ca: self.pki.file(r, "court-ca.crt"),
-                crls: vec![self.pki.crl(r, DevCa::Court)],
-            },
-            admin: match &l.admin {
-                Some(a) => Some(crate::config::AdminConfig {
-                    listen: Some(a.local_addr().map_err(err)?),
-                    cert: Some(self.pki.file(r, "admin-api.crt")),
-                    key: Some(self.pki.file(r, "admin-api.key")),
-                    client_ca: Some(self.pki.file(r, "admin-ca.crt")),
-                    crls: vec![self.pki.crl(r, DevCa::Admin)],
-                    socket: Some(self.dir.join(r.as_str()).join("admin.sock")),
-                    ..Default::default()
-                }),
-                None => None,
-            },
-            party_roots: loads
-                .iter()
-                .flat_map(|(a, _)| a.terms.parties.iter())
-                .map(|p| {
-                    Ok((
-                        p.region.clone(),
-                        self.pki
-                            .root_key(&p.region)
-                            .map_err(err)?
-                            .public()
-                            .to_string(),
-                    ))
-                })
-                .collect::<Result<_, DevError>>()?,
-            courts: spec
-                .courts
-                .iter()
-                .map(|c| CourtEntry {
-                    id: c.clone(),
-                    name: COURT_NAMES
-                        .iter()
-                        .find(|(id, _)| *id == c.as_str())
-                        .map(|(_, n)| (*n).to_owned())
-                        .unwrap_or_else(|| c.to_string()),
-                })
-                .collect(),
-            print_centres: spec
-                .print_centre()
-                .map(|id| PrintCentreEntry {
-                    name: format!("{id} 法院专递打印中心"),
-                    postcodes: dev_postcodes(r),
-                    id,
-                })
-                .into_iter()
-                .collect(),
-            relay: options.relay.clone(),
-            connections: options.connections.clone(),
-            attachments: options.attachments.clone(),
-            log_format: Default::default(),
-            purge_daily: options.purge_daily,
-            health: match &l.health {
-                Some(h) => Some(crate::config::HealthConfig {
-                    listen: h.local_addr().map_err(err)?,
-                    metrics: true,
-                }),
-                None => None,
-            },
-            danger: Default::default(),
-        };
-        let path = self.dir.join(r.as_str()).join("gateway.toml");
-        std::fs::create_dir_all(self.dir.join(r.as_str())).map_err(err)?;
-        std::fs::write(&path, config.to_toml()).map_err(err)?;
-        Ok(path)
-    }
-
     async fn launch(&mut self, region: &RegionId, listeners: Listeners) -> Result<(), DevError> {
         let path = self
             .configs
@@ -398,92 +281,6 @@ impl DevFederation {
         config.danger = danger;
         let listeners = Listeners::bind(&config).await.map_err(err)?;
         self.launch_with(&region, listeners, config).await
-    }
-
-    /// A court system's client, with the court's certificate from the dev PKI.
-    pub fn court_client(&self, court: &str) -> Result<CourtClient, DevError> {
-        let court = CourtId::parse(court).map_err(err)?;
-        let (cert, key) = self.pki.court(&court);
-        self.court_api_client(&court.region(), &cert, &key)
-    }
-
-    /// A client of `region`'s court API presenting the certificate and key files given.
-    fn court_api_client(
-        &self,
-        region: &RegionId,
-        cert: &Path,
-        key: &Path,
-    ) -> Result<CourtClient, DevError> {
-        let gateway = self
-            .gateways
-            .get(region)
-            .ok_or_else(|| DevError(format!("{region} is not running")))?;
-        self.court_api_client_at(gateway.court_addr, region, cert, key)
-    }
-
-    /// A client of the court API of `region` listening at `addr`.
-    fn court_api_client_at(
-        &self,
-        addr: std::net::SocketAddr,
-        region: &RegionId,
-        cert: &Path,
-        key: &Path,
-    ) -> Result<CourtClient, DevError> {
-        let identity = Identity::load(cert, key).map_err(err)?;
-        let ca = self.pki.pem(region, "court-ca.crt").map_err(err)?;
-        CourtClient::new(&format!("https://{addr}"), &ca, &identity).map_err(err)
-    }
-
-    /// A print centre's client (the court API, with the centre's certificate).
-    pub fn print_centre_client(&self, centre: &str) -> Result<CourtClient, DevError> {
-        let centre = PrintCentreId::parse(centre).map_err(err)?;
-        let (cert, key) = self.pki.print_centre(&centre);
-        self.court_api_client(&centre.region(), &cert, &key)
-    }
-
-    /// An admin client of `region`'s gateway over TLS, presenting an administrator
-    /// certificate naming `urn:kuayu:admin:<name>` (issued by the region's admin CA on
-    /// first use).
-    pub fn admin(&self, region: &str, name: &str) -> Result<AdminClient, DevError> {
-        let addr = self
-            .gateway(region)
-            .admin_addr
-            .ok_or_else(|| DevError(format!("{region} has no admin listener")))?;
-        let r = RegionId::parse(region).map_err(err)?;
-        let who = crate::tls::Participant::Admin(name.to_owned());
-        let stem = format!("admin-{name}");
-        let (mut cert, mut key) = (
-            self.pki
-                .dir
-                .join(region)
-                .join("extra")
-                .join(format!("{stem}.crt")),
-            self.pki
-                .dir
-                .join(region)
-                .join("extra")
-                .join(format!("{stem}.key")),
-        );
-        if !cert.exists() {
-            (cert, key) = self
-                .pki
-                .issue_client(&r, DevCa::Admin, &stem, Some(&who), true)
-                .map_err(err)?;
-        }
-        let identity = Identity::load(&cert, &key).map_err(err)?;
-        let ca = self.pki.pem(&r, "admin-ca.crt").map_err(err)?;
-        AdminClient::tls(&format!("https://{addr}"), &ca, &identity).map_err(err)
-    }
-
-    /// An admin client of `region`'s gateway over its Unix domain socket: the caller is
-    /// this process's user.
-    pub fn admin_socket(&self, region: &str) -> Result<AdminClient, DevError> {
-        let path = self
-            .gateway(region)
-            .admin_socket
-            .clone()
-            .ok_or_else(|| DevError(format!("{region} has no admin socket")))?;
-        AdminClient::unix(&path).map_err(err)
     }
 
     /// The current agreement with `change` applied to its terms and its version raised,
