@@ -168,21 +168,22 @@ async fn check(
             ),
         )
     };
-    let (_, digest, json) = g
+    let (_, digest, text) = g
         .store
         .sent_message(&id)
         .await
         .map_err(Problem::internal)?
         .ok_or_else(unknown)?;
-    if json.is_null() {
+    let Some(text) = text else {
         return Err(Problem::new(
             Code::PayloadPurged,
             format!(
                 "message {id} was purged here after its agreement's retention: its receipt can no longer be checked against its envelope, and is not kept"
             ),
         ));
-    }
-    let envelope: Envelope = serde_json::from_value(json).map_err(Problem::internal)?;
+    };
+    // Straight into the envelope's fields: no JSON tree is built for it.
+    let envelope: Envelope = serde_json::from_str(&text).map_err(Problem::internal)?;
     if envelope.recipient.region != peer.region {
         return Err(unknown());
     }

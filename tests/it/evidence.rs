@@ -23,7 +23,8 @@ fn receipts_of(view: &Value, message: &str, hop: &str) -> Vec<Receipt> {
         .collect()
 }
 
-fn digest_of(view: &Value, message: &str) -> String {
+/// The digest a request view gives for `message`.
+pub(crate) fn digest_of(view: &Value, message: &str) -> String {
     view["messages"]
         .as_array()
         .unwrap()
@@ -144,13 +145,13 @@ async fn the_requesting_court_reads_the_retrieval_receipts_of_its_request_and_th
 }
 
 /// CQ's message key, which signs its receipts.
-fn cq_key(t: &TestFed) -> SigningKey {
+pub(crate) fn cq_key(t: &TestFed) -> SigningKey {
     let cq = RegionId::parse("CQ").unwrap();
     SigningKey::from_pem(&t.fed.pki.pem(&cq, "message-key.pem").unwrap()).unwrap()
 }
 
 /// `r` signed with `key` as a receipt is (docs/SIGNATURES.md).
-fn sign(mut r: Value, key: &SigningKey) -> Value {
+pub(crate) fn sign(mut r: Value, key: &SigningKey) -> Value {
     r.as_object_mut().unwrap().remove("signature");
     let sig = key.sign(&kuayu::crypto::canonical(&r).unwrap());
     r["signature"] = json!(sig.to_string());
@@ -158,7 +159,7 @@ fn sign(mut r: Value, key: &SigningKey) -> Value {
 }
 
 /// CQ's retrieval receipt of `message` with `digest` by `court`, unsigned.
-fn receipt(message: &str, digest: &str, court: &str) -> Value {
+pub(crate) fn receipt(message: &str, digest: &str, court: &str) -> Value {
     json!({"hop": "retrieval", "messageId": message, "envelopeSha256": digest,
            "issuer": "CQ", "court": court, "at": "2026-11-25T16:00:05+08:00"})
 }

@@ -206,6 +206,31 @@ async fn purges_only_what_retention_lets_go(sc_database: Option<Location>) {
             "{view}"
         );
     }
+    // A retrieval receipt of a purged message (one sent again, say) can no longer be
+    // checked against its envelope: SC refuses it as purged, not as unknown.
+    let message = finished.to_string();
+    let court = before["messages"][0]["envelope"]["recipient"]["court"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let late = crate::evidence::sign(
+        crate::evidence::receipt(
+            &message,
+            &crate::evidence::digest_of(&before, &message),
+            &court,
+        ),
+        &crate::evidence::cq_key(&t),
+    );
+    let url = format!(
+        "https://{}/federation/v1/receipts",
+        t.fed.gateway("SC").federation_addr
+    );
+    let (got, refusal) = post_raw(&t.as_gateway("CQ", "SC"), &url, &late).await;
+    assert_eq!(
+        (got, refusal["code"].as_str()),
+        (410, Some("payload_purged")),
+        "{refusal}"
+    );
     // The court's feed shows the purged messages without their envelopes.
     let feed = sc.inbox(0, 500).await.unwrap();
     let purged: Vec<_> = feed

@@ -133,7 +133,7 @@ impl Store for SqlStore {
     async fn sent_message(
         &self,
         id: &MessageId,
-    ) -> Result<Option<(MessageId, Sha256, serde_json::Value)>, StoreError> {
+    ) -> Result<Option<(MessageId, Sha256, Option<String>)>, StoreError> {
         self.read_sent_message(id).await
     }
 
