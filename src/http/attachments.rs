@@ -20,7 +20,7 @@ use axum::{Extension, Json, Router};
 use tokio_util::io::ReaderStream;
 
 use super::PeerCertificates;
-use super::court::CourtIdentity;
+use super::caller::CourtIdentity;
 use super::deadline::RequestDeadline;
 use crate::api::StoredAttachment;
 use crate::attachments::guard::Guard;

@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
-use super::court::{CourtIdentity, request_id, visible};
+use super::caller::CourtIdentity;
+use super::court::{request_id, visible};
 use crate::gateway::Gateway;
 use crate::ids::MessageId;
 use crate::problem::Problem;

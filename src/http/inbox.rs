@@ -22,7 +22,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
-use super::court::{Caller, INBOX_PAGE, query_number, query_value};
+use super::caller::Caller;
+use super::court::{INBOX_PAGE, query_number, query_value};
 use super::problem::JsonBody;
 use crate::api::{AckAnswer, AckRequest, Acknowledged, InboxEntry, InboxPage};
 use crate::clock::rfc3339;

@@ -16,6 +16,7 @@ pub mod access;
 pub mod admin;
 pub mod attachments;
 pub mod bundle;
+pub mod caller;
 pub mod connections;
 pub mod court;
 pub mod deadline;

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
-use super::court::Caller;
+use super::caller::Caller;
 use super::problem::JsonBody;
 use crate::gateway::Gateway;
 use crate::ids::{MessageId, PrintCentreId};
