@@ -196,7 +196,7 @@ fn start(store: &SqlStore) -> Sender {
                 let target = match Local::open(&file) {
                     Ok(conn) => {
                         let checkpoints = Checkpointer::start(&file, super::checkpoint::IDLE)
-                            .filter(|_| Checkpointer::take_over(&conn, super::checkpoint::WAL_LIMIT).is_ok());
+                            .filter(|_| Checkpointer::take_over(&conn).is_ok());
                         Target::local(conn, pool, checkpoints)
                     }
                     Err(e) => {
