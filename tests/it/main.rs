@@ -36,6 +36,7 @@ mod journeys;
 mod kill_harness;
 mod lifecycles;
 mod linger;
+mod log_file;
 mod log_privacy;
 mod long_poll;
 mod openapi;
