@@ -17,21 +17,22 @@ pub fn parse(traceparent: Option<&str>) -> Option<String> {
     let mut parts = traceparent?.trim().split('-');
     let (version, trace, parent, flags) =
         (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    let hex = |s: &str, n: usize| {
-        s.len() == n
-            && s.bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-    };
-    let valid = hex(version, 2)
+    let valid = lower_hex(version, 2)
         && version != "ff"
         // Version 00 has exactly four fields; later versions may add more.
         && (version != "00" || parts.next().is_none())
-        && hex(trace, 32)
-        && trace.bytes().any(|b| b != b'0')
-        && hex(parent, 16)
+        && is_trace_id(trace)
+        && lower_hex(parent, 16)
         && parent.bytes().any(|b| b != b'0')
-        && hex(flags, 2);
+        && lower_hex(flags, 2);
     valid.then(|| trace.to_owned())
+}
+
+/// Whether `s` is `n` lower-case hex digits.
+fn lower_hex(s: &str, n: usize) -> bool {
+    s.len() == n
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
 /// The trace id of the `traceparent` header in `headers`, if there is a valid one.
@@ -41,7 +42,7 @@ pub fn from_headers(headers: &http::HeaderMap) -> Option<String> {
 
 /// Whether `id` is a trace id as [`parse`] yields them (32 lower-case hex, not all zero).
 pub fn is_trace_id(id: &str) -> bool {
-    parse(Some(&format!("00-{id}-0000000000000001-01"))).is_some()
+    lower_hex(id, 32) && id.bytes().any(|b| b != b'0')
 }
 
 /// A new random trace id.
@@ -91,6 +92,22 @@ mod tests {
             assert_eq!(parse(Some(bad)), None, "{bad}");
         }
         assert_eq!(parse(None), None);
+    }
+
+    #[test]
+    fn a_trace_id_is_32_lower_case_hex_not_all_zero() {
+        assert!(is_trace_id("4bf92f3577b34da6a3ce929d0e0e4736"));
+        for bad in [
+            "",
+            "4bf92f3577b34da6a3ce929d0e0e473",
+            "4bf92f3577b34da6a3ce929d0e0e47366",
+            "4BF92F3577B34DA6A3CE929D0E0E4736",
+            "00000000000000000000000000000000",
+            "4bf92f3577b34da6-3ce929d0e0e4736",
+            "4bf92f3577b34da6a3ce929d0e0e473g",
+        ] {
+            assert!(!is_trace_id(bad), "{bad}");
+        }
     }
 
     #[test]
