@@ -9,7 +9,10 @@
 //! For each concurrency level, runs kuayu and the echo in alternation (A,B,A,B,…,
 //! `--rounds` pairs) with the same count, concurrency and body size (the service-request
 //! envelope's), and prints each round and the medians: submitted and end-to-end req/s,
-//! p50/p99, and the kuayu/echo ratio; at the first concurrency level it then offers half
+//! p50/p99, the kuayu/echo ratio, and the process's CPU time per request of each (kuayu's
+//! from the round's start until its retrieval receipts are back at SC: a steadier
+//! figure than req/s on a noisy machine, and both gateways, the clients and the echo share
+//! the process); at the first concurrency level it then offers half
 //! the measured end-to-end throughput at a steady rate (open loop, ~10 s) and prints the
 //! latencies at that load. Then times preservation orders end to end while
 //! `--queued` ordinary requests are on their way (0 skips it), and prints the bytes each
@@ -86,6 +89,11 @@ fn args() -> Args {
         peer_slots: get("--peer-slots").and_then(|v| v.parse().ok()),
         quiet_slots: get("--quiet-slots").and_then(|v| v.parse().ok()),
     }
+}
+
+/// `cpu_seconds` spread over `requests`, in ms each.
+fn per_request_ms(cpu_seconds: f64, requests: usize) -> f64 {
+    cpu_seconds * 1e3 / requests as f64
 }
 
 fn submission(kind: &str, schema: &str) -> anyhow::Result<Submission> {
@@ -181,18 +189,27 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let (mut ks, mut es) = (Vec::new(), Vec::new());
         println!("{concurrency} concurrent clients:");
         for r in 1..=args.rounds {
-            let k = load::round(&courts, &arrivals, &ordinary, args.requests).await?;
+            // CPU from the round's start until its retrieval receipts are back at SC
+            // (the last work its requests cause), so none of it falls in the echo's.
+            let cpu = stats::cpu_seconds();
+            let mut k = load::round(&courts, &arrivals, &ordinary, args.requests).await?;
+            store::receipts_settled(&dir, "CQ").await?;
+            k.cpu_ms = per_request_ms(stats::cpu_seconds() - cpu, args.requests);
             kuayu_requests += args.requests;
             let size = arrivals
                 .envelope_bytes
                 .load(std::sync::atomic::Ordering::Relaxed);
             let body = Bytes::from(vec![b'x'; size]);
-            let e = echo.round(&echoes, &body, args.requests).await?;
+            let cpu = stats::cpu_seconds();
+            let mut e = echo.round(&echoes, &body, args.requests).await?;
+            e.cpu_ms = per_request_ms(stats::cpu_seconds() - cpu, args.requests);
             println!("  {}", k.line(&format!("round {r} kuayu")));
             println!("  {}", e.line(&format!("round {r} echo")));
             println!(
-                "  round {r} ratio    kuayu/echo end to end {:.3}",
-                k.e2e_rps / e.e2e_rps
+                "  round {r} ratio    kuayu/echo end to end {:.3}; CPU per request kuayu {:.2} ms, echo {:.2} ms",
+                k.e2e_rps / e.e2e_rps,
+                k.cpu_ms,
+                e.cpu_ms
             );
             ks.push(k);
             es.push(e);
@@ -206,11 +223,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
         println!("  {}", k.line("median kuayu"));
         println!("  {}", e.line("median echo"));
         println!(
-            "  median ratio     kuayu/echo end to end {:.3} (body {} bytes)",
+            "  median ratio     kuayu/echo end to end {:.3} (body {} bytes); CPU per request kuayu {:.2} ms, echo {:.2} ms",
             stats::median(ratios),
             arrivals
                 .envelope_bytes
-                .load(std::sync::atomic::Ordering::Relaxed)
+                .load(std::sync::atomic::Ordering::Relaxed),
+            k.cpu_ms,
+            e.cpu_ms
         );
         if concurrency == args.concurrency[0] {
             // Half the throughput just measured, offered at a steady rate: the latency a

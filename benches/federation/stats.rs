@@ -15,6 +15,9 @@ pub struct Figures {
     /// End-to-end latency, 50th and 99th percentiles, in ms.
     pub e2e_p50: f64,
     pub e2e_p99: f64,
+    /// Process CPU time (user and system, every thread) per request, in ms: see
+    /// [`cpu_seconds`].
+    pub cpu_ms: f64,
 }
 
 impl Figures {
@@ -35,6 +38,7 @@ impl Figures {
             e2e_rps: e2e.len() as f64 / delivered.as_secs_f64(),
             e2e_p50: ms(percentile(&e2e, 0.50)),
             e2e_p99: ms(percentile(&e2e, 0.99)),
+            cpu_ms: 0.0,
         }
     }
 
@@ -48,6 +52,7 @@ impl Figures {
             e2e_rps: m(|r| r.e2e_rps),
             e2e_p50: m(|r| r.e2e_p50),
             e2e_p99: m(|r| r.e2e_p99),
+            cpu_ms: m(|r| r.cpu_ms),
         }
     }
 
@@ -95,4 +100,22 @@ pub fn peak_rss_mb() -> f64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// CPU time this process has used so far (user and system, all its threads), in seconds,
+/// from `/proc/self/stat` (its `utime` and `stime`, in ticks of 1/100 s as Linux reports
+/// them to user space whatever the kernel's own tick).
+pub fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name (which may hold spaces), from field 3 (`state`).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }
