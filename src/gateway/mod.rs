@@ -57,8 +57,8 @@ pub struct Gateway {
     pub tls: Arc<TlsState>,
     /// The configuration it was built from (a reload reads its files again).
     pub config: GatewayConfig,
-    /// Wakes the relay when new outbox work is committed.
-    pub relay_wake: Notify,
+    /// Wakes the relay: new outbox work committed, a slot freed, a delivery ended.
+    pub relay_wake: crate::relay::wake::Wake,
     /// Woken when a retrieval queues a receipt to go back to the sending gateway.
     pub receipts_wake: Notify,
     /// Bumped when a message from a peer is put in one of this gateway's inboxes: wakes
@@ -156,7 +156,7 @@ impl Gateway {
             party_roots,
             tls,
             config: config.clone(),
-            relay_wake: Notify::new(),
+            relay_wake: Default::default(),
             receipts_wake: Notify::new(),
             inbox_wake: tokio::sync::watch::Sender::new(0),
             urgent_inbox_wake: tokio::sync::watch::Sender::new(0),

@@ -173,6 +173,12 @@ impl Metrics {
         });
     }
 
+    /// The relay read its outbox for due messages (see `relay::wake`: about once per
+    /// message committed, not at every wake).
+    pub fn outbox_read(&self) {
+        self.with(|| counter!("kuayu_relay_outbox_reads_total").increment(1));
+    }
+
     /// Sets gauge `name` with `labels` to `value` (the gauges read at scrape time: see
     /// [`super::gauges`]).
     pub fn set(&self, name: &'static str, labels: &[(&'static str, String)], value: f64) {

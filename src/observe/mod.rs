@@ -26,6 +26,7 @@
 //! | `kuayu_commit_duration_seconds` | histogram | direction |
 //! | `kuayu_relay_deliveries_total` | counter | peer, outcome |
 //! | `kuayu_relay_retries_total` | counter | peer |
+//! | `kuayu_relay_outbox_reads_total` | counter | |
 //! | `kuayu_outbox_backlog` | gauge | peer (read at scrape time: [`gauges`]) |
 //! | `kuayu_outbox_oldest_age_seconds` | gauge | peer (scrape time) |
 //! | `kuayu_breaker_state` | gauge | peer: 0 closed, 1 probing, 2 open (scrape time) |

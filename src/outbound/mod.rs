@@ -325,7 +325,7 @@ pub async fn store(g: &Gateway, out: Outbound) -> Result<OutboundOutcome, Proble
     g.observer.metrics.commit("outbound", started.elapsed());
     drop(turn);
     if let OutboundOutcome::Committed = outcome {
-        g.relay_wake.notify_one();
+        g.relay_wake.outbox_changed();
         tracing::info!(message_id = %message, request_id = %request, at, "committed");
     }
     Ok(outcome)

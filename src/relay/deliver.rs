@@ -72,8 +72,15 @@ fn started_at_peer(g: &Gateway, e: &Envelope, committed: time::OffsetDateTime) -
 }
 
 /// Delivers `item` once, every log line under the span `delivery` (message, request,
-/// peer and W3C trace id).
-pub(super) async fn deliver(g: &Gateway, breakers: &Breakers, slots: &Slots, item: OutboxItem) {
+/// peer and W3C trace id). Whether the relay must read the outbox again (see
+/// [`super::wake`]): `false` only when the peer acknowledged it, that was recorded, and no
+/// other item of its request is pending.
+pub(super) async fn deliver(
+    g: &Gateway,
+    breakers: &Breakers,
+    slots: &Slots,
+    item: OutboxItem,
+) -> bool {
     let span = tracing::info_span!(
         "delivery",
         message_id = %item.message_id,
@@ -81,17 +88,17 @@ pub(super) async fn deliver(g: &Gateway, breakers: &Breakers, slots: &Slots, ite
         peer = %item.peer,
         trace_id = item.trace_id.as_deref().unwrap_or_default(),
     );
-    tracing::Instrument::instrument(deliver_once(g, breakers, slots, item), span).await;
+    tracing::Instrument::instrument(deliver_once(g, breakers, slots, item), span).await
 }
 
-async fn deliver_once(g: &Gateway, breakers: &Breakers, slots: &Slots, item: OutboxItem) {
+async fn deliver_once(g: &Gateway, breakers: &Breakers, slots: &Slots, item: OutboxItem) -> bool {
     // Read for this delivery only (the relay's reads of the outbox leave it out) and
     // parsed once, here; the stored text itself is what goes to the peer.
     let text = match g.store.envelope_text(&item.message_id).await {
         Ok(text) => text.unwrap_or_default(),
         Err(e) => {
             tracing::error!(error = %e, "relay cannot read the envelope; will retry");
-            return;
+            return true;
         }
     };
     let envelope: Option<Envelope> = serde_json::from_str(&text).ok();
@@ -114,7 +121,7 @@ async fn deliver_once(g: &Gateway, breakers: &Breakers, slots: &Slots, item: Out
             breakers.succeeded(&item.peer);
             // The peer holds it: its slot can carry the next message while this is recorded.
             slots.answered(item.seq);
-            g.relay_wake.notify_one();
+            g.relay_wake.slot_freed();
             let change = if is_request {
                 StateChange::AdvanceFrom {
                     request_id: item.request_id,
@@ -142,7 +149,10 @@ async fn deliver_once(g: &Gateway, breakers: &Breakers, slots: &Slots, item: Out
             let now_ms = unix_millis(now);
             let retry_at = breakers.failed(&item.peer, now_ms, |n| backoff(g, n, item.seq));
             tracing::info!(message = %item.message_id, peer = %item.peer, attempt = item.attempts + 1, retry_in_ms = retry_at - now_ms, %error, "relay attempt failed");
-            g.store.outbox_retry(&item, now_ms, &error).await
+            g.store
+                .outbox_retry(&item, now_ms, &error)
+                .await
+                .map(|()| true)
         }
         Outcome::Later(error, asked) => {
             breakers.succeeded(&item.peer);
@@ -158,6 +168,7 @@ async fn deliver_once(g: &Gateway, breakers: &Breakers, slots: &Slots, item: Out
             g.store
                 .outbox_retry(&item, unix_millis(now) + delay, &error)
                 .await
+                .map(|()| true)
         }
         Outcome::Dead {
             state,
@@ -191,11 +202,13 @@ async fn deliver_once(g: &Gateway, breakers: &Breakers, slots: &Slots, item: Out
                     now,
                 )
                 .await
+                .map(|()| true)
         }
     };
-    if let Err(e) = result {
+    result.unwrap_or_else(|e| {
         tracing::error!(message = %item.message_id, error = %e, "relay cannot record the outcome; will retry");
-    }
+        true
+    })
 }
 
 /// Milliseconds to wait after `failures + 1` failures in a row: doubling from the initial

@@ -10,9 +10,11 @@
 //! Retrieval receipts travel back to the sending gateway on a queue of their own
 //! ([`receipts`]).
 //!
-//! The relay sleeps until something wakes it: a commit or a finished delivery
-//! (`Gateway::relay_wake`), the next retry or ping falling due, or at the latest
-//! [`MAX_IDLE`] (a hand-driven clock, or rows another process wrote).
+//! The relay sleeps until something wakes it: a commit, a slot freed or a delivery ended
+//! (`Gateway::relay_wake`, [`wake`]), the next retry or ping falling due, or at the
+//! latest [`MAX_IDLE`] (a hand-driven clock, or rows another process wrote). It reads the
+//! outbox only when it may hold a due message not yet started ([`wake`]): about once for
+//! each message committed, where reading at every wake made it three times.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +25,7 @@ mod deliver;
 pub mod probe;
 pub mod receipts;
 pub mod slots;
+pub mod wake;
 
 use breaker::{Admit, Breakers};
 use slots::{Room, Slots};
@@ -53,6 +56,10 @@ struct Relay {
     slots: Arc<Slots>,
     breakers: Arc<Breakers>,
     tasks: JoinSet<()>,
+    /// Whether the last read of the outbox found every due item started (or in flight)
+    /// and nothing has changed since that needs another: then a pass woken by a freed
+    /// slot does not read.
+    seen_all: bool,
 }
 
 /// Runs the relay until `shutdown` turns true, then lets in-flight deliveries finish.
@@ -61,17 +68,23 @@ pub async fn run(g: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
         slots: Arc::new(Slots::new(g.relay.peer_slots, g.relay.quiet_slots)),
         breakers: Arc::clone(&g.breakers),
         tasks: JoinSet::new(),
+        seen_all: false,
         g,
     };
     loop {
         while relay.tasks.try_join_next().is_some() {}
         let now_ms = unix_millis(relay.g.clock.now());
-        relay.start_due(now_ms).await;
+        // Cleared before the read, so a change during it calls for another.
+        if relay.g.relay_wake.take_changed() || !relay.seen_all {
+            relay.seen_all = relay.start_due(now_ms).await;
+        }
         relay.ping_due(now_ms);
         let wait = relay.next_wake(now_ms).await;
         tokio::select! {
             _ = relay.g.relay_wake.notified() => {}
-            _ = tokio::time::sleep(wait) => {}
+            // A retry, a probe or another replica's lease may be due, or another
+            // process wrote rows.
+            _ = tokio::time::sleep(wait) => relay.seen_all = false,
             _ = shutdown.changed() => break,
         }
     }
@@ -86,18 +99,22 @@ pub async fn run(g: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
 impl Relay {
     /// Starts every due message that has a slot, highest priority first. Reads again
     /// while a read was full and started something or ruled a peer out, so a peer with
-    /// many messages waiting does not hide the others'.
-    async fn start_due(&mut self, now_ms: i64) {
+    /// many messages waiting does not hide the others'. Whether every due item was
+    /// started or is in flight (no peer skipped or ruled out, the last read not full, no
+    /// error).
+    async fn start_due(&mut self, now_ms: i64) -> bool {
         let mut skip = self.breakers.blocked(now_ms);
         skip.extend(self.slots.full());
+        let mut seen_all = skip.is_empty();
         loop {
             self.slots.begin_read();
             let limit = BATCH + self.slots.in_flight() as i64;
+            self.g.observer.metrics.outbox_read();
             let due = match self.g.store.due_outbox(now_ms, limit, &skip).await {
                 Ok(due) => due,
                 Err(e) => {
                     tracing::error!(error = %e, "relay cannot read the outbox");
-                    return;
+                    return false;
                 }
             };
             let complete = (due.len() as i64) < limit;
@@ -109,9 +126,15 @@ impl Relay {
                 match self.slots.room(item.seq, &item.peer, urgent(&item), now_ms) {
                     Room::Busy => continue,
                     // Its peer's more urgent messages were earlier in this read.
-                    Room::Full => rule_out(&mut skip, &item.peer, &mut progressed),
+                    Room::Full => {
+                        seen_all = false;
+                        rule_out(&mut skip, &item.peer, &mut progressed);
+                    }
                     Room::Free => match self.breakers.admit(&item.peer, now_ms) {
-                        Admit::Wait => rule_out(&mut skip, &item.peer, &mut progressed),
+                        Admit::Wait => {
+                            seen_all = false;
+                            rule_out(&mut skip, &item.peer, &mut progressed);
+                        }
                         Admit::Open | Admit::Probe => {
                             self.start(item, now_ms);
                             progressed = true;
@@ -119,8 +142,11 @@ impl Relay {
                     },
                 }
             }
-            if complete || !progressed {
-                return;
+            if complete {
+                return seen_all;
+            }
+            if !progressed {
+                return false;
             }
         }
     }
@@ -134,9 +160,13 @@ impl Relay {
         );
         self.tasks.spawn(async move {
             let seq = item.seq;
-            deliver::deliver(&g, &breakers, &slots, item).await;
+            let read_again = deliver::deliver(&g, &breakers, &slots, item).await;
             slots.release(seq);
-            g.relay_wake.notify_one();
+            if read_again {
+                g.relay_wake.outbox_changed();
+            } else {
+                g.relay_wake.slot_freed();
+            }
         });
     }
 

@@ -35,7 +35,7 @@ pub async fn ping(g: &Gateway, breakers: &Breakers, peer: RegionId) {
         if let Err(e) = g.store.outbox_due_now(&peer, now_ms).await {
             tracing::error!(%peer, error = %e, "relay cannot bring the peer's messages forward");
         }
-        g.relay_wake.notify_one();
+        g.relay_wake.outbox_changed();
     }
 }
 

@@ -214,7 +214,9 @@ pub trait Store: Supervision + Retention + Send + Sync {
 
     /// The peer committed the message: store its relay receipt and move the request on.
     /// Only once: if the item is no longer pending (an earlier call recorded it), nothing
-    /// is written, no history or audit entry either.
+    /// is written, no history or audit entry either. Whether another outbox item of the
+    /// same request is still pending (`true` too if nothing was written): one that waited
+    /// behind this one may be due now, which only a read of the outbox finds.
     async fn outbox_delivered(
         &self,
         item: &OutboxItem,
@@ -223,7 +225,7 @@ pub trait Store: Supervision + Retention + Send + Sync {
         event: Event,
         clocks: crate::workflow::deadlines::Clocks,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
 
     /// The attempt failed in a way worth retrying at `next_attempt_ms`.
     async fn outbox_retry(

@@ -223,6 +223,38 @@ async fn scrape(t: &TestFed, region: &str) -> String {
     text
 }
 
+/// The relay wakes about three times for each message (its commit, the peer's answer
+/// freeing its slot, its delivery recorded) but reads the outbox only when it may hold a
+/// due message it has not started: here, once for each commit (and at its longest sleep,
+/// every half second). Reading at every wake makes it three a message.
+#[tokio::test]
+async fn the_relay_reads_its_outbox_about_once_a_message_not_at_every_wake() {
+    const MESSAGES: usize = 30;
+    let t = with_health().await;
+    let sc = t.court("SC0104");
+    for _ in 0..MESSAGES {
+        let id = submit(&sc, &submission("service.request", "CQ0103"))
+            .await
+            .request_id;
+        reaches(&sc, id, "relayed").await;
+    }
+    let text = scrape(&t, "SC").await;
+    assert_eq!(
+        sample(
+            &text,
+            r#"kuayu_relay_deliveries_total{peer="CQ",outcome="delivered"}"#
+        ),
+        Some(MESSAGES as f64),
+        "{text}"
+    );
+    let reads = sample(&text, "kuayu_relay_outbox_reads_total").unwrap_or_default();
+    assert!(
+        reads >= MESSAGES as f64 && reads < 2.0 * MESSAGES as f64,
+        "{reads} reads of the outbox for {MESSAGES} messages"
+    );
+    t.shutdown().await;
+}
+
 #[tokio::test]
 async fn metrics_show_the_relay_its_backlog_and_breakers_and_the_open_and_overdue_work() {
     let mut t = with_health().await;

@@ -169,7 +169,7 @@ async fn a_delivery_recorded_twice_is_recorded_once(store: SqlStore) {
     let audit_before = store.audit_entries(0, 100).await.unwrap().len();
     // Two deliveries of one outbox item (say, by a relay that read it before the first
     // was recorded) report it: the second changes nothing.
-    for _ in 0..2 {
+    for round in 0..2 {
         let receipt = Receipt::issue(
             Hop::Relay,
             id,
@@ -184,7 +184,7 @@ async fn a_delivery_recorded_twice_is_recorded_once(store: SqlStore) {
             from: "submitted".into(),
             state: "relayed".into(),
         };
-        store
+        let read_again = store
             .outbox_delivered(
                 &item,
                 receipt,
@@ -195,6 +195,9 @@ async fn a_delivery_recorded_twice_is_recorded_once(store: SqlStore) {
             )
             .await
             .unwrap();
+        // Nothing else of the request waits; a second record writes nothing and asks
+        // the relay to read the outbox again, to be safe.
+        assert_eq!(read_again, round == 1, "record {}", round + 1);
     }
     // Nor does a late refusal of the same item.
     store
@@ -392,6 +395,7 @@ async fn one_requests_messages_leave_the_outbox_in_commit_order(store: SqlStore)
         assert!(due.iter().any(|o| o.message_id == other) || !sent.is_empty());
         let Some(item) = ours.first() else { break };
         sent.push(item.message_id);
+        let last = sent.len() == steps.len() + 1;
         let receipt = Receipt::issue(
             Hop::Relay,
             item.message_id,
@@ -402,7 +406,7 @@ async fn one_requests_messages_leave_the_outbox_in_commit_order(store: SqlStore)
             &SigningKey::generate(),
         );
         let event = Event::new("relayed", "gateway:CQ");
-        store
+        let followed = store
             .outbox_delivered(
                 item,
                 receipt,
@@ -415,6 +419,14 @@ async fn one_requests_messages_leave_the_outbox_in_commit_order(store: SqlStore)
             )
             .await
             .unwrap();
+        // The relay reads the outbox again after a delivery only if this says so.
+        assert_eq!(
+            followed,
+            !last,
+            "recording delivery {} of {} says whether another of the request's messages waits behind it",
+            sent.len(),
+            steps.len() + 1
+        );
     }
     let mut expected = vec![request];
     expected.extend(updates);

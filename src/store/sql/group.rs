@@ -75,6 +75,8 @@ pub(super) enum Done {
     Stored(bool),
     /// The cursors of the work-queue items leased.
     Leased(Vec<i64>),
+    /// A delivery recorded: whether another item of its request is still pending.
+    Followed(bool),
 }
 
 impl Done {

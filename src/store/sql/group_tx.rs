@@ -204,7 +204,7 @@ async fn run_unit<E: Exec + ?Sized>(
     let outcome = match unit {
         Unit::Outbound(m, packed) => outbound(tx, m, packed).await.map(Done::Outbound),
         Unit::Inbound(m, packed) => inbound(tx, m, packed).await.map(Done::Stored),
-        Unit::Delivered(d) => delivered(tx, d).await.map(Done::Stored),
+        Unit::Delivered(d) => delivered(tx, d).await.map(Done::Followed),
         Unit::Retrievals(r) => super::retrievals::retrieved(tx, r).await.map(Done::Stored),
         Unit::PeerReceipt(p) => super::retrievals::peer_receipt(tx, p)
             .await

@@ -25,18 +25,27 @@ pub(super) async fn outbound<E: Exec + ?Sized>(
     Ok(OutboundOutcome::Committed)
 }
 
-/// A delivery the peer acknowledged; `false` if it was no longer pending.
+/// A delivery the peer acknowledged (nothing written if it was no longer pending):
+/// whether another outbox item of its request is still pending (an item waits while an
+/// earlier one of its request is pending, so that one may fall due now), `true` if this
+/// one was no longer pending.
 pub(super) async fn delivered<E: Exec + ?Sized>(
     tx: &mut E,
     d: &Delivered,
 ) -> Result<bool, StoreError> {
     if !super::tx::finish_outbox(tx, &d.item, "delivered", d.now).await? {
-        return Ok(false);
+        return Ok(true);
     }
     insert_receipt(tx, &d.receipt).await?;
     record(tx, d.change.as_ref(), &d.event, d.item.message_id, d.now).await?;
     apply_clocks(tx, d.item.request_id, &d.clocks, d.now).await?;
-    Ok(true)
+    let followed = tx
+        .optional(
+            "SELECT 1 FROM outbox WHERE request_id = $1 AND state = 'pending' LIMIT 1",
+            args![&d.item.request_id.to_string()],
+        )
+        .await?;
+    Ok(followed.is_some())
 }
 
 /// A message from a peer; `false` if its id was stored before (nothing written).

@@ -237,7 +237,7 @@ impl Store for SqlStore {
         event: Event,
         clocks: Clocks,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let unit = super::group::Unit::Delivered(Box::new(super::group::Delivered {
             item: item.clone(),
             receipt,
@@ -246,7 +246,10 @@ impl Store for SqlStore {
             clocks,
             now,
         }));
-        self.commit_unit(unit).await.map(|_| ())
+        match self.commit_unit(unit).await? {
+            Done::Followed(followed) => Ok(followed),
+            other => Err(other.wrong()),
+        }
     }
 
     async fn outbox_due_now(&self, peer: &RegionId, now_ms: i64) -> Result<(), StoreError> {
