@@ -21,7 +21,7 @@ const CHECKS: usize = 3;
 
 /// Handles `POST /federation/v1/messages`. A message whose request another step moved on
 /// after it was checked is checked again against the request as it is now (nothing of
-/// it was stored), up to [`CHECKS`] times; then it is refused as a conflict.
+/// it was stored), up to `CHECKS` times; then it is refused as a conflict.
 pub async fn receive(
     g: &Gateway,
     chain: &[CertificateDer<'static>],

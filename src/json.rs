@@ -9,7 +9,7 @@
 //! only says that a key repeats).
 //!
 //! A number written with a fraction or an exponent that is a whole number (`12.0`, `1e3`)
-//! is read as that integer, as JSON Schema and RFC 8785 read it ([`number`]).
+//! is read as that integer, as JSON Schema and RFC 8785 read it (`number`).
 
 use std::cell::RefCell;
 use std::fmt;

@@ -9,7 +9,7 @@
 //! - a period in **months** ends at 24:00 of the same day of the month n months on
 //!   (the last day of a shorter month), with no extension;
 //! - a period in **working minutes** counts only the working hours of working days
-//!   ([`hours`]): 30 minutes from 11:50 on a Friday end at 14:20 that day, from 17:20 at
+//!   (`hours`): 30 minutes from 11:50 on a Friday end at 14:20 that day, from 17:20 at
 //!   09:20 on the next working day.
 //!
 //! A day is a working day if it is a Monday to Friday that is not a public holiday, or a

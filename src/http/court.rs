@@ -7,11 +7,11 @@
 //! | `GET /v1/requests?overdue=true&limit=M` | 200 `{items}`: the court's requests, newest first (only overdue ones with `overdue=true`) |
 //! | `GET /v1/requests/{id}` | 200 [`RequestAnswer`]: request, history, messages, receipts, deadlines, `overdue`; a service request's `addressees` |
 //! | `POST /v1/requests/{id}/updates` | 202 [`Accepted`] |
-//! | `GET /v1/inbox?after=N&limit=M` | 200 [`InboxPage`]: everything after cursor N, in arrival order |
-//! | `GET /v1/inbox?order=urgent&limit=M&lease=S` | 200 [`InboxPage`]: the work queue, leased to this poller for S seconds: not yet retrieved, preservation first, then oldest |
+//! | `GET /v1/inbox?after=N&limit=M` | 200 [`crate::api::InboxPage`]: everything after cursor N, in arrival order |
+//! | `GET /v1/inbox?order=urgent&limit=M&lease=S` | 200 [`crate::api::InboxPage`]: the work queue, leased to this poller for S seconds: not yet retrieved, preservation first, then oldest |
 //! | `GET /v1/inbox?order=urgent&priority=high` | the work queue's preservation work only (a preservation desk) |
 //! | `GET /v1/inbox?…&wait=S` | either of the above as a long poll: with nothing to give, waits up to S seconds for an arrival |
-//! | `POST /v1/inbox/ack` | 200 [`AckAnswer`]: the items retrieved, with their retrieval receipts |
+//! | `POST /v1/inbox/ack` | 200 [`crate::api::AckAnswer`]: the items retrieved, with their retrieval receipts |
 //! | `GET /v1/agreements` | 200 the active signed agreements |
 //! | `PUT`, `GET /v1/attachments/{sha256}` | streamed attachments: see [`super::attachments`] |
 //! | `GET /v1/requests/{id}/certificate` | 200 `text/html`: the certificate of service, printable |

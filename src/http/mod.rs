@@ -9,7 +9,7 @@
 //! - [`attachments`]: attachment routes of both, streamed and verified.
 //! - [`admin`]: the admin API, over TLS or a Unix domain socket.
 //! - [`problem`]: RFC 9457 responses and the JSON body extractor.
-//! - [`openapi`]: the court and federation APIs as OpenAPI 3.1 documents; [`reference`]
+//! - [`openapi`]: the court and federation APIs as OpenAPI 3.1 documents; [`reference`](mod@reference)
 //!   serves them.
 
 pub mod access;

@@ -1,6 +1,6 @@
 //! `kuayu purge`: removes the payloads and attachments of finished requests kept longer
 //! than their agreement's `retention.payloadDays`, keeping envelope digests, receipts,
-//! history, deadlines and the audit log (the rule is in [`crate::store::retention`]).
+//! history, deadlines and the audit log (the rule is [`crate::store::Retention`]).
 //! One transaction and one audit entry per agreement; `--dry-run` only reads.
 //!
 //! Each agreement id is purged under the retention of its newest version in effect (the

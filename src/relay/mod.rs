@@ -2,7 +2,7 @@
 //! each peer through its own slots with the last kept for preservation orders and few
 //! ordinary deliveries started beside one in flight ([`slots`]), backs off from an unreachable peer ([`breaker`]: one probe at a time, the
 //! most urgent message first) while pinging it every few seconds ([`probe`]), and stops
-//! for good (recording why) when the peer refuses a message or it expires ([`deliver`]).
+//! for good (recording why) when the peer refuses a message or it expires (`deliver`).
 //!
 //! A delivery counts only when the peer answers with a relay receipt that verifies
 //! with the peer's message key and names this message and digest.
@@ -12,7 +12,7 @@
 //!
 //! The relay sleeps until something wakes it: a commit, a slot freed or a delivery ended
 //! (`Gateway::relay_wake`, [`wake`]), the next retry or ping falling due, or at the
-//! latest [`MAX_IDLE`] (a hand-driven clock, or rows another process wrote). It reads the
+//! latest `MAX_IDLE` (a hand-driven clock, or rows another process wrote). It reads the
 //! outbox only when it may hold a due message not yet started ([`wake`]): about once for
 //! each message committed, where reading at every wake made it three times.
 

@@ -9,7 +9,7 @@
 //! still pending (it waited behind this one), a peer that answers again, a timer that
 //! fell due (a retry, a lease, or the longest sleep, which also covers rows another
 //! process wrote). A freed slot alone needs a read only if the last read left due items
-//! waiting; the relay knows that ([`super::Relay`] keeps whether its last read saw them
+//! waiting; the relay knows that (it keeps whether its last read saw them
 //! all started).
 
 use std::sync::atomic::{AtomicBool, Ordering};

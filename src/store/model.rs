@@ -73,7 +73,7 @@ pub enum StateChange {
     /// Start tracking a new request.
     Open(RequestRecord),
     /// Move an existing request from `from`, the state it was checked in, to `state`.
-    /// If another writer moved it first, the commit fails with [`StoreError::Raced`]
+    /// If another writer moved it first, the commit fails with [`super::StoreError::Raced`]
     /// and stores nothing.
     Advance {
         /// Which request.
@@ -213,7 +213,7 @@ pub enum JobChange {
     /// Open it, and put it in its centre's inbox.
     Open(PrintJob),
     /// Move it from `from`, the state the step was checked against, to `state` (a lost
-    /// race fails the commit with [`StoreError::Raced`]).
+    /// race fails the commit with [`super::StoreError::Raced`]).
     Advance {
         /// The job.
         job_id: MessageId,

@@ -230,7 +230,7 @@ impl RequestCursor {
         }
     }
 
-    /// Reads a cursor as [`RequestCursor::to_string`] wrote it.
+    /// Reads a cursor as its `Display` (`to_string`) wrote it.
     pub fn parse(text: &str) -> Option<Self> {
         let (ms, id) = text.split_once('.')?;
         Some(RequestCursor {

@@ -4,7 +4,7 @@
 //! - **SQLite** (`sqlite://…` or a plain path; the embedded default): one file, WAL,
 //!   `synchronous=FULL` (a commit is on disk before the gateway answers). Writes go
 //!   through a pool of one connection, so transactions never race for the write lock
-//!   (the group committer writes on a connection of its own, [`local`], while it holds
+//!   (the group committer writes on a connection of its own, `local`, while it holds
 //!   that one); reads use their own pool and never wait for writers (WAL).
 //! - **PostgreSQL** (`postgres://…`): one pool for reads and writes, shared by any number
 //!   of replicas of a region. Every state change is conditional on the state it read, and
@@ -13,7 +13,7 @@
 //!
 //! The pipeline's commits (a court's message accepted, a peer's message received) are
 //! grouped: those that arrive together share one transaction and one fsync, each under
-//! its own savepoint ([`group`]).
+//! its own savepoint (`group`).
 //!
 //! Statements are written once with `$1, $2, …` placeholders, which both engines read;
 //! what differs lives in [`dialect`].
