@@ -33,6 +33,7 @@ mod jobs;
 mod local;
 mod messages;
 mod migrations;
+mod outbox;
 mod packed;
 mod purge;
 mod read;
@@ -217,7 +218,7 @@ impl SqlStore {
             read,
             dialect: Dialect::Sqlite,
             replica: replica_name(),
-            outbox_lease_ms: write::OUTBOX_LEASE_MS,
+            outbox_lease_ms: outbox::OUTBOX_LEASE_MS,
             committer: Default::default(),
             readers: Default::default(),
             file: Some(std::sync::Arc::from(path)),
@@ -240,7 +241,7 @@ impl SqlStore {
             read: pool,
             dialect: Dialect::Postgres,
             replica: replica_name(),
-            outbox_lease_ms: write::OUTBOX_LEASE_MS,
+            outbox_lease_ms: outbox::OUTBOX_LEASE_MS,
             committer: Default::default(),
             readers: Default::default(),
             file: None,
@@ -268,7 +269,7 @@ impl SqlStore {
             read: pool,
             dialect: Dialect::Postgres,
             replica: replica_name(),
-            outbox_lease_ms: write::OUTBOX_LEASE_MS,
+            outbox_lease_ms: outbox::OUTBOX_LEASE_MS,
             committer: Default::default(),
             readers: Default::default(),
             file: None,
@@ -293,7 +294,7 @@ impl SqlStore {
             read,
             dialect: Dialect::Sqlite,
             replica: replica_name(),
-            outbox_lease_ms: write::OUTBOX_LEASE_MS,
+            outbox_lease_ms: outbox::OUTBOX_LEASE_MS,
             committer: Default::default(),
             readers: Default::default(),
             file: None,

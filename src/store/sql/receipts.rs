@@ -204,3 +204,23 @@ async fn receipt_attempt<E: Exec + ?Sized>(
         .await?;
     Ok(done == 1)
 }
+
+impl super::SqlStore {
+    /// Records each receipt's attempt (see `Store::receipt_attempts`) in one unit of the
+    /// group commit: plain updates by `seq`, nothing in them that could fail one alone.
+    pub(super) async fn commit_receipt_attempts(
+        &self,
+        attempts: &[(i64, crate::store::ReceiptOutcome<'_>)],
+        now: time::OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let attempts = attempts
+            .iter()
+            .map(|(seq, outcome)| ReceiptAttempt::new(*seq, outcome, now))
+            .collect();
+        self.commit_together(vec![super::group::Unit::ReceiptAttempts(attempts)])
+            .await
+            .into_iter()
+            .find_map(Result::err)
+            .map_or(Ok(()), Err)
+    }
+}

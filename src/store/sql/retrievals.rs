@@ -5,6 +5,7 @@
 use time::OffsetDateTime;
 
 use super::exec::{Exec, args};
+use super::group::{Done, Unit};
 use super::receipts::queue_receipt;
 use super::tx::{append_audit, apply, insert_receipt};
 use crate::clock::unix_millis;
@@ -23,6 +24,54 @@ pub(super) struct PeerReceipt {
     pub receipt: Receipt,
     pub actor: String,
     pub now: OffsetDateTime,
+}
+
+impl super::SqlStore {
+    /// Commits `retrievals` (with their receipts) as one unit of the group commit.
+    pub(super) async fn commit_retrievals(
+        &self,
+        retrievals: Vec<(InboxItem, Option<Receipt>)>,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        if retrievals.is_empty() {
+            return Ok(());
+        }
+        let unit = Unit::Retrievals(Box::new(Retrievals {
+            items: retrievals,
+            actor: actor.to_owned(),
+            now,
+        }));
+        self.commit_unit(unit).await.map(|_| ())
+    }
+
+    /// Commits each of `receipts` (a peer's retrieval receipts) as a unit of its own, in
+    /// one group: whether each was kept (`false`: kept before).
+    pub(super) async fn commit_peer_receipts(
+        &self,
+        receipts: &[Receipt],
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Vec<Result<bool, StoreError>> {
+        let units = receipts
+            .iter()
+            .map(|receipt| {
+                Unit::PeerReceipt(Box::new(PeerReceipt {
+                    receipt: receipt.clone(),
+                    actor: actor.to_owned(),
+                    now,
+                }))
+            })
+            .collect();
+        let outcomes = self.commit_together(units).await;
+        outcomes
+            .into_iter()
+            .map(|outcome| match outcome? {
+                Done::Stored(kept) => Ok(kept),
+                other => Err(other.wrong()),
+            })
+            .collect()
+    }
 }
 
 /// Marks each item retrieved (once), keeps and queues back its receipt, and moves its

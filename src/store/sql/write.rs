@@ -5,9 +5,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::SqlStore;
-use super::exec::{Exec as _, args};
 use super::group::{Done, Unit};
-use super::tx::{finish_outbox, json_text, record};
 use crate::agreement::Agreement;
 use crate::audit::AuditEntry;
 use crate::clock::unix_millis;
@@ -119,15 +117,7 @@ impl Store for SqlStore {
         actor: &str,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        if retrievals.is_empty() {
-            return Ok(());
-        }
-        let unit = Unit::Retrievals(Box::new(super::retrievals::Retrievals {
-            items: retrievals,
-            actor: actor.to_owned(),
-            now,
-        }));
-        self.commit_unit(unit).await.map(|_| ())
+        self.commit_retrievals(retrievals, actor, now).await
     }
 
     async fn sent_message(
@@ -143,24 +133,7 @@ impl Store for SqlStore {
         actor: &str,
         now: OffsetDateTime,
     ) -> Vec<Result<bool, StoreError>> {
-        let units = receipts
-            .iter()
-            .map(|receipt| {
-                Unit::PeerReceipt(Box::new(super::retrievals::PeerReceipt {
-                    receipt: receipt.clone(),
-                    actor: actor.to_owned(),
-                    now,
-                }))
-            })
-            .collect();
-        let outcomes = self.commit_together(units).await;
-        outcomes
-            .into_iter()
-            .map(|outcome| match outcome? {
-                Done::Stored(kept) => Ok(kept),
-                other => Err(other.wrong()),
-            })
-            .collect()
+        self.commit_peer_receipts(receipts, actor, now).await
     }
 
     async fn due_receipts(
@@ -180,16 +153,7 @@ impl Store for SqlStore {
         attempts: &[(i64, crate::store::ReceiptOutcome<'_>)],
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        // One unit: plain updates by `seq`, nothing in them that could fail one alone.
-        let attempts = attempts
-            .iter()
-            .map(|(seq, outcome)| super::receipts::ReceiptAttempt::new(*seq, outcome, now))
-            .collect();
-        self.commit_together(vec![Unit::ReceiptAttempts(attempts)])
-            .await
-            .into_iter()
-            .find_map(Result::err)
-            .map_or(Ok(()), Err)
+        self.commit_receipt_attempts(attempts, now).await
     }
 
     async fn due_outbox(
@@ -198,31 +162,11 @@ impl Store for SqlStore {
         limit: i64,
         skip: &[RegionId],
     ) -> Result<Vec<OutboxItem>, StoreError> {
-        let items = self.read_due_outbox(now_ms, limit, skip).await?;
-        if self.dialect == super::Dialect::Sqlite || items.is_empty() {
-            // One process per SQLite file: nobody to share the work with.
-            return Ok(items);
-        }
-        let claimed = self.claim_outbox(&items, now_ms).await?;
-        Ok(items
-            .into_iter()
-            .filter(|i| claimed.contains(&i.seq))
-            .collect())
+        self.claim_due(now_ms, limit, skip).await
     }
 
     async fn envelope_text(&self, id: &MessageId) -> Result<Option<String>, StoreError> {
-        let row = self
-            .reader()
-            .await?
-            .optional(
-                "SELECT envelope, envelope_z FROM messages WHERE id = $1",
-                args![&id.to_string()],
-            )
-            .await?;
-        Ok(row
-            .map(|r| super::packed::envelope_in(&r, 0, 1, &id.to_string()))
-            .transpose()?
-            .flatten())
+        self.stored_envelope_text(id).await
     }
 
     async fn next_due(&self, after_ms: i64, skip: &[RegionId]) -> Result<Option<i64>, StoreError> {
@@ -253,14 +197,7 @@ impl Store for SqlStore {
     }
 
     async fn outbox_due_now(&self, peer: &RegionId, now_ms: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE outbox SET next_attempt_at = $1 WHERE peer = $2 AND state = 'pending' AND next_attempt_at > $1",
-        )
-        .bind(now_ms)
-        .bind(peer.as_str())
-        .execute(&self.write)
-        .await?;
-        Ok(())
+        self.bring_forward(peer, now_ms).await
     }
 
     async fn outbox_retry(
@@ -269,17 +206,7 @@ impl Store for SqlStore {
         next_attempt_ms: i64,
         error: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2,
-                               lease_until = NULL, leased_by = NULL
-             WHERE seq = $3 AND state = 'pending'",
-        )
-        .bind(next_attempt_ms)
-        .bind(error)
-        .bind(item.seq)
-        .execute(&self.write)
-        .await?;
-        Ok(())
+        self.retry_later(item, next_attempt_ms, error).await
     }
 
     async fn outbox_dead(
@@ -289,18 +216,7 @@ impl Store for SqlStore {
         event: Event,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write.begin().await?;
-        if !finish_outbox(&mut tx, item, "dead", now).await? {
-            return Ok(());
-        }
-        sqlx::query("UPDATE outbox SET last_error = $1 WHERE seq = $2")
-            .bind(json_text(&event.detail)?)
-            .bind(item.seq)
-            .execute(&mut *tx)
-            .await?;
-        record(&mut tx, change.as_ref(), &event, item.message_id, now).await?;
-        tx.commit().await?;
-        Ok(())
+        self.give_up(item, change.as_ref(), &event, now).await
     }
 
     async fn audit_entries(&self, after: i64, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
@@ -476,40 +392,5 @@ impl Store for SqlStore {
         super::tx::append_audit(&mut tx, unix_millis(now), actor, action, subject, detail).await?;
         tx.commit().await?;
         Ok(())
-    }
-}
-
-/// How long a replica holds the outbox items it claimed, unless told otherwise
-/// ([`SqlStore::with_outbox_lease`]): longer than a delivery attempt may take (the relay's
-/// request timeout), so a live replica never loses an item it is sending; a dead
-/// replica's items pass to another when it ends.
-pub const OUTBOX_LEASE_MS: i64 = 60_000;
-
-impl SqlStore {
-    /// Claims `items` for this replica for its lease time: the ones no other
-    /// replica holds. Rows another replica is claiming at this moment are skipped, not
-    /// waited for (`FOR UPDATE SKIP LOCKED`). Returns the sequence numbers claimed.
-    async fn claim_outbox(
-        &self,
-        items: &[OutboxItem],
-        now_ms: i64,
-    ) -> Result<std::collections::BTreeSet<i64>, StoreError> {
-        let sql = format!(
-            "UPDATE outbox SET lease_until = $1, leased_by = $2
-             WHERE seq IN (SELECT seq FROM outbox WHERE seq IN ({}) AND state = 'pending'
-                           AND (lease_until IS NULL OR lease_until <= $3 OR leased_by = $2)
-                           FOR UPDATE SKIP LOCKED)
-             RETURNING seq",
-            super::dialect::marks(4, items.len())
-        );
-        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .bind(now_ms.saturating_add(self.outbox_lease_ms))
-            .bind(self.replica.as_ref())
-            .bind(now_ms);
-        for item in items {
-            query = query.bind(item.seq);
-        }
-        let claimed: Vec<i64> = query.fetch_all(&self.write).await?;
-        Ok(claimed.into_iter().collect())
     }
 }
