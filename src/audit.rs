@@ -47,7 +47,7 @@ pub fn entry_hash(
         "subject": subject, "detail": detail, "prevHash": prev_hash,
     });
     // Invariant: a JSON value built from plain fields always canonicalises.
-    let bytes = crypto::canonical(&body).expect("an audit entry always serialises");
+    let bytes = crypto::canonical_value(&body).expect("an audit entry always serialises");
     Sha256::digest(&bytes).to_string()
 }
 

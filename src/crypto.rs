@@ -14,7 +14,9 @@ use ed25519_dalek::Signer;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use serde::{Deserialize, Serialize};
 
-pub use crate::canonical::{canonical, canonical_digest, canonical_len, canonical_len_bound};
+pub use crate::canonical::{
+    canonical, canonical_digest, canonical_len, canonical_len_bound, canonical_value,
+};
 
 /// A key or signature that could not be read, or a signature that does not verify.
 #[derive(Debug, thiserror::Error)]

@@ -198,7 +198,7 @@ impl Envelope {
     ) -> Result<Sealed, serde_json::Error> {
         self.signature = None;
         let unsigned = serde_json::to_value(&self)?;
-        let bytes = crypto::canonical(&unsigned)?;
+        let bytes = crypto::canonical_value(&unsigned)?;
         let digest = Sha256::digest(&bytes);
         let seal = Seal {
             region: region.clone(),
@@ -239,7 +239,7 @@ impl Sealed {
             .ok_or(EnvelopeError::Unsigned)?;
         let seal = Seal::deserialize(&sealed)
             .map_err(|e| EnvelopeError::Malformed(format!("signature: {e}")));
-        let bytes = crypto::canonical(&json);
+        let bytes = crypto::canonical_value(&json);
         if let Value::Object(members) = &mut json {
             members.shift_insert(at, "signature".into(), sealed);
         }

@@ -52,7 +52,7 @@ impl<T: Serialize> AsReceived<T> {
         if let (Some(name), Some(map)) = (skip, json.as_object_mut()) {
             map.remove(name);
         }
-        crate::crypto::canonical(&json)
+        crate::crypto::canonical_value(&json)
     }
 }
 

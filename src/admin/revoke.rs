@@ -211,7 +211,7 @@ pub async fn receive(
         o.remove("signature");
     }
     // Over the JSON received, never over a re-serialisation.
-    let signed = crate::crypto::canonical(&unsigned).map_err(Problem::internal)?;
+    let signed = crate::crypto::canonical_value(&unsigned).map_err(Problem::internal)?;
     party.message_key.verify(&signed, &signature).map_err(|_| {
         Problem::new(
             Code::BadSignature,

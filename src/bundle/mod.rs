@@ -207,7 +207,7 @@ pub async fn export(
 /// RFC 8785 form of everything else.
 fn sign(bundle: &Bundle, key: &SigningKey) -> Result<Value, serde_json::Error> {
     let mut json = serde_json::to_value(bundle)?;
-    let signature = key.sign(&crate::crypto::canonical(&json)?);
+    let signature = key.sign(&crate::crypto::canonical_value(&json)?);
     if let Some(map) = json.as_object_mut() {
         map.insert("signature".into(), Value::String(signature.to_string()));
     }

@@ -117,7 +117,8 @@ pub(super) fn check_envelopes(
         if let Some(map) = unsigned.as_object_mut() {
             map.remove("signature");
         }
-        let Ok(digest) = crate::crypto::canonical_digest(&unsigned) else {
+        let Ok(digest) = crate::crypto::canonical_value(&unsigned).map(|b| Sha256::digest(&b))
+        else {
             r.fail("envelope", &id, "no canonical form");
             continue;
         };

@@ -143,7 +143,7 @@ pub fn verify(bytes: &[u8], roots: &PartyRoots) -> Report {
     match (key, signature) {
         (None, _) => r.fail("bundle", &who, "the exporting gateway is no party of a verified agreement of the bundle: its signature cannot be checked"),
         (_, None) => r.fail("bundle", &who, "no signature (or not a base64 Ed25519 signature)"),
-        (Some(key), Some(sig)) => match crate::crypto::canonical(&unsigned) {
+        (Some(key), Some(sig)) => match crate::crypto::canonical_value(&unsigned) {
             Ok(b) if key.verify(&b, &sig).is_ok() => r.passed.push(format!(
                 "bundle signed by the {who} gateway (its messageKey) over everything else"
             )),
