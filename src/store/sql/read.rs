@@ -5,7 +5,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::SqlStore;
-use super::exec::{Exec as _, args};
+use super::exec::{Arg, Exec as _, args};
 use super::packed::envelope_of;
 use crate::audit::AuditEntry;
 use crate::clock::from_unix_millis;
@@ -22,10 +22,6 @@ pub(super) fn bad(what: &str, e: impl std::fmt::Display) -> StoreError {
 
 fn text(row: &AnyRow, col: &str) -> Result<String, StoreError> {
     Ok(row.try_get::<String, _>(col)?)
-}
-
-fn optional(row: &AnyRow, col: &str) -> Result<Option<String>, StoreError> {
-    Ok(row.try_get::<Option<String>, _>(col)?)
 }
 
 fn json<T: DeserializeOwned>(row: &AnyRow, col: &str) -> Result<T, StoreError> {
@@ -77,30 +73,33 @@ pub(super) fn request_record(row: &AnyRow) -> Result<RequestRecord, StoreError> 
 pub(super) const INBOX_COLUMNS: &str = "SELECT i.seq, i.message_id, i.request_id, i.kind, i.received_at, i.retrieved_at, i.notice, m.digest, m.id AS envelope_id, m.envelope, m.envelope_z, m.purged_at
              FROM inbox i LEFT JOIN messages m ON m.id = i.message_id";
 
-/// An inbox item from a row of [`INBOX_COLUMNS`].
-pub(super) fn inbox_item(r: &AnyRow) -> Result<InboxItem, StoreError> {
-    let purged = r.try_get::<Option<i64>, _>("purged_at")?.is_some();
+/// An inbox item from a row of [`INBOX_COLUMNS`], read through [`super::exec::Exec`].
+pub(super) fn inbox_item(r: &super::exec::Row) -> Result<InboxItem, StoreError> {
+    let id = |i: usize, what: &str| MessageId::parse(r.text(i)?).map_err(|e| bad(what, e));
+    let purged = r.optional_int(11)?.is_some();
+    // The message's id (NULL if no message row joined, and then no envelope either).
+    let envelope_id = r.optional_text(8)?.unwrap_or_default();
     Ok(InboxItem {
-        cursor: r.try_get("seq")?,
-        message_id: message_id(r, "message_id")?,
-        request_id: message_id(r, "request_id")?,
-        kind: parse(r, "kind", crate::ids::MessageKind::parse)?,
-        received_at: from_unix_millis(r.try_get("received_at")?),
-        retrieved_at: r
-            .try_get::<Option<i64>, _>("retrieved_at")?
-            .map(from_unix_millis),
-        envelope_sha256: optional_hex(r, "digest")?
+        cursor: r.int(0)?,
+        message_id: id(1, "message_id")?,
+        request_id: id(2, "request_id")?,
+        kind: crate::ids::MessageKind::parse(r.text(3)?).map_err(|e| bad("kind", e))?,
+        received_at: from_unix_millis(r.int(4)?),
+        retrieved_at: r.optional_int(5)?.map(from_unix_millis),
+        envelope_sha256: r
+            .optional_hex(7)?
             .map(|d| Sha256::parse(&d))
             .transpose()
             .map_err(|e| bad("digest", e))?,
-        envelope: envelope_of(r)?
+        envelope: super::packed::envelope_in(r, 9, 10, envelope_id)?
             .filter(|_| !purged)
             .map(|t| serde_json::from_str(&t))
             .transpose()
             .map_err(|e| bad("envelope", e))?,
         purged,
-        notice: optional(r, "notice")?
-            .map(|t| serde_json::from_str(&t))
+        notice: r
+            .optional_text(6)?
+            .map(serde_json::from_str)
             .transpose()
             .map_err(|e| bad("notice", e))?,
     })
@@ -295,6 +294,8 @@ impl SqlStore {
         }))
     }
 
+    /// A page of `court`'s inbox, through a [`super::readers::Reader`]: a page is at most
+    /// 500 rows (`GET /v1/inbox`'s largest `limit`).
     pub(super) async fn read_inbox(
         &self,
         court: &str,
@@ -302,20 +303,21 @@ impl SqlStore {
         limit: i64,
     ) -> Result<Vec<InboxItem>, StoreError> {
         const COLUMNS: &str = INBOX_COLUMNS;
-        let query = match order {
-            InboxOrder::Arrival { after } => sqlx::query(sqlx::AssertSqlSafe(format!(
-                "{COLUMNS} WHERE i.court = $1 AND i.seq > $2 ORDER BY i.seq LIMIT $3 + 0"
-            )))
-            .bind(court)
-            .bind(after),
-            InboxOrder::Urgent => sqlx::query(sqlx::AssertSqlSafe(format!(
-                "{COLUMNS} WHERE i.court = $1 AND i.retrieved_at IS NULL ORDER BY i.priority DESC, i.seq LIMIT $2 + 0"
-            )))
-            .bind(court),
+        let (sql, bound) = match order {
+            InboxOrder::Arrival { after } => (
+                format!("{COLUMNS} WHERE i.court = $1 AND i.seq > $2 ORDER BY i.seq LIMIT $3 + 0"),
+                vec![Arg::from(court), Arg::from(after), Arg::from(limit)],
+            ),
+            InboxOrder::Urgent => (
+                format!(
+                    "{COLUMNS} WHERE i.court = $1 AND i.retrieved_at IS NULL ORDER BY i.priority DESC, i.seq LIMIT $2 + 0"
+                ),
+                vec![Arg::from(court), Arg::from(limit)],
+            ),
         };
-        query
-            .bind(limit)
-            .fetch_all(&self.read)
+        self.reader()
+            .await?
+            .rows(&sql, &bound)
             .await?
             .iter()
             .map(inbox_item)

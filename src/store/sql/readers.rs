@@ -6,9 +6,11 @@
 //! read of the pipeline takes microseconds). On PostgreSQL it is a connection of the read
 //! pool. Both run the same statements through [`Exec`].
 //!
-//! Only bounded reads use it: statements that find rows by key or read a page of a few
-//! dozen rows. Long reads (dashboards, exports) stay on the read pool, whose worker
-//! threads keep them off the runtime.
+//! Only bounded reads use it: statements that find rows by key, or read a page whose
+//! size a limit caps (the relay's due items, the receipts due to go back, an inbox page
+//! of at most 500 rows, found through an index). Long reads (dashboards, exports, audit
+//! and message listings) stay on the read pool, whose worker threads keep them off the
+//! runtime.
 
 use std::path::Path;
 use std::sync::Mutex;

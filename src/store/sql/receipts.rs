@@ -7,7 +7,6 @@
 //! (the one with its message and hop that this gateway issued, not the peer). Rows queued
 //! before keep their body, which reading prefers.
 
-use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::SqlStore;
@@ -70,64 +69,67 @@ impl SqlStore {
         .transpose()
     }
 
+    /// The receipts due to be carried back, oldest first, through a
+    /// [`super::readers::Reader`] (at most `limit`, a batch of the carrier).
     pub(super) async fn read_due_receipts(
         &self,
         now_ms: i64,
         limit: i64,
     ) -> Result<Vec<ReceiptOutboxItem>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT q.seq, q.message_id, q.hop, q.peer, COALESCE(NULLIF(q.body, ''), r.body) AS body,
-                    r.issuer, r.at AS receipt_at, r.signature AS receipt_signature,
-                    q.attempts, m.digest,
-                    CASE WHEN m.agreement_sha256 = '' THEN (SELECT o.agreement_sha256 FROM requests o WHERE o.id = m.id)
-                         ELSE m.agreement_sha256 END AS agreement_sha256,
-                    CASE WHEN m.trace_id = '' THEN (SELECT o.trace_id FROM requests o WHERE o.id = m.id)
-                         ELSE m.trace_id END AS trace_id
-             FROM receipt_outbox q JOIN messages m ON m.id = q.message_id
-             LEFT JOIN receipts r ON r.message_id = q.message_id AND r.hop = q.hop AND r.issuer <> q.peer
-             WHERE q.state = 'pending' AND q.next_attempt_at <= $1
-             ORDER BY q.seq LIMIT $2 + 0",
-        )
-        .bind(now_ms)
-        .bind(limit)
-        .fetch_all(&self.read)
-        .await?;
+        let rows = self
+            .reader()
+            .await?
+            .rows(
+                "SELECT q.seq, q.message_id, q.hop, q.peer, COALESCE(NULLIF(q.body, ''), r.body) AS body,
+                        r.issuer, r.at AS receipt_at, r.signature AS receipt_signature,
+                        q.attempts, m.digest,
+                        CASE WHEN m.agreement_sha256 = '' THEN (SELECT o.agreement_sha256 FROM requests o WHERE o.id = m.id)
+                             ELSE m.agreement_sha256 END AS agreement_sha256,
+                        CASE WHEN m.trace_id = '' THEN (SELECT o.trace_id FROM requests o WHERE o.id = m.id)
+                             ELSE m.trace_id END AS trace_id
+                 FROM receipt_outbox q JOIN messages m ON m.id = q.message_id
+                 LEFT JOIN receipts r ON r.message_id = q.message_id AND r.hop = q.hop AND r.issuer <> q.peer
+                 WHERE q.state = 'pending' AND q.next_attempt_at <= $1
+                 ORDER BY q.seq LIMIT $2 + 0",
+                args![now_ms, limit],
+            )
+            .await?;
         rows.iter()
             .map(|r| {
-                let text = |c: &str| r.try_get::<String, _>(c);
-                let message_id = text("message_id")?;
-                let issuer: Option<String> = r.try_get("issuer")?;
-                let digest = super::read::optional_hex(r, "digest")?;
-                let (at, signature) = super::receipt_rows::at_and_signature(r)?;
+                let message_id = r.text(1)?;
                 Ok(ReceiptOutboxItem {
-                    seq: r.try_get("seq")?,
-                    message_id: MessageId::parse(&message_id).map_err(|e| bad("message id", e))?,
-                    peer: RegionId::parse(&text("peer")?).map_err(|e| bad("peer", e))?,
+                    seq: r.int(0)?,
+                    message_id: MessageId::parse(message_id).map_err(|e| bad("message id", e))?,
+                    peer: RegionId::parse(r.text(3)?).map_err(|e| bad("peer", e))?,
                     receipt: super::receipt_rows::ReceiptRow {
-                        body: &text("body")?,
-                        message_id: &message_id,
-                        hop: &text("hop")?,
-                        issuer: issuer.as_deref().unwrap_or_default(),
-                        at,
-                        signature: signature.as_deref(),
-                        digest: digest.as_deref(),
+                        body: r.text(4)?,
+                        message_id,
+                        hop: r.text(2)?,
+                        issuer: r.optional_text(5)?.unwrap_or_default(),
+                        at: r.optional_int(6)?,
+                        signature: r.optional_blob(7)?,
+                        digest: r.optional_hex(9)?.as_deref(),
                     }
                     .receipt()?,
-                    agreement_sha256: Sha256::parse(&super::read::hex_text(r, "agreement_sha256")?)
+                    agreement_sha256: Sha256::parse(&r.hex(10)?)
                         .map_err(|e| bad("agreement hash", e))?,
-                    attempts: r.try_get("attempts")?,
-                    trace_id: super::read::optional_hex(r, "trace_id")?,
+                    attempts: r.int(8)?,
+                    trace_id: r.optional_hex(11)?,
                 })
             })
             .collect()
     }
 
+    /// When the next pending receipt falls due, if any is pending.
     pub(super) async fn read_next_receipt_due(&self) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT MIN(next_attempt_at) FROM receipt_outbox WHERE state = 'pending'",
-        )
-        .fetch_one(&self.read)
-        .await?)
+        self.reader()
+            .await?
+            .optional(
+                "SELECT MIN(next_attempt_at) FROM receipt_outbox WHERE state = 'pending'",
+                &[],
+            )
+            .await?
+            .map_or(Ok(None), |r| r.optional_int(0))
     }
 }
 

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::SqlStore;
 use super::dialect::{Dialect, marks};
-use super::exec::{Exec, args};
+use super::exec::{Arg, Exec, args};
 use super::group::{Done, Unit};
 use super::read::{INBOX_COLUMNS, inbox_item};
 use crate::clock::unix_millis;
@@ -75,7 +75,7 @@ impl SqlStore {
     ) -> Result<Vec<InboxItem>, StoreError> {
         let owner = lease.owner.clone();
         match self.commit_unit(Unit::Lease(Box::new(lease))).await? {
-            Done::Leased(seqs) => self.items_by_cursor(&owner, &seqs, &self.read).await,
+            Done::Leased(seqs) => self.items_by_cursor(&owner, &seqs).await,
             other => Err(other.wrong()),
         }
     }
@@ -85,7 +85,6 @@ impl SqlStore {
         &self,
         owner: &str,
         cursors: &[i64],
-        pool: &sqlx::AnyPool,
     ) -> Result<Vec<InboxItem>, StoreError> {
         if cursors.is_empty() {
             return Ok(Vec::new());
@@ -94,12 +93,11 @@ impl SqlStore {
             "{INBOX_COLUMNS} WHERE i.court = $1 AND i.seq IN ({}) ORDER BY i.priority DESC, i.seq",
             marks(2, cursors.len())
         );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(owner);
-        for c in cursors {
-            query = query.bind(*c);
-        }
-        query
-            .fetch_all(pool)
+        let mut bound = vec![Arg::from(owner)];
+        bound.extend(cursors.iter().map(|c| Arg::from(*c)));
+        self.reader()
+            .await?
+            .rows(&sql, &bound)
             .await?
             .iter()
             .map(inbox_item)

@@ -100,7 +100,7 @@ impl Store for SqlStore {
         owner: &str,
         cursors: &[i64],
     ) -> Result<Vec<InboxItem>, StoreError> {
-        self.items_by_cursor(owner, cursors, &self.read).await
+        self.items_by_cursor(owner, cursors).await
     }
 
     async fn receipt_of(
