@@ -60,6 +60,12 @@ struct Relay {
     /// and nothing has changed since that needs another: then a pass woken by a freed
     /// slot does not read.
     seen_all: bool,
+    /// The next retry time the store last gave (`Store::next_due`) and the peers that read
+    /// left out. It stays right until the outbox is read again: only a commit, a retry, a
+    /// peer answering again or a delivery that leaves another item waiting can bring a
+    /// retry time earlier, and each of those calls for a read. A delivery recorded can
+    /// only make it later, and then the relay wakes early once and reads.
+    next_due: Option<(Vec<RegionId>, Option<i64>)>,
 }
 
 /// Runs the relay until `shutdown` turns true, then lets in-flight deliveries finish.
@@ -69,6 +75,7 @@ pub async fn run(g: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
         breakers: Arc::clone(&g.breakers),
         tasks: JoinSet::new(),
         seen_all: false,
+        next_due: None,
         g,
     };
     loop {
@@ -77,6 +84,7 @@ pub async fn run(g: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
         // Cleared before the read, so a change during it calls for another.
         if relay.g.relay_wake.take_changed() || !relay.seen_all {
             relay.seen_all = relay.start_due(now_ms).await;
+            relay.next_due = None;
         }
         relay.ping_due(now_ms);
         let wait = relay.next_wake(now_ms).await;
@@ -181,15 +189,24 @@ impl Relay {
 
     /// How long to sleep: until the next retry, probe or ping falls due (what is due
     /// now and did not start waits for a slot, and a finished delivery wakes the relay).
-    async fn next_wake(&self, now_ms: i64) -> Duration {
+    async fn next_wake(&mut self, now_ms: i64) -> Duration {
         let mut skip = self.breakers.blocked(now_ms);
         skip.extend(self.slots.full());
-        let next = match self.g.store.next_due(now_ms, &skip).await {
-            Ok(due) => due,
-            Err(e) => {
-                tracing::error!(error = %e, "relay cannot read the outbox");
-                None
+        let next = match &self.next_due {
+            // Kept from the last read of it, for the same peers, and still ahead.
+            Some((read_for, next)) if *read_for == skip && next.is_none_or(|at| at > now_ms) => {
+                *next
             }
+            _ => match self.g.store.next_due(now_ms, &skip).await {
+                Ok(next) => {
+                    self.next_due = Some((skip, next));
+                    next
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "relay cannot read the outbox");
+                    None
+                }
+            },
         };
         next.into_iter()
             .chain(self.breakers.next_after(now_ms))
