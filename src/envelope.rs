@@ -288,4 +288,4 @@ impl Unverified {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -5,7 +5,8 @@ use time::macros::datetime;
 
 use super::*;
 
-fn sample() -> Envelope {
+/// An unsealed service request from SC0104 to CQ0103 (also for other modules' tests).
+pub(crate) fn sample() -> Envelope {
     Envelope {
         id: MessageId::new(),
         kind: MessageKind::parse("service.request").unwrap(),

@@ -59,6 +59,8 @@ pub struct Gateway {
     pub config: GatewayConfig,
     /// Wakes the relay: new outbox work committed, a slot freed, a delivery ended.
     pub relay_wake: crate::relay::wake::Wake,
+    /// Envelopes just committed, for their deliveries ([`crate::relay::fresh`]).
+    pub relay_fresh: crate::relay::fresh::Fresh,
     /// Woken when a retrieval queues a receipt to go back to the sending gateway.
     pub receipts_wake: Notify,
     /// Bumped when a message from a peer is put in one of this gateway's inboxes: wakes
@@ -157,6 +159,7 @@ impl Gateway {
             tls,
             config: config.clone(),
             relay_wake: Default::default(),
+            relay_fresh: Default::default(),
             receipts_wake: Notify::new(),
             inbox_wake: tokio::sync::watch::Sender::new(0),
             urgent_inbox_wake: tokio::sync::watch::Sender::new(0),

@@ -316,17 +316,22 @@ pub async fn store(g: &Gateway, out: Outbound) -> Result<OutboundOutcome, Proble
     stage("commit");
     let (message, request) = (out.sealed.envelope.id, out.change.request_id());
     let at = unix_millis(out.now);
+    // Handed to the relay before the commit, so no delivery can start without it, and taken
+    // back if the message is not committed.
+    if let Ok(text) = serde_json::to_string(&out.sealed.json) {
+        let envelope = out.sealed.envelope.clone();
+        g.relay_fresh
+            .put(message, crate::relay::fresh::Handed { text, envelope });
+    }
     let started = std::time::Instant::now();
-    let outcome = g
-        .store
-        .commit_outbound(out)
-        .await
-        .map_err(crate::store::StoreError::into_problem)?;
+    let outcome = g.store.commit_outbound(out).await;
     g.observer.metrics.commit("outbound", started.elapsed());
     drop(turn);
-    if let OutboundOutcome::Committed = outcome {
+    if let Ok(OutboundOutcome::Committed) = outcome {
         g.relay_wake.outbox_changed();
         tracing::info!(message_id = %message, request_id = %request, at, "committed");
+    } else {
+        g.relay_fresh.take(&message);
     }
-    Ok(outcome)
+    outcome.map_err(crate::store::StoreError::into_problem)
 }

@@ -92,16 +92,23 @@ pub(super) async fn deliver(
 }
 
 async fn deliver_once(g: &Gateway, breakers: &Breakers, slots: &Slots, item: OutboxItem) -> bool {
-    // Read for this delivery only (the relay's reads of the outbox leave it out) and
-    // parsed once, here; the stored text itself is what goes to the peer.
-    let text = match g.store.envelope_text(&item.message_id).await {
-        Ok(text) => text.unwrap_or_default(),
-        Err(e) => {
-            tracing::error!(error = %e, "relay cannot read the envelope; will retry");
-            return true;
-        }
+    // Handed over by its commit ([`super::fresh`]), or read for this delivery only (the
+    // relay's reads of the outbox leave it out) and parsed once, here; the stored text
+    // itself is what goes to the peer.
+    let (text, envelope) = match g.relay_fresh.take(&item.message_id) {
+        Some(handed) => (handed.text, Some(handed.envelope)),
+        None => match g.store.envelope_text(&item.message_id).await {
+            Ok(text) => {
+                let text = text.unwrap_or_default();
+                let envelope: Option<Envelope> = serde_json::from_str(&text).ok();
+                (text, envelope)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "relay cannot read the envelope; will retry");
+                return true;
+            }
+        },
     };
-    let envelope: Option<Envelope> = serde_json::from_str(&text).ok();
     let outcome = match &envelope {
         None => Outcome::Dead {
             state: workflow::FAILED,

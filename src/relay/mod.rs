@@ -22,6 +22,7 @@ use std::time::Duration;
 mod attachments;
 pub mod breaker;
 mod deliver;
+pub mod fresh;
 pub mod probe;
 pub mod receipts;
 pub mod slots;

@@ -252,6 +252,9 @@ async fn the_relay_reads_its_outbox_about_once_a_message_not_at_every_wake() {
         reads >= MESSAGES as f64 && reads < 2.0 * MESSAGES as f64,
         "{reads} reads of the outbox for {MESSAGES} messages"
     );
+    // Each delivery took the envelope its commit handed over, none read it back.
+    let fresh = crate::attachments::gateway(&t, "SC").relay_fresh.len();
+    assert_eq!(fresh, 0, "{fresh} envelopes handed over and not taken");
     t.shutdown().await;
 }
 
