@@ -11,7 +11,7 @@ use time::macros::datetime;
 
 use crate::support::*;
 
-async fn with_health() -> TestFed {
+pub(crate) async fn with_health() -> TestFed {
     TestFed::start_with(datetime!(2026-11-25 08:00 UTC), |o| o.health = true).await
 }
 
@@ -124,7 +124,7 @@ async fn the_admin_listener_serves_health_and_metrics_to_administrators_only() {
 }
 
 /// The value of the sample `series` (name and labels exactly as rendered), if present.
-fn sample(metrics: &str, series: &str) -> Option<f64> {
+pub(crate) fn sample(metrics: &str, series: &str) -> Option<f64> {
     metrics
         .lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
@@ -217,7 +217,7 @@ async fn metrics_count_the_messages_refusals_stages_and_handshakes_that_happened
 }
 
 /// `region`'s metrics, scraped now.
-async fn scrape(t: &TestFed, region: &str) -> String {
+pub(crate) async fn scrape(t: &TestFed, region: &str) -> String {
     let (status, text) = health(t, region, "/metrics").await;
     assert_eq!(status, 200, "{text}");
     text
@@ -227,37 +227,6 @@ async fn scrape(t: &TestFed, region: &str) -> String {
 /// freeing its slot, its delivery recorded) but reads the outbox only when it may hold a
 /// due message it has not started: here, once for each commit (and at its longest sleep,
 /// every half second). Reading at every wake makes it three a message.
-#[tokio::test]
-async fn the_relay_reads_its_outbox_about_once_a_message_not_at_every_wake() {
-    const MESSAGES: usize = 30;
-    let t = with_health().await;
-    let sc = t.court("SC0104");
-    for _ in 0..MESSAGES {
-        let id = submit(&sc, &submission("service.request", "CQ0103"))
-            .await
-            .request_id;
-        reaches(&sc, id, "relayed").await;
-    }
-    let text = scrape(&t, "SC").await;
-    assert_eq!(
-        sample(
-            &text,
-            r#"kuayu_relay_deliveries_total{peer="CQ",outcome="delivered"}"#
-        ),
-        Some(MESSAGES as f64),
-        "{text}"
-    );
-    let reads = sample(&text, "kuayu_relay_outbox_reads_total").unwrap_or_default();
-    assert!(
-        reads >= MESSAGES as f64 && reads < 2.0 * MESSAGES as f64,
-        "{reads} reads of the outbox for {MESSAGES} messages"
-    );
-    // Each delivery took the envelope its commit handed over, none read it back.
-    let fresh = crate::attachments::gateway(&t, "SC").relay_fresh.len();
-    assert_eq!(fresh, 0, "{fresh} envelopes handed over and not taken");
-    t.shutdown().await;
-}
-
 #[tokio::test]
 async fn metrics_show_the_relay_its_backlog_and_breakers_and_the_open_and_overdue_work() {
     let mut t = with_health().await;

@@ -45,6 +45,7 @@ mod priority;
 mod purge;
 mod python_client;
 mod relay_peers;
+mod relay_reads;
 mod request_paging;
 mod schemas_cli;
 mod schemathesis;
