@@ -7,10 +7,15 @@ use std::path::Path;
 
 fn main() {
     println!("cargo:rerun-if-changed=schemas");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+    // The package's folder as cargo names it when it runs this script (not where the
+    // script was compiled: a build directory shared by several checkouts may run a script
+    // compiled from another).
+    let root = Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("schemas");
     let mut entries = Vec::new();
     let mut fixtures = Vec::new();
-    if let Ok(dirs) = std::fs::read_dir(&root) {
+    {
+        let dirs = std::fs::read_dir(&root)
+            .unwrap_or_else(|e| panic!("cannot read the schemas at {}: {e}", root.display()));
         for dir in dirs.flatten() {
             let id = dir.file_name().to_string_lossy().into_owned();
             let Ok(versions) = std::fs::read_dir(dir.path()) else {
@@ -41,6 +46,11 @@ fn main() {
             }
         }
     }
+    assert!(
+        !entries.is_empty(),
+        "no schemas under {}: a gateway built without them refuses every agreement",
+        root.display()
+    );
     entries.sort();
     let mut out = String::from(
         "/// Every schema under `schemas/`, as (id, version, bytes).\npub static EMBEDDED: &[(&str, u32, &[u8])] = &[\n",
