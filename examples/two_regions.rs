@@ -50,8 +50,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "2. CQ0103 found {} in its inbox, case {}",
         item.kind,
-        item.envelope
-            .as_ref()
+        item.envelope_value()
             .map(|e| e["payload"]["case"]["number"].clone())
             .unwrap_or_default()
     );

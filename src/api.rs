@@ -174,9 +174,10 @@ pub struct InboxEntry {
     pub request_id: MessageId,
     /// Its kind.
     pub kind: MessageKind,
-    /// The signed envelope (absent for a notice).
+    /// The signed envelope (absent for a notice), as the sending gateway sent it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub envelope: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub envelope: Option<Box<serde_json::value::RawValue>>,
     /// A notice from the gateway itself, as a status-update payload: e.g. the request was
     /// returned because its agreement was revoked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -203,6 +204,14 @@ impl InboxEntry {
             receipt,
             purged: item.purged,
         }
+    }
+
+    /// The signed envelope parsed (none for a notice, a purged envelope, or text that is
+    /// not JSON). The entry keeps it as the text the gateway served, unparsed.
+    pub fn envelope_value(&self) -> Option<Value> {
+        self.envelope
+            .as_ref()
+            .and_then(|e| serde_json::from_str(e.get()).ok())
     }
 }
 

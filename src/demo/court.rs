@@ -210,15 +210,10 @@ impl CourtSystem {
                 Ok(page) => {
                     for item in page.items {
                         if item.kind.is_request() {
-                            let request = item
-                                .envelope
-                                .as_ref()
-                                .map(|e| e["payload"].clone())
-                                .unwrap_or_default();
-                            let own = item
-                                .envelope
-                                .as_ref()
-                                .and_then(|e| e["recipient"]["court"].as_str())
+                            let envelope = item.envelope_value().unwrap_or_default();
+                            let request = envelope["payload"].clone();
+                            let own = envelope["recipient"]["court"]
+                                .as_str()
                                 .unwrap_or_default()
                                 .to_owned();
                             for (kind, mut payload) in answers(item.kind.family(), &request) {

@@ -200,9 +200,9 @@ pub struct InboxItem {
     pub retrieved_at: Option<OffsetDateTime>,
     /// Digest of the signed envelope (none for a notice).
     pub envelope_sha256: Option<Sha256>,
-    /// The signed envelope, for courts that check the sender gateway's seal themselves
-    /// (none for a notice).
-    pub envelope: Option<Value>,
+    /// The signed envelope as stored (the text the sender gateway sent), for courts that
+    /// check its seal themselves (none for a notice): handed on as it is, not parsed here.
+    pub envelope: Option<Box<serde_json::value::RawValue>>,
     /// A notice from this gateway itself (a status-update payload), e.g. work returned
     /// because its agreement was revoked.
     pub notice: Option<Value>,

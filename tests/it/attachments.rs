@@ -107,7 +107,7 @@ async fn a_5_mb_attachment_goes_from_sc0104_to_cq0103_and_downloads_byte_identic
             .find(|e| e.request_id == accepted.request_id)
     })
     .await;
-    let listed = &entry.envelope.expect("the signed envelope")["attachments"];
+    let listed = &entry.envelope_value().expect("the signed envelope")["attachments"];
     assert_eq!(listed[0]["sha256"], json!(a.sha256));
     assert_eq!(listed[0]["bytes"], json!(total));
 

@@ -99,7 +99,7 @@ async fn failed_electronic_service_completes_by_post_through_the_print_centre() 
     let certificate = page
         .items
         .iter()
-        .filter_map(|i| i.envelope.as_ref())
+        .filter_map(|i| i.envelope_value())
         .find(|e| e["kind"] == "service.result")
         .expect("the certificate of service in the requesting court's inbox");
     let c = &certificate["payload"];
@@ -117,7 +117,7 @@ async fn failed_electronic_service_completes_by_post_through_the_print_centre() 
     let posted = page
         .items
         .iter()
-        .filter_map(|i| i.envelope.as_ref())
+        .filter_map(|i| i.envelope_value())
         .any(|e| e["payload"]["outcome"] == "posted" && e["payload"]["trackingNumber"] == TRACKING);
     assert!(
         posted,

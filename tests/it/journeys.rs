@@ -29,7 +29,7 @@ async fn journey(family: Family, from: &str, to: &str) {
     assert_eq!(item.kind, kind);
     assert_eq!(item.receipt.as_ref().map(|r| r.hop), Some(Hop::Retrieval));
     assert_eq!(
-        item.envelope.as_ref().unwrap()["payload"],
+        item.envelope_value().unwrap()["payload"],
         submission(kind.as_str(), to).payload,
         "payload arrives unchanged"
     );
@@ -72,7 +72,7 @@ async fn journey(family: Family, from: &str, to: &str) {
     })
     .await;
     assert_eq!(
-        results.last().unwrap().envelope.as_ref().unwrap()["payload"],
+        results.last().unwrap().envelope_value().unwrap()["payload"],
         answers.last().unwrap().1
     );
 

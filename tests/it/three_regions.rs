@@ -112,7 +112,7 @@ async fn sichuan_sends_to_guizhou_and_chongqing_each_under_its_own_agreement() {
         [to_cq.request_id]
     );
     assert_eq!(
-        gz_inbox[0].envelope.as_ref().unwrap()["agreement"]["id"],
+        gz_inbox[0].envelope_value().unwrap()["agreement"]["id"],
         SC_GZ
     );
     // The relay receipt comes from the gateway that took it, signed with its key.

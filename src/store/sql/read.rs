@@ -93,7 +93,7 @@ pub(super) fn inbox_item(r: &super::exec::Row) -> Result<InboxItem, StoreError> 
             .map_err(|e| bad("digest", e))?,
         envelope: super::packed::envelope_in(r, 9, 10, envelope_id)?
             .filter(|_| !purged)
-            .map(|t| serde_json::from_str(&t))
+            .map(serde_json::value::RawValue::from_string)
             .transpose()
             .map_err(|e| bad("envelope", e))?,
         purged,

@@ -94,12 +94,9 @@ pub(super) async fn retrieved<E: Exec + ?Sized>(
         };
         insert_receipt(tx, receipt).await?;
         // The evidence goes back to the gateway that sent the message.
-        let sender = item
-            .envelope
-            .as_ref()
-            .and_then(|e| e["sender"]["region"].as_str());
+        let sender = item.envelope.as_deref().and_then(sender_region);
         if let Some(peer) = sender.filter(|p| *p != receipt.issuer.as_str()) {
-            queue_receipt(tx, receipt, peer, now).await?;
+            queue_receipt(tx, receipt, &peer, now).await?;
         }
         let exists = tx
             .optional(
@@ -166,4 +163,20 @@ pub(super) async fn peer_receipt<E: Exec + ?Sized>(
     )
     .await?;
     Ok(true)
+}
+
+/// The region of the gateway that sent `envelope` (as stored), read without building the
+/// rest of it; none if it has no `sender.region`.
+fn sender_region(envelope: &serde_json::value::RawValue) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Sent {
+        sender: Sender,
+    }
+    #[derive(serde::Deserialize)]
+    struct Sender {
+        region: String,
+    }
+    serde_json::from_str::<Sent>(envelope.get())
+        .ok()
+        .map(|s| s.sender.region)
 }
