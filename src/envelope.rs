@@ -187,6 +187,9 @@ pub struct Sealed {
     pub json: Value,
     /// SHA-256 of the canonical envelope without its signature: what the signature covers.
     pub digest: Sha256,
+    /// `json` as compact text, once [`Sealed::text`] made it (the relay sends it and the
+    /// store compresses it: serialised once for both).
+    text: std::sync::OnceLock<String>,
 }
 
 impl Envelope {
@@ -216,11 +219,22 @@ impl Envelope {
             envelope: self,
             json,
             digest,
+            text: Default::default(),
         })
     }
 }
 
 impl Sealed {
+    /// The envelope as compact JSON text (`json` serialised), made at the first call and
+    /// kept.
+    pub fn text(&self) -> Result<&str, serde_json::Error> {
+        if let Some(text) = self.text.get() {
+            return Ok(text);
+        }
+        let text = serde_json::to_string(&self.json)?;
+        Ok(self.text.get_or_init(|| text))
+    }
+
     /// Parses a received envelope, without checking its signature yet: the caller must
     /// first learn which key should have made it (from the agreement the envelope names).
     pub fn parse(mut json: Value) -> Result<Unverified, EnvelopeError> {
@@ -283,6 +297,7 @@ impl Unverified {
             digest: Sha256::digest(&self.bytes),
             envelope: self.envelope,
             json: self.json,
+            text: Default::default(),
         })
     }
 }

@@ -50,6 +50,17 @@ fn a_sealed_envelope_verifies_after_a_round_trip_through_text() {
 }
 
 #[test]
+fn a_sealed_envelopes_text_is_its_json_serialised_once() {
+    let sealed = sealed_sample(&SigningKey::generate());
+    let first = sealed.text().unwrap();
+    assert_eq!(first, serde_json::to_string(&sealed.json).unwrap());
+    assert!(
+        std::ptr::eq(first, sealed.text().unwrap()),
+        "the second call gives the text kept, not a new one"
+    );
+}
+
+#[test]
 fn a_sealed_envelopes_json_is_the_whole_envelope_serialised() {
     let key = SigningKey::generate();
     let sealed = sealed_sample(&key);

@@ -318,7 +318,7 @@ pub async fn store(g: &Gateway, out: Outbound) -> Result<OutboundOutcome, Proble
     let at = unix_millis(out.now);
     // Handed to the relay before the commit, so no delivery can start without it, and taken
     // back if the message is not committed.
-    if let Ok(text) = serde_json::to_string(&out.sealed.json) {
+    if let Ok(text) = out.sealed.text().map(str::to_owned) {
         let envelope = out.sealed.envelope.clone();
         g.relay_fresh
             .put(message, crate::relay::fresh::Handed { text, envelope });

@@ -4,7 +4,6 @@
 use time::OffsetDateTime;
 
 use super::exec::{Exec, args};
-use super::tx::json_text;
 use crate::clock::unix_millis;
 use crate::envelope::Sealed;
 use crate::ids::MessageId;
@@ -55,7 +54,10 @@ impl Packed {
 
 /// What `messages.envelope_z` keeps of `sealed`.
 fn stored_form(sealed: &Sealed) -> Result<Vec<u8>, StoreError> {
-    super::packed::pack(&json_text(&sealed.json)?, &sealed.envelope.id.to_string())
+    let text = sealed
+        .text()
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
+    super::packed::pack(text, &sealed.envelope.id.to_string())
 }
 
 /// Stores a message (`direction` `out` or `in`) under W3C trace `trace_id`; `false`
