@@ -215,7 +215,7 @@ async fn report_new(
     };
     out.idempotency = Some(idempotency::with_answer(key, &answer));
     match outbound::store(g, out).await? {
-        crate::store::OutboundOutcome::Committed => Ok(answer),
+        crate::store::OutboundOutcome::Committed { .. } => Ok(answer),
         crate::store::OutboundOutcome::Replay(first) => idempotency::replay(first, request_hash),
     }
 }

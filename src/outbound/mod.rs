@@ -237,7 +237,7 @@ async fn commit(
     let (mut out, accepted) = seal(g, envelope, change, event, clocks, trace_id)?;
     out.idempotency = idem.map(|i| idempotency::with_answer(i, &accepted));
     match store(g, out).await? {
-        OutboundOutcome::Committed => Ok(accepted),
+        OutboundOutcome::Committed { .. } => Ok(accepted),
         // A concurrent submission with the same key committed first: its answer, if it
         // was the same request.
         OutboundOutcome::Replay(first) => match request_hash {
@@ -316,6 +316,18 @@ pub async fn store(g: &Gateway, out: Outbound) -> Result<OutboundOutcome, Proble
     stage("commit");
     let (message, request) = (out.sealed.envelope.id, out.change.request_id());
     let at = unix_millis(out.now);
+    // Its outbox item (the position once committed), for the relay to start without
+    // reading the outbox if it may.
+    let mut item = crate::store::OutboxItem {
+        seq: 0,
+        message_id: message,
+        request_id: request,
+        peer: out.peer.clone(),
+        priority: out.sealed.envelope.priority.rank(),
+        digest: out.sealed.digest,
+        attempts: 0,
+        trace_id: Some(out.trace_id.clone()),
+    };
     // Handed to the relay before the commit, so no delivery can start without it, and taken
     // back if the message is not committed.
     if let Ok(text) = out.sealed.text().map(str::to_owned) {
@@ -327,8 +339,14 @@ pub async fn store(g: &Gateway, out: Outbound) -> Result<OutboundOutcome, Proble
     let outcome = g.store.commit_outbound(out).await;
     g.observer.metrics.commit("outbound", started.elapsed());
     drop(turn);
-    if let Ok(OutboundOutcome::Committed) = outcome {
-        g.relay_wake.outbox_changed();
+    if let Ok(OutboundOutcome::Committed { outbox }) = outcome {
+        match outbox {
+            Some(seq) => {
+                item.seq = seq;
+                g.relay_wake.item_committed(item);
+            }
+            None => g.relay_wake.outbox_changed(),
+        }
         tracing::info!(message_id = %message, request_id = %request, at, "committed");
     } else {
         g.relay_fresh.take(&message);

@@ -122,7 +122,7 @@ async fn update_new(
     let request_hash = key.request_hash;
     out.idempotency = Some(idempotency::with_answer(key, &accepted));
     match store(g, out).await? {
-        OutboundOutcome::Committed => Ok(accepted),
+        OutboundOutcome::Committed { .. } => Ok(accepted),
         // The same key committed first, meanwhile: its answer.
         OutboundOutcome::Replay(first) => replay(first, request_hash),
     }

@@ -13,8 +13,10 @@
 //! The relay sleeps until something wakes it: a commit, a slot freed or a delivery ended
 //! (`Gateway::relay_wake`, [`wake`]), the next retry or ping falling due, or at the
 //! latest `MAX_IDLE` (a hand-driven clock, or rows another process wrote). It reads the
-//! outbox only when it may hold a due message not yet started ([`wake`]): about once for
-//! each message committed, where reading at every wake made it three times.
+//! outbox only when it may hold a due message not yet started ([`wake`]); a new request's
+//! message committed while every due item is started is handed over with its outbox item
+//! and starts without a read ([`handed`]), so a relay that keeps up reads its outbox
+//! hardly at all.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +25,7 @@ mod attachments;
 pub mod breaker;
 mod deliver;
 pub mod fresh;
+mod handed;
 pub mod probe;
 pub mod receipts;
 pub mod slots;
@@ -67,6 +70,8 @@ struct Relay {
     /// retry time earlier, and each of those calls for a read. A delivery recorded can
     /// only make it later, and then the relay wakes early once and reads.
     next_due: Option<(Vec<RegionId>, Option<i64>)>,
+    /// The items started lately ([`handed`]).
+    started: handed::Started,
 }
 
 /// Runs the relay until `shutdown` turns true, then lets in-flight deliveries finish.
@@ -77,15 +82,21 @@ pub async fn run(g: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
         tasks: JoinSet::new(),
         seen_all: false,
         next_due: None,
+        started: handed::Started::default(),
         g,
     };
     loop {
         while relay.tasks.try_join_next().is_some() {}
         let now_ms = unix_millis(relay.g.clock.now());
+        // Taken before the read, which finds them in the outbox (committed before they
+        // were handed over); those handed over during it wait for the next pass.
+        let handed = relay.g.relay_wake.take_handed();
         // Cleared before the read, so a change during it calls for another.
         if relay.g.relay_wake.take_changed() || !relay.seen_all {
             relay.seen_all = relay.start_due(now_ms).await;
             relay.next_due = None;
+        } else if !handed.is_empty() {
+            relay.seen_all = relay.start_handed(handed, now_ms);
         }
         relay.ping_due(now_ms);
         let wait = relay.next_wake(now_ms).await;
@@ -161,6 +172,7 @@ impl Relay {
     }
 
     fn start(&mut self, item: OutboxItem, now_ms: i64) {
+        self.started.add(item.seq);
         self.slots.take(item.seq, &item.peer, urgent(&item), now_ms);
         let (g, slots, breakers) = (
             Arc::clone(&self.g),

@@ -11,19 +11,52 @@
 //! process wrote). A freed slot alone needs a read only if the last read left due items
 //! waiting; the relay knows that (it keeps whether its last read saw them
 //! all started).
+//!
+//! A commit that is a new request's only message hands its outbox item over instead
+//! ([`Wake::item_committed`]): if the last read saw every due item started, nothing can
+//! be waiting ahead of it, and the relay starts it without reading (what a read would
+//! find is this item); otherwise it reads, and finds it there. On PostgreSQL, where
+//! replicas share the outbox and claim its items, every commit calls for a read.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::Notify;
 
-/// The relay's wake-up, and whether the outbox changed since its last read.
+use crate::store::OutboxItem;
+
+/// Most items handed over between two passes of the relay; beyond it, a read.
+const HANDED_MAX: usize = 1024;
+
+/// The relay's wake-up, whether the outbox changed since its last read, and the items
+/// committed since that it may start without a read.
 #[derive(Debug, Default)]
 pub struct Wake {
     notify: Notify,
     changed: AtomicBool,
+    handed: Mutex<Vec<OutboxItem>>,
 }
 
 impl Wake {
+    /// A new request's only message was committed with this outbox item: the relay may
+    /// start it without reading the outbox (see the module docs).
+    pub fn item_committed(&self, item: OutboxItem) {
+        {
+            let mut handed = self.handed.lock().unwrap_or_else(|e| e.into_inner());
+            if handed.len() < HANDED_MAX {
+                handed.push(item);
+            } else {
+                self.changed.store(true, Ordering::Release);
+            }
+        }
+        self.notify.notify_one();
+    }
+
+    /// The items handed over since the last call, in commit order.
+    pub(super) fn take_handed(&self) -> Vec<OutboxItem> {
+        std::mem::take(&mut *self.handed.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
     /// The outbox may hold a due item the relay has not seen: it reads at its next pass.
     pub fn outbox_changed(&self) {
         self.changed.store(true, Ordering::Release);

@@ -30,12 +30,12 @@ async fn a_failing_unit_gets_its_own_error_and_its_group_commits(store: SqlStore
 
     assert_eq!(store.group_commits().0, groups_before + 1, "one group");
     assert!(
-        matches!(answers[0], Ok(OutboundOutcome::Committed)),
+        matches!(answers[0], Ok(OutboundOutcome::Committed { .. })),
         "{:?}",
         answers[0]
     );
     assert!(
-        matches!(answers[2], Ok(OutboundOutcome::Committed)),
+        matches!(answers[2], Ok(OutboundOutcome::Committed { .. })),
         "{:?}",
         answers[2]
     );
@@ -138,7 +138,7 @@ async fn concurrent_commits_share_transactions_and_one_failure_stays_alone(store
     let mut committed = 0;
     for (i, w) in writers.into_iter().enumerate() {
         match w.await.unwrap() {
-            Ok(OutboundOutcome::Committed) => committed += 1,
+            Ok(OutboundOutcome::Committed { .. }) => committed += 1,
             Err(StoreError::Conflict(why)) if i == 20 => {
                 assert!(why.contains("already stored"), "{why}")
             }

@@ -306,12 +306,12 @@ pub(super) async fn finish_outbox<E: Exec + ?Sized>(
 }
 
 /// Stores an outbound message with its request change, clocks, receipt, outbox row and
-/// print jobs, then its follow-up messages the same way.
+/// print jobs, then its follow-up messages the same way: the position of its outbox row.
 pub(super) async fn store_outbound<E: Exec + ?Sized>(
     tx: &mut E,
     m: &Outbound,
     packed: &Packed,
-) -> Result<(), StoreError> {
+) -> Result<Option<i64>, StoreError> {
     let id = m.sealed.envelope.id;
     if !insert_message(
         tx,
@@ -334,18 +334,21 @@ pub(super) async fn store_outbound<E: Exec + ?Sized>(
     apply_clocks(tx, request_id, &m.clocks, m.now).await?;
     insert_receipt(tx, &m.receipt).await?;
     let priority = m.sealed.envelope.priority.rank();
-    tx.execute(
-        "INSERT INTO outbox (message_id, request_id, peer, priority, state, next_attempt_at, created_at)
-         VALUES ($1, $2, $3, $4, 'pending', $5, $5)",
-        args![
-            &id.to_string(),
-            &request_id.to_string(),
-            m.peer.as_str(),
-            priority,
-            unix_millis(m.now),
-        ],
-    )
-    .await?;
+    let outbox = tx
+        .optional(
+            "INSERT INTO outbox (message_id, request_id, peer, priority, state, next_attempt_at, created_at)
+             VALUES ($1, $2, $3, $4, 'pending', $5, $5) RETURNING seq",
+            args![
+                &id.to_string(),
+                &request_id.to_string(),
+                m.peer.as_str(),
+                priority,
+                unix_millis(m.now),
+            ],
+        )
+        .await?
+        .map(|row| row.int(0))
+        .transpose()?;
     for job in &m.jobs {
         apply_job(tx, job, priority, unix_millis(m.now)).await?;
     }
@@ -353,7 +356,7 @@ pub(super) async fn store_outbound<E: Exec + ?Sized>(
     for next in &m.followups {
         Box::pin(store_outbound(tx, next, packed)).await?;
     }
-    Ok(())
+    Ok(outbox)
 }
 
 /// A request stored before kuayu kept traces takes the trace of its first message since,

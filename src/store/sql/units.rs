@@ -20,9 +20,14 @@ pub(super) async fn outbound<E: Exec + ?Sized>(
     if let Some(first) = SqlStore::first_answer(tx, m.idempotency.as_ref()).await? {
         return Ok(OutboundOutcome::Replay(first));
     }
-    store_outbound(tx, m, packed).await?;
+    let outbox = store_outbound(tx, m, packed).await?;
     SqlStore::keep_answer(tx, m.idempotency.as_ref(), Some(m), m.now).await?;
-    Ok(OutboundOutcome::Committed)
+    // A new request's only message waits behind nothing in the outbox; on PostgreSQL
+    // replicas share the outbox and claim its items, so the relay reads it.
+    let alone = matches!(m.change, StateChange::Open(_)) && m.followups.is_empty();
+    Ok(OutboundOutcome::Committed {
+        outbox: outbox.filter(|_| alone && !tx.postgres()),
+    })
 }
 
 /// A delivery the peer acknowledged (nothing written if it was no longer pending):
