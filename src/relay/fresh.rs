@@ -6,8 +6,8 @@
 //!
 //! Only a shortcut: a delivery that finds nothing here reads the store as before, and an
 //! envelope never changes once committed, so what is here is what the store holds. At most
-//! [`KEPT`] are held (the oldest goes first), so a long queue, a peer that is down, or
-//! another replica delivering the message costs memory for [`KEPT`] envelopes at most.
+//! `KEPT` are held (the oldest goes first), so a long queue, a peer that is down, or
+//! another replica delivering the message costs memory for `KEPT` envelopes at most.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -31,7 +31,7 @@ pub struct Fresh {
 }
 
 impl Fresh {
-    /// Holds message `id`'s envelope for its delivery, dropping the oldest beyond [`KEPT`].
+    /// Holds message `id`'s envelope for its delivery, dropping the oldest beyond `KEPT`.
     pub fn put(&self, id: MessageId, handed: Handed) {
         let mut held = self.lock();
         if held.len() == KEPT {

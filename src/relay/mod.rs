@@ -15,7 +15,7 @@
 //! latest `MAX_IDLE` (a hand-driven clock, or rows another process wrote). It reads the
 //! outbox only when it may hold a due message not yet started ([`wake`]); a new request's
 //! message committed while every due item is started is handed over with its outbox item
-//! and starts without a read ([`handed`]), so a relay that keeps up reads its outbox
+//! and starts without a read (`handed.rs`), so a relay that keeps up reads its outbox
 //! hardly at all.
 
 use std::sync::Arc;
@@ -70,7 +70,7 @@ struct Relay {
     /// retry time earlier, and each of those calls for a read. A delivery recorded can
     /// only make it later, and then the relay wakes early once and reads.
     next_due: Option<(Vec<RegionId>, Option<i64>)>,
-    /// The items started lately ([`handed`]).
+    /// The items started lately (`handed.rs`).
     started: handed::Started,
 }
 

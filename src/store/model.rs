@@ -260,9 +260,8 @@ pub struct Inbound {
 /// The outcome of committing an outbound message.
 #[derive(Debug)]
 pub enum OutboundOutcome {
-    /// Stored. `outbox`: the position of its outbox item when the relay may start it
-    /// without reading the outbox (a new request with no other message, on SQLite, where
-    /// one process owns the outbox; see [`crate::relay::wake`]).
+    /// Stored; `outbox`: its outbox position if the relay may start it without a read (a
+    /// new request's only message, on SQLite: see [`crate::relay::wake`]).
     Committed { outbox: Option<i64> },
     /// The idempotency key already has an answer: this one.
     Replay(Idempotency),
