@@ -47,7 +47,7 @@ impl Relay {
     /// every due item started), most urgent first: whether every one started or had
     /// started already (if not, the next pass reads).
     pub(super) fn start_handed(&mut self, mut handed: Vec<OutboxItem>, now_ms: i64) -> bool {
-        handed.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.seq.cmp(&b.seq)));
+        handed.sort_by(OutboxItem::most_urgent_first);
         let mut all = true;
         for item in handed {
             if self.started.contains(item.seq) {

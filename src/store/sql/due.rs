@@ -42,7 +42,7 @@ impl SqlStore {
                 due.push(outbox_item(&row)?);
             }
         }
-        due.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.seq.cmp(&b.seq)));
+        due.sort_by(OutboxItem::most_urgent_first);
         due.truncate(usize::try_from(limit).unwrap_or(0));
         Ok(due)
     }
@@ -94,6 +94,13 @@ impl SqlStore {
         bound.extend(skip.iter().map(|peer| Arg::from(peer.as_str())));
         let row = self.reader().await?.optional(&sql, &bound).await?;
         row.map_or(Ok(None), |r| r.optional_int(0))
+    }
+}
+
+impl OutboxItem {
+    /// The order the relay starts due items in: highest priority first, then by position.
+    pub fn most_urgent_first(a: &Self, b: &Self) -> std::cmp::Ordering {
+        b.priority.cmp(&a.priority).then(a.seq.cmp(&b.seq))
     }
 }
 
