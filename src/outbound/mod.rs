@@ -333,7 +333,7 @@ pub async fn store(g: &Gateway, out: Outbound) -> Result<OutboundOutcome, Proble
     if let Ok(text) = out.sealed.text().map(str::to_owned) {
         let envelope = out.sealed.envelope.clone();
         g.relay_fresh
-            .put(message, crate::relay::fresh::Handed { text, envelope });
+            .put(message, crate::relay::fresh::Held { text, envelope });
     }
     let started = std::time::Instant::now();
     let outcome = g.store.commit_outbound(out).await;

@@ -19,7 +19,7 @@ use crate::ids::MessageId;
 const KEPT: usize = 256;
 
 /// A committed envelope: the JSON text the store keeps (exactly as signed) and its fields.
-pub struct Handed {
+pub struct Held {
     pub text: String,
     pub envelope: Envelope,
 }
@@ -27,21 +27,21 @@ pub struct Handed {
 /// The envelopes committed and not yet taken by a delivery, oldest first.
 #[derive(Default)]
 pub struct Fresh {
-    held: Mutex<VecDeque<(MessageId, Handed)>>,
+    held: Mutex<VecDeque<(MessageId, Held)>>,
 }
 
 impl Fresh {
     /// Holds message `id`'s envelope for its delivery, dropping the oldest beyond `KEPT`.
-    pub fn put(&self, id: MessageId, handed: Handed) {
+    pub fn put(&self, id: MessageId, envelope: Held) {
         let mut held = self.lock();
         if held.len() == KEPT {
             held.pop_front();
         }
-        held.push_back((id, handed));
+        held.push_back((id, envelope));
     }
 
     /// Message `id`'s envelope, if it is still held; it is held no longer.
-    pub fn take(&self, id: &MessageId) -> Option<Handed> {
+    pub fn take(&self, id: &MessageId) -> Option<Held> {
         let mut held = self.lock();
         // Deliveries mostly start in commit order: the one sought is near the front.
         let at = held.iter().position(|(m, _)| m == id)?;
@@ -58,7 +58,7 @@ impl Fresh {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(MessageId, Handed)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(MessageId, Held)>> {
         // A panic while it was held cannot leave it half-changed (one push or removal).
         self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -69,10 +69,10 @@ mod tests {
     use super::*;
 
     /// An envelope whose id is also its key, and its text.
-    fn handed() -> (MessageId, Handed) {
+    fn handed() -> (MessageId, Held) {
         let envelope = crate::envelope::tests::sample();
         let text = serde_json::to_string(&envelope).unwrap();
-        (envelope.id, Handed { text, envelope })
+        (envelope.id, Held { text, envelope })
     }
 
     #[test]

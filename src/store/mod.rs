@@ -8,6 +8,7 @@
 mod attachments;
 mod error;
 mod model;
+mod queues;
 mod retention;
 pub mod sql;
 mod supervision;
@@ -16,6 +17,7 @@ mod view;
 pub use attachments::*;
 pub use error::*;
 pub use model::*;
+pub use queues::*;
 pub use retention::*;
 pub use supervision::*;
 pub use view::*;

@@ -97,13 +97,6 @@ impl SqlStore {
     }
 }
 
-impl OutboxItem {
-    /// The order the relay starts due items in: highest priority first, then by position.
-    pub fn most_urgent_first(a: &Self, b: &Self) -> std::cmp::Ordering {
-        b.priority.cmp(&a.priority).then(a.seq.cmp(&b.seq))
-    }
-}
-
 /// The peers with pending items, in order: a loose scan of `outbox_pending_by_peer`, one
 /// seek per peer, however many items each has.
 async fn pending_peers<E: Exec + ?Sized>(

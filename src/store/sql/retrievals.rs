@@ -166,7 +166,7 @@ pub(super) async fn peer_receipt<E: Exec + ?Sized>(
 }
 
 /// The region of the gateway that sent `envelope` (as stored), read without building the
-/// rest of it; none if it has no `sender.region`.
+/// rest of it (nor checking the sender's court); none if it has no `sender.region`.
 fn sender_region(envelope: &serde_json::value::RawValue) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct Sent {
