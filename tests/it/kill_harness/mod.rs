@@ -121,7 +121,7 @@ async fn kill_harness(database: Option<Location>, replicas: usize) {
     let total = requests();
     let began = Instant::now();
     let killer = Killer::start(processes, KILL_EVERY, DOWN_FOR);
-    let sent = load::drive(clients, &["CQ0103", "CQ01"], total).await;
+    let sent = load::drive(clients, &["CQ0103", "CQ01"], total, killer.halt.clone()).await;
     let (mut processes, kills) = killer.stop().await;
     let duration = began.elapsed();
 

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use kuayu::config::GatewayConfig;
 
@@ -20,10 +21,29 @@ pub struct Replica {
     child: Option<Child>,
 }
 
-/// A loopback port nobody listens on right now.
+/// A loopback port nobody listens on now, below the kernel's ephemeral range: a replica
+/// is down for a moment after each kill, and a port from that range could meanwhile be
+/// given to any socket the test process opens (a connection's local end, or a listener
+/// of another test bound to port 0); the replica could not listen on it again.
 fn free_port() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    // Each call takes the next port of the 10,000 below the range, from where the
+    // process id puts the first, so that two test processes rarely start on one port.
+    let span = 10_000.min(low.saturating_sub(1_024)).max(1);
+    let first = std::process::id() % u32::from(span);
+    for _ in 0..span {
+        let offset = (first + NEXT.fetch_add(1, Ordering::Relaxed)) % u32::from(span);
+        let port = low - span + u16::try_from(offset).unwrap();
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        if std::net::TcpListener::bind(addr).is_ok() {
+            return addr;
+        }
+    }
+    panic!("no free loopback port below {low}");
 }
 
 impl Replica {
@@ -80,13 +100,16 @@ impl Replica {
         }
     }
 
-    /// Whether a process that was started has died by itself.
-    pub fn died(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.as_mut()?.try_wait().unwrap()
+    /// If a process that was started has died by itself: its configuration, exit status
+    /// and the end of its log, for a failure message.
+    pub fn death(&mut self) -> Option<String> {
+        let status = self.child.as_mut()?.try_wait().unwrap()?;
+        let config = self.config.display();
+        Some(format!("{config} ({status}):\n{}", self.log_tail()))
     }
 
-    /// The last lines of its log, for a failure message.
-    pub fn log_tail(&self) -> String {
+    /// The last lines of its log.
+    fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(20)..].join("\n")
