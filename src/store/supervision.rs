@@ -155,7 +155,8 @@ pub trait Supervision: Send + Sync {
     /// Messages waiting for each peer that has any.
     async fn backlog(&self) -> Result<Vec<Backlog>, StoreError>;
 
-    /// When a message was last delivered to `peer` (Unix ms).
+    /// When a message was last delivered to `peer` (Unix ms), to within a second: a
+    /// delivery less than a second after the one kept does not move it.
     async fn last_delivery(&self, peer: &str) -> Result<Option<i64>, StoreError>;
 
     /// The latest `limit` messages given up for `peer`, newest first.

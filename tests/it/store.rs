@@ -674,6 +674,71 @@ async fn the_stored_receipts_are_paged_through_once_each_in_the_order_of_their_k
     store.close().await;
 }
 
+/// Delivers `id`'s outbox item at `at`.
+async fn deliver_at(store: &SqlStore, id: MessageId, at: time::OffsetDateTime) {
+    let item = store
+        .due_outbox(i64::MAX, 10, &[])
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.message_id == id)
+        .unwrap();
+    let receipt = Receipt::issue(
+        Hop::Relay,
+        id,
+        item.digest,
+        RegionId::parse("CQ").unwrap(),
+        None,
+        at,
+        &SigningKey::generate(),
+    );
+    store
+        .outbox_delivered(
+            &item,
+            receipt,
+            None,
+            Event::new("relayed", "gateway:CQ"),
+            Default::default(),
+            at,
+        )
+        .await
+        .unwrap();
+}
+
+async fn a_peers_last_delivery_moves_by_a_second_or_more(store: SqlStore) {
+    use kuayu::store::Supervision as _;
+    let first = datetime!(2026-11-25 08:00 UTC);
+    let ids: Vec<MessageId> = (0..4).map(|_| MessageId::new()).collect();
+    for id in &ids {
+        store.commit_outbound(outbound(*id)).await.unwrap();
+    }
+    let last = || async { store.last_delivery("CQ").await.unwrap() };
+    let ms = |t| Some(kuayu::clock::unix_millis(t));
+    deliver_at(&store, ids[0], first).await;
+    assert_eq!(
+        last().await,
+        ms(first),
+        "the first delivery is kept as it is"
+    );
+    let soon = first + time::Duration::milliseconds(999);
+    deliver_at(&store, ids[1], soon).await;
+    assert_eq!(
+        last().await,
+        ms(first),
+        "999 ms later: the row is not written"
+    );
+    let later = first + time::Duration::milliseconds(1_000);
+    deliver_at(&store, ids[2], later).await;
+    assert_eq!(last().await, ms(later), "a second later: it moves");
+    deliver_at(&store, ids[3], first).await;
+    assert_eq!(
+        last().await,
+        ms(later),
+        "an earlier time never moves it back"
+    );
+    store.close().await;
+}
+
 crate::engines::on_both_engines! {
     the_stored_receipts_are_paged_through_once_each_in_the_order_of_their_keys => super::the_stored_receipts_are_paged_through_once_each_in_the_order_of_their_keys;
     a_failed_commit_leaves_nothing_behind => super::a_failed_commit_leaves_nothing_behind;
@@ -683,6 +748,7 @@ crate::engines::on_both_engines! {
     two_racing_steps_store_exactly_one => super::two_racing_steps_store_exactly_one;
     concurrent_writers_keep_one_audit_chain => super::concurrent_writers_keep_one_audit_chain;
     a_delivery_recorded_twice_is_recorded_once => super::a_delivery_recorded_twice_is_recorded_once;
+    a_peers_last_delivery_moves_by_a_second_or_more => super::a_peers_last_delivery_moves_by_a_second_or_more;
     the_next_due_retry_is_the_earliest_later_one_of_the_peers_not_skipped => super::the_next_due_retry_is_the_earliest_later_one_of_the_peers_not_skipped;
     the_due_items_of_skipped_peers_are_left_out => super::the_due_items_of_skipped_peers_are_left_out;
 }

@@ -23,9 +23,15 @@ use crate::store::{ReceiptOutboxItem, ReceiptOutcome};
 
 mod carry;
 
-/// Receipts read (and sent to one peer in one request) at a time; at most
-/// [`crate::evidence::BATCH_MAX`].
-const BATCH: i64 = 32;
+/// Receipts read (and sent to one peer in one request) at a time:
+/// [`crate::evidence::BATCH_MAX`], what a peer takes in one request.
+const BATCH: i64 = crate::evidence::BATCH_MAX as i64;
+/// How long the carrier waits after a pass that sent fewer than [`BATCH`] receipts before
+/// it reads again. Under load a trip then carries the receipts of many inbox reads (one
+/// request to the peer and one commit at each end for them all), not those of one read
+/// each; the first receipt after a quiet spell still goes at once. Nobody waits on a
+/// retrieval receipt: it is the sender's evidence, and arrives this much later at most.
+const GATHER: Duration = Duration::from_millis(50);
 /// Longest sleep (also how often a hand-driven clock is looked at).
 const MAX_IDLE: Duration = Duration::from_millis(500);
 /// The route that takes one receipt.
@@ -36,12 +42,24 @@ pub const BATCH_PATH: &str = "/federation/v1/receipts/batch";
 /// Why a receipt was not taken, and whether to try again.
 type Failure = (String, bool);
 
-/// Runs until `shutdown` turns true.
+/// Runs until `shutdown` turns true. A pass that sent a full batch is followed at once by
+/// another, one that sent fewer after [`GATHER`]; only a pass that found none asks when
+/// the next is due, and sleeps until then or until woken.
 pub async fn run(g: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
     loop {
         let now_ms = unix_millis(g.clock.now());
         match g.store.due_receipts(now_ms, BATCH).await {
-            Ok(due) => send(&g, due).await,
+            Ok(due) if !due.is_empty() => {
+                let full = due.len() >= BATCH as usize;
+                send(&g, due).await;
+                let pause = if full { Duration::ZERO } else { GATHER };
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = shutdown.changed() => break,
+                }
+                continue;
+            }
+            Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "cannot read the receipts to send back"),
         }
         let next = g.store.next_receipt_due().await.ok().flatten();

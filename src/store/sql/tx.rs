@@ -265,11 +265,16 @@ pub(super) async fn insert_notice<E: Exec + ?Sized>(
     Ok(())
 }
 
+/// The least a peer's last delivery moves by. A delivery less than this after the one
+/// kept changes nothing, so that under load the row (and its page) is not written by
+/// every delivery's commit; the dashboard shows the time to the minute.
+pub(crate) const LAST_DELIVERY_STEP_MS: i64 = 1_000;
+
 /// Ends a pending outbox item; `false` (and nothing changed) if it was no longer pending.
 ///
 /// A delivered item's row goes (its receipt and history say the rest), and the peer's
-/// last delivery in `peer_deliveries` moves on; a dead one stays, with its error, for the
-/// dead letters and the refusals.
+/// last delivery in `peer_deliveries` moves on if it moves by [`LAST_DELIVERY_STEP_MS`]
+/// or more; a dead one stays, with its error, for the dead letters and the refusals.
 pub(super) async fn finish_outbox<E: Exec + ?Sized>(
     tx: &mut E,
     item: &OutboxItem,
@@ -287,10 +292,9 @@ pub(super) async fn finish_outbox<E: Exec + ?Sized>(
         if done == 1 {
             tx.execute(
                 "INSERT INTO peer_deliveries (peer, last_at) VALUES ($1, $2)
-                 ON CONFLICT (peer) DO UPDATE SET last_at = CASE
-                     WHEN excluded.last_at > peer_deliveries.last_at THEN excluded.last_at
-                     ELSE peer_deliveries.last_at END",
-                args![item.peer.as_str(), at],
+                 ON CONFLICT (peer) DO UPDATE SET last_at = excluded.last_at
+                 WHERE excluded.last_at >= peer_deliveries.last_at + $3",
+                args![item.peer.as_str(), at, LAST_DELIVERY_STEP_MS],
             )
             .await?;
         }
