@@ -14,7 +14,6 @@ use serde_json::Value;
 
 use crate::api::{ReceiptBatch, ReceiptResult, ReceiptResults, ReceiptTaken};
 use crate::attachments::peers::Peer;
-use crate::envelope::{Address, AgreementRef};
 use crate::gateway::Gateway;
 use crate::pipeline;
 use crate::problem::{Code, Problem};
@@ -131,13 +130,6 @@ async fn keep(
         .collect()
 }
 
-/// What [`check`] reads of the envelope sent: where it went, under which agreement.
-#[derive(serde::Deserialize)]
-struct SentTo {
-    agreement: AgreementRef,
-    recipient: Address,
-}
-
 /// `receipt`, if it is one `peer` (whose certificate chain is `chain`) may carry back
 /// here: a retrieval receipt it issued of a message this gateway sent to its
 /// region, with that message's digest and recipient court, signed with its key.
@@ -175,44 +167,42 @@ async fn check(
             ),
         )
     };
-    let (_, digest, text) = g
+    let sent = g
         .store
         .sent_message(&id)
         .await
         .map_err(Problem::internal)?
         .ok_or_else(unknown)?;
-    let Some(text) = text else {
+    if sent.purged {
         return Err(Problem::new(
             Code::PayloadPurged,
             format!(
                 "message {id} was purged here after its agreement's retention: its receipt can no longer be checked against its envelope, and is not kept"
             ),
         ));
-    };
-    // Only the fields checked here are read: the payload is skipped, not built.
-    let envelope: SentTo = serde_json::from_str(&text).map_err(Problem::internal)?;
-    if envelope.recipient.region != peer.region {
+    }
+    if sent.recipient.region() != peer.region {
         return Err(unknown());
     }
     let (agreement, _) = g
         .agreements
-        .by_digest(&envelope.agreement.sha256, g.clock.now())
+        .by_digest(&sent.agreement_sha256, g.clock.now())
         .ok_or_else(|| {
             Problem::new(
                 Code::UnknownAgreement,
                 format!(
-                    "message {id} travelled under agreement {} v{}, which is no longer held here",
-                    envelope.agreement.id, envelope.agreement.version
+                    "message {id} travelled under agreement {} (sha256 {}), which is no longer held here",
+                    sent.agreement_id, sent.agreement_sha256
                 ),
             )
         })?;
     pipeline::authenticate_peer(&agreement, &peer.region, chain)?;
-    if receipt.court.as_ref() != Some(&envelope.recipient.court) {
+    if receipt.court.as_ref() != Some(&sent.recipient) {
         return Err(Problem::new(
             Code::BadRequest,
             format!(
                 "message {id} was for court {}, but the receipt names {}",
-                envelope.recipient.court,
+                sent.recipient,
                 receipt
                     .court
                     .as_ref()
@@ -220,12 +210,12 @@ async fn check(
             ),
         ));
     }
-    if receipt.envelope_sha256 != digest {
+    if receipt.envelope_sha256 != sent.digest {
         return Err(Problem::new(
             Code::Conflict,
             format!(
-                "the receipt names envelopeSha256 {}, but message {id} was sent with {digest}",
-                receipt.envelope_sha256
+                "the receipt names envelopeSha256 {}, but message {id} was sent with {}",
+                receipt.envelope_sha256, sent.digest
             ),
         ));
     }
@@ -238,7 +228,7 @@ async fn check(
             Code::BadSignature,
             format!(
                 "the receipt's signature does not verify with the {} gateway's messageKey in agreement {}",
-                peer.region, envelope.agreement.id
+                peer.region, sent.agreement_id
             ),
         ));
     }

@@ -104,12 +104,8 @@ pub trait Store: Supervision + Retention + Send + Sync {
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
 
-    /// A message this gateway sent: its request, its digest and its envelope's text as
-    /// sealed (`None` once purged).
-    async fn sent_message(
-        &self,
-        id: &MessageId,
-    ) -> Result<Option<(MessageId, Sha256, Option<String>)>, StoreError>;
+    /// A message this gateway sent, as its row records it (see [`SentMessage`]).
+    async fn sent_message(&self, id: &MessageId) -> Result<Option<SentMessage>, StoreError>;
 
     /// Keeps receipts a peer signed for messages this gateway sent (retrieval receipts
     /// carried back), each with an audit entry by `actor`, in one commit; each once per

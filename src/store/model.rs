@@ -338,3 +338,22 @@ pub struct StoredReceipt {
     /// message is not stored here).
     pub message_digest: Option<Sha256>,
 }
+
+/// What a retrieval receipt carried back is checked against: a message this gateway sent,
+/// as its row records it (the columns written from its envelope when it was sealed, so
+/// the envelope itself is not read, nor unpacked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMessage {
+    /// The request it belongs to.
+    pub request_id: MessageId,
+    /// The digest it was sealed with.
+    pub digest: Sha256,
+    /// The court it was sent to.
+    pub recipient: CourtId,
+    /// The agreement it travelled under.
+    pub agreement_id: AgreementId,
+    /// That agreement's digest.
+    pub agreement_sha256: Sha256,
+    /// Whether its envelope was purged (its agreement's retention ended).
+    pub purged: bool,
+}

@@ -12,9 +12,9 @@ use time::OffsetDateTime;
 use super::SqlStore;
 use super::exec::{Exec, args};
 use crate::clock::unix_millis;
-use crate::ids::{MessageId, RegionId, Sha256};
+use crate::ids::{AgreementId, CourtId, MessageId, RegionId, Sha256};
 use crate::receipt::Receipt;
-use crate::store::{ReceiptOutboxItem, StoreError};
+use crate::store::{ReceiptOutboxItem, SentMessage, StoreError};
 
 fn bad(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("stored {what} is unreadable: {e}"))
@@ -47,24 +47,38 @@ impl SqlStore {
     pub(super) async fn read_sent_message(
         &self,
         id: &MessageId,
-    ) -> Result<Option<(MessageId, Sha256, Option<String>)>, StoreError> {
+    ) -> Result<Option<SentMessage>, StoreError> {
+        // A request's first message leaves the columns its request holds empty ('').
         let row = self
             .reader()
             .await?
             .optional(
-                "SELECT CASE WHEN request_id = '' THEN id ELSE request_id END, digest, envelope, envelope_z
-                 FROM messages WHERE id = $1 AND direction = 'out'",
+                "SELECT CASE WHEN m.request_id = '' THEN m.id ELSE m.request_id END, m.digest,
+                        CASE WHEN m.recipient_court = '' THEN o.requested_court ELSE m.recipient_court END,
+                        CASE WHEN m.agreement_id = '' THEN o.agreement_id ELSE m.agreement_id END,
+                        CASE WHEN m.agreement_sha256 = '' THEN o.agreement_sha256 ELSE m.agreement_sha256 END,
+                        m.purged_at
+                 FROM messages m LEFT JOIN requests o ON o.id = m.id
+                 WHERE m.id = $1 AND m.direction = 'out'",
                 args![&id.to_string()],
             )
             .await?;
         row.map(|r| {
-            let envelope = super::packed::envelope_in(&r, 2, 3, &id.to_string())?;
-            Ok((
-                MessageId::parse(r.text(0)?).map_err(|e| bad("request id", e))?,
-                Sha256::parse(&r.hex(1)?).map_err(|e| bad("digest", e))?,
-                // A purged message keeps `'null'` as its text.
-                envelope.filter(|text| text != "null"),
-            ))
+            let text = |i: usize, what: &str| {
+                r.text(i)
+                    .map_err(|_| StoreError::Backend(format!("message {id} has no {what}")))
+            };
+            Ok(SentMessage {
+                request_id: MessageId::parse(r.text(0)?).map_err(|e| bad("request id", e))?,
+                digest: Sha256::parse(&r.hex(1)?).map_err(|e| bad("digest", e))?,
+                recipient: CourtId::parse(text(2, "recipient court")?)
+                    .map_err(|e| bad("recipient court", e))?,
+                agreement_id: AgreementId::parse(text(3, "agreement")?)
+                    .map_err(|e| bad("agreement id", e))?,
+                agreement_sha256: Sha256::parse(&r.hex(4)?)
+                    .map_err(|e| bad("agreement digest", e))?,
+                purged: r.optional_int(5)?.is_some(),
+            })
         })
         .transpose()
     }

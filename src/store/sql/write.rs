@@ -123,7 +123,7 @@ impl Store for SqlStore {
     async fn sent_message(
         &self,
         id: &MessageId,
-    ) -> Result<Option<(MessageId, Sha256, Option<String>)>, StoreError> {
+    ) -> Result<Option<crate::store::SentMessage>, StoreError> {
         self.read_sent_message(id).await
     }
 
