@@ -148,6 +148,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "warnings_unmet",
         include_str!("../../../migrations/sqlite/0029_warnings_unmet.sql"),
     ),
+    (
+        30,
+        "inbox_by_seq_only",
+        include_str!("../../../migrations/sqlite/0030_inbox_by_seq_only.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations: (version, name, SQL).
