@@ -96,6 +96,29 @@ fn per_request_ms(cpu_seconds: f64, requests: usize) -> f64 {
     cpu_seconds * 1e3 / requests as f64
 }
 
+/// Each region's group commits so far and the units in them (with replicas, SC's first).
+fn group_commits(fed: &DevFederation) -> [(u64, u64); 2] {
+    ["SC", "CQ"].map(|r| fed.gateway(r).gateway.store.group_commits())
+}
+
+/// What each region's committer did between two readings, for `requests` requests:
+/// transactions (each with its fsync) a request, and commits of the pipeline in each.
+fn groups_line(before: [(u64, u64); 2], after: [(u64, u64); 2], requests: usize) -> String {
+    let line = |region: &str, (g0, u0): (u64, u64), (g1, u1): (u64, u64)| {
+        let (groups, units) = ((g1 - g0) as f64, (u1 - u0) as f64);
+        format!(
+            "{region} {:.2} transactions a request, {:.2} commits in each",
+            groups / requests as f64,
+            units / groups.max(1.0)
+        )
+    };
+    format!(
+        "{}; {}",
+        line("SC", before[0], after[0]),
+        line("CQ", before[1], after[1])
+    )
+}
+
 fn submission(kind: &str, schema: &str) -> anyhow::Result<Submission> {
     Ok(Submission {
         kind: MessageKind::parse(kind)?,
@@ -192,9 +215,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
             // CPU from the round's start until its retrieval receipts are back at SC
             // (the last work its requests cause), so none of it falls in the echo's.
             let cpu = stats::cpu_seconds();
+            let groups = group_commits(&fed);
             let mut k = load::round(&courts, &arrivals, &ordinary, args.requests).await?;
             store::receipts_settled(&dir, "CQ").await?;
             k.cpu_ms = per_request_ms(stats::cpu_seconds() - cpu, args.requests);
+            let groups = groups_line(groups, group_commits(&fed), args.requests);
             kuayu_requests += args.requests;
             let size = arrivals
                 .envelope_bytes
@@ -211,6 +236,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 k.cpu_ms,
                 e.cpu_ms
             );
+            println!("  round {r} commits  {groups}");
             ks.push(k);
             es.push(e);
         }

@@ -1,6 +1,7 @@
 //! The gauges read when `/metrics` is scraped, from the store and the relay's breakers:
 //! the outbox backlog and its oldest message per peer, each peer's breaker, the open
-//! requests by kind and state, and the overdue ones by kind.
+//! requests by kind and state, and the overdue ones by kind; and the store's group
+//! commit counters, kept in memory by its committer.
 //!
 //! The store's reads are the supervision dashboard's ([`crate::store::Supervision`]), each
 //! on an index or a small table, so a scrape stays cheap with millions of requests stored.
@@ -30,6 +31,8 @@ pub async fn refresh(g: &Gateway) {
     let peers = g.agreements.partners(&g.region, now);
     let mut values = breakers(g, &peers);
     let metrics = &g.observer.metrics;
+    let (groups, units) = g.store.group_commits();
+    metrics.group_commits(groups, units);
     match from_store(g, now, &peers).await {
         Ok(read) => values.extend(read),
         Err(e) => {

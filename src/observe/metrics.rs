@@ -173,10 +173,19 @@ impl Metrics {
         });
     }
 
-    /// The relay read its outbox for due messages (see `relay::wake`: about once per
-    /// message committed, not at every wake).
+    /// The relay read its outbox for due messages (see `relay::wake`: not at every wake,
+    /// and not for a new request's message it was handed and could start, see
+    /// `relay::handed`).
     pub fn outbox_read(&self) {
         self.with(|| counter!("kuayu_relay_outbox_reads_total").increment(1));
+    }
+
+    /// The store's group commits so far and the units in them (read at scrape time).
+    pub fn group_commits(&self, groups: u64, units: u64) {
+        self.with(|| {
+            counter!("kuayu_store_group_commits_total").absolute(groups);
+            counter!("kuayu_store_group_commit_units_total").absolute(units);
+        });
     }
 
     /// Sets gauge `name` with `labels` to `value` (the gauges read at scrape time: see
@@ -247,6 +256,14 @@ fn describe() {
         "kuayu_commit_duration_seconds",
         Unit::Seconds,
         "Time a message's commit took (one transaction: message, request, history, audit, receipt, outbox or inbox), by direction."
+    );
+    describe_counter!(
+        "kuayu_store_group_commits_total",
+        "Transactions the store's committer made, each with one fsync (read at scrape time)."
+    );
+    describe_counter!(
+        "kuayu_store_group_commit_units_total",
+        "Commits of the pipeline in those transactions (a message, a delivery, a page of retrievals, receipts carried back, ...): over kuayu_store_group_commits_total, how many shared each."
     );
     describe_counter!(
         "kuayu_relay_deliveries_total",

@@ -27,6 +27,8 @@
 //! | `kuayu_relay_deliveries_total` | counter | peer, outcome |
 //! | `kuayu_relay_retries_total` | counter | peer |
 //! | `kuayu_relay_outbox_reads_total` | counter | |
+//! | `kuayu_store_group_commits_total` | counter | (scrape time, from the committer's counts) |
+//! | `kuayu_store_group_commit_units_total` | counter | (scrape time) |
 //! | `kuayu_outbox_backlog` | gauge | peer (read at scrape time: [`gauges`]) |
 //! | `kuayu_outbox_oldest_age_seconds` | gauge | peer (scrape time) |
 //! | `kuayu_breaker_state` | gauge | peer: 0 closed, 1 probing, 2 open (scrape time) |

@@ -115,6 +115,11 @@ pub struct DeadLetter {
 /// The reads of the supervision dashboard.
 #[async_trait]
 pub trait Supervision: Send + Sync {
+    /// Group commits made so far by this store (and its clones) since it was opened, and
+    /// the commits of the pipeline (units) in them: units over groups is how many
+    /// commits shared each transaction and its fsync.
+    fn group_commits(&self) -> (u64, u64);
+
     /// Requests opened on local days `from_day` and later; `today` names the day the
     /// buckets end.
     async fn volumes(&self, from_day: i64, today: i64) -> Result<Volumes, StoreError>;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use kuayu::ids::MessageId;
 use kuayu::store::sql::SqlStore;
-use kuayu::store::{OutboundOutcome, StateChange, Store, StoreError};
+use kuayu::store::{OutboundOutcome, StateChange, Store, StoreError, Supervision as _};
 
 use crate::store::outbound;
 

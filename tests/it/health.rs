@@ -199,6 +199,13 @@ async fn metrics_count_the_messages_refusals_stages_and_handshakes_that_happened
         sample(&text, r#"kuayu_connections_open{listener="court"}"#).is_some_and(|n| n >= 1.0),
         "{text}"
     );
+    // The accepted request's commit was in a group: groups counted, each with a unit or more.
+    let groups = sample(&text, "kuayu_store_group_commits_total").unwrap_or(0.0);
+    let units = sample(&text, "kuayu_store_group_commit_units_total").unwrap_or(0.0);
+    assert!(
+        groups >= 1.0 && units >= groups,
+        "{groups} groups, {units} units:\n{text}"
+    );
     // And the receiving side counted it inbound.
     let (_, text) = health(&t, "CQ", "/metrics").await;
     assert_eq!(

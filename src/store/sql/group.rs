@@ -164,8 +164,9 @@ impl SqlStore {
         outcomes
     }
 
-    /// Groups committed so far by this store (and its clones), and the units in them.
-    pub fn group_commits(&self) -> (u64, u64) {
+    /// Groups committed so far by this store (and its clones), and the units in them
+    /// (`Supervision::group_commits`).
+    pub(super) fn committed_groups(&self) -> (u64, u64) {
         let c = &self.committer.counts;
         (
             c.groups.load(Ordering::Relaxed),

@@ -65,6 +65,10 @@ fn reason_of(detail: Option<&str>) -> (Option<String>, String) {
 
 #[async_trait]
 impl Supervision for SqlStore {
+    fn group_commits(&self) -> (u64, u64) {
+        self.committed_groups()
+    }
+
     async fn volumes(&self, from_day: i64, today: i64) -> Result<Volumes, StoreError> {
         let days = sqlx::query(
             "SELECT day, family, role, CAST(SUM(requests) AS BIGINT) AS n FROM request_volume
