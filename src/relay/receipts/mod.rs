@@ -43,7 +43,7 @@ pub const BATCH_PATH: &str = "/federation/v1/receipts/batch";
 type Failure = (String, bool);
 
 /// Runs until `shutdown` turns true. A pass that sent a full batch is followed at once by
-/// another, one that sent fewer after [`GATHER`]; only a pass that found none asks when
+/// another, one that sent fewer after `GATHER`; only a pass that found none asks when
 /// the next is due, and sleeps until then or until woken.
 pub async fn run(g: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
     loop {
