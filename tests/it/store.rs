@@ -126,15 +126,7 @@ async fn a_late_delivery_does_not_move_a_finished_request_back(store: SqlStore) 
     };
     completed.event = Event::new("received service.result", "gateway:CQ");
     store.commit_outbound(completed).await.unwrap();
-    let receipt = Receipt::issue(
-        Hop::Relay,
-        id,
-        item.digest,
-        RegionId::parse("CQ").unwrap(),
-        None,
-        kuayu::clock::Clock::now(&*clock),
-        &SigningKey::generate(),
-    );
+    let receipt = relay_receipt(&item, kuayu::clock::Clock::now(&*clock));
     let change = StateChange::AdvanceFrom {
         request_id: id,
         from: "submitted".into(),
@@ -170,15 +162,7 @@ async fn a_delivery_recorded_twice_is_recorded_once(store: SqlStore) {
     // Two deliveries of one outbox item (say, by a relay that read it before the first
     // was recorded) report it: the second changes nothing.
     for round in 0..2 {
-        let receipt = Receipt::issue(
-            Hop::Relay,
-            id,
-            item.digest,
-            RegionId::parse("CQ").unwrap(),
-            None,
-            now,
-            &SigningKey::generate(),
-        );
+        let receipt = relay_receipt(&item, now);
         let change = StateChange::AdvanceFrom {
             request_id: id,
             from: "submitted".into(),
@@ -396,15 +380,7 @@ async fn one_requests_messages_leave_the_outbox_in_commit_order(store: SqlStore)
         let Some(item) = ours.first() else { break };
         sent.push(item.message_id);
         let last = sent.len() == steps.len() + 1;
-        let receipt = Receipt::issue(
-            Hop::Relay,
-            item.message_id,
-            item.digest,
-            RegionId::parse("CQ").unwrap(),
-            None,
-            datetime!(2026-11-25 08:00 UTC),
-            &SigningKey::generate(),
-        );
+        let receipt = relay_receipt(item, datetime!(2026-11-25 08:00 UTC));
         let event = Event::new("relayed", "gateway:CQ");
         let followed = store
             .outbox_delivered(
@@ -459,15 +435,7 @@ async fn an_answer_that_overtakes_the_relay_receipt_still_meets_the_deadlines(st
         start: vec![due("acknowledge"), due("service.serve")],
         ..Clocks::default()
     };
-    let receipt = Receipt::issue(
-        Hop::Relay,
-        id,
-        item.digest,
-        RegionId::parse("CQ").unwrap(),
-        None,
-        now,
-        &SigningKey::generate(),
-    );
+    let receipt = relay_receipt(&item, now);
     store
         .outbox_delivered(
             &item,
@@ -674,6 +642,19 @@ async fn the_stored_receipts_are_paged_through_once_each_in_the_order_of_their_k
     store.close().await;
 }
 
+/// CQ's relay receipt of outbox item `item`, issued at `at` (with a key of its own).
+fn relay_receipt(item: &kuayu::store::OutboxItem, at: time::OffsetDateTime) -> Receipt {
+    Receipt::issue(
+        Hop::Relay,
+        item.message_id,
+        item.digest,
+        RegionId::parse("CQ").unwrap(),
+        None,
+        at,
+        &SigningKey::generate(),
+    )
+}
+
 /// Delivers `id`'s outbox item at `at`.
 async fn deliver_at(store: &SqlStore, id: MessageId, at: time::OffsetDateTime) {
     let item = store
@@ -683,15 +664,7 @@ async fn deliver_at(store: &SqlStore, id: MessageId, at: time::OffsetDateTime) {
         .into_iter()
         .find(|i| i.message_id == id)
         .unwrap();
-    let receipt = Receipt::issue(
-        Hop::Relay,
-        id,
-        item.digest,
-        RegionId::parse("CQ").unwrap(),
-        None,
-        at,
-        &SigningKey::generate(),
-    );
+    let receipt = relay_receipt(&item, at);
     store
         .outbox_delivered(
             &item,
