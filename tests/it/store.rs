@@ -504,21 +504,74 @@ async fn two_racing_steps_store_exactly_one(store: SqlStore) {
     store.close().await;
 }
 
+/// A write through the write pool that reads before it writes (here an administrator's
+/// audited action: the last audit entry, then the new one) waits while another
+/// connection holds SQLite's write lock, as the checkpoint thread's truncating checkpoint
+/// does for a moment, instead of failing with "database is locked": the pool's
+/// transactions take the write lock when they begin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_write_waits_for_another_connections_write_lock_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("k.db");
+    let store = SqlStore::open(&file).await.unwrap();
+    let now = datetime!(2026-11-25 08:00 UTC);
+    let detail = json!({"n": 1});
+    store
+        .record_admin_action("admin", "test.first", "lock", &detail, now)
+        .await
+        .unwrap();
+    let other = rusqlite::Connection::open(&file).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let (started, begun) = tokio::sync::oneshot::channel();
+    let write = tokio::spawn(async move {
+        let _ = started.send(());
+        let detail = json!({"n": 2});
+        let done = store
+            .record_admin_action("admin", "test.second", "lock", &detail, now)
+            .await;
+        (store, done)
+    });
+    // The lock is held while the write starts, and given back a little later.
+    begun.await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!write.is_finished(), "the write waits for the lock");
+    other.execute_batch("COMMIT").unwrap();
+    let (store, done) = write.await.unwrap();
+    done.expect("the write went in once the lock was given back");
+    let entries = store.audit_entries(0, 10).await.unwrap();
+    assert_eq!(entries.len(), 2);
+    assert!(kuayu::audit::verify_chain(&entries).is_ok());
+    store.close().await;
+}
+
 /// Many writers at once keep one unbroken audit chain: every entry links to the one
-/// before it and its hash is what its content gives.
+/// before it and its hash is what its content gives. Half of them commit through the
+/// group committer (a message sealed), half through the write pool (an administrator's
+/// action); on SQLite these are two connections.
 async fn concurrent_writers_keep_one_audit_chain(store: SqlStore) {
     let store = std::sync::Arc::new(store);
-    let writers: Vec<_> = (0..24)
-        .map(|_| {
+    let writers: Vec<_> = (0..48)
+        .map(|i| {
             let store = std::sync::Arc::clone(&store);
-            tokio::spawn(async move { store.commit_outbound(outbound(MessageId::new())).await })
+            tokio::spawn(async move {
+                if i % 2 == 0 {
+                    let m = outbound(MessageId::new());
+                    store.commit_outbound(m).await.map(drop)
+                } else {
+                    let detail = json!({"writer": i});
+                    let now = datetime!(2026-11-25 08:00 UTC);
+                    store
+                        .record_admin_action("admin", "test.action", "chain", &detail, now)
+                        .await
+                }
+            })
         })
         .collect();
     for w in writers {
         w.await.unwrap().unwrap();
     }
     let entries = store.audit_entries(0, 1000).await.unwrap();
-    assert_eq!(entries.len(), 24);
+    assert_eq!(entries.len(), 48);
     let mut prev = kuayu::audit::GENESIS.to_owned();
     for (i, e) in entries.iter().enumerate() {
         assert_eq!(e.seq, i as i64 + 1, "no gap and no duplicate");

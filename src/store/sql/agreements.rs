@@ -20,7 +20,7 @@ impl SqlStore {
         actor: &str,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.dialect.begin_write(&self.write).await?;
         let at = unix_millis(now);
         let signed_by: Vec<&str> = document
             .signatures
@@ -94,7 +94,7 @@ impl SqlStore {
         revoke: Revoke,
         now: OffsetDateTime,
     ) -> Result<Vec<Returned>, StoreError> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.dialect.begin_write(&self.write).await?;
         let at = unix_millis(now);
         let r = &revoke.revocation;
         let id = revoke.id.as_str();

@@ -82,7 +82,7 @@ impl SqlStore {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let at = unix_millis(now);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.dialect.begin_write(&self.write).await?;
         let new = sqlx::query(
             "INSERT INTO attachments (sha256, bytes, stored_at) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
         )
@@ -194,7 +194,7 @@ impl SqlStore {
         sha256: &Sha256,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.dialect.begin_write(&self.write).await?;
         let listed: Option<i64> =
             sqlx::query_scalar("SELECT 1 FROM message_attachments WHERE sha256 = $1 LIMIT 1")
                 .bind(sha256.to_string())

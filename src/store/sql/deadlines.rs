@@ -156,7 +156,7 @@ impl SqlStore {
         if probe.fetch_optional(&self.read).await?.is_none() {
             return Ok(Vec::new());
         }
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.dialect.begin_write(&self.write).await?;
         let sql = due_sql(
             "d.request_id, d.name, d.kind, d.due_at, r.role, r.family, r.priority, r.requesting_court, r.requested_court",
             500,

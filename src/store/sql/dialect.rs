@@ -13,13 +13,30 @@ use crate::workflow;
 /// The engine a [`super::SqlStore`] talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
-    /// Embedded SQLite: one writer connection, so transactions are serial.
+    /// Embedded SQLite: one writer at a time (the write pool's one connection, or the
+    /// committer's own connection while it holds that one).
     Sqlite,
     /// PostgreSQL: many connections, possibly from several replicas.
     Postgres,
 }
 
 impl Dialect {
+    /// Begins a transaction that will write, on `pool`. On SQLite it takes the write lock
+    /// when it begins (`BEGIN IMMEDIATE`, waiting for it up to the busy timeout). A
+    /// deferred `BEGIN` would take it only at the first write, and SQLite does not wait to
+    /// turn a transaction that has read into one that writes: while another connection
+    /// held the lock (the checkpoint thread's truncating checkpoint, for a moment), that
+    /// write failed at once with "database is locked".
+    pub(super) async fn begin_write(
+        self,
+        pool: &sqlx::AnyPool,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self {
+            Dialect::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+            Dialect::Postgres => pool.begin().await,
+        }
+    }
+
     /// The text at `path` (keys from the root) inside the JSON text in `column`.
     pub fn json_text(self, column: &str, path: &[&str]) -> String {
         match self {

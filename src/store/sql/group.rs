@@ -206,7 +206,7 @@ fn start(store: &SqlStore) -> Sender {
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "the committer has no connection of its own; committing through the write pool");
-                        Target::Pool(pool)
+                        Target::Pool(pool, Dialect::Sqlite)
                     }
                 };
                 runtime.block_on(run(target, batches, c));
@@ -217,7 +217,11 @@ fn start(store: &SqlStore) -> Sender {
         }
     }
     let (sender, batches) = mpsc::unbounded_channel();
-    tokio::spawn(run(Target::Pool(store.write.clone()), batches, counts));
+    tokio::spawn(run(
+        Target::Pool(store.write.clone(), store.dialect),
+        batches,
+        counts,
+    ));
     sender
 }
 

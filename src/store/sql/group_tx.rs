@@ -5,6 +5,7 @@
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool};
 
+use super::Dialect;
 use super::checkpoint::Checkpointer;
 use super::exec::Exec;
 use super::group::{Answers, Batch, Done, Unit};
@@ -17,7 +18,7 @@ use crate::store::StoreError;
 pub(super) enum Target {
     /// A transaction on the write pool: PostgreSQL (and SQLite if the committer's own
     /// connection could not be opened).
-    Pool(AnyPool),
+    Pool(AnyPool, Dialect),
     /// SQLite: the committer's own connection, written while the committer holds the
     /// write pool's one connection (so nothing else writes meanwhile). `held` is that
     /// connection, kept across groups that follow one another (see [`Target::ease`]).
@@ -35,9 +36,13 @@ fn unanswered(group: Batch) -> Answers {
 }
 
 /// The group in a transaction of the write pool.
-async fn in_pool(pool: &AnyPool, group: Batch) -> (Answers, Result<(), StoreError>) {
+async fn in_pool(
+    pool: &AnyPool,
+    dialect: Dialect,
+    group: Batch,
+) -> (Answers, Result<(), StoreError>) {
     let begun = async {
-        let mut tx = pool.begin().await?;
+        let mut tx = dialect.begin_write(pool).await?;
         serialise(&mut tx, "audit").await?;
         Ok::<_, StoreError>(tx)
     };
@@ -84,7 +89,7 @@ impl Target {
     /// ended.
     pub(super) async fn write(&mut self, group: Batch) -> (Answers, Result<(), StoreError>) {
         match self {
-            Target::Pool(pool) => in_pool(pool, group).await,
+            Target::Pool(pool, dialect) => in_pool(pool, *dialect, group).await,
             Target::Local {
                 conn,
                 pool,

@@ -146,7 +146,7 @@ impl SqlStore {
         idempotency: Option<crate::store::Idempotency>,
         now: OffsetDateTime,
     ) -> Result<Option<crate::store::Idempotency>, StoreError> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.dialect.begin_write(&self.write).await?;
         if let Some(first) = Self::first_answer(&mut tx, idempotency.as_ref()).await? {
             return Ok(Some(first));
         }

@@ -96,7 +96,7 @@ impl SqlStore {
         event: &Event,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.dialect.begin_write(&self.write).await?;
         if !finish_outbox(&mut tx, item, "dead", now).await? {
             return Ok(());
         }

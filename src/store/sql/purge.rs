@@ -126,7 +126,7 @@ impl Retention for SqlStore {
         now: OffsetDateTime,
     ) -> Result<Purged, StoreError> {
         let at = unix_millis(now);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.dialect.begin_write(&self.write).await?;
         // Replicas purging at once take turns: the second then finds what the first left.
         serialise(&mut tx, &format!("purge:{agreement}")).await?;
         let purged = plan(&mut tx, agreement, cutoff).await?;

@@ -388,7 +388,7 @@ impl Store for SqlStore {
         detail: &serde_json::Value,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.dialect.begin_write(&self.write).await?;
         super::tx::append_audit(&mut tx, unix_millis(now), actor, action, subject, detail).await?;
         tx.commit().await?;
         Ok(())
