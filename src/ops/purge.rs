@@ -113,8 +113,9 @@ pub async fn purge(
 }
 
 /// The gateway's own purge (configuration `purge_daily`): as `kuayu purge`, by `system`,
-/// with a log line per agreement it took something from (counts only).
-pub async fn daily(g: &crate::gateway::Gateway) {
+/// with a log line per agreement it took something from (counts only): whether it ran
+/// (a failure is logged, and the watcher tries again a minute later).
+pub async fn daily(g: &crate::gateway::Gateway) -> bool {
     match purge(&*g.store, &g.blobs, g.clock.now(), false, "system").await {
         Ok(report) => {
             for a in report.agreements.iter().filter(|a| !a.purged.is_empty()) {
@@ -129,8 +130,12 @@ pub async fn daily(g: &crate::gateway::Gateway) {
             for l in &report.leftovers {
                 tracing::warn!(file = %l, "retention purge: an attachment file was not removed");
             }
+            true
         }
-        Err(e) => tracing::error!(error = %e, "retention purge failed; it runs again tomorrow"),
+        Err(e) => {
+            tracing::error!(error = %e, "retention purge failed; it runs again in a minute");
+            false
+        }
     }
 }
 
