@@ -3,9 +3,12 @@
 //!
 //! - **SQLite** (`sqlite://…` or a plain path; the embedded default): one file, WAL,
 //!   `synchronous=FULL` (a commit is on disk before the gateway answers). Writes go
-//!   through a pool of one connection, so transactions never race for the write lock
-//!   (the group committer writes on a connection of its own, `local`, while it holds
-//!   that one); reads use their own pool and never wait for writers (WAL).
+//!   through a pool of one connection, so this process's transactions never race for
+//!   the write lock (the group committer writes on a connection of its own, `local`,
+//!   while it holds that one); each takes the lock when it begins
+//!   (`Dialect::begin_write`), so one that another connection holds for a moment (the
+//!   checkpoint thread's, `kuayu purge` beside the gateway) is waited for. Reads use
+//!   their own pool and never wait for writers (WAL).
 //! - **PostgreSQL** (`postgres://…`): one pool for reads and writes, shared by any number
 //!   of replicas of a region. Every state change is conditional on the state it read, and
 //!   appends to the audit chain are serialised by a transaction-scoped advisory lock (see
