@@ -738,30 +738,20 @@ async fn a_peers_last_delivery_moves_by_a_second_or_more(store: SqlStore) {
     for id in &ids {
         store.commit_outbound(outbound(*id)).await.unwrap();
     }
-    let last = || async { store.last_delivery("CQ").await.unwrap() };
-    let ms = |t| Some(kuayu::clock::unix_millis(t));
-    deliver_at(&store, ids[0], first).await;
-    assert_eq!(
-        last().await,
-        ms(first),
-        "the first delivery is kept as it is"
-    );
     let soon = first + time::Duration::milliseconds(999);
-    deliver_at(&store, ids[1], soon).await;
-    assert_eq!(
-        last().await,
-        ms(first),
-        "999 ms later: the row is not written"
-    );
     let later = first + time::Duration::milliseconds(1_000);
-    deliver_at(&store, ids[2], later).await;
-    assert_eq!(last().await, ms(later), "a second later: it moves");
-    deliver_at(&store, ids[3], first).await;
-    assert_eq!(
-        last().await,
-        ms(later),
-        "an earlier time never moves it back"
-    );
+    // Each delivery (its time), and the peer's last delivery after it.
+    let steps = [
+        (first, first, "the first delivery is kept as it is"),
+        (soon, first, "999 ms later: the row is not written"),
+        (later, later, "a second later: it moves"),
+        (first, later, "an earlier time never moves it back"),
+    ];
+    for (id, (at, want, why)) in ids.iter().zip(steps) {
+        deliver_at(&store, *id, at).await;
+        let last = store.last_delivery("CQ").await.unwrap();
+        assert_eq!(last, Some(kuayu::clock::unix_millis(want)), "{why}");
+    }
     store.close().await;
 }
 
