@@ -223,6 +223,53 @@ pub struct RelayAnswer {
     pub receipt: Receipt,
 }
 
+/// The body of `POST /federation/v1/messages/batch`: sealed envelopes one peer relays in
+/// one request, each with the trace it travels under.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MessageBatch {
+    /// 1 to 64 messages.
+    #[schema(min_items = 1, max_items = 64)]
+    pub messages: Vec<BatchedMessage>,
+}
+
+/// One message of a [`MessageBatch`].
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BatchedMessage {
+    /// The sealed envelope exactly as `POST /federation/v1/messages` takes it.
+    #[schema(value_type = crate::envelope::Envelope)]
+    pub envelope: serde_json::Value,
+    /// W3C trace context the message travels under (as the single route's `traceparent`
+    /// header): outside the signed envelope, unauthenticated, deciding nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
+}
+
+/// The answer to `POST /federation/v1/messages/batch`: one result per message, in the
+/// order sent.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageResults {
+    /// Each message's result.
+    pub results: Vec<MessageResult>,
+}
+
+/// What became of one message of a batch: committed here, with the signed relay receipt
+/// the single route answers, or refused with the problem the single route would have
+/// answered.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum MessageResult {
+    /// Committed here (now or before: the same message again gets its first receipt).
+    Taken(RelayAnswer),
+    /// Refused (nothing of it stored): why, with its `code` and `status`.
+    Refused {
+        /// As `application/problem+json` would carry it.
+        problem: crate::problem::Problem,
+    },
+}
+
 /// The answer to `GET /federation/v1/ping`: this gateway answers, and knows the caller.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]

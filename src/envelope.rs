@@ -271,7 +271,7 @@ impl Sealed {
 }
 
 /// A parsed envelope whose signature has not been checked yet.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Unverified {
     /// The claimed envelope. Use its fields only to find the key to check it with.
     pub envelope: Envelope,

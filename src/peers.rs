@@ -66,22 +66,20 @@ impl PeerClients {
 /// The largest answer read from a peer (a relay receipt or a problem is a few KiB).
 pub const MAX_ANSWER: usize = 64 * 1024;
 
-/// Reads a peer's answer body, refusing one over [`MAX_ANSWER`] bytes without reading
-/// the rest: a peer cannot make this gateway buffer an unbounded answer.
-pub async fn read_answer(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_ANSWER as u64)
-    {
+/// Reads a peer's answer body, refusing one over `max` bytes ([`MAX_ANSWER`] for one
+/// answer) without reading the rest: a peer cannot make this gateway buffer an unbounded
+/// answer.
+pub async fn read_answer(mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
+    if response.content_length().is_some_and(|n| n > max as u64) {
         return Err(format!(
-            "the answer is {} bytes; at most {MAX_ANSWER} are read",
+            "the answer is {} bytes; at most {max} are read",
             response.content_length().unwrap_or_default()
         ));
     }
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
-        if body.len() + chunk.len() > MAX_ANSWER {
-            return Err(format!("the answer is over {MAX_ANSWER} bytes"));
+        if body.len() + chunk.len() > max {
+            return Err(format!("the answer is over {max} bytes"));
         }
         body.extend_from_slice(&chunk);
     }

@@ -165,7 +165,7 @@ async fn tell(
     match client.post(&url).json(notice).send().await {
         Ok(r) => {
             let status = r.status();
-            let body = crate::peers::read_answer(r)
+            let body = crate::peers::read_answer(r, crate::peers::MAX_ANSWER)
                 .await
                 .unwrap_or_else(|e| e.into_bytes());
             let body = String::from_utf8_lossy(&body).into_owned();

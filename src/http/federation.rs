@@ -1,5 +1,6 @@
 //! The federation API between gateways: `POST /federation/v1/messages` takes one signed
-//! envelope and answers 200 with the signed relay receipt once it is committed;
+//! envelope and answers 200 with the signed relay receipt once it is committed, and
+//! `POST /federation/v1/messages/batch` several, each answered on its own;
 //! `POST /federation/v1/revocations` takes a party's signed revocation notice;
 //! `POST /federation/v1/receipts` takes a peer's retrieval receipt of a message this
 //! gateway sent, and `POST /federation/v1/receipts/batch` several ([`crate::evidence`]);
@@ -24,13 +25,17 @@ use crate::inbound;
 use crate::observe::journey::{self, Direction};
 use crate::problem::Problem;
 
-/// Largest envelope the federation API reads; the agreement's limits are checked after.
+/// The route of message batches (`POST`).
+pub const BATCH_PATH: &str = "/federation/v1/messages/batch";
+
+/// Largest envelope (or batch of them) the federation API reads; the agreement's limits are checked after.
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
 
 /// The federation router.
 pub fn router(g: Arc<Gateway>) -> Router {
     Router::new()
         .route("/federation/v1/messages", post(receive))
+        .route(BATCH_PATH, post(receive_batch))
         .route("/federation/v1/revocations", post(revocation))
         .route(crate::relay::receipts::PATH, post(receipt))
         .route(crate::relay::receipts::BATCH_PATH, post(receipt_batch))
@@ -70,6 +75,24 @@ pub(super) async fn receive(
     let work = inbound::receive(&g, &peer.0, body);
     let answer = journey::follow(&g.observer.metrics, Direction::Inbound, trace, work).await;
     Ok(Json(answer?).into_response())
+}
+
+/// A peer gateway relays several signed envelopes in one request (its relay sends
+/// together what it starts together): each is checked and committed as the single route
+/// does it, and answered on its own, in order.
+#[utoipa::path(
+    post,
+    path = "/federation/v1/messages/batch",
+    tag = "federation",
+    request_body(content = crate::api::MessageBatch, description = "`{\"messages\": [{\"envelope\": …, \"traceparent\": …}]}`: 1 to 64 sealed envelopes, each exactly as `POST /federation/v1/messages` takes it (docs/SIGNATURES.md), with the W3C trace context it travels under (optional; as the single route's `traceparent` header: outside the signed envelope, deciding nothing). The whole body is at most 4 MiB."),
+    responses((status = 200, description = "One result per message, in the order sent: `{\"receipt\": …}`, the signed relay receipt the single route answers, once the message is committed here (the same message again gets its first receipt), or `{\"problem\": {…}}` with the problem the single route would have answered (its `status` and `code`; the sender retries it as it would that answer). A refused message leaves the others as they are. The batch is refused whole only if the caller is not a partner gateway (`unauthenticated`, `identity_mismatch`), or it is not a batch (an item that is not `{\"envelope\": …}` with an envelope in it, an unknown field), or carries no message or more than 64 (`bad_request`), or is over 4 MiB (`payload_too_large`); never 404 as a whole.", body = crate::api::MessageResults))
+)]
+pub(super) async fn receive_batch(
+    State(g): State<Arc<Gateway>>,
+    Extension(peer): Extension<PeerCertificates>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, Problem> {
+    Ok(Json(inbound::receive_batch(&g, &peer.0, body).await?).into_response())
 }
 
 /// A party's signed notice that it revokes an agreement: open work under it is returned.

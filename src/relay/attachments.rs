@@ -86,7 +86,7 @@ async fn transfer(
         tracing::info!(%sha256, bytes, ms = started.elapsed().as_millis() as u64, "attachment transferred");
         return Ok(());
     }
-    let body = crate::peers::read_answer(response)
+    let body = crate::peers::read_answer(response, crate::peers::MAX_ANSWER)
         .await
         .unwrap_or_else(|e| e.into_bytes());
     Err(format!(

@@ -1,24 +1,18 @@
-//! One delivery: sends a message to its peer, judges the answer, and commits the outcome
-//! (delivered with the peer's verified relay receipt, retry later, or stopped for good).
+//! One delivery's ends: the envelope it sends ([`load`]) and the outcome committed
+//! ([`record`]: delivered with the peer's verified relay receipt, retry later, or stopped
+//! for good). Sending it is [`super::send`]'s, in a trip of [`super::batch`]'s.
 
-use std::time::Duration;
-
-use crate::api::RelayAnswer;
 use crate::clock::unix_millis;
 use crate::envelope::Envelope;
 use crate::gateway::Gateway;
-use crate::pipeline;
-use crate::problem::{Code, Problem};
-use crate::receipt::Hop;
 use crate::store::{Event, OutboxItem, StateChange};
 use crate::workflow::{self, deadlines, deadlines::Clocks};
 
-use super::attachments;
 use super::breaker::Breakers;
 use super::slots::Slots;
 
 /// How one attempt ended.
-enum Outcome {
+pub(super) enum Outcome {
     /// The peer committed it; here is its verified receipt.
     Delivered(crate::receipt::Receipt),
     /// The peer cannot be reached (or is unavailable as a whole): back off from the peer.
@@ -71,56 +65,60 @@ fn started_at_peer(g: &Gateway, e: &Envelope, committed: time::OffsetDateTime) -
     }
 }
 
-/// Delivers `item` once, every log line under the span `delivery` (message, request,
-/// peer and W3C trace id). Whether the relay must read the outbox again (see
-/// [`super::wake`]): `false` only when the peer acknowledged it, that was recorded, and no
-/// other item of its request is pending.
-pub(super) async fn deliver(
-    g: &Gateway,
-    breakers: &Breakers,
-    slots: &Slots,
-    item: OutboxItem,
-) -> bool {
-    let span = tracing::info_span!(
+/// The span `delivery` of `item`: message, request, peer and W3C trace id.
+pub(super) fn span(item: &OutboxItem) -> tracing::Span {
+    tracing::info_span!(
         "delivery",
         message_id = %item.message_id,
         request_id = %item.request_id,
         peer = %item.peer,
         trace_id = item.trace_id.as_deref().unwrap_or_default(),
-    );
-    tracing::Instrument::instrument(deliver_once(g, breakers, slots, item), span).await
+    )
 }
 
-async fn deliver_once(g: &Gateway, breakers: &Breakers, slots: &Slots, item: OutboxItem) -> bool {
-    // Handed over by its commit ([`super::fresh`]), or read for this delivery only (the
-    // relay's reads of the outbox leave it out) and parsed once, here; the stored text
-    // itself is what goes to the peer.
-    let (text, envelope) = match g.relay_fresh.take(&item.message_id) {
-        Some(handed) => (handed.text, Some(handed.envelope)),
-        None => match g.store.envelope_text(&item.message_id).await {
-            Ok(text) => {
-                let text = text.unwrap_or_default();
-                let envelope: Option<Envelope> = serde_json::from_str(&text).ok();
-                (text, envelope)
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "relay cannot read the envelope; will retry");
-                return true;
-            }
-        },
-    };
-    let outcome = match &envelope {
-        None => Outcome::Dead {
-            state: workflow::FAILED,
-            event: "unsendable",
-            detail: serde_json::json!({"reason": "stored envelope is unreadable"}),
-        },
-        Some(e) => attempt(g, &item, e, text).await,
-    };
+/// The text to send and the envelope it holds (`None` if it does not parse): handed over
+/// by its commit ([`super::fresh`]), or read for this delivery only (the relay's reads of
+/// the outbox leave it out) and parsed once, here; the stored text itself is what goes to
+/// the peer. `None` if the store cannot be read (the relay retries).
+pub(super) async fn load(g: &Gateway, item: &OutboxItem) -> Option<(String, Option<Envelope>)> {
+    if let Some(handed) = g.relay_fresh.take(&item.message_id) {
+        return Some((handed.text, Some(handed.envelope)));
+    }
+    match g.store.envelope_text(&item.message_id).await {
+        Ok(text) => {
+            let text = text.unwrap_or_default();
+            let envelope: Option<Envelope> = serde_json::from_str(&text).ok();
+            Some((text, envelope))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "relay cannot read the envelope; will retry");
+            None
+        }
+    }
+}
+
+/// The outcome of a stored envelope that does not parse.
+pub(super) fn unreadable() -> Outcome {
+    Outcome::Dead {
+        state: workflow::FAILED,
+        event: "unsendable",
+        detail: serde_json::json!({"reason": "stored envelope is unreadable"}),
+    }
+}
+
+/// Records how the delivery of `item` ended. Whether the relay must read the outbox again.
+pub(super) async fn record(
+    g: &Gateway,
+    breakers: &Breakers,
+    slots: &Slots,
+    item: OutboxItem,
+    envelope: Option<&Envelope>,
+    outcome: Outcome,
+) -> bool {
     g.observer
         .metrics
         .delivery(item.peer.as_str(), outcome.label(), item.attempts > 0);
-    let is_request = envelope.as_ref().is_some_and(|e| e.kind.is_request());
+    let is_request = envelope.is_some_and(|e| e.kind.is_request());
     let now = g.clock.now();
     let actor = format!("gateway:{}", g.region);
     let result = match outcome {
@@ -143,7 +141,6 @@ async fn deliver_once(g: &Gateway, breakers: &Breakers, slots: &Slots, item: Out
             let mut event = Event::new("relayed", format!("gateway:{}", item.peer));
             event.detail = serde_json::json!({"peer": item.peer, "attempts": item.attempts + 1});
             let clocks = envelope
-                .as_ref()
                 .map(|e| started_at_peer(g, e, receipt.at))
                 .unwrap_or_default();
             g.store
@@ -225,122 +222,4 @@ fn backoff(g: &Gateway, failures: u32, seq: i64) -> i64 {
     let exp = initial.saturating_mul(1_i64 << failures.min(30));
     let capped = exp.min(g.relay.backoff_max_ms as i64);
     capped + (seq.wrapping_mul(7919).rem_euclid(1 + capped / 5))
-}
-
-async fn attempt(g: &Gateway, item: &OutboxItem, e: &Envelope, text: String) -> Outcome {
-    if g.clock.now() > e.expires_at {
-        return Outcome::Dead {
-            state: workflow::FAILED,
-            event: "expired",
-            detail: serde_json::json!({"reason": format!("not delivered before it expired at {}", crate::clock::rfc3339(e.expires_at))}),
-        };
-    }
-    // The version the message was sealed under, as long as it is not revoked or expired.
-    let agreement = match pipeline::resolve_accepted(g, &e.agreement.sha256) {
-        Ok(a) => a,
-        Err(problem) => {
-            let state = if problem.is(Code::AgreementRevoked) {
-                workflow::RETURNED
-            } else {
-                workflow::FAILED
-            };
-            return Outcome::Dead {
-                state,
-                event: "unsendable",
-                detail: serde_json::to_value(&problem).unwrap_or_default(),
-            };
-        }
-    };
-    let Some(party) = agreement.party(&item.peer) else {
-        return Outcome::Dead {
-            state: workflow::FAILED,
-            event: "unsendable",
-            detail: serde_json::json!({"reason": format!("{} is not a party to agreement {}", item.peer, e.agreement.id)}),
-        };
-    };
-    let timeout = Duration::from_millis(g.relay.request_timeout_ms);
-    let client = match g.peers.get(&agreement, &item.peer, timeout) {
-        Ok(c) => c,
-        Err(e) => return Outcome::Retry(e),
-    };
-    let base = party.federation_endpoint.trim_end_matches('/');
-    // The blobs first: the peer refuses an envelope whose attachments it does not hold.
-    if let Err(why) = attachments::ensure_held(g, &client, base, &item.peer, e).await {
-        return Outcome::Retry(format!("attachments: {why}"));
-    }
-    let url = format!("{base}/federation/v1/messages");
-    // The trace goes with the message as a transport header, outside what is signed.
-    let mut request = client
-        .post(&url)
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .body(text);
-    if let Some(trace) = &item.trace_id {
-        request = request.header(
-            crate::observe::trace::HEADER,
-            crate::observe::trace::traceparent(trace),
-        );
-    }
-    let response = match request.send().await {
-        Ok(r) => r,
-        Err(err) => return Outcome::Retry(format!("{url}: {}", crate::client::error_text(&err))),
-    };
-    let status = response.status();
-    let body = match crate::peers::read_answer(response).await {
-        Ok(b) => b,
-        Err(err) => return Outcome::Retry(format!("{url}: reading the answer: {err}")),
-    };
-    if status.is_success() {
-        let answer: RelayAnswer = match crate::json::from_slice(&body) {
-            Ok(a) => a,
-            Err(err) => {
-                return Outcome::Later(
-                    format!("{url}: the answer is not a relay receipt: {err}"),
-                    None,
-                );
-            }
-        };
-        let r = &answer.receipt;
-        let genuine = r.hop == Hop::Relay
-            && r.issuer == item.peer
-            && r.message_id == item.message_id
-            && r.envelope_sha256 == item.digest
-            && r.verify(&party.message_key);
-        return if genuine {
-            Outcome::Delivered(answer.receipt)
-        } else {
-            Outcome::Later(
-                format!("{url}: the relay receipt does not verify or does not match the message"),
-                None,
-            )
-        };
-    }
-    match crate::json::from_slice::<Problem>(&body) {
-        Ok(problem) if !problem.retryable() => Outcome::Dead {
-            state: if problem.is(Code::AgreementRevoked) {
-                workflow::RETURNED
-            } else {
-                workflow::REJECTED
-            },
-            event: "rejected",
-            detail: serde_json::to_value(&problem).unwrap_or_default(),
-        },
-        Ok(problem) => {
-            if problem.is(Code::AttachmentMissing) {
-                attachments::forget(g, &item.peer, e).await;
-            }
-            // Unavailable is the peer as a whole; anything else concerns this message.
-            if problem.is(Code::Unavailable) {
-                Outcome::Retry(problem.to_string())
-            } else {
-                Outcome::Later(problem.to_string(), problem.retry_after)
-            }
-        }
-        Err(_) => {
-            let error = format!("{url}: HTTP {status} without a problem document");
-            match status.as_u16() {
-                502..=504 => Outcome::Retry(error),
-                _ => Outcome::Later(error, None),
-            }
-        }
-    }
 }

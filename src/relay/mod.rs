@@ -4,6 +4,10 @@
 //! most urgent message first) while pinging it every few seconds ([`probe`]), and stops
 //! for good (recording why) when the peer refuses a message or it expires (`deliver`).
 //!
+//! Messages started together go to their peer in trips ([`trips`]): one request to the
+//! batch route each (`batch.rs`), their outcomes recorded together; under load, ordinary
+//! messages wait for one of a peer's trips in flight to end, so trips grow.
+//!
 //! A delivery counts only when the peer answers with a relay receipt that verifies
 //! with the peer's message key and names this message and digest.
 //!
@@ -22,13 +26,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod attachments;
+mod batch;
 pub mod breaker;
 mod deliver;
 pub mod fresh;
 mod handed;
 pub mod probe;
 pub mod receipts;
+mod send;
 pub mod slots;
+pub mod trips;
 pub mod wake;
 
 use breaker::{Admit, Breakers};
@@ -72,6 +79,14 @@ struct Relay {
     next_due: Option<(Vec<RegionId>, Option<i64>)>,
     /// The items started lately (`handed.rs`).
     started: handed::Started,
+    /// The items this pass started, sent when it ends (`trips.rs`).
+    starting: Vec<OutboxItem>,
+    /// Ordinary items started but held back until a trip to their peer ends (`trips.rs`).
+    held: Vec<OutboxItem>,
+    /// The ordinary trips in flight (`trips.rs`).
+    in_flight: Arc<trips::InFlight>,
+    /// The peers that take no batch (`batch.rs`).
+    singles: Arc<batch::Singles>,
 }
 
 /// Runs the relay until `shutdown` turns true, then lets in-flight deliveries finish.
@@ -83,6 +98,10 @@ pub async fn run(g: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
         seen_all: false,
         next_due: None,
         started: handed::Started::default(),
+        starting: Vec::new(),
+        held: Vec::new(),
+        in_flight: Arc::default(),
+        singles: Arc::default(),
         g,
     };
     loop {
@@ -98,6 +117,7 @@ pub async fn run(g: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
         } else if !handed.is_empty() {
             relay.seen_all = relay.start_handed(handed, now_ms);
         }
+        relay.launch();
         relay.ping_due(now_ms);
         let wait = relay.next_wake(now_ms).await;
         tokio::select! {
@@ -171,24 +191,45 @@ impl Relay {
         }
     }
 
+    /// Takes a slot for `item`; it goes when the pass ends ([`Relay::launch`]).
     fn start(&mut self, item: OutboxItem, now_ms: i64) {
         self.started.add(item.seq);
         self.slots.take(item.seq, &item.peer, urgent(&item), now_ms);
-        let (g, slots, breakers) = (
-            Arc::clone(&self.g),
-            Arc::clone(&self.slots),
-            Arc::clone(&self.breakers),
-        );
-        self.tasks.spawn(async move {
-            let seq = item.seq;
-            let read_again = deliver::deliver(&g, &breakers, &slots, item).await;
-            slots.release(seq);
-            if read_again {
-                g.relay_wake.outbox_changed();
-            } else {
-                g.relay_wake.slot_freed();
-            }
-        });
+        self.starting.push(item);
+    }
+
+    /// Sends what this pass started and what was held back, in trips (`trips.rs`), each
+    /// on a task of its own (`batch.rs`).
+    fn launch(&mut self) {
+        let mut items = std::mem::take(&mut self.held);
+        items.append(&mut self.starting);
+        let (trips, held) = trips::board(items, &self.in_flight);
+        self.held = held;
+        for trip in trips {
+            let (g, slots, breakers, singles, in_flight) = (
+                Arc::clone(&self.g),
+                Arc::clone(&self.slots),
+                Arc::clone(&self.breakers),
+                Arc::clone(&self.singles),
+                Arc::clone(&self.in_flight),
+            );
+            let peer = trip[0].peer.clone();
+            let ordinary = (!urgent(&trip[0])).then(|| in_flight.begin(&peer));
+            self.tasks.spawn(async move {
+                let ended = batch::deliver(&g, &breakers, &slots, &singles, trip).await;
+                if let Some(id) = ordinary {
+                    in_flight.end(&peer, id);
+                }
+                for (seq, read_again) in ended {
+                    slots.release(seq);
+                    if read_again {
+                        g.relay_wake.outbox_changed();
+                    } else {
+                        g.relay_wake.slot_freed();
+                    }
+                }
+            });
+        }
     }
 
     /// Pings the down peers whose ping is due.
@@ -221,12 +262,19 @@ impl Relay {
                 }
             },
         };
-        next.into_iter()
+        let wait = next
+            .into_iter()
             .chain(self.breakers.next_after(now_ms))
             .min()
             .map_or(MAX_IDLE, |due| {
                 Duration::from_millis(u64::try_from(due - now_ms).unwrap_or(0)).min(MAX_IDLE)
-            })
+            });
+        // Items held back go at the latest when the trip ahead of them is out too long.
+        if self.held.is_empty() {
+            wait
+        } else {
+            wait.min(trips::TRIP_PATIENCE)
+        }
     }
 }
 

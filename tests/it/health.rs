@@ -16,7 +16,7 @@ pub(crate) async fn with_health() -> TestFed {
 }
 
 /// `GET http://<region's health listener><path>`: status and body.
-async fn health(t: &TestFed, region: &str, path: &str) -> (u16, String) {
+pub(crate) async fn health(t: &TestFed, region: &str, path: &str) -> (u16, String) {
     let addr = t
         .fed
         .gateway(region)

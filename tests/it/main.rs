@@ -39,6 +39,7 @@ mod linger;
 mod log_file;
 mod log_privacy;
 mod long_poll;
+mod message_batch;
 mod openapi;
 mod policy;
 mod priority;

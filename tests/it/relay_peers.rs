@@ -27,8 +27,9 @@ fn tibet() -> RegionSpec {
     }
 }
 
-/// A peer that completes the TLS handshake (with `XZ`'s gateway certificate) and then
-/// never answers; counts the connections it holds. Aborting the task closes them.
+/// A peer that completes the TLS handshake (with `XZ`'s gateway certificate), reads each
+/// request and then never answers; counts the messages it holds (one for the single
+/// route, each of a batch). Aborting the task closes its connections.
 fn hung_peer(t: &TestFed, listener: TcpListener) -> (JoinHandle<()>, Arc<AtomicUsize>) {
     let xz = RegionId::parse("XZ").unwrap();
     let identity = kuayu::tls::Identity::load(
@@ -42,21 +43,57 @@ fn hung_peer(t: &TestFed, listener: TcpListener) -> (JoinHandle<()>, Arc<AtomicU
         .with_no_client_auth()
         .with_single_cert(identity.chain, identity.key)
         .unwrap();
-    // HTTP/1.1: one connection per request in flight, so connections count deliveries.
+    // HTTP/1.1: one connection per request in flight, each read as it comes.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let held = Arc::new(AtomicUsize::new(0));
     let count = Arc::clone(&held);
     let task = tokio::spawn(async move {
-        let mut open = Vec::new();
+        let mut open = tokio::task::JoinSet::new();
         while let Ok((tcp, _)) = listener.accept().await {
-            if let Ok(tls) = acceptor.accept(tcp).await {
-                open.push(tls);
-                count.fetch_add(1, Ordering::SeqCst);
-            }
+            let (acceptor, count) = (acceptor.clone(), Arc::clone(&count));
+            open.spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                if let Some(messages) = read_request(&mut tls).await {
+                    count.fetch_add(messages, Ordering::SeqCst);
+                }
+                // Holds the connection, answering nothing.
+                std::future::pending::<()>().await;
+                drop(tls);
+            });
         }
     });
     (task, held)
+}
+
+/// Reads one HTTP/1.1 request: the messages it carries (the batch route's, or one).
+async fn read_request(tls: &mut (impl tokio::io::AsyncRead + Unpin)) -> Option<usize> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0_u8; 16 * 1024];
+    let head_end = loop {
+        let n = tls.read(&mut chunk).await.ok().filter(|n| *n > 0)?;
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())?;
+    while buf.len() < head_end + length {
+        let n = tls.read(&mut chunk).await.ok().filter(|n| *n > 0)?;
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    if !head.starts_with("post /federation/v1/messages/batch ") {
+        return Some(1);
+    }
+    let body: serde_json::Value = serde_json::from_slice(&buf[head_end..]).ok()?;
+    body["messages"].as_array().map(Vec::len)
 }
 
 #[tokio::test]
@@ -76,7 +113,7 @@ async fn a_hung_peer_holds_back_no_other_peer_and_ordinary_work_leaves_it_a_slot
     for _ in 0..3 * slots {
         submit(&sc, &submission("service.request", "XZ0101")).await;
     }
-    eventually("ordinary deliveries hanging at XZ", || async {
+    eventually("ordinary messages hanging at XZ", || async {
         (held.load(Ordering::SeqCst) == slots - 1).then_some(())
     })
     .await;
@@ -189,6 +226,7 @@ async fn every_request_is_relayed_exactly_once_under_concurrent_load(engine: &st
         },
     };
     let t = TestFed::start_with(START, |o| {
+        o.health = true;
         o.amend = Some(Box::new(|terms| terms.limits.rate = None));
         if let Some(l) = location {
             o.databases.insert(RegionId::parse("SC").unwrap(), l);
@@ -235,6 +273,13 @@ async fn every_request_is_relayed_exactly_once_under_concurrent_load(engine: &st
         "audited twice: {:?}",
         audited.iter().filter(|(_, n)| **n > 1).collect::<Vec<_>>()
     );
+    // With 16 court systems at once, the relay sent messages started together in batches.
+    let (_, metrics) = crate::health::health(&t, "CQ", "/metrics").await;
+    let batches = crate::health::sample(
+        &metrics,
+        r#"kuayu_http_requests_total{listener="federation",method="POST",route="/federation/v1/messages/batch",status="200"}"#,
+    );
+    assert!(batches.is_some_and(|n| n >= 1.0), "{metrics}");
     t.shutdown().await;
 }
 

@@ -64,6 +64,7 @@ struct CourtApi;
         federation::revocation,
         federation::receipt,
         federation::receipt_batch,
+        federation::receive_batch,
         federation::ping,
         attachments::peer_head,
         attachments::peer_put,

@@ -177,6 +177,19 @@ pub const PROBLEMS: &[(&str, &str, &[Code])] = &[
     ),
     (
         "post",
+        "/federation/v1/messages/batch",
+        &[
+            BadRequest,
+            Unauthenticated,
+            IdentityMismatch,
+            UnknownAgreement,
+            PayloadTooLarge,
+            DuplicateKey,
+            RequestTimeout,
+        ],
+    ),
+    (
+        "post",
         "/federation/v1/revocations",
         &[
             BadRequest,

@@ -131,7 +131,7 @@ async fn post(request: reqwest::RequestBuilder, url: &str) -> Result<Vec<u8>, Re
         }
     };
     let status = response.status();
-    let body = crate::peers::read_answer(response)
+    let body = crate::peers::read_answer(response, crate::peers::MAX_ANSWER)
         .await
         .map_err(|e| Refused::Other((format!("{url}: reading the answer: {e}"), true)))?;
     if status.is_success() {

@@ -1,11 +1,16 @@
 //! Inbound: a peer gateway relays a message. Every check is repeated here with this
 //! gateway's own copy of the agreement; only after the commit does the peer get its
-//! signed relay receipt.
+//! signed relay receipt. A peer may relay several messages in one request (`batch.rs`, [`receive_batch`]).
+
+mod batch;
+
+pub use batch::{BATCH_MAX, receive_batch};
 
 use rustls_pki_types::CertificateDer;
 use serde_json::Value;
 
 use crate::api::RelayAnswer;
+use crate::envelope::Unverified;
 use crate::gateway::Gateway;
 use crate::observe::journey::{self, stage};
 use crate::pipeline;
@@ -19,17 +24,28 @@ use crate::workflow::{self, addressees, lifecycle};
 /// commit (say, the relay receipt of the request itself landed in between).
 const CHECKS: usize = 3;
 
-/// Handles `POST /federation/v1/messages`. A message whose request another step moved on
-/// after it was checked is checked again against the request as it is now (nothing of
-/// it was stored), up to `CHECKS` times; then it is refused as a conflict.
+/// Handles `POST /federation/v1/messages`: parses the envelope, then [`receive_parsed`].
 pub async fn receive(
     g: &Gateway,
     chain: &[CertificateDer<'static>],
     body: Value,
 ) -> Result<RelayAnswer, Problem> {
+    stage("parse");
+    let unverified = pipeline::parse(body)?;
+    receive_parsed(g, chain, unverified).await
+}
+
+/// Checks and commits a parsed envelope. A message whose request another step moved on
+/// after it was checked is checked again against the request as it is now (nothing of
+/// it was stored), up to `CHECKS` times; then it is refused as a conflict.
+pub async fn receive_parsed(
+    g: &Gateway,
+    chain: &[CertificateDer<'static>],
+    unverified: Unverified,
+) -> Result<RelayAnswer, Problem> {
     let mut checks = 1;
     loop {
-        match checked(g, chain, body.clone()).await {
+        match checked(g, chain, unverified.clone()).await {
             Ok(answer) => return Ok(answer),
             Err(Refused::Problem(p)) => return Err(p),
             Err(Refused::Raced(why)) if checks >= CHECKS => {
@@ -54,14 +70,12 @@ impl From<Problem> for Refused {
     }
 }
 
-/// One pass: parses, checks and commits.
+/// One pass: checks and commits.
 async fn checked(
     g: &Gateway,
     chain: &[CertificateDer<'static>],
-    body: Value,
+    unverified: Unverified,
 ) -> Result<RelayAnswer, Refused> {
-    stage("parse");
-    let unverified = pipeline::parse(body)?;
     let claimed = unverified.envelope.clone();
     journey::describe(&claimed);
     stage("resolve");
