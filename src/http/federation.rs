@@ -78,14 +78,15 @@ pub(super) async fn receive(
 }
 
 /// A peer gateway relays several signed envelopes in one request (its relay sends
-/// together what it starts together): each is checked and committed as the single route
-/// does it, and answered on its own, in order.
+/// together what it starts together): each is checked as the single route checks one,
+/// those that pass are committed in one group commit, and each is answered on its own,
+/// in order.
 #[utoipa::path(
     post,
     path = "/federation/v1/messages/batch",
     tag = "federation",
     request_body(content = crate::api::MessageBatch, description = "`{\"messages\": [{\"envelope\": …, \"traceparent\": …}]}`: 1 to 64 sealed envelopes, each exactly as `POST /federation/v1/messages` takes it (docs/SIGNATURES.md), with the W3C trace context it travels under (optional; as the single route's `traceparent` header: outside the signed envelope, deciding nothing). The whole body is at most 4 MiB."),
-    responses((status = 200, description = "One result per message, in the order sent: `{\"receipt\": …}`, the signed relay receipt the single route answers, once the message is committed here (the same message again gets its first receipt), or `{\"problem\": {…}}` with the problem the single route would have answered (its `status` and `code`; the sender retries it as it would that answer). A refused message leaves the others as they are. The batch is refused whole only if the caller is not a partner gateway (`unauthenticated`, `identity_mismatch`), or it is not a batch (an item that is not `{\"envelope\": …}` with an envelope in it, an unknown field), or carries no message or more than 64 (`bad_request`), or is over 4 MiB (`payload_too_large`); never 404 as a whole.", body = crate::api::MessageResults))
+    responses((status = 200, description = "One result per message, in the order sent: `{\"receipt\": …}`, the signed relay receipt the single route answers, once the message is committed here (those that pass their checks are committed together, each under its own savepoint) (the same message again gets its first receipt), or `{\"problem\": {…}}` with the problem the single route would have answered (its `status` and `code`; the sender retries it as it would that answer). A refused message leaves the others as they are. The batch is refused whole only if the caller is not a partner gateway (`unauthenticated`, `identity_mismatch`), or it is not a batch (an item that is not `{\"envelope\": …}` with an envelope in it, an unknown field), or carries no message or more than 64 (`bad_request`), or is over 4 MiB (`payload_too_large`); never 404 as a whole.", body = crate::api::MessageResults))
 )]
 pub(super) async fn receive_batch(
     State(g): State<Arc<Gateway>>,

@@ -1,15 +1,20 @@
 //! Several relayed messages in one request (`POST /federation/v1/messages/batch`): each
-//! checked and committed as the single route does it ([`super::receive`]), all at once,
-//! so that their commits share one of the store's group commits; each answered on its
-//! own, in the order sent.
+//! checked as the single route does it ([`super::receive`]), all at once; those that pass
+//! are committed in one of the store's group commits ([`Gather`]), each under its own
+//! savepoint; each is answered on its own, in the order sent.
 
 use rustls_pki_types::CertificateDer;
 use serde_json::Value;
+
+use std::sync::Mutex;
+
+use tokio::sync::{Notify, oneshot};
 
 use crate::api::{MessageBatch, MessageResult, MessageResults};
 use crate::gateway::Gateway;
 use crate::observe::journey::{self, Direction};
 use crate::problem::{Code, Problem};
+use crate::store::{Inbound, InboundOutcome, Store, StoreError};
 
 /// Most messages in one batch.
 pub const BATCH_MAX: usize = 64;
@@ -55,14 +60,19 @@ pub async fn receive_batch(
         })?;
         parsed.push((unverified, m.traceparent));
     }
-    // Polled together, so the commits of those that pass reach the committer together.
+    // Checked together; those that pass are committed together, once every one is either
+    // checked or refused.
+    let gather = Gather::new(count);
     let work = parsed.into_iter().map(|(unverified, traceparent)| {
         let trace = crate::observe::trace::parse(traceparent.as_deref());
-        let one = super::receive_parsed(g, chain, unverified);
+        let one = super::receive_parsed(g, chain, unverified, Some(gather.seat()));
         journey::follow(&g.observer.metrics, Direction::Inbound, trace, one)
     });
-    let results = futures_util::future::join_all(work)
-        .await
+    let (results, ()) = tokio::join!(
+        futures_util::future::join_all(work),
+        gather.commit(&*g.store)
+    );
+    let results = results
         .into_iter()
         .map(|answer| match answer {
             Ok(answer) => MessageResult::Taken(answer),
@@ -70,4 +80,95 @@ pub async fn receive_batch(
         })
         .collect();
     Ok(MessageResults { results })
+}
+
+type Reply = oneshot::Sender<Result<InboundOutcome, StoreError>>;
+
+/// The commits of a batch's messages, gathered so that they reach the store together:
+/// each message holds a [`Seat`] until it hands its commit over or is refused, and
+/// [`Gather::commit`] commits what was handed over once no seat is held.
+struct Gather {
+    state: Mutex<Gathered>,
+    all_in: Notify,
+}
+
+struct Gathered {
+    /// Seats still held.
+    seats: usize,
+    units: Vec<(Inbound, Reply)>,
+}
+
+/// One message's place in its batch's commit: it hands its commit over
+/// ([`Seat::commit`]), or gives the place up when dropped (refused before its commit).
+pub(super) struct Seat<'a> {
+    gather: &'a Gather,
+    handed: bool,
+}
+
+impl Gather {
+    fn new(seats: usize) -> Self {
+        Gather {
+            state: Mutex::new(Gathered {
+                seats,
+                units: Vec::new(),
+            }),
+            all_in: Notify::new(),
+        }
+    }
+
+    /// A seat (one for each message of the batch, as many as [`Gather::new`] was told).
+    fn seat(&self) -> Seat<'_> {
+        Seat {
+            gather: self,
+            handed: false,
+        }
+    }
+
+    /// Counts a seat out (handing over `unit` first, if any); the last wakes the commit.
+    fn leave(&self, unit: Option<(Inbound, Reply)>) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.units.extend(unit);
+        state.seats = state.seats.saturating_sub(1);
+        if state.seats == 0 {
+            self.all_in.notify_one();
+        }
+    }
+
+    /// Once every seat is given up or handed over, commits what was handed over in one
+    /// group and answers each.
+    async fn commit(&self, store: &dyn Store) {
+        self.all_in.notified().await;
+        let units = std::mem::take(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()).units);
+        if units.is_empty() {
+            return;
+        }
+        let (messages, replies): (Vec<Inbound>, Vec<Reply>) = units.into_iter().unzip();
+        let outcomes = store.commit_inbound_together(messages).await;
+        for (reply, outcome) in replies.into_iter().zip(outcomes) {
+            // A message whose future is gone no longer needs its answer.
+            let _ = reply.send(outcome);
+        }
+    }
+}
+
+impl Seat<'_> {
+    /// Hands `m` over to the batch's commit; its outcome once that committed.
+    pub(super) async fn commit(mut self, m: Inbound) -> Result<InboundOutcome, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.handed = true;
+        self.gather.leave(Some((m, reply)));
+        answer.await.unwrap_or_else(|_| {
+            Err(StoreError::Backend(
+                "the batch's commit gave no answer".into(),
+            ))
+        })
+    }
+}
+
+impl Drop for Seat<'_> {
+    fn drop(&mut self) {
+        if !self.handed {
+            self.gather.leave(None);
+        }
+    }
 }

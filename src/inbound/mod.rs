@@ -1,6 +1,7 @@
 //! Inbound: a peer gateway relays a message. Every check is repeated here with this
 //! gateway's own copy of the agreement; only after the commit does the peer get its
-//! signed relay receipt. A peer may relay several messages in one request (`batch.rs`, [`receive_batch`]).
+//! signed relay receipt. A peer may relay several messages in one request
+//! ([`receive_batch`]).
 
 mod batch;
 
@@ -24,7 +25,7 @@ use crate::workflow::{self, addressees, lifecycle};
 /// commit (say, the relay receipt of the request itself landed in between).
 const CHECKS: usize = 3;
 
-/// Handles `POST /federation/v1/messages`: parses the envelope, then [`receive_parsed`].
+/// Handles `POST /federation/v1/messages`: parses the envelope, then checks and commits it.
 pub async fn receive(
     g: &Gateway,
     chain: &[CertificateDer<'static>],
@@ -32,20 +33,22 @@ pub async fn receive(
 ) -> Result<RelayAnswer, Problem> {
     stage("parse");
     let unverified = pipeline::parse(body)?;
-    receive_parsed(g, chain, unverified).await
+    receive_parsed(g, chain, unverified, None).await
 }
 
-/// Checks and commits a parsed envelope. A message whose request another step moved on
-/// after it was checked is checked again against the request as it is now (nothing of
-/// it was stored), up to `CHECKS` times; then it is refused as a conflict.
-pub async fn receive_parsed(
+/// Checks and commits a parsed envelope: the first time in its batch's commit if it has a
+/// `seat` there ([`batch`]). A message whose request another step moved on after it was
+/// checked is checked again against the request as it is now (nothing of it was stored),
+/// up to `CHECKS` times, committed alone; then it is refused as a conflict.
+async fn receive_parsed(
     g: &Gateway,
     chain: &[CertificateDer<'static>],
     unverified: Unverified,
+    mut seat: Option<batch::Seat<'_>>,
 ) -> Result<RelayAnswer, Problem> {
     let mut checks = 1;
     loop {
-        match checked(g, chain, unverified.clone()).await {
+        match checked(g, chain, unverified.clone(), seat.take()).await {
             Ok(answer) => return Ok(answer),
             Err(Refused::Problem(p)) => return Err(p),
             Err(Refused::Raced(why)) if checks >= CHECKS => {
@@ -70,11 +73,13 @@ impl From<Problem> for Refused {
     }
 }
 
-/// One pass: checks and commits.
+/// One pass: checks and commits (in its batch's commit with a `seat`; one that is
+/// refused first gives its seat up).
 async fn checked(
     g: &Gateway,
     chain: &[CertificateDer<'static>],
     unverified: Unverified,
+    seat: Option<batch::Seat<'_>>,
 ) -> Result<RelayAnswer, Refused> {
     let claimed = unverified.envelope.clone();
     journey::describe(&claimed);
@@ -289,23 +294,25 @@ async fn checked(
     let urgent = e.priority == crate::envelope::Priority::High;
     stage("commit");
     let started = std::time::Instant::now();
-    let outcome = g
-        .store
-        .commit_inbound(Inbound {
-            sealed,
-            receipt: receipt.clone(),
-            change,
-            event,
-            inbox,
-            clocks,
-            trace_id: journey::trace_id(),
-            now,
-        })
-        .await
-        .map_err(|e| match e {
-            crate::store::StoreError::Raced(why) => Refused::Raced(why),
-            other => Refused::Problem(other.into_problem()),
-        })?;
+    let inbound = Inbound {
+        sealed,
+        receipt: receipt.clone(),
+        change,
+        event,
+        inbox,
+        clocks,
+        trace_id: journey::trace_id(),
+        now,
+    };
+    let committed = match seat {
+        // With the rest of its batch.
+        Some(seat) => seat.commit(inbound).await,
+        None => g.store.commit_inbound(inbound).await,
+    };
+    let outcome = committed.map_err(|e| match e {
+        crate::store::StoreError::Raced(why) => Refused::Raced(why),
+        other => Refused::Problem(other.into_problem()),
+    })?;
     g.observer.metrics.commit("inbound", started.elapsed());
     match outcome {
         InboundOutcome::Committed => {

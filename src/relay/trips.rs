@@ -3,7 +3,7 @@
 //! [`TRIP_MAX`] each ([`board`]). Preservation orders travel only with preservation
 //! orders and never wait. Ordinary items wait while [`MAX_TRIPS`] ordinary trips to their
 //! peer are in flight, and go together when one ends: under load the trips grow, so each
-//! costs the peer one request and (mostly) one commit; with nothing in flight an item
+//! costs the peer one request and one commit; with nothing in flight an item
 //! leaves at once. A trip out for longer than [`TRIP_PATIENCE`] holds back nothing.
 
 use std::collections::HashMap;

@@ -50,6 +50,14 @@ pub trait Store: Supervision + Retention + Send + Sync {
     /// again; its first receipt is returned.
     async fn commit_inbound(&self, m: Inbound) -> Result<InboundOutcome, StoreError>;
 
+    /// Commits several messages from a peer in one group commit (each under its own
+    /// savepoint: one that fails is undone alone), as [`Store::commit_inbound`] commits
+    /// one: each one's outcome, in order.
+    async fn commit_inbound_together(
+        &self,
+        messages: Vec<Inbound>,
+    ) -> Vec<Result<InboundOutcome, StoreError>>;
+
     /// The relay receipt and digest of an inbound message, if it was committed.
     async fn inbound_receipt(
         &self,

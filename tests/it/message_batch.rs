@@ -1,6 +1,7 @@
-//! `POST /federation/v1/messages/batch`: each message is checked and committed as the
-//! single route does it and answered on its own, in order; a refused one leaves the
-//! others as they are. Only a body that is not a batch is refused whole.
+//! `POST /federation/v1/messages/batch`: each message is checked as the single route does
+//! it and answered on its own, in order; those that pass are committed in one group
+//! commit, and a refused one leaves the others as they are. Only a body that is not a
+//! batch is refused whole.
 
 use serde_json::{Value, json};
 
@@ -33,26 +34,33 @@ async fn inbox_ids(t: &TestFed) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn a_batch_commits_each_good_message_and_answers_the_bad_one_with_its_own_problem() {
+async fn a_batch_commits_its_good_messages_in_one_group_and_answers_the_bad_one_with_its_own_problem()
+ {
+    const GOOD: usize = 8;
     let t = TestFed::start().await;
-    let (first, last) = (sealed(&t), sealed(&t));
+    let good: Vec<Value> = (0..GOOD).map(|_| sealed(&t)).collect();
     // Changed after it was sealed: its signature no longer covers what it says.
     let mut forged = sealed(&t);
     forged["payload"]["case"]["number"] = json!("(2025)川0104民初1号");
-    let body = json!({"messages": [
-        {"envelope": first, "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
-        {"envelope": forged},
-        {"envelope": last},
-    ]});
+    // The forged one second, after one with its trace.
+    let mut messages: Vec<Value> = good.iter().map(|e| json!({"envelope": e})).collect();
+    messages[0]["traceparent"] = json!("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    messages.insert(1, json!({"envelope": forged}));
+    let body = json!({ "messages": messages });
     let client = t.as_gateway("SC", "CQ");
+    let store = &t.fed.gateway("CQ").gateway.store;
+    let (groups, units) = store.group_commits();
     let (status, answer) = post_raw(&client, &batch_url(&t), &body).await;
     assert_eq!(status, 200, "{answer}");
+    // Those that passed were committed together, in one group commit.
+    assert_eq!(store.group_commits(), (groups + 1, units + GOOD as u64));
     let results = answer["results"].as_array().expect("results");
-    assert_eq!(results.len(), 3, "{answer}");
-    for (place, sent) in [(0, &first), (2, &last)] {
-        assert_eq!(results[place]["receipt"]["hop"], "relay", "{answer}");
-        assert_eq!(results[place]["receipt"]["messageId"], sent["id"]);
-        assert_eq!(results[place]["receipt"]["issuer"], "CQ");
+    assert_eq!(results.len(), GOOD + 1, "{answer}");
+    let answered_good = results[..1].iter().chain(&results[2..]);
+    for (result, sent) in answered_good.zip(&good) {
+        assert_eq!(result["receipt"]["hop"], "relay", "{answer}");
+        assert_eq!(result["receipt"]["messageId"], sent["id"]);
+        assert_eq!(result["receipt"]["issuer"], "CQ");
     }
     let problem = &results[1]["problem"];
     assert_eq!(
@@ -61,11 +69,11 @@ async fn a_batch_commits_each_good_message_and_answers_the_bad_one_with_its_own_
         "{answer}"
     );
     assert!(problem["detail"].as_str().is_some_and(|d| d.len() > 10));
-    // The two good ones reached the court; the forged one did not.
-    let mut want = vec![
-        first["id"].as_str().unwrap().to_owned(),
-        last["id"].as_str().unwrap().to_owned(),
-    ];
+    // The good ones reached the court; the forged one did not.
+    let mut want: Vec<String> = good
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
     want.sort();
     assert_eq!(inbox_ids(&t).await, want);
 
@@ -73,7 +81,7 @@ async fn a_batch_commits_each_good_message_and_answers_the_bad_one_with_its_own_
     let (status, again) = post_raw(&client, &batch_url(&t), &body).await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["results"][0], answer["results"][0]);
-    assert_eq!(again["results"][2], answer["results"][2]);
+    assert_eq!(again["results"][GOOD], answer["results"][GOOD]);
     assert_eq!(again["results"][1]["problem"]["code"], "bad_signature");
     assert_eq!(inbox_ids(&t).await, want);
     t.shutdown().await;

@@ -42,7 +42,8 @@ use super::local::Local;
 use super::messages::Packed;
 use super::slices::Slices;
 use super::{Dialect, SqlStore};
-use crate::store::{Inbound, Outbound, OutboundOutcome, StoreError};
+use crate::ids::MessageId;
+use crate::store::{Inbound, InboundOutcome, Outbound, OutboundOutcome, StoreError};
 
 /// Most units in one transaction.
 pub(super) const MAX_GROUP: usize = 128;
@@ -142,6 +143,28 @@ impl SqlStore {
                 other => Err(other.wrong()),
             })
             .collect()
+    }
+
+    /// What committing inbound message `id` came to: committed now, or stored before (a
+    /// duplicate: the first receipt and digest, read back).
+    pub(super) async fn inbound_outcome(
+        &self,
+        id: MessageId,
+        done: Result<Done, StoreError>,
+    ) -> Result<InboundOutcome, StoreError> {
+        match done? {
+            Done::Stored(true) => Ok(InboundOutcome::Committed),
+            Done::Stored(false) => match self.read_inbound_receipt(&id).await? {
+                Some((digest, receipt)) => Ok(InboundOutcome::Duplicate {
+                    digest,
+                    receipt: Box::new(receipt),
+                }),
+                None => Err(StoreError::Conflict(format!(
+                    "message {id} is stored, but not as received"
+                ))),
+            },
+            other => Err(other.wrong()),
+        }
     }
 
     /// Commits `units` in one group (each under its own savepoint if there are several:

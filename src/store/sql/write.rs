@@ -38,19 +38,22 @@ impl Store for SqlStore {
 
     async fn commit_inbound(&self, m: Inbound) -> Result<InboundOutcome, StoreError> {
         let id = m.sealed.envelope.id;
-        match self.commit_unit(Unit::inbound(m)).await? {
-            Done::Stored(true) => Ok(InboundOutcome::Committed),
-            Done::Stored(false) => match self.inbound_receipt(&id).await? {
-                Some((digest, receipt)) => Ok(InboundOutcome::Duplicate {
-                    digest,
-                    receipt: Box::new(receipt),
-                }),
-                None => Err(StoreError::Conflict(format!(
-                    "message {id} is stored, but not as received"
-                ))),
-            },
-            other => Err(other.wrong()),
+        let done = self.commit_unit(Unit::inbound(m)).await;
+        self.inbound_outcome(id, done).await
+    }
+
+    async fn commit_inbound_together(
+        &self,
+        messages: Vec<Inbound>,
+    ) -> Vec<Result<InboundOutcome, StoreError>> {
+        let ids: Vec<MessageId> = messages.iter().map(|m| m.sealed.envelope.id).collect();
+        let units = messages.into_iter().map(Unit::inbound).collect();
+        let done = self.commit_together(units).await;
+        let mut outcomes = Vec::with_capacity(ids.len());
+        for (id, done) in ids.into_iter().zip(done) {
+            outcomes.push(self.inbound_outcome(id, done).await);
         }
+        outcomes
     }
 
     async fn inbound_receipt(
