@@ -55,12 +55,7 @@ pub async fn receive_batch(
         )
     })?;
     let count = batch.receipts.len();
-    if count == 0 || count > BATCH_MAX {
-        return Err(Problem::new(
-            Code::BadRequest,
-            format!("a batch carries 1 to {BATCH_MAX} receipts, not {count}"),
-        ));
-    }
+    Problem::batch_of(count, BATCH_MAX, "receipts")?;
     // A batch whose items are not all receipts is malformed: refused whole.
     let mut items = Vec::with_capacity(count);
     for (place, item) in batch.receipts.into_iter().enumerate() {

@@ -40,12 +40,7 @@ pub async fn receive_batch(
         )
     })?;
     let count = batch.messages.len();
-    if count == 0 || count > BATCH_MAX {
-        return Err(Problem::new(
-            Code::BadRequest,
-            format!("a batch carries 1 to {BATCH_MAX} messages, not {count}"),
-        ));
-    }
+    Problem::batch_of(count, BATCH_MAX, "messages")?;
     // A batch whose items are not all envelopes is malformed: refused whole.
     let mut parsed = Vec::with_capacity(count);
     for (place, m) in batch.messages.into_iter().enumerate() {

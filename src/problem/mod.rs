@@ -61,6 +61,17 @@ fn code_schema() -> utoipa::openapi::schema::Object {
 }
 
 impl Problem {
+    /// Refuses a batch of `count` `items` (as "receipts") unless it carries 1 to `max`.
+    pub fn batch_of(count: usize, max: usize, items: &str) -> Result<(), Problem> {
+        if count == 0 || count > max {
+            return Err(Problem::new(
+                Code::BadRequest,
+                format!("a batch carries 1 to {max} {items}, not {count}"),
+            ));
+        }
+        Ok(())
+    }
+
     /// A problem with `code` and a human `detail`.
     pub fn new(code: Code, detail: impl Into<String>) -> Self {
         Problem {
