@@ -9,7 +9,9 @@
 //! opens one transaction (on SQLite on its own connection, [`Local`]; on PostgreSQL on the
 //! pool), runs each unit under its own SAVEPOINT (a group of one needs none), and commits
 //! once (the transaction: [`super::group_tx`]). A unit that fails is rolled back to its savepoint alone and gets its own error;
-//! the others go on (a group of one is rolled back whole). Every
+//! the others go on (a group of one is rolled back whole). On SQLite the group is first
+//! tried without savepoints, and run again with them only if a unit failed (the first
+//! try rolled back whole), so that the usual group pays for none. Every
 //! caller is answered only after the shared COMMIT returned: with its own outcome if it
 //! succeeded, or with the COMMIT's error (then nothing of the group is stored). If a
 //! savepoint cannot be released or rolled back, the transaction is in doubt: nothing is

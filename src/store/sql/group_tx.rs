@@ -1,6 +1,8 @@
 //! One group's transaction: where the committer writes it ([`Target`]: its own SQLite
 //! connection or the write pool) and how its units run in it, each under its own
-//! savepoint, so that one failing leaves the others (see [`super::group`]).
+//! savepoint, so that one failing leaves the others (see [`super::group`]). On SQLite a
+//! group first runs without savepoints ([`bare`]); only if a unit fails is it rolled back
+//! and run again with them.
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool};
@@ -141,7 +143,21 @@ async fn in_local(
     if let Err(e) = conn.batch("BEGIN IMMEDIATE") {
         return (unanswered(group), Err(e));
     }
-    let (answers, end) = run_units(conn, group).await;
+    let (answers, end) = match bare(conn, group).await {
+        Ok(done) => done,
+        Err(group) => {
+            // A unit failed with no savepoint to fall back to: nothing of the try stays,
+            // and the group runs again, each unit under its own savepoint.
+            if let Err(e) = conn
+                .batch("ROLLBACK")
+                .and_then(|()| conn.batch("BEGIN IMMEDIATE"))
+            {
+                let _ = conn.batch("ROLLBACK");
+                return (unanswered(group), Err(e));
+            }
+            run_units(conn, group).await
+        }
+    };
     let committed = match end {
         End::Commit => conn.batch("COMMIT"),
         End::Undo => conn.batch("ROLLBACK"),
@@ -152,6 +168,30 @@ async fn in_local(
         let _ = conn.batch("ROLLBACK");
     }
     (answers, committed)
+}
+
+/// SQLite: runs a group of several without savepoints, for a unit almost never fails
+/// and a savepoint costs a copy of each page the unit touches (SQLite's sub-journal) and
+/// two statements. If every unit succeeds, their answers and [`End::Commit`]; if one
+/// fails, `Err` with the group given back (the transaction then holds the units before it
+/// and part of it, and must be rolled back). A group of one is [`run_units`]'s as it is.
+async fn bare(conn: &mut Local, group: Batch) -> Result<(Answers, End), Batch> {
+    if group.len() < 2 {
+        return Ok(run_units(conn, group).await);
+    }
+    let mut done = Vec::with_capacity(group.len());
+    for (unit, _) in &group {
+        match run_unit(conn, unit, false).await {
+            Ok(Ok(outcome)) => done.push(outcome),
+            Ok(Err(_)) | Err(_) => return Err(group),
+        }
+    }
+    let answers = group
+        .into_iter()
+        .zip(done)
+        .map(|((_, reply), outcome)| (reply, Some(Ok(outcome))))
+        .collect();
+    Ok((answers, End::Commit))
 }
 
 /// How a group's transaction ends once its units have run.
