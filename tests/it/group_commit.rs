@@ -11,7 +11,10 @@ use kuayu::store::{OutboundOutcome, StateChange, Store, StoreError, Supervision 
 use crate::store::outbound;
 
 /// Three units in one group, the middle one opening a request that already exists: it
-/// fails alone (its message row rolled back with it), the other two are stored.
+/// fails alone (its message row rolled back with it), the other two are stored. On
+/// SQLite the group first runs without savepoints: the first unit is written, the second
+/// fails, that try is rolled back whole and the group runs again with a savepoint per
+/// unit, so the audit count below also shows that nothing of the first try stayed.
 async fn a_failing_unit_gets_its_own_error_and_its_group_commits(store: SqlStore) {
     let first = MessageId::new();
     store.commit_outbound(outbound(first)).await.unwrap();
