@@ -205,6 +205,16 @@ impl SqlStore {
             return Ok(None);
         };
         let key = id.to_string();
+        // Read before the messages, each read being its own snapshot: a purge marks the
+        // request and its messages in one transaction, so a view that shows the request
+        // purged shows its messages purged too (read the other way round, a purge that
+        // committed between the two reads gave a purged request with unpurged messages).
+        let purged_at: Option<i64> =
+            sqlx::query_scalar("SELECT purged_at FROM requests WHERE id = $1")
+                .bind(&key)
+                .fetch_optional(&self.read)
+                .await?
+                .flatten();
         let history = sqlx::query(HISTORY)
             .bind(&key)
             .fetch_all(&self.read)
@@ -277,12 +287,6 @@ impl SqlStore {
         let place = |r: &Receipt| messages.iter().position(|m| m.id == r.message_id);
         receipts.sort_by_key(|r| (place(r), r.hop, r.at));
         let deadlines = self.read_deadlines(id).await?;
-        let purged_at: Option<i64> =
-            sqlx::query_scalar("SELECT purged_at FROM requests WHERE id = $1")
-                .bind(&key)
-                .fetch_optional(&self.read)
-                .await?
-                .flatten();
         Ok(Some(RequestView {
             record,
             history,
