@@ -97,6 +97,21 @@ fn due_sql(columns: &str, limit: u32) -> String {
     )
 }
 
+/// A request's deadlines, by due time, read through `conn` (a connection of the read
+/// pool, or a snapshot transaction on it).
+pub(super) async fn deadlines_of(
+    conn: &mut sqlx::AnyConnection,
+    request_id: &MessageId,
+) -> Result<Vec<DeadlineRecord>, StoreError> {
+    sqlx::query("SELECT * FROM deadlines WHERE request_id = $1 ORDER BY due_at, name")
+        .bind(request_id.to_string())
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(deadline)
+        .collect()
+}
+
 impl SqlStore {
     /// The freezes our courts sent under `ruling` (in [`crate::workflow::queue::case_number`]
     /// form) whose expiry warning is still open: the only ones a lift has anything to close
@@ -128,19 +143,6 @@ impl SqlStore {
             }
         }
         Ok(ids)
-    }
-
-    pub(super) async fn read_deadlines(
-        &self,
-        request_id: &MessageId,
-    ) -> Result<Vec<DeadlineRecord>, StoreError> {
-        sqlx::query("SELECT * FROM deadlines WHERE request_id = $1 ORDER BY due_at, name")
-            .bind(request_id.to_string())
-            .fetch_all(&self.read)
-            .await?
-            .iter()
-            .map(deadline)
-            .collect()
     }
 
     /// Marks every deadline (of work still open) and warning whose time came by `now`, with

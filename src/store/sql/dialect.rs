@@ -37,6 +37,22 @@ impl Dialect {
         }
     }
 
+    /// Begins a transaction whose reads all see one snapshot, on `pool`: on SQLite (WAL) a
+    /// deferred `BEGIN` takes it at the first read and keeps it; on PostgreSQL that needs
+    /// `REPEATABLE READ` (under the default, each statement sees its own).
+    pub(super) async fn begin_snapshot(
+        self,
+        pool: &sqlx::AnyPool,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self {
+            Dialect::Sqlite => pool.begin().await,
+            Dialect::Postgres => {
+                pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .await
+            }
+        }
+    }
+
     /// The text at `path` (keys from the root) inside the JSON text in `column`.
     pub fn json_text(self, column: &str, path: &[&str]) -> String {
         match self {

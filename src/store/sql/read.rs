@@ -197,27 +197,28 @@ impl SqlStore {
         row.as_ref().map(request_record).transpose()
     }
 
+    /// A request's view, every part of it read in one snapshot
+    /// ([`super::dialect::Dialect::begin_snapshot`]): a purge, which marks the request and
+    /// its messages in one transaction, is in all of the view or in none of it, and so is
+    /// any step of the request's work.
     pub(super) async fn read_request_view(
         &self,
         id: &MessageId,
     ) -> Result<Option<RequestView>, StoreError> {
-        let Some(record) = self.read_request(id).await? else {
+        let mut tx = self.dialect.begin_snapshot(&self.read).await?;
+        let key = id.to_string();
+        let Some(row) = sqlx::query("SELECT * FROM requests WHERE id = $1")
+            .bind(&key)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
             return Ok(None);
         };
-        let key = id.to_string();
-        // Read before the messages, each read being its own snapshot: a purge marks the
-        // request and its messages in one transaction, so a view that shows the request
-        // purged shows its messages purged too (read the other way round, a purge that
-        // committed between the two reads gave a purged request with unpurged messages).
-        let purged_at: Option<i64> =
-            sqlx::query_scalar("SELECT purged_at FROM requests WHERE id = $1")
-                .bind(&key)
-                .fetch_optional(&self.read)
-                .await?
-                .flatten();
+        let record = request_record(&row)?;
+        let purged_at: Option<i64> = row.try_get("purged_at")?;
         let history = sqlx::query(HISTORY)
             .bind(&key)
-            .fetch_all(&self.read)
+            .fetch_all(&mut *tx)
             .await?
             .iter()
             .map(|r| {
@@ -243,7 +244,7 @@ impl SqlStore {
             sqlx::query("SELECT m.*, m.id AS envelope_id FROM messages m WHERE m.id = $1 OR (m.request_id = $1 AND m.request_id <> '')
                          ORDER BY m.committed_at, m.id")
                 .bind(&key)
-                .fetch_all(&self.read)
+                .fetch_all(&mut *tx)
                 .await?
                 .iter()
                 .map(|r| {
@@ -264,7 +265,7 @@ impl SqlStore {
              WHERE m.id = $1 OR (m.request_id = $1 AND m.request_id <> '')",
         )
         .bind(&key)
-        .fetch_all(&self.read)
+        .fetch_all(&mut *tx)
         .await?
         .iter()
         .map(|r| {
@@ -286,7 +287,9 @@ impl SqlStore {
         // In the order of their messages, each message's in the order of its hops.
         let place = |r: &Receipt| messages.iter().position(|m| m.id == r.message_id);
         receipts.sort_by_key(|r| (place(r), r.hop, r.at));
-        let deadlines = self.read_deadlines(id).await?;
+        let deadlines = super::deadlines::deadlines_of(&mut *tx, id).await?;
+        // Only read: ending it either way is the same.
+        tx.rollback().await?;
         Ok(Some(RequestView {
             record,
             history,
