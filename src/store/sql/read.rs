@@ -287,7 +287,7 @@ impl SqlStore {
         // In the order of their messages, each message's in the order of its hops.
         let place = |r: &Receipt| messages.iter().position(|m| m.id == r.message_id);
         receipts.sort_by_key(|r| (place(r), r.hop, r.at));
-        let deadlines = super::deadlines::deadlines_of(&mut *tx, id).await?;
+        let deadlines = super::deadlines::deadlines_of(&mut tx, id).await?;
         // Only read: ending it either way is the same.
         tx.rollback().await?;
         Ok(Some(RequestView {
