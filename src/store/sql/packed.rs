@@ -22,7 +22,7 @@
 //!
 //! Why: an envelope of a typical service request is about 2.7 KB of JSON, so two never
 //! fitted in one 4 KB SQLite page and each took a page of its own. Compressed without a
-//! dictionary it is about 1.6 KB; with it about 1.2 KB, five rows to an 8 KB page
+//! dictionary it is about 1.6 KB; with it about 1.2 KB, three rows to a 4 KB page
 //! (a new database's page size, see `SQLITE_WRITER_PRAGMAS`).
 
 use std::cell::RefCell;
