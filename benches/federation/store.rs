@@ -159,26 +159,11 @@ pub async fn fill(dir: &Path, region: &str, target: i64) -> anyhow::Result<()> {
 
 /// A fresh database on the PostgreSQL server `server` names: (server, its URL).
 pub async fn fresh_database(server: &str) -> anyhow::Result<(String, String)> {
-    sqlx::any::install_default_drivers();
-    let name = format!("kuayu_bench_{}", uuid::Uuid::now_v7().simple());
-    let mut admin = sqlx::AnyConnection::connect(server).await?;
-    admin
-        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await?;
-    admin.close().await?;
-    let base = server.rsplit_once('/').map_or(server, |(b, _)| b);
-    Ok((server.to_owned(), format!("{base}/{name}")))
+    let url = kuayu::store::sql::scratch::fresh_postgres(server, "kuayu_bench").await?;
+    Ok((server.to_owned(), url))
 }
 
 /// Drops the database made by [`fresh_database`].
 pub async fn drop_database(server: &str, url: &str) -> anyhow::Result<()> {
-    let name = url.rsplit_once('/').map_or(url, |(_, n)| n);
-    let mut admin = sqlx::AnyConnection::connect(server).await?;
-    admin
-        .execute(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE {name} WITH (FORCE)"
-        )))
-        .await?;
-    admin.close().await?;
-    Ok(())
+    Ok(kuayu::store::sql::scratch::drop_postgres(server, url).await?)
 }

@@ -4,8 +4,6 @@
 //! says it skipped, except under CI, where it fails.
 
 use kuayu::store::sql::{Location, SqlStore};
-use sqlx::Connection as _;
-use sqlx::Executor as _;
 
 /// The variable naming the test server (a role that may create databases).
 pub const POSTGRES_ENV: &str = "KUAYU_TEST_POSTGRES";
@@ -28,16 +26,10 @@ pub fn postgres_server() -> Option<String> {
 /// A fresh, empty database on the test server: its URL.
 pub async fn fresh_postgres() -> Option<Location> {
     let server = postgres_server()?;
-    sqlx::any::install_default_drivers();
-    let name = format!("kuayu_t_{}", uuid::Uuid::now_v7().simple());
-    let mut admin = sqlx::AnyConnection::connect(&server).await.unwrap();
-    admin
-        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+    let url = kuayu::store::sql::scratch::fresh_postgres(&server, "kuayu_t")
         .await
         .unwrap();
-    admin.close().await.unwrap();
-    let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
-    Some(Location::Postgres(format!("{base}/{name}")))
+    Some(Location::Postgres(url))
 }
 
 /// A store on `engine` ("sqlite" or "postgres"), or `None` when PostgreSQL is not

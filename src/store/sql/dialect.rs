@@ -165,6 +165,71 @@ mod tests {
         assert!(checked >= 10, "only {checked} bound LIMITs found in {dir}");
     }
 
+    /// A store on `engine`: SQLite in `dir`, or PostgreSQL in a fresh database on the
+    /// server `KUAYU_TEST_POSTGRES` names (`None` without one, except under CI).
+    async fn store(engine: &str, dir: &std::path::Path) -> Option<super::super::SqlStore> {
+        use super::super::SqlStore;
+        if engine == "sqlite" {
+            return Some(SqlStore::open(&dir.join("k.db")).await.unwrap());
+        }
+        let Some(server) = std::env::var("KUAYU_TEST_POSTGRES")
+            .ok()
+            .filter(|url| !url.is_empty())
+        else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must run the PostgreSQL tests: set KUAYU_TEST_POSTGRES (.ci/run does)"
+            );
+            eprintln!("skipped: no PostgreSQL (KUAYU_TEST_POSTGRES is not set)");
+            return None;
+        };
+        let url = super::super::scratch::fresh_postgres(&server, "kuayu_t")
+            .await
+            .unwrap();
+        Some(SqlStore::open_postgres(&url).await.unwrap())
+    }
+
+    /// What a request's view relies on (`read_request_view`): every read of a snapshot
+    /// transaction sees the database as its first read did, though another connection
+    /// commits meanwhile; a read after it sees that commit.
+    async fn a_snapshot_does_not_see_a_commit_made_after_its_first_read(engine: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(store) = store(engine, dir.path()).await else {
+            return;
+        };
+        let (write, read) = (&store.write, &store.read);
+        let count = "SELECT COUNT(*) FROM snapshot_probe";
+        let insert = "INSERT INTO snapshot_probe (n) VALUES (1)";
+        sqlx::query("CREATE TABLE snapshot_probe (n BIGINT)")
+            .execute(write)
+            .await
+            .unwrap();
+        sqlx::query(insert).execute(write).await.unwrap();
+        let mut snapshot = store.dialect.begin_snapshot(read).await.unwrap();
+        let first: i64 = sqlx::query_scalar(count)
+            .fetch_one(&mut *snapshot)
+            .await
+            .unwrap();
+        sqlx::query(insert).execute(write).await.unwrap();
+        let again: i64 = sqlx::query_scalar(count)
+            .fetch_one(&mut *snapshot)
+            .await
+            .unwrap();
+        snapshot.rollback().await.unwrap();
+        let after: i64 = sqlx::query_scalar(count).fetch_one(read).await.unwrap();
+        assert_eq!((first, again, after), (1, 1, 2), "{engine}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_snapshot_does_not_see_a_later_commit_on_sqlite() {
+        a_snapshot_does_not_see_a_commit_made_after_its_first_read("sqlite").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_snapshot_does_not_see_a_later_commit_on_postgres() {
+        a_snapshot_does_not_see_a_commit_made_after_its_first_read("postgres").await;
+    }
+
     #[test]
     fn terminal_states_are_quoted_literals() {
         let sql = not_terminal("r.state");

@@ -44,6 +44,7 @@ mod readers;
 mod receipt_rows;
 mod receipts;
 mod retrievals;
+pub mod scratch;
 mod slices;
 mod supervision;
 mod tx;
