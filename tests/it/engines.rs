@@ -5,22 +5,9 @@
 
 use kuayu::store::sql::{Location, SqlStore};
 
-/// The variable naming the test server (a role that may create databases).
-pub const POSTGRES_ENV: &str = "KUAYU_TEST_POSTGRES";
-
-/// The test server's URL, if one is configured.
+/// The test server's URL, if one is configured (see `scratch::test_server`).
 pub fn postgres_server() -> Option<String> {
-    match std::env::var(POSTGRES_ENV) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI must run the PostgreSQL tests: set {POSTGRES_ENV} (.ci/run does)"
-            );
-            eprintln!("skipped: no PostgreSQL ({POSTGRES_ENV} is not set)");
-            None
-        }
-    }
+    kuayu::store::sql::scratch::test_server()
 }
 
 /// A fresh, empty database on the test server: its URL.

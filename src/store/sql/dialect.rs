@@ -172,17 +172,7 @@ mod tests {
         if engine == "sqlite" {
             return Some(SqlStore::open(&dir.join("k.db")).await.unwrap());
         }
-        let Some(server) = std::env::var("KUAYU_TEST_POSTGRES")
-            .ok()
-            .filter(|url| !url.is_empty())
-        else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI must run the PostgreSQL tests: set KUAYU_TEST_POSTGRES (.ci/run does)"
-            );
-            eprintln!("skipped: no PostgreSQL (KUAYU_TEST_POSTGRES is not set)");
-            return None;
-        };
+        let server = super::super::scratch::test_server()?;
         let url = super::super::scratch::fresh_postgres(&server, "kuayu_t")
             .await
             .unwrap();

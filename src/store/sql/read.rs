@@ -68,7 +68,9 @@ pub(super) fn request_record(row: &AnyRow) -> Result<RequestRecord, StoreError> 
     })
 }
 
-/// An idempotency answer from the columns of [`IDEMPOTENCY`].
+/// A request's row by its id.
+const REQUEST: &str = "SELECT * FROM requests WHERE id = $1";
+
 /// The columns of an inbox item, its message joined.
 pub(super) const INBOX_COLUMNS: &str = "SELECT i.seq, i.message_id, i.request_id, i.kind, i.received_at, i.retrieved_at, i.notice, m.digest, m.id AS envelope_id, m.envelope, m.envelope_z, m.purged_at
              FROM inbox i LEFT JOIN messages m ON m.id = i.message_id";
@@ -190,7 +192,7 @@ impl SqlStore {
         &self,
         id: &MessageId,
     ) -> Result<Option<RequestRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM requests WHERE id = $1")
+        let row = sqlx::query(REQUEST)
             .bind(id.to_string())
             .fetch_optional(&self.read)
             .await?;
@@ -207,7 +209,7 @@ impl SqlStore {
     ) -> Result<Option<RequestView>, StoreError> {
         let mut tx = self.dialect.begin_snapshot(&self.read).await?;
         let key = id.to_string();
-        let Some(row) = sqlx::query("SELECT * FROM requests WHERE id = $1")
+        let Some(row) = sqlx::query(REQUEST)
             .bind(&key)
             .fetch_optional(&mut *tx)
             .await?

@@ -3,6 +3,27 @@
 
 use sqlx::{AnyConnection, AssertSqlSafe, Connection as _, Executor as _};
 
+/// The variable naming the tests' PostgreSQL server (a URL whose role may create
+/// databases; `.ci/run` sets it).
+pub const TEST_SERVER_ENV: &str = "KUAYU_TEST_POSTGRES";
+
+/// The tests' PostgreSQL server, from [`TEST_SERVER_ENV`]. Without it a test's PostgreSQL
+/// half says it skipped and answers `None`, except under CI (`CI` set), where it panics:
+/// CI must run them.
+pub fn test_server() -> Option<String> {
+    match std::env::var(TEST_SERVER_ENV) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must run the PostgreSQL tests: set {TEST_SERVER_ENV} (.ci/run does)"
+            );
+            eprintln!("skipped: no PostgreSQL ({TEST_SERVER_ENV} is not set)");
+            None
+        }
+    }
+}
+
 /// Creates an empty database named `{prefix}_{a fresh UUIDv7}` on the PostgreSQL server
 /// `server` (a URL whose role may create databases) and answers its URL: `server` with
 /// the new name in place of its database.
