@@ -107,13 +107,22 @@ impl Target {
         }
     }
 
-    /// Called after each group: gives the write pool's connection back unless `more` work
-    /// waits and it has not been held for [`HELD_GROUPS`] groups.
+    /// Called after each group, its answers gone: gives the write pool's connection back
+    /// unless `more` work waits and it has not been held for [`HELD_GROUPS`] groups, and
+    /// lets the log start over now and then ([`Checkpointer::catch_up`]).
     pub(super) fn ease(&mut self, more: bool) {
         if let Target::Local { held, .. } = self
             && (!more || held.as_ref().is_some_and(|h| h.groups >= HELD_GROUPS))
         {
             *held = None;
+        }
+        if let Target::Local {
+            conn,
+            checkpoints: Some(c),
+            ..
+        } = self
+        {
+            c.catch_up(conn.connection(), more);
         }
     }
 }

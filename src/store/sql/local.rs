@@ -47,6 +47,11 @@ impl Local {
         self.conn.execute_batch(sql).map_err(backend)
     }
 
+    /// The connection itself.
+    pub(super) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
     /// `sql`, prepared (or taken from the kept ones) with `args` bound by their numbers.
     fn prepared(
         &self,
