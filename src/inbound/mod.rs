@@ -81,10 +81,11 @@ async fn checked(
     unverified: Unverified,
     seat: Option<batch::Seat<'_>>,
 ) -> Result<RelayAnswer, Refused> {
-    let claimed = unverified.envelope.clone();
-    journey::describe(&claimed);
+    // Its claims, read only to find the agreement and the key to check it with.
+    let claimed = &unverified.envelope;
+    journey::describe(claimed);
     stage("resolve");
-    let agreement = pipeline::resolve_named(g, &claimed)?;
+    let agreement = pipeline::resolve_named(g, claimed)?;
     stage("authenticate");
     pipeline::authenticate_peer(&agreement, &claimed.sender.region, chain)?;
     stage("verify");
