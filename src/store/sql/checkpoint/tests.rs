@@ -1,5 +1,7 @@
 //! Tests of the checkpoint thread and of the committer's catch-up.
 
+use std::sync::atomic::AtomicBool;
+
 use super::*;
 use crate::store::sql::exec::{Exec, args};
 use crate::store::sql::local::Local;
@@ -128,6 +130,76 @@ async fn under_unbroken_load_the_committer_catches_up_four_times_less_often() {
         }
     }
     assert_eq!(caught_up, [4 * CATCH_UP, 8 * CATCH_UP]);
+}
+
+/// Set while the test below holds another connection's checkpoint (in its busy handler).
+static HOLD: AtomicBool = AtomicBool::new(false);
+/// Set once that checkpoint is in its busy handler, holding the checkpoint lock.
+static HOLDING: AtomicBool = AtomicBool::new(false);
+
+/// A busy handler that waits (1 ms at a time) while [`HOLD`] is set.
+fn hold(_count: i32) -> bool {
+    HOLDING.store(true, Ordering::SeqCst);
+    if HOLD.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    HOLD.load(Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn a_catch_up_that_meets_the_threads_checkpoint_tries_again_a_few_groups_later() {
+    let (_dir, path, mut writer) = store();
+    for _ in 0..8 {
+        commit(&mut writer).await;
+    }
+    // The thread's checkpoint, mid-way: another connection's full checkpoint holds the
+    // checkpoint lock while it waits (in its busy handler) for a writer to finish.
+    let open = || Connection::open(&path).unwrap();
+    let writing = open();
+    writing.execute_batch("BEGIN IMMEDIATE").unwrap();
+    HOLD.store(true, Ordering::SeqCst);
+    let thread = std::thread::spawn({
+        let conn = open();
+        move || {
+            conn.busy_handler(Some(hold)).unwrap();
+            checkpoint(&conn, "FULL").unwrap().busy
+        }
+    });
+    while !HOLDING.load(Ordering::SeqCst) && !thread.is_finished() {
+        std::thread::yield_now();
+    }
+    assert!(
+        HOLDING.load(Ordering::SeqCst),
+        "the full checkpoint never waited"
+    );
+
+    let (mut checkpoints, _unread) = without_thread();
+    for _ in 0..CATCH_UP {
+        checkpoints.committed();
+    }
+    checkpoints.catch_up(writer.connection(), false);
+    assert_eq!(
+        checkpoints.owed,
+        4 * CATCH_UP - RETRY,
+        "the catch-up that met the checkpoint is owed again soon"
+    );
+
+    HOLD.store(false, Ordering::SeqCst);
+    assert!(thread.join().unwrap(), "the held checkpoint gave way");
+    writing.execute_batch("ROLLBACK").unwrap();
+    // Under unbroken load it runs again RETRY groups later, and this time copies it all.
+    for group in 1..=RETRY {
+        checkpoints.committed();
+        checkpoints.catch_up(writer.connection(), true);
+        assert_eq!(checkpoints.owed == 0, group == RETRY, "at group {group}");
+    }
+    let c = checkpoint(writer.connection(), "PASSIVE").unwrap();
+    assert!(
+        !c.busy && c.copied == c.log,
+        "{} of {} frames copied",
+        c.copied,
+        c.log
+    );
 }
 
 /// Waits (on the checkpoint thread, not a clock) until it ran more than `before`.
