@@ -3,10 +3,14 @@
 //! tests and the demo, each count their own), rendered by `GET /metrics`. The names are
 //! listed in [`super`] and in the README.
 
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use metrics::{
-    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+    Counter, Histogram, Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge,
+    histogram,
 };
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
@@ -44,6 +48,30 @@ impl Outcome {
 pub struct Metrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
+    /// Each stage's histogram, by direction and stage.
+    stages: Handles<(&'static str, &'static str), Histogram>,
+    /// Each direction's commit histogram.
+    commits: Handles<&'static str, Histogram>,
+    /// Each route's request counter and duration histogram, by listener, method, route
+    /// and status.
+    routes: Handles<(&'static str, String, String, u16), (Counter, Histogram)>,
+}
+
+/// Handles of metrics by their labels, registered once: the recorder's own lookup (labels
+/// made into a key, hashed, found in its registry) costs more than the recording, and the
+/// pipeline records several times a message.
+struct Handles<K, H>(Mutex<HashMap<K, H>>);
+
+impl<K: Hash + Eq, H: Clone> Handles<K, H> {
+    fn new() -> Self {
+        Handles(Mutex::default())
+    }
+
+    /// The handle for `key`, registered by `register` the first time.
+    fn get(&self, key: K, register: impl FnOnce(&K) -> H) -> H {
+        let mut handles = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        handles.entry(key).or_insert_with_key(register).clone()
+    }
 }
 
 impl Default for Metrics {
@@ -61,7 +89,13 @@ impl Metrics {
             .expect("latency buckets are set")
             .build_recorder();
         let handle = recorder.handle();
-        let metrics = Metrics { recorder, handle };
+        let metrics = Metrics {
+            recorder,
+            handle,
+            stages: Handles::new(),
+            commits: Handles::new(),
+            routes: Handles::new(),
+        };
         metrics.with(describe);
         metrics
     }
@@ -92,14 +126,23 @@ impl Metrics {
         code: Option<&'static str>,
         took: Duration,
     ) {
-        let (method, route) = (method.to_owned(), route.to_owned());
-        self.with(|| {
-            counter!("kuayu_http_requests_total", "listener" => listener, "method" => method.clone(), "route" => route.clone(), "status" => status.to_string()).increment(1);
-            histogram!("kuayu_http_request_duration_seconds", "listener" => listener, "method" => method.clone(), "route" => route.clone()).record(took.as_secs_f64());
-            if let Some(code) = code {
-                counter!("kuayu_refusals_total", "listener" => listener, "method" => method, "route" => route, "code" => code).increment(1);
-            }
+        let key = (listener, method.to_owned(), route.to_owned(), status);
+        let (requests, duration) = self.routes.get(key, |(listener, method, route, status)| {
+            self.with(|| {
+                (
+                    counter!("kuayu_http_requests_total", "listener" => *listener, "method" => method.clone(), "route" => route.clone(), "status" => status.to_string()),
+                    histogram!("kuayu_http_request_duration_seconds", "listener" => *listener, "method" => method.clone(), "route" => route.clone()),
+                )
+            })
         });
+        requests.increment(1);
+        duration.record(took.as_secs_f64());
+        if let Some(code) = code {
+            let (method, route) = (method.to_owned(), route.to_owned());
+            self.with(|| {
+                counter!("kuayu_refusals_total", "listener" => listener, "method" => method, "route" => route, "code" => code).increment(1);
+            });
+        }
     }
 
     /// A message through the pipeline (`direction` outbound from a court, inbound from a
@@ -122,10 +165,13 @@ impl Metrics {
 
     /// One pipeline stage of a message took `took`.
     pub fn stage(&self, direction: &'static str, stage: &'static str, took: Duration) {
-        self.with(|| {
-            histogram!("kuayu_stage_duration_seconds", "direction" => direction, "stage" => stage)
-                .record(took.as_secs_f64());
-        });
+        self.stages
+            .get((direction, stage), |&(direction, stage)| {
+                self.with(|| {
+                    histogram!("kuayu_stage_duration_seconds", "direction" => direction, "stage" => stage)
+                })
+            })
+            .record(took.as_secs_f64());
     }
 
     /// A TLS handshake on `listener` failed for `reason`.
@@ -153,10 +199,11 @@ impl Metrics {
     /// A commit of a message (`direction` outbound: a court's; inbound: a peer's) took
     /// `took`, from its transaction's start to its end.
     pub fn commit(&self, direction: &'static str, took: Duration) {
-        self.with(|| {
-            histogram!("kuayu_commit_duration_seconds", "direction" => direction)
-                .record(took.as_secs_f64());
-        });
+        self.commits
+            .get(direction, |&direction| {
+                self.with(|| histogram!("kuayu_commit_duration_seconds", "direction" => direction))
+            })
+            .record(took.as_secs_f64());
     }
 
     /// One relay attempt to `peer` ended with `outcome` (`delivered`, `unreachable`,
@@ -297,4 +344,47 @@ fn describe() {
         "kuayu_build_info",
         "1, labelled with the build's version and the region served."
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The count line of `name` in `text`, if any.
+    fn count(text: &str, name: &str) -> Option<String> {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .map(|l| l.rsplit(' ').next().unwrap_or_default().to_owned())
+    }
+
+    #[test]
+    fn kept_handles_record_into_the_rendered_metrics_each_time() {
+        let metrics = Metrics::new();
+        for _ in 0..3 {
+            metrics.stage("outbound", "commit", Duration::from_millis(2));
+            metrics.commit("inbound", Duration::from_millis(1));
+            metrics.http("court", "POST", "/v1/requests", 202, None, Duration::ZERO);
+        }
+        metrics.http(
+            "court",
+            "POST",
+            "/v1/requests",
+            400,
+            Some("bad-request"),
+            Duration::ZERO,
+        );
+        let text = metrics.render();
+        let stage = r#"kuayu_stage_duration_seconds_count{direction="outbound",stage="commit"}"#;
+        assert_eq!(count(&text, stage).as_deref(), Some("3"), "{text}");
+        let commit = r#"kuayu_commit_duration_seconds_count{direction="inbound"}"#;
+        assert_eq!(count(&text, commit).as_deref(), Some("3"), "{text}");
+        let ok = r#"kuayu_http_requests_total{listener="court",method="POST",route="/v1/requests",status="202"}"#;
+        assert_eq!(count(&text, ok).as_deref(), Some("3"), "{text}");
+        let bad = r#"kuayu_http_requests_total{listener="court",method="POST",route="/v1/requests",status="400"}"#;
+        assert_eq!(count(&text, bad).as_deref(), Some("1"), "{text}");
+        let duration = r#"kuayu_http_request_duration_seconds_count{listener="court",method="POST",route="/v1/requests"}"#;
+        assert_eq!(count(&text, duration).as_deref(), Some("4"), "{text}");
+        let refused = r#"kuayu_refusals_total{listener="court",method="POST",route="/v1/requests",code="bad-request"}"#;
+        assert_eq!(count(&text, refused).as_deref(), Some("1"), "{text}");
+    }
 }
