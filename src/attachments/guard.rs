@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use governor::state::keyed::HashMapStateStore;
 use governor::{Quota, RateLimiter};
@@ -30,7 +31,14 @@ pub struct Guard {
     clock: GatewayClock,
     reserved: Arc<Mutex<HashMap<String, u64>>>,
     disk: PathBuf,
+    /// The last reading of the disk's free bytes, and when it was taken.
+    free: Mutex<Option<(Instant, Option<u64>)>>,
 }
+
+/// How long a reading of the disk's free bytes stands: the watermark is checked for every
+/// message and upload, and under load one reading serves many of them. A gigabyte (the
+/// default watermark) does not fill in this time.
+const DISK_READING_STANDS: Duration = Duration::from_millis(100);
 
 /// Bytes set aside for an upload in progress, so that concurrent uploads cannot together
 /// pass the quota; released when dropped.
@@ -79,6 +87,7 @@ impl Guard {
             config,
             reserved: Arc::default(),
             disk,
+            free: Mutex::new(None),
         }
     }
 
@@ -93,8 +102,7 @@ impl Guard {
         if urgent {
             return Ok(());
         }
-        let free = free_bytes(&self.disk);
-        match free {
+        match self.free_bytes() {
             Some(free) if free < self.config.min_free_bytes => {
                 tracing::warn!(free, watermark = self.config.min_free_bytes, disk = %self.disk.display(), "disk space below the watermark: uploads and ordinary work wait");
                 let mut p = Problem::new(
@@ -177,6 +185,23 @@ impl Guard {
                  your uploads (or let unlisted ones expire), then upload again"
             ),
         )
+    }
+}
+
+impl Guard {
+    /// Free bytes on the disk, read again if the last reading is older than
+    /// [`DISK_READING_STANDS`].
+    fn free_bytes(&self) -> Option<u64> {
+        let now = Instant::now();
+        let mut last = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        match *last {
+            Some((at, free)) if now.saturating_duration_since(at) < DISK_READING_STANDS => free,
+            _ => {
+                let free = free_bytes(&self.disk);
+                *last = Some((now, free));
+                free
+            }
+        }
     }
 }
 
