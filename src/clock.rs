@@ -81,16 +81,13 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
         None if t.year() > 0 => crate::calendar::LATEST,
         _ => FIRST,
     };
-    let ms = t.millisecond();
+    // The date and the time each worked out once (`year()`, `month()` and `day()` would
+    // each work the date out again): receipts and envelopes write several a message.
+    let (year, month, day) = t.to_calendar_date();
+    let (hour, minute, second, ms) = t.to_hms_milli();
     format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        ms
+        "{year:04}-{:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{ms:03}Z",
+        u8::from(month),
     )
 }
 
