@@ -57,9 +57,10 @@ pub fn traceparent(trace_id: &str) -> String {
 }
 
 fn random_hex<const N: usize>() -> String {
+    // From the thread-local generator (seeded from the operating system's source), not
+    // a system call for each id: a message takes several.
     let mut bytes = [0_u8; N];
-    // Invariant: the operating system's random source works (keys are made from it too).
-    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+    rand::fill(&mut bytes[..]);
     if bytes.iter().all(|b| *b == 0) {
         bytes[N - 1] = 1; // all zero is invalid in the trace context
     }
