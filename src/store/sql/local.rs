@@ -42,9 +42,14 @@ impl Local {
         Ok(Local { conn })
     }
 
-    /// Runs `sql` (no arguments, no rows): `BEGIN IMMEDIATE`, `COMMIT`, `ROLLBACK`.
+    /// Runs `sql`, one statement with no arguments (any rows it yields are passed over):
+    /// `BEGIN IMMEDIATE`, `COMMIT`, `ROLLBACK`, a `PRAGMA`. Kept prepared like the others:
+    /// the committer runs two of these a group.
     pub fn batch(&self, sql: &str) -> Result<(), StoreError> {
-        self.conn.execute_batch(sql).map_err(backend)
+        let mut stmt = self.conn.prepare_cached(sql).map_err(backend)?;
+        let mut rows = stmt.raw_query();
+        while rows.next().map_err(backend)?.is_some() {}
+        Ok(())
     }
 
     /// The connection itself.
