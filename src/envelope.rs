@@ -182,7 +182,7 @@ pub enum EnvelopeError {
 #[derive(Debug, Clone)]
 pub struct Sealed {
     /// The envelope, signature included.
-    pub envelope: Envelope,
+    pub envelope: std::sync::Arc<Envelope>,
     /// The envelope as JSON, exactly as signed (signature included).
     pub json: Value,
     /// SHA-256 of the canonical envelope without its signature: what the signature covers.
@@ -216,7 +216,7 @@ impl Envelope {
         }
         self.signature = Some(seal);
         Ok(Sealed {
-            envelope: self,
+            envelope: std::sync::Arc::new(self),
             json,
             digest,
             text: Default::default(),
@@ -295,7 +295,7 @@ impl Unverified {
             })?;
         Ok(Sealed {
             digest: Sha256::digest(&self.bytes),
-            envelope: self.envelope,
+            envelope: std::sync::Arc::new(self.envelope),
             json: self.json,
             text: Default::default(),
         })

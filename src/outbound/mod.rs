@@ -331,7 +331,7 @@ pub async fn store(g: &Gateway, out: Outbound) -> Result<OutboundOutcome, Proble
     // Handed to the relay before the commit, so no delivery can start without it, and taken
     // back if the message is not committed.
     if let Ok(text) = out.sealed.text().map(str::to_owned) {
-        let envelope = out.sealed.envelope.clone();
+        let envelope = std::sync::Arc::clone(&out.sealed.envelope);
         g.relay_fresh
             .put(message, crate::relay::fresh::Held { text, envelope });
     }

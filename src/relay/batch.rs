@@ -11,7 +11,7 @@
 //! gets its own answer.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
@@ -61,7 +61,7 @@ impl Singles {
 /// A message ready to go.
 struct Ready {
     item: OutboxItem,
-    envelope: Envelope,
+    envelope: Arc<Envelope>,
     text: String,
     route: Route,
 }
@@ -121,7 +121,7 @@ pub(super) async fn deliver(
         .into_iter()
         .map(|(item, envelope, outcome)| async move {
             let (seq, span) = (item.seq, deliver::span(&item));
-            let recorded = record(g, breakers, slots, item, envelope.as_ref(), outcome);
+            let recorded = record(g, breakers, slots, item, envelope.as_deref(), outcome);
             (seq, recorded.instrument(span).await)
         });
     let mut done = join_all(records).await;

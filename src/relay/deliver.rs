@@ -2,6 +2,8 @@
 //! ([`record`]: delivered with the peer's verified relay receipt, retry later, or stopped
 //! for good). Sending it is [`super::send`]'s, in a trip of [`super::batch`]'s.
 
+use std::sync::Arc;
+
 use crate::clock::unix_millis;
 use crate::envelope::Envelope;
 use crate::gateway::Gateway;
@@ -80,7 +82,10 @@ pub(super) fn span(item: &OutboxItem) -> tracing::Span {
 /// by its commit ([`super::fresh`]), or read for this delivery only (the relay's reads of
 /// the outbox leave it out) and parsed once, here; the stored text itself is what goes to
 /// the peer. `None` if the store cannot be read (the relay retries).
-pub(super) async fn load(g: &Gateway, item: &OutboxItem) -> Option<(String, Option<Envelope>)> {
+pub(super) async fn load(
+    g: &Gateway,
+    item: &OutboxItem,
+) -> Option<(String, Option<Arc<Envelope>>)> {
     if let Some(handed) = g.relay_fresh.take(&item.message_id) {
         return Some((handed.text, Some(handed.envelope)));
     }
@@ -88,7 +93,7 @@ pub(super) async fn load(g: &Gateway, item: &OutboxItem) -> Option<(String, Opti
         Ok(text) => {
             let text = text.unwrap_or_default();
             let envelope: Option<Envelope> = serde_json::from_str(&text).ok();
-            Some((text, envelope))
+            Some((text, envelope.map(Arc::new)))
         }
         Err(e) => {
             tracing::error!(error = %e, "relay cannot read the envelope; will retry");

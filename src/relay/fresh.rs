@@ -10,7 +10,7 @@
 //! another replica delivering the message costs memory for `KEPT` envelopes at most.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::envelope::Envelope;
 use crate::ids::MessageId;
@@ -18,10 +18,11 @@ use crate::ids::MessageId;
 /// Most envelopes held (about 6 KB each with their parsed fields).
 const KEPT: usize = 256;
 
-/// A committed envelope: the JSON text the store keeps (exactly as signed) and its fields.
+/// A committed envelope: the JSON text the store keeps (exactly as signed) and its fields
+/// (shared with the message the store is handed, not a copy).
 pub struct Held {
     pub text: String,
-    pub envelope: Envelope,
+    pub envelope: Arc<Envelope>,
 }
 
 /// The envelopes committed and not yet taken by a delivery, oldest first.
@@ -72,7 +73,13 @@ mod tests {
     fn handed() -> (MessageId, Held) {
         let envelope = crate::envelope::tests::sample();
         let text = serde_json::to_string(&envelope).unwrap();
-        (envelope.id, Held { text, envelope })
+        (
+            envelope.id,
+            Held {
+                text,
+                envelope: envelope.into(),
+            },
+        )
     }
 
     #[test]

@@ -288,7 +288,7 @@ async fn envelopes_are_stored_compressed_and_read_back_exactly(engine: &str) {
     let mut m = outbound(id);
     // A payload big enough to be worth compressing, repetitive as real envelopes are.
     let payload = json!({"documents": (0..20).map(|i| json!({"docId": format!("doc-{i}"), "title": "民事起诉状副本"})).collect::<Vec<_>>()});
-    let mut envelope = m.sealed.envelope.clone();
+    let mut envelope = (*m.sealed.envelope).clone();
     envelope.payload = payload;
     m.sealed = envelope
         .seal(&RegionId::parse("SC").unwrap(), &SigningKey::generate())

@@ -91,7 +91,7 @@ fn ready(base: &str, key: &Arc<SigningKey>, seq: i64) -> Ready {
     };
     Ready {
         item,
-        envelope,
+        envelope: envelope.into(),
         text,
         route,
     }
