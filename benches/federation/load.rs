@@ -162,9 +162,12 @@ pub async fn paced(
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let begin = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
+    // Shared, not copied for each submission: the load's own work is counted in kuayu's
+    // CPU a request.
+    let submission = Arc::new(submission.clone());
     for i in 0..count {
         ticks.tick().await;
-        let (client, submission) = (clients[i % clients.len()].clone(), submission.clone());
+        let (client, submission) = (clients[i % clients.len()].clone(), Arc::clone(&submission));
         tasks.spawn(async move {
             let start = Instant::now();
             let answer = client.submit(&submission, None).await;
