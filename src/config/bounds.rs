@@ -81,7 +81,8 @@ pub struct AttachmentsConfig {
     pub unreferenced_ttl_hours: u64,
     /// Below this many free bytes on the disk of the blob store (and database), uploads
     /// and ordinary submissions get 503 `insufficient_storage` with `Retry-After`; reads,
-    /// and preservation orders and their answers, go on.
+    /// and preservation orders and their answers, go on. The free space is read at most
+    /// every 100 ms.
     pub min_free_bytes: u64,
 }
 
