@@ -121,6 +121,21 @@ impl Guard {
         }
     }
 
+    /// Free bytes on the disk, read again if the last reading is older than
+    /// [`DISK_READING_STANDS`].
+    fn free_bytes(&self) -> Option<u64> {
+        let now = Instant::now();
+        let mut last = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        match *last {
+            Some((at, free)) if now.saturating_duration_since(at) < DISK_READING_STANDS => free,
+            _ => {
+                let free = free_bytes(&self.disk);
+                *last = Some((now, free));
+                free
+            }
+        }
+    }
+
     /// Lets in an upload by `who` that says it has `declared` bytes (if it says), within
     /// the agreements' `limit` per attachment: the upload rate, the disk, the quota.
     pub async fn admit(
@@ -185,23 +200,6 @@ impl Guard {
                  your uploads (or let unlisted ones expire), then upload again"
             ),
         )
-    }
-}
-
-impl Guard {
-    /// Free bytes on the disk, read again if the last reading is older than
-    /// [`DISK_READING_STANDS`].
-    fn free_bytes(&self) -> Option<u64> {
-        let now = Instant::now();
-        let mut last = self.free.lock().unwrap_or_else(|p| p.into_inner());
-        match *last {
-            Some((at, free)) if now.saturating_duration_since(at) < DISK_READING_STANDS => free,
-            _ => {
-                let free = free_bytes(&self.disk);
-                *last = Some((now, free));
-                free
-            }
-        }
     }
 }
 
