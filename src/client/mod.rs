@@ -74,12 +74,30 @@ impl CourtClient {
         submission: &Submission,
         idempotency_key: Option<&str>,
     ) -> Result<Accepted, ClientError> {
+        let req = self.new_request(idempotency_key).json(submission);
+        answer(req.send().await, StatusCode::ACCEPTED).await
+    }
+
+    /// [`CourtClient::submit`] with the submission already serialised as JSON text (a
+    /// court system that keeps its requests as text, or a load that sends one body many
+    /// times). The gateway reads `body` exactly as it reads a [`Submission`].
+    pub async fn submit_json(
+        &self,
+        body: bytes::Bytes,
+        idempotency_key: Option<&str>,
+    ) -> Result<Accepted, ClientError> {
         let req = self
-            .http
+            .new_request(idempotency_key)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        answer(req.send().await, StatusCode::ACCEPTED).await
+    }
+
+    /// `POST /v1/requests` under `idempotency_key` (fresh if none), without its body.
+    fn new_request(&self, idempotency_key: Option<&str>) -> reqwest::RequestBuilder {
+        self.http
             .post(format!("{}/v1/requests", self.base))
             .header("Idempotency-Key", key_or_fresh(idempotency_key))
-            .json(submission);
-        answer(req.send().await, StatusCode::ACCEPTED).await
     }
 
     /// `POST /v1/requests/{id}/updates` under a fresh idempotency key.

@@ -37,6 +37,28 @@ async fn the_same_idempotency_key_twice_yields_one_delivery_and_the_same_answer(
     t.shutdown().await;
 }
 
+/// `submit_json` sends the text as it is: the gateway reads it as the same request as the
+/// typed submission (the same idempotency key gets the first answer, not a conflict), and
+/// the text is checked as strictly as any body.
+#[tokio::test]
+async fn a_submission_sent_as_json_text_is_read_as_the_typed_one() {
+    let t = TestFed::start().await;
+    let court = t.court("SC0104");
+    let s = submission("service.request", "CQ0103");
+    let text = serde_json::to_string(&s).unwrap();
+    let first = court
+        .submit_json(text.clone().into(), Some("case-77-service"))
+        .await
+        .unwrap();
+    let again = court.submit(&s, Some("case-77-service")).await.unwrap();
+    assert_eq!(first, again, "the typed submission is the same request");
+    // The kind appears twice: refused with its pointer, as for any body.
+    let doubled = text.replacen('{', r#"{"kind":"service.request","#, 1);
+    let p = problem(court.submit_json(doubled.into(), None).await);
+    assert!(p.is(Code::DuplicateKey), "{p}");
+    t.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_court_sees_only_its_own_requests() {
     let t = TestFed::start().await;
