@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::crypto;
+use crate::canonical::{Member, canonical_members};
 use crate::ids::Sha256;
 
 /// The hash that precedes the first entry.
@@ -42,12 +42,19 @@ pub fn entry_hash(
     detail: &Value,
     prev_hash: &str,
 ) -> String {
-    let body = serde_json::json!({
-        "seq": seq, "at": at, "actor": actor, "action": action,
-        "subject": subject, "detail": detail, "prevHash": prev_hash,
-    });
-    // Invariant: a JSON value built from plain fields always canonicalises.
-    let bytes = crypto::canonical_value(&body).expect("an audit entry always serialises");
+    // The object {seq, at, actor, action, subject, detail, prevHash}, its members in
+    // canonical order, written without a copy of `detail`.
+    let bytes = canonical_members(&[
+        ("action", Member::Str(action)),
+        ("actor", Member::Str(actor)),
+        ("at", Member::Int(at)),
+        ("detail", Member::Value(detail)),
+        ("prevHash", Member::Str(prev_hash)),
+        ("seq", Member::Int(seq)),
+        ("subject", Member::Str(subject)),
+    ])
+    // Invariant: writing to a Vec does not fail, nor does a `Value` (its numbers are finite).
+    .expect("an audit entry always serialises");
     Sha256::digest(&bytes).to_string()
 }
 
@@ -122,5 +129,39 @@ mod tests {
         let mut log = chain(5);
         log.remove(1);
         assert_eq!(verify_chain(&log), Err(3));
+    }
+
+    /// What the hash covers: SHA-256 of the RFC 8785 form of the entry's fields but
+    /// `hash`, here made by the reference crate from the whole object, for details with
+    /// escapes, non-ASCII keys (sorted by UTF-16) and nesting.
+    #[test]
+    fn the_hash_is_of_the_canonical_form_of_the_entry_but_its_hash() {
+        let details = [
+            json!({}),
+            json!({"n": 1, "why": "a \"quoted\" \\ line\n", "list": [1.5, null, true]}),
+            json!({"\u{10000}": 1, "\u{ff61}": 2, "b": {"z": [], "a": {"é": "法院"}}}),
+        ];
+        for (i, detail) in details.iter().enumerate() {
+            let (seq, at) = (i as i64 + 1, 1_796_000_000_000 + i as i64);
+            let subject = "0193a1b2-\u{7}";
+            let whole = json!({
+                "seq": seq, "at": at, "actor": "court:SC0104", "action": "message.relayed",
+                "subject": subject, "detail": detail, "prevHash": GENESIS,
+            });
+            let reference = serde_json_canonicalizer::to_vec(&whole).unwrap();
+            assert_eq!(
+                entry_hash(
+                    seq,
+                    at,
+                    "court:SC0104",
+                    "message.relayed",
+                    subject,
+                    detail,
+                    GENESIS
+                ),
+                Sha256::digest(&reference).to_string(),
+                "{whole}"
+            );
+        }
     }
 }

@@ -54,6 +54,47 @@ pub fn canonical_len(value: &Value) -> Result<u64, serde_json::Error> {
     Ok(count.0)
 }
 
+/// One member's value of an object written by [`canonical_members`].
+#[derive(Clone, Copy)]
+pub enum Member<'a> {
+    /// A string.
+    Str(&'a str),
+    /// An integer (written as RFC 8785 writes the number, like [`Value::Number`]).
+    Int(i64),
+    /// Any JSON value, written in its canonical form.
+    Value(&'a Value),
+}
+
+/// RFC 8785 canonical JSON of the object with `members`, which must be given in the
+/// canonical order (keys sorted by their UTF-16 code units), without first building a
+/// `Value` of it: the same bytes as [`canonical_value`] of that object.
+pub fn canonical_members(members: &[(&str, Member<'_>)]) -> Result<Vec<u8>, serde_json::Error> {
+    debug_assert!(
+        members
+            .windows(2)
+            .all(|w| w[0].0.encode_utf16().lt(w[1].0.encode_utf16())),
+        "members in canonical order"
+    );
+    let mut out = Vec::with_capacity(256);
+    punctuation(&mut out, b"{")?;
+    for (i, (key, member)) in members.iter().enumerate() {
+        if i > 0 {
+            punctuation(&mut out, b",")?;
+        }
+        serde_json::to_writer(&mut out, key)?;
+        punctuation(&mut out, b":")?;
+        match *member {
+            Member::Str(s) => serde_json::to_writer(&mut out, s)?,
+            Member::Int(n) => {
+                serde_json_canonicalizer::to_writer(&serde_json::Number::from(n), &mut out)?
+            }
+            Member::Value(v) => write(v, &mut out)?,
+        }
+    }
+    punctuation(&mut out, b"}")?;
+    Ok(out)
+}
+
 /// Writes literal `bytes` (punctuation, `null`, `true`, `false`) to `out`.
 fn punctuation<W: Write>(out: &mut W, bytes: &[u8]) -> Result<(), serde_json::Error> {
     out.write_all(bytes).map_err(serde_json::Error::io)
