@@ -15,6 +15,7 @@ use std::cell::RefCell;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::map::Entry;
 use serde_json::{Map, Value};
 
 /// Why a text is not strict JSON.
@@ -174,19 +175,24 @@ impl<'de> Visitor<'de> for Strict<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            if out.contains_key(&key) {
-                *self.trail.borrow_mut() = Some(Trail {
-                    segments: vec![key.clone()],
-                    key,
-                });
-                return Err(de::Error::custom("duplicate key"));
-            }
+            // One lookup a key: the slot found free is the one the value goes in.
+            let slot = match out.entry(key) {
+                Entry::Vacant(slot) => slot,
+                Entry::Occupied(taken) => {
+                    let key = taken.key().clone();
+                    *self.trail.borrow_mut() = Some(Trail {
+                        segments: vec![key.clone()],
+                        key,
+                    });
+                    return Err(de::Error::custom("duplicate key"));
+                }
+            };
             match map.next_value_seed(self) {
                 Ok(v) => {
-                    out.insert(key, v);
+                    slot.insert(v);
                 }
                 Err(e) => {
-                    self.mark(&key);
+                    self.mark(slot.key());
                     return Err(e);
                 }
             }
