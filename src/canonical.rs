@@ -76,23 +76,31 @@ pub fn canonical_members(members: &[(&str, Member<'_>)]) -> Result<Vec<u8>, serd
         "members in canonical order"
     );
     let mut out = Vec::with_capacity(256);
-    punctuation(&mut out, b"{")?;
-    for (i, (key, member)) in members.iter().enumerate() {
+    object(members.iter().copied(), &mut out)?;
+    Ok(out)
+}
+
+/// Writes the object of `members`, given in canonical order, to `out`.
+fn object<'a, W: Write>(
+    members: impl Iterator<Item = (&'a str, Member<'a>)>,
+    out: &mut W,
+) -> Result<(), serde_json::Error> {
+    punctuation(out, b"{")?;
+    for (i, (key, member)) in members.enumerate() {
         if i > 0 {
-            punctuation(&mut out, b",")?;
+            punctuation(out, b",")?;
         }
-        serde_json::to_writer(&mut out, key)?;
-        punctuation(&mut out, b":")?;
-        match *member {
-            Member::Str(s) => serde_json::to_writer(&mut out, s)?,
+        serde_json::to_writer(&mut *out, key)?;
+        punctuation(out, b":")?;
+        match member {
+            Member::Str(s) => serde_json::to_writer(&mut *out, s)?,
             Member::Int(n) => {
-                serde_json_canonicalizer::to_writer(&serde_json::Number::from(n), &mut out)?
+                serde_json_canonicalizer::to_writer(&serde_json::Number::from(n), &mut *out)?
             }
-            Member::Value(v) => write(v, &mut out)?,
+            Member::Value(v) => write(v, out)?,
         }
     }
-    punctuation(&mut out, b"}")?;
-    Ok(out)
+    punctuation(out, b"}")
 }
 
 /// Writes literal `bytes` (punctuation, `null`, `true`, `false`) to `out`.
@@ -121,16 +129,12 @@ fn write<W: Write>(value: &Value, out: &mut W) -> Result<(), serde_json::Error> 
         Value::Object(members) => {
             let mut sorted: Vec<(&String, &Value)> = members.iter().collect();
             sorted.sort_unstable_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
-            punctuation(out, b"{")?;
-            for (i, (key, member)) in sorted.into_iter().enumerate() {
-                if i > 0 {
-                    punctuation(out, b",")?;
-                }
-                serde_json::to_writer(&mut *out, key)?;
-                punctuation(out, b":")?;
-                write(member, out)?;
-            }
-            punctuation(out, b"}")
+            object(
+                sorted
+                    .into_iter()
+                    .map(|(k, v)| (k.as_str(), Member::Value(v))),
+                out,
+            )
         }
     }
 }
