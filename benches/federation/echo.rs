@@ -35,7 +35,11 @@ fn region(r: &str) -> RegionId {
 }
 
 /// Serves `router` over TLS with `identity`, requiring client certificates under `anchors`.
-async fn serve(identity: &Identity, anchors: &str, router: Router) -> anyhow::Result<SocketAddr> {
+pub async fn serve(
+    identity: &Identity,
+    anchors: &str,
+    router: Router,
+) -> anyhow::Result<SocketAddr> {
     let verifier = tls::client_verifier(&tls::parse_certs(anchors)?, &[])?;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls::server_config(identity, verifier)?);
     let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -125,34 +129,60 @@ impl Echo {
         count: usize,
     ) -> anyhow::Result<Figures> {
         let url = format!("https://{}/echo", self.a);
-        let next = Arc::new(AtomicUsize::new(0));
-        let begin = Instant::now();
-        let mut workers = Vec::new();
-        for client in clients {
-            let (client, url, body, next) =
-                (client.clone(), url.clone(), body.clone(), Arc::clone(&next));
-            workers.push(tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                while next.fetch_add(1, Ordering::Relaxed) < count {
-                    let t = Instant::now();
-                    let answer = client.post(&url).body(body.clone()).send().await;
-                    match answer {
-                        Ok(r) => match r.bytes().await {
-                            Ok(b) if b.len() == body.len() => latencies.push(t.elapsed()),
-                            Ok(b) => eprintln!("echo: {} bytes back, {} sent", b.len(), body.len()),
-                            Err(e) => eprintln!("echo: {e}"),
-                        },
-                        Err(e) => eprintln!("echo: {e}"),
-                    }
-                }
-                latencies
-            }));
-        }
-        let mut all = Vec::with_capacity(count);
-        for w in workers {
-            all.extend(w.await?);
-        }
-        let elapsed = begin.elapsed();
-        Ok(Figures::of(all.clone(), all, elapsed, elapsed))
+        let sent = body.len();
+        post_round(clients, &url, body, count, move |b: &Bytes| {
+            (b.len() == sent)
+                .then_some(())
+                .ok_or_else(|| format!("{} bytes back, {sent} sent", b.len()))
+        })
+        .await
     }
+}
+
+/// One timed run against `url`: `count` posts of `body` from `clients.len()` concurrent
+/// clients; an answer counts when `check` accepts it (else its reason is printed).
+pub async fn post_round<C>(
+    clients: &[reqwest::Client],
+    url: &str,
+    body: &Bytes,
+    count: usize,
+    check: C,
+) -> anyhow::Result<Figures>
+where
+    C: Fn(&Bytes) -> Result<(), String> + Clone + Send + 'static,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let begin = Instant::now();
+    let mut workers = Vec::new();
+    for client in clients {
+        let (client, url, body, next, check) = (
+            client.clone(),
+            url.to_owned(),
+            body.clone(),
+            Arc::clone(&next),
+            check.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while next.fetch_add(1, Ordering::Relaxed) < count {
+                let t = Instant::now();
+                let answer = match client.post(&url).body(body.clone()).send().await {
+                    Ok(r) if r.status().is_success() => r.bytes().await.map_err(|e| e.to_string()),
+                    Ok(r) => Err(format!("status {}", r.status())),
+                    Err(e) => Err(e.to_string()),
+                };
+                match answer.and_then(|b| check(&b)) {
+                    Ok(()) => latencies.push(t.elapsed()),
+                    Err(e) => eprintln!("{url}: {e}"),
+                }
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::with_capacity(count);
+    for w in workers {
+        all.extend(w.await?);
+    }
+    let elapsed = begin.elapsed();
+    Ok(Figures::of(all.clone(), all, elapsed, elapsed))
 }

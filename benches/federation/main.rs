@@ -5,11 +5,14 @@
 //! On PostgreSQL: `… -- --postgres postgres://user:pw@host/db --replicas 2`
 //!
 //! Starts the two-region dev federation (real TLS, real SQLite or PostgreSQL, real HTTP
-//! on loopback) and a bare two-hop mutual-TLS echo on the same stack (see `echo.rs`).
-//! For each concurrency level, runs kuayu and the echo in alternation (A,B,A,B,…,
-//! `--rounds` pairs) with the same count, concurrency and body size (the service-request
+//! on loopback), a bare two-hop mutual-TLS echo on the same stack (see `echo.rs`), and
+//! the floor: the least work any gateway pair with kuayu's signatures and durable commits
+//! must do for a request, on the same stack (see `floor.rs`).
+//! For each concurrency level, runs kuayu, the echo and the floor in turn (`--rounds`
+//! times) with the same count, concurrency and body size (the service-request
 //! envelope's), and prints each round and the medians: submitted and end-to-end req/s,
-//! p50/p99, the kuayu/echo ratio, and the process's CPU time per request of each (kuayu's
+//! p50/p99, the kuayu/echo and kuayu/floor ratios, and the process's CPU time per request
+//! of each (the floor's until its requests' receipts are committed; kuayu's
 //! from the round's start until its retrieval receipts are back at SC: a steadier
 //! figure than req/s on a noisy machine, and both gateways, the clients and the echo share
 //! the process); at the first concurrency level it then offers half
@@ -33,6 +36,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod echo;
+mod floor;
 mod load;
 mod preserve;
 mod stages;
@@ -183,6 +187,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         fed.add_replica("SC").await?;
     }
     let echo = echo::Echo::start(&fed.pki).await?;
+    let floor = floor::Floor::start(&fed.pki, temp.path()).await?;
     let ordinary = submission("service.request", "service-request")?;
     let arrivals = load::Arrivals::watch(fed.court_client("CQ0103")?, inbox_end);
     let engine = match &args.postgres {
@@ -209,7 +214,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let echoes = (0..concurrency)
             .map(|i| echo.client(["SC0104", "SC01"][i % 2]))
             .collect::<Result<Vec<_>, _>>()?;
-        let (mut ks, mut es) = (Vec::new(), Vec::new());
+        let (mut ks, mut es, mut fs) = (Vec::new(), Vec::new(), Vec::new());
         println!("{concurrency} concurrent clients:");
         for r in 1..=args.rounds {
             // CPU from the round's start until its retrieval receipts are back at SC
@@ -228,34 +233,54 @@ async fn run(args: Args) -> anyhow::Result<()> {
             let cpu = stats::cpu_seconds();
             let mut e = echo.round(&echoes, &body, args.requests).await?;
             e.cpu_ms = per_request_ms(stats::cpu_seconds() - cpu, args.requests);
+            let cpu = stats::cpu_seconds();
+            let mut f = floor.round(&echoes, &body, args.requests).await?;
+            floor.settled().await;
+            f.cpu_ms = per_request_ms(stats::cpu_seconds() - cpu, args.requests);
             println!("  {}", k.line(&format!("round {r} kuayu")));
             println!("  {}", e.line(&format!("round {r} echo")));
+            println!("  {}", f.line(&format!("round {r} floor")));
             println!(
-                "  round {r} ratio    kuayu/echo end to end {:.3}; CPU per request kuayu {:.2} ms, echo {:.2} ms",
+                "  round {r} ratio    kuayu/echo end to end {:.3}, kuayu/floor {:.3}; CPU per request kuayu {:.2} ms, echo {:.2} ms, floor {:.2} ms",
                 k.e2e_rps / e.e2e_rps,
+                k.e2e_rps / f.e2e_rps,
                 k.cpu_ms,
-                e.cpu_ms
+                e.cpu_ms,
+                f.cpu_ms
             );
             println!("  round {r} commits  {groups}");
             ks.push(k);
             es.push(e);
+            fs.push(f);
         }
         let ratios: Vec<f64> = ks
             .iter()
             .zip(&es)
             .map(|(k, e)| k.e2e_rps / e.e2e_rps)
             .collect();
-        let (k, e) = (Figures::median(&ks), Figures::median(&es));
+        let floor_ratios: Vec<f64> = ks
+            .iter()
+            .zip(&fs)
+            .map(|(k, f)| k.e2e_rps / f.e2e_rps)
+            .collect();
+        let (k, e, f) = (
+            Figures::median(&ks),
+            Figures::median(&es),
+            Figures::median(&fs),
+        );
         println!("  {}", k.line("median kuayu"));
         println!("  {}", e.line("median echo"));
+        println!("  {}", f.line("median floor"));
         println!(
-            "  median ratio     kuayu/echo end to end {:.3} (body {} bytes); CPU per request kuayu {:.2} ms, echo {:.2} ms",
+            "  median ratio     kuayu/echo end to end {:.3}, kuayu/floor {:.3} (body {} bytes); CPU per request kuayu {:.2} ms, echo {:.2} ms, floor {:.2} ms",
             stats::median(ratios),
+            stats::median(floor_ratios),
             arrivals
                 .envelope_bytes
                 .load(std::sync::atomic::Ordering::Relaxed),
             k.cpu_ms,
-            e.cpu_ms
+            e.cpu_ms,
+            f.cpu_ms
         );
         if concurrency == args.concurrency[0] {
             // Half the throughput just measured, offered at a steady rate: the latency a
