@@ -20,6 +20,7 @@ use kuayu::ids::{CourtId, RegionId};
 use kuayu::pki::DevPki;
 use kuayu::tls::{self, Identity};
 use tokio::net::TcpListener;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::stats::Figures;
 
@@ -35,30 +36,39 @@ fn region(r: &str) -> RegionId {
 }
 
 /// Serves `router` over TLS with `identity`, requiring client certificates under `anchors`.
+/// Aborting the task returned stops the server and closes its connections.
 pub async fn serve(
     identity: &Identity,
     anchors: &str,
     router: Router,
-) -> anyhow::Result<SocketAddr> {
+) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
     let verifier = tls::client_verifier(&tls::parse_certs(anchors)?, &[])?;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls::server_config(identity, verifier)?);
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let (acceptor, router) = (acceptor.clone(), router.clone());
-            tokio::spawn(async move {
-                let Ok(stream) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let service = TowerToHyperService::new(router);
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
+    let server = tokio::spawn(async move {
+        // The connections' tasks live in this set, dropped (and so aborted) with the task.
+        let mut connections = JoinSet::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let Ok((tcp, _)) = accepted else { break };
+                    let (acceptor, router) = (acceptor.clone(), router.clone());
+                    connections.spawn(async move {
+                        let Ok(stream) = acceptor.accept(tcp).await else {
+                            return;
+                        };
+                        let service = TowerToHyperService::new(router);
+                        let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+                Some(_) = connections.join_next() => {}
+            }
         }
     });
-    Ok(addr)
+    Ok((addr, server))
 }
 
 impl Echo {
@@ -67,7 +77,7 @@ impl Echo {
         let (sc, cq) = (region("SC"), region("CQ"));
         let b_identity =
             Identity::load(&pki.file(&cq, "gateway.crt"), &pki.file(&cq, "gateway.key"))?;
-        let b = serve(
+        let (b, _) = serve(
             &b_identity,
             &pki.pem(&sc, "federation-ca.crt")?,
             Router::new().route("/echo", post(|body: Bytes| async move { body })),
@@ -83,7 +93,7 @@ impl Echo {
             &pki.file(&sc, "court-api.crt"),
             &pki.file(&sc, "court-api.key"),
         )?;
-        let a = serve(
+        let (a, _) = serve(
             &a_identity,
             &pki.pem(&sc, "court-ca.crt")?,
             Router::new()

@@ -38,6 +38,7 @@ use kuayu::pki::DevPki;
 use kuayu::tls::Identity;
 use sha2::{Digest, Sha256};
 use tokio::sync::{Notify, oneshot};
+use tokio::task::JoinHandle;
 
 use crate::echo::post_round;
 use crate::stats::Figures;
@@ -169,6 +170,7 @@ async fn request(State(s): State<Arc<Sides>>, body: Bytes) -> Result<Bytes, Stat
 pub struct Floor {
     url: String,
     sides: Arc<Sides>,
+    server: JoinHandle<()>,
 }
 
 impl Floor {
@@ -195,7 +197,7 @@ impl Floor {
             &pki.file(&sc, "court-api.crt"),
             &pki.file(&sc, "court-api.key"),
         )?;
-        let addr = crate::echo::serve(
+        let (addr, server) = crate::echo::serve(
             &identity,
             &pki.pem(&sc, "court-ca.crt")?,
             Router::new()
@@ -206,6 +208,7 @@ impl Floor {
         Ok(Floor {
             url: format!("https://{addr}/floor"),
             sides,
+            server,
         })
     }
 
@@ -223,6 +226,15 @@ impl Floor {
                 .ok_or_else(|| format!("{} bytes back, not a signature", b.len()))
         })
         .await
+    }
+
+    /// Stops the server, closes its connections and the stores (their threads end), so
+    /// that what the floor held is free for kuayu's runs after it (the peak RSS the
+    /// benchmark prints is kuayu's, the echo's and the clients').
+    pub async fn stop(self) {
+        self.settled().await;
+        self.server.abort();
+        let _ = self.server.await;
     }
 
     /// Waits until every request's evidence (steps 4 and 5) is committed.

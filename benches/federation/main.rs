@@ -292,6 +292,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             println!("  {}", h.line(&format!("at 50%: {rate:.0}/s")));
         }
     }
+    floor.stop().await;
     if let Some((sc, cq)) = bytes_before {
         // The retrieval receipts go back after the requests arrived: count them in.
         let settled = store::receipts_settled(&dir, "CQ").await?;
