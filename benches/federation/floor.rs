@@ -13,8 +13,10 @@
 //!
 //! Then, off the court's answer as kuayu does it, for the request's evidence:
 //! 4. Chongqing signs a delivery receipt, Sichuan verifies and commits it;
-//! 5. Chongqing commits and signs a retrieval receipt, Sichuan verifies and commits it.
+//! 5. Chongqing signs a retrieval receipt and commits it, Sichuan verifies and commits it.
 //!
+//! The body is stored as it came, where kuayu compresses it: DEFLATE costs kuayu about
+//! 75 µs an envelope on the benchmark's machine, more than writing the bytes it saves.
 //! So four Ed25519 signatures and three verifications (`kuayu::crypto`, strict, as kuayu
 //! checks), and five commits of one to three rows in two SQLite stores (WAL,
 //! `synchronous = FULL`, as kuayu's), each store's commits grouped by one thread as
