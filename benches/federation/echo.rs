@@ -139,38 +139,29 @@ impl Echo {
         count: usize,
     ) -> anyhow::Result<Figures> {
         let url = format!("https://{}/echo", self.a);
-        let sent = body.len();
-        post_round(clients, &url, body, count, move |b: &Bytes| {
-            (b.len() == sent)
-                .then_some(())
-                .ok_or_else(|| format!("{} bytes back, {sent} sent", b.len()))
-        })
-        .await
+        post_round(clients, &url, body, count, body.len()).await
     }
 }
 
 /// One timed run against `url`: `count` posts of `body` from `clients.len()` concurrent
-/// clients; an answer counts when `check` accepts it (else its reason is printed).
-pub async fn post_round<C>(
+/// clients; an answer counts when it is a success of `answer_len` bytes (else why not is
+/// printed).
+pub async fn post_round(
     clients: &[reqwest::Client],
     url: &str,
     body: &Bytes,
     count: usize,
-    check: C,
-) -> anyhow::Result<Figures>
-where
-    C: Fn(&Bytes) -> Result<(), String> + Clone + Send + 'static,
-{
+    answer_len: usize,
+) -> anyhow::Result<Figures> {
     let next = Arc::new(AtomicUsize::new(0));
     let begin = Instant::now();
     let mut workers = Vec::new();
     for client in clients {
-        let (client, url, body, next, check) = (
+        let (client, url, body, next) = (
             client.clone(),
             url.to_owned(),
             body.clone(),
             Arc::clone(&next),
-            check.clone(),
         );
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
@@ -181,8 +172,9 @@ where
                     Ok(r) => Err(format!("status {}", r.status())),
                     Err(e) => Err(e.to_string()),
                 };
-                match answer.and_then(|b| check(&b)) {
-                    Ok(()) => latencies.push(t.elapsed()),
+                match answer {
+                    Ok(b) if b.len() == answer_len => latencies.push(t.elapsed()),
+                    Ok(b) => eprintln!("{url}: {} bytes back, {answer_len} expected", b.len()),
                     Err(e) => eprintln!("{url}: {e}"),
                 }
             }
